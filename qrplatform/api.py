@@ -1,0 +1,67 @@
+"""The API root: flask-smorest, the OpenAPI document at /api/openapi.json, docs at /api/docs.
+
+Plugins create their API blueprints with ``api_blueprint()``; the core registers them under
+/api/v1 and they appear in the document. Errors keep the one shape defined in
+``qrplatform.errors`` (the ``Error`` schema in the document).
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+import flask_smorest
+from flask import Blueprint, Flask, g, render_template
+
+from qrplatform.errors import ErrorSchema, api_error
+
+BEARER = [{"bearerAuth": []}]
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self):
+        """The core's handlers (qrplatform.errors) serve the API and the pages alike."""
+
+
+def api_blueprint(name: str, import_name: str, url_prefix: str, description: str = ""):
+    """A smorest blueprint for a plugin's API; ``url_prefix`` starts with /api/v1."""
+    return flask_smorest.Blueprint(name, import_name, url_prefix=url_prefix,
+                                   description=description)
+
+
+def authenticated(view):
+    """API views that need a Bearer token; answers 401 in the one error shape otherwise."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if g.get("user") is None or g.get("workspace") is None:
+            return api_error(401, "Send 'Authorization: Bearer <token>'. Create a token with "
+                                  "POST /api/v1/auth/tokens.",
+                             headers={"WWW-Authenticate": "Bearer"})
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+docs = Blueprint("api_docs", __name__)
+
+
+@docs.get("/api/docs")
+def api_docs():
+    """Swagger UI from our own static files (npm swagger-ui-dist): works offline."""
+    return render_template("api_docs.html")
+
+
+def init_app(app: Flask) -> Api:
+    # One Api per app: flask-smorest keeps the app and its document on the instance.
+    api = Api(app, spec_kwargs={
+        "info": {"description": "The QR Platform API for the mobile app and integrations. "
+                               "Authenticate with `Authorization: Bearer <token>`."},
+    })
+    app.extensions["qrp.api"] = api
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "qrp_…"}
+    )
+    app.register_blueprint(docs)
+    return api

@@ -1,0 +1,164 @@
+"""create_app(): settings → extensions → backends → gateway → core pages and API → plugins.
+
+The core wires; plugins declare (see ``qrplatform.plugins``). ``app_created`` is sent last.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from qrplatform import (
+    api,
+    cli,
+    errors,
+    gateway,
+    health,
+    jobs,
+    notify,
+    permissions,
+    signals,
+    storage,
+    telemetry,
+    web,
+)
+from qrplatform.events import bus, dispatch, stream
+from qrplatform.extensions import csrf, db, login_manager, migrate
+from qrplatform.plugins import Plugin, PluginError, load_plugins
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+CORE_EVENTS = {
+    "user.signed_up": "a person created an account (data: user_id)",
+    "workspace.created": "a workspace was created (data: workspace_id, name, personal)",
+    "token.created": "an API token was created (data: token_id, name)",
+    "token.revoked": "an API token was revoked (data: token_id, name)",
+}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder="static",
+    )
+    from qrplatform.config import load_settings
+
+    app.config.update(load_settings(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    telemetry.init_app(app)
+    _init_extensions(app)
+    bus.init_app(app)
+    stream.init_app(app)
+    jobs.init_app(app)
+    storage.init_app(app)
+    notify.init_app(app)
+    errors.init_app(app)
+    gateway.init_app(app)
+    smorest = api.init_app(app)
+    _register_core(app, smorest)
+    plugins = load_plugins(app.config.get("QRP_PLUGINS"))
+    wire_plugins(app, smorest, plugins)
+    cli.init_app(app)
+    signals.app_created.send(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "account.login"
+    login_manager.login_message = "Log in to see that page."
+    login_manager.login_message_category = "info"
+    app.context_processor(web.template_context)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    from qrplatform.auth.models import User
+
+    return db.session.get(User, int(user_id))
+
+
+@migrate.configure
+def _plugin_version_locations(config):
+    """Alembic reads the core's versions plus every enabled plugin's branch."""
+    from flask import current_app
+
+    locations = [str(MIGRATIONS_DIR / "versions")]
+    locations += [p.migrations for p in current_app.extensions["qrp.plugins"] if p.migrations]
+    config.set_main_option("version_locations", " ".join(locations))
+    config.set_main_option("path_separator", "space")
+    return config
+
+
+def _register_core(app: Flask, smorest) -> None:
+    from qrplatform.auth import api as auth_api
+    from qrplatform.auth import views as auth_views
+    from qrplatform.jobs import api as jobs_api
+    from qrplatform.jobs import views as jobs_views
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(auth_views.bp)
+    app.register_blueprint(jobs_views.bp)
+    for blueprint in (auth_api.blp, jobs_api.blp):
+        csrf.exempt(blueprint)
+        smorest.register_blueprint(blueprint)
+    permissions.register(app, permissions.CORE_PERMISSIONS)
+    app.extensions["qrp.event_types"] = {
+        name: ("core", description) for name, description in CORE_EVENTS.items()
+    }
+    app.extensions["qrp.nav"] = []
+
+
+def wire_plugins(app: Flask, smorest, plugins: list[Plugin]) -> None:
+    """Plug each plugin's declarations into the app, in dependency order."""
+    app.extensions["qrp.plugins"] = plugins
+    app.extensions["qrp.stream_topics"] = {}
+    for plugin in plugins:
+        try:
+            _wire(app, smorest, plugin)
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"plugin {plugin.name!r} could not be wired: {exc!r}") from exc
+        signals.plugin_wired.send(plugin, app=app)
+    app.extensions["qrp.nav"].sort(key=lambda item: (item.order, item.label))
+
+
+def _wire(app: Flask, smorest, plugin: Plugin) -> None:
+    for blueprint in plugin.blueprints:
+        app.register_blueprint(blueprint)
+    for blueprint in plugin.api_blueprints:
+        csrf.exempt(blueprint)  # Bearer tokens, not cookies: no CSRF to forge
+        smorest.register_blueprint(blueprint)
+    app.extensions["qrp.nav"].extend(plugin.nav)
+    event_types = app.extensions["qrp.event_types"]
+    for name, description in plugin.events.items():
+        if name in event_types:
+            raise PluginError(f"plugin {plugin.name!r} declares event {name!r}, already "
+                              f"declared by {event_types[name][0]!r}")
+        event_types[name] = (plugin.name, description)
+    app.extensions["qrp.stream_topics"].update(plugin.streams)
+    for pattern, func in plugin.receivers.items():
+        dispatch.register(app, plugin.name, pattern, func)
+    for pattern, func in plugin.batch_receivers.items():
+        dispatch.register(app, plugin.name, pattern, func, batch=True)
+    for func in plugin.jobs:
+        jobs.register(app, func)
+    for command in plugin.commands:
+        app.cli.add_command(command)
+    permissions.register(app, plugin.permissions)
+    quotas = app.extensions.setdefault("qrp.quotas", {})
+    for key, limits in plugin.quotas.items():
+        quotas[key] = dict(limits)
+    if plugin.setup is not None:
+        plugin.setup(app)

@@ -1,0 +1,1 @@
+"""Accounts, workspaces and API tokens: who is calling and for which tenant."""

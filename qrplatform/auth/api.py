@@ -1,0 +1,87 @@
+"""/api/v1/auth and /api/v1/me: sign up, trade a password for a token, see who you are."""
+
+from flask import g
+
+from qrplatform import permissions
+from qrplatform.api import BEARER, api_blueprint, authenticated
+from qrplatform.auth import services
+from qrplatform.auth.schemas import (
+    MeSchema,
+    SignupResultSchema,
+    SignupSchema,
+    TokenCreatedSchema,
+    TokenRequestSchema,
+    TokenSchema,
+)
+from qrplatform.errors import ServiceError
+
+blp = api_blueprint("auth", __name__, "/api/v1", "Accounts, API tokens and workspaces")
+
+
+def workspace_view(membership) -> dict:
+    ws = membership.workspace
+    return {"id": ws.id, "name": ws.name, "plan": ws.plan, "personal": ws.personal,
+            "role": membership.role}
+
+
+def token_view(token, plain: str | None = None) -> dict:
+    view = {name: getattr(token, name) for name in TokenSchema().fields}
+    if plain is not None:
+        view["token"] = plain
+    return view
+
+
+@blp.post("/auth/signup")
+@blp.arguments(SignupSchema)
+@blp.response(201, SignupResultSchema)
+def signup(data):
+    """Create an account and its personal workspace."""
+    user, workspace = services.signup(data["email"], data["password"], data["name"])
+    return {"user": user, "workspace": workspace_view(user.membership(workspace.id))}
+
+
+@blp.post("/auth/tokens")
+@blp.arguments(TokenRequestSchema)
+@blp.response(201, TokenCreatedSchema)
+def create_token(data):
+    """Trade e-mail and password for a personal API token (shown once)."""
+    user = services.authenticate(data["email"], data["password"])
+    if user is None:
+        raise ServiceError("E-mail or password is wrong.", status=401, code="unauthorized")
+    workspace_id = data.get("workspace_id") or user.personal_workspace_id
+    token, plain = services.create_token(user, workspace_id, data["name"])
+    return token_view(token, plain)
+
+
+@blp.get("/tokens")
+@blp.response(200, TokenSchema(many=True))
+@blp.doc(security=BEARER)
+@authenticated
+def list_tokens():
+    """Your tokens in this workspace (never their values)."""
+    return [token_view(t) for t in services.user_tokens(g.user)]
+
+
+@blp.delete("/tokens/<int:token_id>")
+@blp.response(204)
+@blp.doc(security=BEARER)
+@authenticated
+def revoke_token(token_id):
+    """Revoke one of your tokens; it stops working at once."""
+    services.revoke_token(g.user, token_id)
+
+
+@blp.get("/me")
+@blp.response(200, MeSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def me():
+    """The caller, the token's workspace, and every workspace they belong to."""
+    current = g.user.membership(g.workspace.id)
+    return {
+        "user": g.user,
+        "workspace": workspace_view(current),
+        "workspaces": [workspace_view(m) for m in g.user.memberships],
+        "permissions": sorted(name for name in permissions.registered()
+                              if permissions.can(name)),
+    }

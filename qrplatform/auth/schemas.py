@@ -1,0 +1,63 @@
+"""API shapes for accounts, workspaces and tokens."""
+
+from marshmallow import Schema, fields, validate
+
+
+class UserSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    email = fields.Email(dump_only=True)
+    name = fields.String(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class WorkspaceSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String()
+    plan = fields.String(dump_only=True)
+    personal = fields.Boolean(dump_only=True)
+    role = fields.String(dump_only=True, metadata={"description": "your role in it"})
+
+
+class SignupSchema(Schema):
+    email = fields.Email(required=True)
+    password = fields.String(required=True, load_only=True,
+                             validate=validate.Length(min=10, max=200))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+
+
+class SignupResultSchema(Schema):
+    user = fields.Nested(UserSchema)
+    workspace = fields.Nested(WorkspaceSchema)
+
+
+class TokenRequestSchema(Schema):
+    email = fields.Email(required=True)
+    password = fields.String(required=True, load_only=True)
+    workspace_id = fields.Integer(
+        metadata={"description": "the workspace the token acts in; your personal one if omitted"}
+    )
+    name = fields.String(load_default="API token", validate=validate.Length(max=100))
+
+
+class TokenSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(dump_only=True)
+    prefix = fields.String(dump_only=True, metadata={"description": "first characters, to tell "
+                                                                    "tokens apart"})
+    workspace_id = fields.Integer(dump_only=True)
+    scopes = fields.List(fields.String(), dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    last_used_at = fields.DateTime(dump_only=True, allow_none=True)
+    revoked_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class TokenCreatedSchema(TokenSchema):
+    token = fields.String(dump_only=True,
+                          metadata={"description": "shown once; keep it secret"})
+
+
+class MeSchema(Schema):
+    user = fields.Nested(UserSchema)
+    workspace = fields.Nested(WorkspaceSchema, metadata={"description": "the token's workspace"})
+    workspaces = fields.List(fields.Nested(WorkspaceSchema))
+    permissions = fields.List(fields.String())

@@ -1,0 +1,232 @@
+"""Account rules, shared by the HTML pages and the API."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
+
+from qrplatform import events, notify, signals
+from qrplatform.auth.models import ApiToken, Membership, User, Workspace
+from qrplatform.errors import Conflict, Forbidden, NotFound, ServiceError
+from qrplatform.extensions import db
+from qrplatform.tenancy import tenant_scope, unscoped
+
+TOKEN_PREFIX = "qrp_"
+MIN_PASSWORD_LENGTH = 10
+RESET_MAX_AGE = timedelta(hours=1)
+# Only refresh a token's last_used_at once a minute: not a write on every API call.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verifying against this keeps the time of a failed login the same whether the e-mail exists.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def normalise_email(email: str) -> str:
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ServiceError(str(exc), field="email", status=422,
+                           code="validation_error") from exc
+
+
+def check_password_strength(password: str, field: str = "password") -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ServiceError(
+            f"Use at least {MIN_PASSWORD_LENGTH} characters for the password.",
+            field=field, status=422, code="validation_error",
+        )
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+
+
+def signup(email: str, password: str, name: str) -> tuple[User, Workspace]:
+    email = normalise_email(email)
+    check_password_strength(password)
+    name = name.strip()
+    if not name:
+        raise ServiceError("Tell us your name.", field="name", status=422,
+                           code="validation_error")
+    if find_user_by_email(email) is not None:
+        raise Conflict("An account with this e-mail already exists. Log in instead.",
+                       field="email")
+    user = User(email=email, name=name, password_hash=hash_password(password))
+    db.session.add(user)
+    workspace = _new_workspace(user, f"{name}'s workspace", personal=True)
+    signals.user_created.send(user, workspace=workspace)
+    events.publish("user.signed_up", {"user_id": user.id}, workspace_id=workspace.id,
+                   actor={"type": "user", "id": user.id})
+    db.session.commit()
+    return user, workspace
+
+
+def _new_workspace(owner: User, name: str, *, personal: bool = False) -> Workspace:
+    workspace = Workspace(name=name.strip()[:120], personal=personal)
+    db.session.add(workspace)
+    db.session.add(Membership(user=owner, workspace=workspace, role="owner"))
+    db.session.flush()
+    with tenant_scope(workspace.id):
+        signals.workspace_created.send(workspace, owner=owner)
+    events.publish("workspace.created", {"workspace_id": workspace.id, "name": workspace.name,
+                                         "personal": personal},
+                   workspace_id=workspace.id, actor={"type": "user", "id": owner.id})
+    return workspace
+
+
+def create_workspace(owner: User, name: str) -> Workspace:
+    if not name.strip():
+        raise ServiceError("Give the workspace a name.", field="name", status=422,
+                           code="validation_error")
+    workspace = _new_workspace(owner, name)
+    db.session.commit()
+    return workspace
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user with these credentials, or None. Takes the same time either way."""
+    user = find_user_by_email(email.strip())
+    if user is None:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_DUMMY_HASH, password)
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = datetime.now(UTC)
+    db.session.commit()
+    return user
+
+
+def member_role(user: User, workspace_id: int) -> str | None:
+    membership = user.membership(workspace_id)
+    return membership.role if membership else None
+
+
+def require_membership(user: User, workspace_id: int) -> Membership:
+    membership = user.membership(workspace_id)
+    if membership is None:
+        raise Forbidden("You are not a member of this workspace.", field="workspace_id")
+    return membership
+
+
+# -- API tokens ---------------------------------------------------------------------------------
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(user: User, workspace_id: int, name: str,
+                 scopes: list[str] | None = None) -> tuple[ApiToken, str]:
+    """A new token; the plain value is returned once and never stored."""
+    require_membership(user, workspace_id)
+    name = (name or "").strip() or "API token"
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with tenant_scope(workspace_id):
+        token = ApiToken(user_id=user.id, workspace_id=workspace_id, name=name[:100],
+                         prefix=plain[: len(TOKEN_PREFIX) + 6], token_hash=_hash_token(plain),
+                         scopes=scopes or ["*"])
+        db.session.add(token)
+        db.session.flush()
+        events.publish("token.created", {"token_id": token.id, "name": token.name},
+                       actor={"type": "user", "id": user.id})
+        db.session.commit()
+    return token, plain
+
+
+def user_tokens(user: User) -> list[ApiToken]:
+    """The user's own tokens in the current workspace (scoped by the core)."""
+    return list(db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+    ))
+
+
+def revoke_token(user: User, token_id: int) -> ApiToken:
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
+    )
+    if token is None:
+        raise NotFound("No such token.")
+    if token.revoked_at is None:
+        token.revoked_at = datetime.now(UTC)
+        events.publish("token.revoked", {"token_id": token.id, "name": token.name})
+        db.session.commit()
+    return token
+
+
+def token_identity(plain: str) -> tuple[User, ApiToken] | None:
+    """Resolve a Bearer token to its user and token (whichever workspace it belongs to)."""
+    if not plain.startswith(TOKEN_PREFIX):
+        return None
+    with unscoped():
+        token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(plain)))
+        if token is None or token.revoked_at is not None:
+            return None
+        user = token.user
+        if user.membership(token.workspace_id) is None:
+            return None  # no longer a member: the token dies with the membership
+        now = datetime.now(UTC)
+        last = token.last_used_at
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        if last is None or now - last > LAST_USED_RESOLUTION:
+            token.last_used_at = now
+            db.session.commit()
+    return user, token
+
+
+# -- password reset -----------------------------------------------------------------------------
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+
+
+def request_password_reset(email: str) -> None:
+    """E-mail a reset link if the account exists; say nothing either way (no enumeration)."""
+    try:
+        email = normalise_email(email)
+    except ServiceError:
+        return
+    user = find_user_by_email(email)
+    if user is None:
+        return
+    # The token carries a fragment of the current hash: once the password changes, it is dead.
+    token = _reset_serializer().dumps({"u": user.id, "h": user.password_hash[-16:]})
+    link = f"{current_app.config['PUBLIC_BASE_URL']}/reset-password/{token}"
+    notify.send_email(user.email, "password_reset", subject="Reset your QR Platform password",
+                      name=user.name, link=link, hours=int(RESET_MAX_AGE.total_seconds() // 3600))
+    db.session.commit()
+
+
+def reset_password(token: str, new_password: str) -> User:
+    try:
+        payload = _reset_serializer().loads(token, max_age=int(RESET_MAX_AGE.total_seconds()))
+    except SignatureExpired as exc:
+        raise ServiceError("This reset link has expired. Ask for a new one.",
+                           status=410, code="gone") from exc
+    except BadSignature as exc:
+        raise ServiceError("This reset link is not valid.", status=400) from exc
+    user = db.session.get(User, payload.get("u"))
+    if user is None or user.password_hash[-16:] != payload.get("h"):
+        raise ServiceError("This reset link has already been used.", status=410, code="gone")
+    check_password_strength(new_password)
+    user.password_hash = hash_password(new_password)
+    db.session.commit()
+    return user

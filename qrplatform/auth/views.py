@@ -1,0 +1,176 @@
+"""The account pages: sign up, log in and out, password reset, API tokens, workspaces."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, g, redirect, request, session, url_for
+from flask_login import login_required, login_user, logout_user
+
+from qrplatform.auth import services
+from qrplatform.auth.forms import (
+    ForgotPasswordForm,
+    LoginForm,
+    ResetPasswordForm,
+    SignupForm,
+    SwitchWorkspaceForm,
+    TokenForm,
+    WorkspaceForm,
+)
+from qrplatform.errors import ServiceError
+from qrplatform.gateway import limiter
+from qrplatform.web import render
+
+bp = Blueprint("account", __name__)
+
+
+def _form_error(form, error: ServiceError) -> None:
+    """Show a service refusal next to its field, or above the form when it has none."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+def _safe_next(default: str) -> str:
+    target = request.args.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+        return target
+    return default
+
+
+def _start_session(user, remember: bool = False) -> None:
+    session.clear()  # a fresh session on login: no fixation
+    login_user(user, remember=remember)
+    session["workspace_id"] = user.personal_workspace_id
+
+
+@bp.get("/")
+def index():
+    if g.get("user") is not None:
+        return redirect(url_for("account.dashboard"))
+    return redirect(url_for("account.login"))
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard():
+    return render("dashboard.html")
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def signup():
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            user, _workspace = services.signup(form.email.data, form.password.data,
+                                               form.name.data)
+        except ServiceError as error:
+            _form_error(form, error)
+        else:
+            _start_session(user)
+            flash(f"Welcome, {user.name}! Your workspace is ready.", "success")
+            return redirect(url_for("account.dashboard"))
+    return render("auth/signup.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.form_errors.append("E-mail or password is wrong.")
+        else:
+            _start_session(user, remember=form.remember.data)
+            return redirect(_safe_next(url_for("account.dashboard")))
+    return render("auth/login.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("account.login"))
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit("5 per minute", methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        flash("If an account uses that address, a reset link is on its way.", "info")
+        return redirect(url_for("account.login"))
+    return render("auth/forgot_password.html", form=form)
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except ServiceError as error:
+            _form_error(form, error)
+        else:
+            flash("Your password is changed. Log in with the new one.", "success")
+            return redirect(url_for("account.login"))
+    return render("auth/reset_password.html", form=form, token=token)
+
+
+@bp.route("/settings/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    form = TokenForm()
+    created = None
+    if form.validate_on_submit():
+        token, plain = services.create_token(g.user, g.workspace.id, form.name.data)
+        created = {"name": token.name, "value": plain}
+        form = TokenForm(formdata=None)
+    return render("auth/tokens.html", "auth/_tokens.html", form=form, created=created,
+                  tokens=services.user_tokens(g.user))
+
+
+@bp.post("/settings/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    token = services.revoke_token(g.user, token_id)
+    flash(f"Token “{token.name}” is revoked.", "info")
+    return render("auth/tokens.html", "auth/_tokens.html", form=TokenForm(formdata=None),
+                  created=None, tokens=services.user_tokens(g.user))
+
+
+@bp.post("/workspaces/switch")
+@login_required
+def switch_workspace():
+    form = SwitchWorkspaceForm()
+    form.workspace_id.choices = [(m.workspace_id, m.workspace.name) for m in g.user.memberships]
+    if form.validate_on_submit():
+        session["workspace_id"] = form.workspace_id.data
+        workspace = g.user.membership(form.workspace_id.data).workspace
+        flash(f"Now working in “{workspace.name}”.", "info")
+    else:
+        flash("That workspace is not one of yours.", "error")
+    return redirect(_safe_next(url_for("account.dashboard")))
+
+
+@bp.route("/workspaces/new", methods=["GET", "POST"])
+@login_required
+def new_workspace():
+    form = WorkspaceForm()
+    if form.validate_on_submit():
+        try:
+            workspace = services.create_workspace(g.user, form.name.data)
+        except ServiceError as error:
+            _form_error(form, error)
+        else:
+            session["workspace_id"] = workspace.id
+            flash(f"Workspace “{workspace.name}” created.", "success")
+            return redirect(url_for("account.dashboard"))
+    return render("workspaces/new.html", form=form)

@@ -1,0 +1,131 @@
+"""Core CLI: `flask db upgrade` across every plugin's branch, `flask jobs worker`,
+`flask events relay|consume|types`, `flask plugins`."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+from flask_migrate import upgrade as migrate_upgrade
+from flask_migrate.cli import db as migrate_db
+
+
+def _db_group() -> click.Group:
+    """Flask-Migrate's `db` group, with `upgrade` defaulting to every head.
+
+    Each plugin owns an Alembic branch, so there are several heads; plain `flask db upgrade`
+    must bring them all up.
+    """
+
+    @click.command("upgrade")
+    @click.option("--sql", is_flag=True, help="Print the SQL instead of running it")
+    @click.argument("revision", default="heads")
+    @with_appcontext
+    def upgrade(sql: bool, revision: str):
+        """Upgrade the core and every enabled plugin to their latest revision."""
+        migrate_upgrade(revision=revision, sql=sql)
+
+    group = click.Group("db", help=migrate_db.help, params=list(migrate_db.params),
+                        callback=migrate_db.callback)
+    for name, command in migrate_db.commands.items():
+        group.add_command(command, name)
+    group.add_command(upgrade, "upgrade")
+    return group
+
+
+plugins_cli = AppGroup("plugins", help="Installed and enabled plugins.")
+
+
+@plugins_cli.command("list")
+def list_plugins():
+    """Show the enabled plugins in load order."""
+    from qrplatform.plugins import installed_entry_points
+
+    enabled = {p.name: p for p in current_app.extensions["qrp.plugins"]}
+    for name, ep in sorted(installed_entry_points().items()):
+        state = "enabled" if name in enabled else "installed"
+        requires = ", ".join(enabled[name].requires) if name in enabled else ""
+        click.echo(f"{name:14} {state:9} {ep.value:40} "
+                   + (f"requires {requires}" if requires else ""))
+
+
+jobs_cli = AppGroup("jobs", help="Background jobs.")
+
+
+@jobs_cli.command("worker")
+@click.option("--queue", "queues", multiple=True, default=("bulk", "default"),
+              help="Queues to work on, most important first.")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def jobs_worker(queues, burst):
+    """Run an RQ worker inside this app, so every plugin's jobs can run."""
+    from rq import Worker
+
+    from qrplatform.jobs import RQRunner, set_worker_app
+
+    runner = current_app.extensions["qrp.jobs.runner"]
+    if not isinstance(runner, RQRunner):
+        raise click.ClickException("REDIS_URL is not set: jobs run in-process, no worker needed.")
+    set_worker_app(current_app._get_current_object())
+    worker = Worker([runner.queue(name) for name in queues], connection=runner.redis)
+    worker.work(burst=burst, with_scheduler=True)
+
+
+events_cli = AppGroup("events", help="Domain events: relay the outbox, consume, list types.")
+
+
+@events_cli.command("relay")
+@click.option("--once", is_flag=True, help="Relay what is pending, then stop.")
+@click.option("--interval", default=0.5, show_default=True, help="Seconds between polls.")
+def events_relay(once: bool, interval: float):
+    """Move outbox events (and spooled stream events) to the broker."""
+    from qrplatform.events.outbox import drain
+    from qrplatform.extensions import db
+
+    if once:
+        click.echo(f"relayed {drain()} events")
+        return
+    click.echo("relaying events; Ctrl-C to stop")
+    while True:
+        try:
+            sent = drain()
+        except Exception as exc:  # the broker may be down: keep trying
+            current_app.logger.warning("relay pass failed: %s", exc)
+            sent = 0
+        finally:
+            db.session.remove()
+        if not sent:
+            time.sleep(interval)
+
+
+@events_cli.command("consume")
+@click.argument("group")
+@click.option("--once", is_flag=True, help="Consume what is there, then stop.")
+def events_consume(group: str, once: bool):
+    """Run the receivers of GROUP (a plugin name) as a Kafka consumer group."""
+    from qrplatform.events.dispatch import groups
+
+    if group not in groups():
+        raise click.ClickException(
+            f"no receivers in group {group!r}; groups: {', '.join(groups()) or 'none'}")
+    if not current_app.config.get("KAFKA_BOOTSTRAP_SERVERS"):
+        raise click.ClickException("KAFKA_BOOTSTRAP_SERVERS is not set: events are dispatched "
+                                   "in-process by the relay, no consumer needed.")
+    from qrplatform.events.kafka import run_consumer
+
+    run_consumer(current_app._get_current_object(), group, once=once)
+
+
+@events_cli.command("types")
+def event_types():
+    """Every event type the enabled plugins publish, with what it means."""
+    for name, (plugin, description) in sorted(current_app.extensions["qrp.event_types"].items()):
+        click.echo(f"{name:28} {plugin:12} {description}")
+
+
+def init_app(app) -> None:
+    app.cli.add_command(_db_group(), "db")
+    app.cli.add_command(plugins_cli)
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(events_cli)

@@ -1,0 +1,120 @@
+"""Settings: 12-factor environment variables, each unset one selecting the embedded default.
+
+DESIGN.md lists the names. ``load_settings`` turns the environment into Flask config keys; a
+test passes overrides to ``create_app(test_config)`` instead of touching os.environ.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+# Every backend variable DESIGN.md names. Unset means "use the embedded default".
+BACKEND_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "S3_ENDPOINT_URL",
+    "S3_BUCKET",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "S3_REGION",
+    "CDN_BASE_URL",
+    "PUBLIC_BASE_URL",
+    "SHORT_LINK_BASE_URL",
+    "SENTRY_DSN",
+    "MIXPANEL_TOKEN",
+    "MIXPANEL_API_HOST",
+    "CLOUDWATCH_LOG_GROUP",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_API_BASE",
+    "SENDGRID_API_KEY",
+    "SENDGRID_HOST",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_FROM_NUMBER",
+    "TWILIO_API_BASE",
+)
+
+# Requests per minute by plan; the workspace's plan picks its line. Anonymous callers are keyed
+# by client IP and get the "anonymous" line.
+DEFAULT_RATE_LIMITS = {
+    "anonymous": "60 per minute",
+    "free": "120 per minute",
+    "pro": "600 per minute",
+    "business": "3000 per minute",
+}
+
+
+def _env_bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_list(value: str | None) -> list[str] | None:
+    if value is None or not value.strip():
+        return None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def normalise_database_url(url: str) -> str:
+    """Point plain postgres URLs at psycopg 3, the driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _secret_key(instance_path: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept under instance/."""
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def load_settings(instance_path: str) -> dict:
+    env = os.environ
+    instance = Path(instance_path)
+    settings = {name: env.get(name) or None for name in BACKEND_VARIABLES}
+    settings.update(
+        SECRET_KEY=_secret_key(instance),
+        SQLALCHEMY_DATABASE_URI=normalise_database_url(
+            env.get("DATABASE_URL") or f"sqlite:///{instance / 'qrplatform.db'}"
+        ),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        PUBLIC_BASE_URL=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        S3_REGION=env.get("S3_REGION") or "us-east-1",
+        QRP_PLUGINS=_env_list(env.get("QRP_PLUGINS")),
+        QRP_ENVIRONMENT=env.get("QRP_ENVIRONMENT") or "development",
+        # How many reverse proxies in front of us may set X-Forwarded-*; 0 trusts none.
+        QRP_PROXY_HOPS=int(env.get("QRP_PROXY_HOPS") or 0),
+        QRP_RATE_LIMITS=dict(DEFAULT_RATE_LIMITS),
+        QRP_STORAGE_DIR=env.get("QRP_STORAGE_DIR") or str(instance / "storage"),
+        QRP_JOBS_INLINE=_env_bool(env.get("QRP_JOBS_INLINE"), False),
+        QRP_LOG_LEVEL=env.get("QRP_LOG_LEVEL") or "INFO",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=_env_bool(env.get("SESSION_COOKIE_SECURE"), False),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        # flask-smorest: the document at /api/openapi.json; the docs page is our own (offline).
+        API_TITLE="QR Platform API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    if env.get("SHORT_LINK_BASE_URL"):
+        settings["SHORT_LINK_BASE_URL"] = env["SHORT_LINK_BASE_URL"].rstrip("/")
+    else:
+        settings["SHORT_LINK_BASE_URL"] = settings["PUBLIC_BASE_URL"] + "/r"
+    return settings

@@ -1,0 +1,181 @@
+"""One error shape for the API, friendly pages for the browser.
+
+Every API error, whatever raised it (a service rule, marshmallow validation, a 404, a rate limit,
+an unhandled exception) answers::
+
+    {"error": {"status": 422, "code": "validation_error", "message": "...",
+               "fields": {"email": ["Not a valid email address."]}, "request_id": "..."}}
+
+Services raise ``ServiceError`` (or a subclass) with a message a person can act on; the API and
+the HTML views both turn it into their own kind of answer, so a rule is written once.
+"""
+
+import logging
+
+from flask import Flask, g, jsonify, render_template, request
+from marshmallow import Schema, fields
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+# Stable machine-readable codes for the HTTP statuses we answer.
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ServiceError(Exception):
+    """A business rule said no. ``field`` names the input at fault, when there is one."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, status: int | None = None,
+                 code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+
+    @property
+    def fields(self) -> dict[str, list[str]]:
+        return {self.field: [self.message]} if self.field else {}
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    status = 409
+    code = "conflict"
+
+
+class Forbidden(ServiceError):
+    status = 403
+    code = "forbidden"
+
+
+class QuotaExceeded(ServiceError):
+    status = 402
+    code = "quota_exceeded"
+
+
+class ErrorBodySchema(Schema):
+    status = fields.Integer(required=True, metadata={"example": 422})
+    code = fields.String(required=True, metadata={"example": "validation_error"})
+    message = fields.String(required=True)
+    request_id = fields.String()
+    field_errors = fields.Dict(keys=fields.String(), values=fields.Raw(), data_key="fields",
+                               metadata={"description": "error messages by input field"})
+
+
+class ErrorSchema(Schema):
+    """The one shape of every API error."""
+
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_payload(status: int, message: str, *, code: str | None = None,
+                  fields: dict | None = None) -> dict:
+    return {
+        "error": {
+            "status": status,
+            "code": code or STATUS_CODES.get(status, "error"),
+            "message": message,
+            "fields": fields or {},
+            "request_id": g.get("request_id"),
+        }
+    }
+
+
+def api_error(status: int, message: str, *, code: str | None = None, fields: dict | None = None,
+              headers: dict | None = None):
+    response = jsonify(error_payload(status, message, code=code, fields=fields))
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _flatten_webargs_messages(messages: dict) -> dict:
+    """webargs nests messages by location ("json", "query"); clients want them by field."""
+    flat: dict = {}
+    for location_messages in messages.values():
+        if isinstance(location_messages, dict):
+            flat.update(location_messages)
+        else:
+            flat.setdefault("_schema", []).extend(location_messages)
+    return flat
+
+
+def _http_exception_message(error: HTTPException) -> str:
+    data = getattr(error, "data", None) or {}
+    if data.get("message"):
+        return data["message"]
+    if error.code == 422:
+        return "Some fields are missing or invalid; see 'fields'."
+    return error.description or error.name
+
+
+def handle_http_exception(error: HTTPException):
+    if error.code == 500 and isinstance(error, InternalServerError):
+        return handle_unexpected(error.original_exception or error)
+    if is_api_request():
+        data = getattr(error, "data", None) or {}
+        field_errors = data.get("errors") or data.get("messages") or {}
+        if data.get("messages"):
+            field_errors = _flatten_webargs_messages(field_errors)
+        headers = dict(data.get("headers") or {})
+        if error.code == 405 and error.valid_methods:
+            headers["Allow"] = ", ".join(error.valid_methods)
+        return api_error(error.code or 500, _http_exception_message(error),
+                         fields=field_errors, headers=headers)
+    response = error.get_response()
+    body = render_template("errors/http.html", error=error, request_id=g.get("request_id"))
+    response.set_data(body)
+    response.content_type = "text/html; charset=utf-8"
+    return response
+
+
+def handle_service_error(error: ServiceError):
+    if is_api_request():
+        return api_error(error.status, error.message, code=error.code, fields=error.fields)
+    return render_template("errors/http.html", error=error,
+                           request_id=g.get("request_id")), error.status
+
+
+def handle_unexpected(error: BaseException):
+    log.exception("unhandled error", exc_info=error)
+    if is_api_request():
+        return api_error(
+            500,
+            "Something went wrong on our side. Quote the request id if you contact support.",
+        )
+    return render_template("errors/500.html", request_id=g.get("request_id")), 500
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(ServiceError, handle_service_error)
+    app.register_error_handler(Exception, handle_unexpected)

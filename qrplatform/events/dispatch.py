@@ -1,0 +1,94 @@
+"""Handing an event to the receivers plugins declared, once per consumer group.
+
+A consumer group is a plugin's name: its receivers for an event run together, in one
+transaction with the record that the group processed that event id, so a redelivered event
+(a relay retry, a consumer killed before its offset commit) changes nothing.
+Batch receivers (for high-volume stream events) get a list and keep their own idempotency.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from qrplatform.events import Event
+from qrplatform.events.models import ProcessedEvent
+from qrplatform.extensions import db
+from qrplatform.tenancy import tenant_scope, unscoped
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Receiver:
+    group: str
+    pattern: str
+    func: Callable
+    batch: bool = False
+
+    def matches(self, event_type: str) -> bool:
+        return fnmatch.fnmatchcase(event_type, self.pattern)
+
+
+def registered(app=None) -> list[Receiver]:
+    return (app or current_app).extensions.setdefault("qrp.receivers", [])
+
+
+def register(app, group: str, pattern: str, func: Callable, *, batch: bool = False) -> None:
+    registered(app).append(Receiver(group, pattern, func, batch))
+
+
+def groups() -> list[str]:
+    return sorted({r.group for r in registered()})
+
+
+def receivers_for(event_type: str, group: str | None = None, *, batch: bool = False):
+    return [r for r in registered()
+            if r.batch == batch and r.matches(event_type) and group in (None, r.group)]
+
+
+def groups_for(event_type: str) -> list[str]:
+    return sorted({r.group for r in registered() if not r.batch and r.matches(event_type)})
+
+
+def deliver(event: Event, group: str) -> bool:
+    """Run ``group``'s receivers for ``event`` once. False when it was already processed."""
+    receivers = receivers_for(event.type, group)
+    if not receivers:
+        return False
+    if db.session.get(ProcessedEvent, (group, event.id)) is not None:
+        return False
+    scope = tenant_scope(event.workspace_id) if event.workspace_id else unscoped()
+    try:
+        with scope:
+            for receiver in receivers:
+                receiver.func(event)
+            db.session.add(ProcessedEvent(group=group, event_id=event.id))
+            db.session.commit()
+    except IntegrityError:
+        # Another consumer of the same group got there first: processed once, as wanted.
+        db.session.rollback()
+        return False
+    except Exception:
+        db.session.rollback()
+        raise
+    return True
+
+
+def deliver_batch(events: Iterable[Event], group: str | None = None) -> int:
+    """Hand stream events to batch receivers, one call per receiver and event type."""
+    by_type: dict[str, list[Event]] = {}
+    for event in events:
+        by_type.setdefault(event.type, []).append(event)
+    count = 0
+    for event_type, batch in by_type.items():
+        for receiver in receivers_for(event_type, group, batch=True):
+            with unscoped():
+                receiver.func(batch)
+            count += len(batch)
+    return count

@@ -1,0 +1,38 @@
+"""The core's event tables: the outbox, and the ids each consumer group has processed."""
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Index, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from qrplatform.extensions import db
+
+
+class OutboxEvent(db.Model):
+    """An event waiting for the relay; written in the transaction of the change it describes."""
+
+    __tablename__ = "event_outbox"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    topic: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_event_outbox_pending", "published_at", "created_at"),)
+
+
+class ProcessedEvent(db.Model):
+    """Event ids a consumer group has handled: a redelivered event is skipped."""
+
+    __tablename__ = "event_processed"
+
+    group: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                   server_default=func.now())

@@ -1,0 +1,145 @@
+"""The outbox: events wait in the database until the relay has sent them.
+
+``relay_once()`` takes a batch of unsent rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+several relays can run), hands them to the configured sender and marks them sent. If the
+sender fails (the broker is down), the rows stay, their attempt count and error are noted, and
+the next pass tries again: a user's request never waits on, or fails because of, the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from flask import current_app
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from qrplatform.events import Event, topic_for
+from qrplatform.events.models import OutboxEvent
+from qrplatform.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def add_to_outbox(event: Event) -> None:
+    db.session.add(
+        OutboxEvent(
+            id=event.id,
+            type=event.type,
+            topic=topic_for(event.type),
+            key=event.key.decode(),
+            payload=event.to_json(),
+        )
+    )
+    db.session.info["qrp_outbox_dirty"] = True
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _wake_relay(session) -> None:
+    if session.info.pop("qrp_outbox_dirty", False):
+        bus = current_app.extensions.get("qrp.events") if current_app else None
+        if bus is not None:
+            bus.wake()
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _forget_outbox(session) -> None:
+    session.info.pop("qrp_outbox_dirty", None)
+
+
+def backlog() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+    ) or 0
+
+
+def oldest_pending_age_seconds() -> float:
+    oldest = db.session.scalar(
+        select(func.min(OutboxEvent.created_at)).where(OutboxEvent.published_at.is_(None))
+    )
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:  # SQLite hands back naive UTC
+        oldest = oldest.replace(tzinfo=UTC)
+    return max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+
+
+def relay_once(batch_size: int = 500) -> int:
+    """Send one batch of pending events. Returns how many were sent."""
+    sender = current_app.extensions["qrp.events"].sender
+    query = (
+        select(OutboxEvent)
+        .where(OutboxEvent.published_at.is_(None))
+        .order_by(OutboxEvent.created_at, OutboxEvent.id)
+        .limit(batch_size)
+    )
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(db.session.scalars(query))
+    if not rows:
+        db.session.rollback()
+        return 0
+    try:
+        sender.send([(row.topic, Event.from_json(row.payload)) for row in rows])
+    except Exception as exc:
+        db.session.rollback()
+        log.warning("event relay: %d events stay in the outbox: %s", len(rows), exc)
+        _note_failure([row.id for row in rows], exc)
+        return 0
+    now = datetime.now(UTC)
+    for row in rows:
+        row.published_at = now
+        row.attempts += 1
+    db.session.commit()
+    return len(rows)
+
+
+def _note_failure(ids: list[str], exc: Exception) -> None:
+    for row in db.session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(ids))):
+        row.attempts += 1
+        row.last_error = str(exc)[:1000]
+    db.session.commit()
+
+
+def drain(max_batches: int = 100) -> int:
+    """Relay until the outbox is empty (tests and one-shot runs)."""
+    total = 0
+    for _ in range(max_batches):
+        sent = relay_once()
+        if not sent:
+            break
+        total += sent
+    return total
+
+
+class RelayThread:
+    """The embedded relay for `make run`: woken after each commit that wrote events."""
+
+    def __init__(self, app, interval: float = 2.0):
+        self.app = app
+        self.interval = interval
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def wake(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="qrp-relay", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            with self.app.app_context():
+                try:
+                    drain()
+                except Exception:
+                    log.exception("embedded event relay failed; retrying")
+                finally:
+                    db.session.remove()

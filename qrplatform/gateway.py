@@ -1,0 +1,159 @@
+"""The tenant gateway: what every request passes through before and after its view.
+
+request id → tenant context (session user, Bearer API token, or a plugin resolving the Host)
+→ rate limit (flask-limiter; keyed by workspace, else client IP; limits from the plan)
+→ view → security headers on the response.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g, request, session
+from flask_limiter import Limiter
+from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from qrplatform import signals
+from qrplatform.auth import services as auth
+from qrplatform.auth.models import Workspace
+from qrplatform.errors import api_error, is_api_request
+from qrplatform.extensions import db
+from qrplatform.tenancy import set_scope
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+# Paths that must never be throttled or need no tenant (probes, static files, metrics).
+UNTHROTTLED_ENDPOINTS = {"static", "files.serve_file", "health.healthz", "health.readyz"}
+
+
+def client_ip() -> str:
+    """The caller's address; X-Forwarded-For counts only through the configured proxy hops."""
+    return request.remote_addr or "unknown"
+
+
+def rate_limit_key() -> str:
+    workspace = g.get("workspace")
+    if workspace is not None and g.get("user") is not None:
+        return f"ws:{workspace.id}"
+    return f"ip:{client_ip()}"
+
+
+def plan_rate_limit() -> str:
+    limits = current_app.config["QRP_RATE_LIMITS"]
+    workspace = g.get("workspace")
+    if workspace is None or g.get("user") is None:
+        return limits["anonymous"]
+    return limits.get(workspace.plan, limits["free"])
+
+
+limiter = Limiter(
+    key_func=rate_limit_key,
+    default_limits=[plan_rate_limit],
+    headers_enabled=True,
+    key_prefix="qrp-rl",
+)
+
+
+@limiter.request_filter
+def _unthrottled() -> bool:
+    return request.endpoint in UNTHROTTLED_ENDPOINTS or request.endpoint is None
+
+
+def _assign_request_id() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.csp_nonce = secrets.token_urlsafe(16)
+
+
+def _resolve_tenant():
+    g.user = g.workspace = g.api_token = g.role = None
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        identity = auth.token_identity(header[7:].strip())
+        if identity is None:
+            return api_error(401, "The API token is missing, revoked or not valid.",
+                             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        g.user, g.api_token = identity
+        g.workspace = db.session.get(Workspace, g.api_token.workspace_id)
+    elif not is_api_request() and current_user.is_authenticated:
+        g.user = current_user._get_current_object()
+        g.workspace = _session_workspace(g.user)
+    if g.user is not None and g.workspace is not None:
+        g.role = auth.member_role(g.user, g.workspace.id)
+    signals.tenant_resolved.send(current_app._get_current_object(), request=request)
+    set_scope(g.workspace.id if g.workspace is not None else None)
+    return None
+
+
+def _session_workspace(user) -> Workspace | None:
+    wanted = session.get("workspace_id")
+    if wanted is None or user.membership(wanted) is None:
+        wanted = user.personal_workspace_id
+        session["workspace_id"] = wanted
+    return db.session.get(Workspace, wanted) if wanted is not None else None
+
+
+def _clear_scope(_exc=None) -> None:
+    set_scope(None)
+
+
+def _content_security_policy(nonce: str) -> str:
+    image_sources = " ".join(current_app.extensions["qrp.gateway.image_origins"])
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        # Inline style attributes come from htmx swaps and Chart.js; scripts stay nonce-only.
+        "style-src 'self' 'unsafe-inline'",
+        f"img-src 'self' data: blob: {image_sources}".rstrip(),
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers["X-Request-ID"] = g.get("request_id", "")
+    nonce = g.get("csp_nonce")
+    if nonce and "Content-Security-Policy" not in headers:
+        headers["Content-Security-Policy"] = _content_security_policy(nonce)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("Permissions-Policy",
+                       "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    return response
+
+
+def _origin(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def init_app(app: Flask) -> None:
+    hops = app.config["QRP_PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_port=hops, x_prefix=0)
+    app.extensions["qrp.gateway.image_origins"] = sorted(
+        {o for o in (_origin(app.config.get("CDN_BASE_URL")),
+                     _origin(app.config.get("S3_ENDPOINT_URL"))) if o}
+    )
+    # Order matters: the request id and the tenant are known before the rate limit runs.
+    app.before_request(_assign_request_id)
+    app.before_request(_resolve_tenant)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
+    limiter.init_app(app)
+    app.after_request(_security_headers)
+    app.teardown_request(_clear_scope)

@@ -1,0 +1,174 @@
+"""The plugin contract and the loader.
+
+A plugin is a ``Plugin`` object published under the entry-point group ``qrplatform.plugins``;
+the built-ins in plugins/ are declared in setup.cfg exactly like a third-party package. The
+plugin declares what it brings; ``wire_plugins`` plugs it into the app. Installed is not
+enabled: ``QRP_PLUGINS`` (comma-separated names) picks the enabled ones, all installed by default.
+
+A bad plugin stops startup with a ``PluginError`` that names it: a duplicate name, a missing
+requirement, a dependency cycle, an import failure, a wrong type, or a blueprint, table or API
+prefix that does not follow the naming rules below.
+
+Naming rules (so that two plugins can never collide):
+- HTML and API blueprint names start with the plugin name;
+- table names start with ``<plugin name>_``;
+- API blueprints live under ``/api/v1``.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+
+ENTRY_POINT_GROUP = "qrplatform.plugins"
+API_PREFIX = "/api/v1"
+
+
+class PluginError(RuntimeError):
+    """A plugin cannot be loaded; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A link in the main navigation. Hidden from members lacking ``permission``."""
+
+    label: str
+    endpoint: str
+    order: int = 100
+    permission: str | None = None
+
+
+@dataclass(frozen=True)
+class Permission:
+    """Something a role may do, such as ``qr.edit``; ``roles`` get it by default."""
+
+    name: str
+    description: str
+    roles: tuple[str, ...] = ("owner", "admin", "editor")
+
+
+@dataclass
+class Plugin:
+    """What a plugin declares. Only ``name`` is required."""
+
+    name: str
+    title: str = ""
+    description: str = ""
+    requires: Sequence[str] = ()
+    # HTMX pages and partials; each blueprint brings its own templates/ folder.
+    blueprints: Sequence = ()
+    # flask-smorest blueprints, url_prefix under /api/v1; they appear in the OpenAPI document.
+    api_blueprints: Sequence = ()
+    # Model classes; imported with the plugin, checked against the naming rules.
+    models: Sequence[type] = ()
+    # Folder of this plugin's Alembic version branch (branch label = plugin name).
+    migrations: str | None = None
+    nav: Sequence[NavItem] = ()
+    # Domain events this plugin publishes: type -> what it means (documented in one place).
+    events: Mapping[str, str] = field(default_factory=dict)
+    # Domain event receivers: event type, or a pattern such as "qr.*", -> callable(event).
+    # They run in the consumer group named after the plugin, once per event id.
+    receivers: Mapping[str, Callable] = field(default_factory=dict)
+    # High-volume event types this plugin emits with emit_stream(), and their Kafka topic.
+    streams: Mapping[str, str] = field(default_factory=dict)
+    # Receivers of stream events, called with a list of events; idempotent by event id.
+    batch_receivers: Mapping[str, Callable] = field(default_factory=dict)
+    # Job functions (module-level, taking ids); enqueued with qrplatform.jobs.enqueue.
+    jobs: Sequence[Callable] = ()
+    # click commands added under `flask <command>`.
+    commands: Sequence = ()
+    permissions: Sequence[Permission] = ()
+    # Plan quota keys this plugin enforces: key -> {plan: limit, None meaning unlimited}.
+    quotas: Mapping[str, Mapping[str, int | None]] = field(default_factory=dict)
+    # Called once with the app after the core wired everything above, for anything else.
+    setup: Callable | None = None
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name.replace("_", " ").title()
+
+
+def installed_entry_points() -> dict[str, EntryPoint]:
+    """The plugins installed in this environment, by name; a name seen twice is an error."""
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in found and found[ep.name].value != ep.value:
+            raise PluginError(
+                f"plugin {ep.name!r} is installed twice: {found[ep.name].value} and {ep.value}"
+            )
+        found[ep.name] = ep
+    return found
+
+
+def _load(ep: EntryPoint) -> Plugin:
+    try:
+        plugin = ep.load()
+    except Exception as exc:
+        raise PluginError(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc!r}") from exc
+    if callable(plugin) and not isinstance(plugin, Plugin):
+        plugin = plugin()
+    if not isinstance(plugin, Plugin):
+        raise PluginError(
+            f"plugin {ep.name!r} ({ep.value}) is a {type(plugin).__name__}, not a "
+            "qrplatform.plugins.Plugin"
+        )
+    if plugin.name != ep.name:
+        raise PluginError(
+            f"plugin {ep.name!r} ({ep.value}) calls itself {plugin.name!r}; "
+            "the entry-point name and Plugin.name must match"
+        )
+    _check_names(plugin)
+    return plugin
+
+
+def _check_names(plugin: Plugin) -> None:
+    for bp in [*plugin.blueprints, *plugin.api_blueprints]:
+        if not bp.name.startswith(plugin.name):
+            raise PluginError(
+                f"plugin {plugin.name!r}: blueprint {bp.name!r} must start with the plugin name"
+            )
+    for bp in plugin.api_blueprints:
+        if not (bp.url_prefix or "").startswith(API_PREFIX):
+            raise PluginError(
+                f"plugin {plugin.name!r}: API blueprint {bp.name!r} must live under {API_PREFIX}"
+            )
+    for model in plugin.models:
+        table = getattr(model, "__tablename__", "")
+        if not table.startswith(plugin.name + "_"):
+            raise PluginError(
+                f"plugin {plugin.name!r}: table {table!r} of {model.__name__} must start with "
+                f"'{plugin.name}_'"
+            )
+    if plugin.migrations and not os.path.isdir(plugin.migrations):
+        raise PluginError(
+            f"plugin {plugin.name!r}: migrations folder {plugin.migrations} does not exist"
+        )
+
+
+def load_plugins(enabled: Sequence[str] | None = None) -> list[Plugin]:
+    """Load the enabled plugins (all installed when ``enabled`` is None) in dependency order."""
+    installed = installed_entry_points()
+    names = list(installed) if enabled is None else list(dict.fromkeys(enabled))
+    unknown = [name for name in names if name not in installed]
+    if unknown:
+        raise PluginError(
+            f"unknown plugin(s) {', '.join(map(repr, unknown))} in QRP_PLUGINS; "
+            f"installed: {', '.join(sorted(installed)) or 'none'}"
+        )
+    plugins = {name: _load(installed[name]) for name in names}
+    for plugin in plugins.values():
+        for required in plugin.requires:
+            if required not in plugins:
+                state = "not enabled" if required in installed else "not installed"
+                raise PluginError(
+                    f"plugin {plugin.name!r} requires plugin {required!r}, which is {state}"
+                )
+    sorter = graphlib.TopologicalSorter({p.name: set(p.requires) for p in plugins.values()})
+    try:
+        order = list(sorter.static_order())
+    except graphlib.CycleError as exc:
+        raise PluginError(f"plugins require each other in a cycle: {exc.args[1]}") from exc
+    return [plugins[name] for name in order]

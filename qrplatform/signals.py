@@ -1,0 +1,65 @@
+"""Extension points: every in-process hook the core offers, documented here and nowhere else.
+
+These are blinker signals, sent synchronously. The core connects to them itself. They are for
+things that must happen inside the same request or transaction (adding a row next to a new
+workspace, refusing an action). Anything that may happen later reacts to a *domain event*
+instead (``Plugin.receivers``; the event types are listed by ``flask events types``).
+
+Connect in your plugin's ``setup(app)`` or at import time::
+
+    from qrplatform import signals
+
+    @signals.workspace_created.connect
+    def give_trial(sender, workspace, **extra): ...
+"""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+app_created = _signals.signal(
+    "app-created",
+    doc="""Sent once create_app() has wired the core and every enabled plugin.
+
+    :param sender: the Flask app
+    """,
+)
+
+plugin_wired = _signals.signal(
+    "plugin-wired",
+    doc="""Sent after the core wired one plugin (its blueprints, models, receivers...).
+
+    :param sender: the Plugin
+    :param app: the Flask app
+    """,
+)
+
+user_created = _signals.signal(
+    "user-created",
+    doc="""Sent inside the sign-up transaction, after the user and their personal workspace
+    exist and before the commit.
+
+    :param sender: the new User
+    :param workspace: their personal Workspace
+    """,
+)
+
+workspace_created = _signals.signal(
+    "workspace-created",
+    doc="""Sent inside the transaction that creates a workspace, before the commit. A receiver
+    may add rows scoped to it (a subscription, default settings).
+
+    :param sender: the new Workspace
+    :param owner: the User who owns it
+    """,
+)
+
+tenant_resolved = _signals.signal(
+    "tenant-resolved",
+    doc="""Sent for each request once the gateway knows who is calling, before the rate limit.
+    A receiver may set ``g.workspace`` itself, e.g. from the Host of a custom domain.
+
+    :param sender: the Flask app
+    :param request: the request
+    """,
+)

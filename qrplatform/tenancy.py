@@ -1,0 +1,133 @@
+"""Tenant scoping, done once by the core for every plugin.
+
+Every tenant-owned model mixes in ``TenantMixin`` (a ``workspace_id`` column). The current
+workspace lives in a context variable that the gateway sets for each request and that a job
+sets with ``tenant_scope(workspace_id)``. Two session hooks then do the rest:
+
+- every ORM SELECT, UPDATE and DELETE touching a tenant model gets
+  ``workspace_id = <current workspace>`` added (``with_loader_criteria``), relationship loads
+  included;
+- every new tenant row is stamped with the current workspace, and a row can never be written
+  into, or moved to, another workspace.
+
+With no scope at all a query on tenant data raises ``TenantScopeError`` instead of silently
+reading every tenant's rows. Code that must look across workspaces (the scan redirect resolving a
+short code, a retention purge) says so with ``unscoped()``.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from sqlalchemy import ForeignKey, event, inspect
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, with_loader_criteria
+
+UNSCOPED = object()
+_scope: ContextVar = ContextVar("qrp_workspace_scope", default=None)
+
+
+class TenantScopeError(RuntimeError):
+    """Tenant-owned data touched without a workspace scope, or across workspaces."""
+
+
+class TenantMixin:
+    """A row that belongs to exactly one workspace.
+
+    A model that also keeps system rows (belonging to no workspace, such as a password-reset
+    e-mail job) sets ``__tenant_nullable__ = True``; tenants never see those rows.
+    """
+
+    __tenant_nullable__ = False
+
+    @declared_attr
+    def workspace_id(cls) -> Mapped[int | None]:
+        return mapped_column(
+            ForeignKey("workspaces.id", ondelete="CASCADE"),
+            index=True,
+            nullable=cls.__tenant_nullable__,
+        )
+
+
+def current_workspace_id() -> int | None:
+    value = _scope.get()
+    return None if value is UNSCOPED else value
+
+
+def set_scope(workspace_id: int | None) -> None:
+    """Set the scope for the rest of this request (the gateway clears it at teardown)."""
+    _scope.set(workspace_id)
+
+
+@contextmanager
+def tenant_scope(workspace_id: int) -> Iterator[None]:
+    """Run a block (a job, a CLI command, a test) as one workspace."""
+    if workspace_id is None:
+        raise TenantScopeError("tenant_scope() needs a workspace id")
+    token = _scope.set(workspace_id)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+@contextmanager
+def unscoped() -> Iterator[None]:
+    """Look across workspaces on purpose. Keep these blocks small and obvious."""
+    token = _scope.set(UNSCOPED)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def _is_tenant_model(mapper) -> bool:
+    return mapper is not None and issubclass(mapper.class_, TenantMixin)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_tenant_statements(state) -> None:
+    if state.is_column_load or not (state.is_select or state.is_update or state.is_delete):
+        return
+    scope = _scope.get()
+    if scope is UNSCOPED or not any(_is_tenant_model(m) for m in state.all_mappers):
+        return
+    if scope is None:
+        names = ", ".join(sorted(m.class_.__name__ for m in state.all_mappers))
+        raise TenantScopeError(
+            f"query on tenant-owned data ({names}) without a workspace scope; "
+            "run it inside a request, tenant_scope(workspace_id) or unscoped()"
+        )
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantMixin, lambda cls: cls.workspace_id == scope, include_aliases=True
+        )
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_workspace(session, flush_context, instances) -> None:
+    scope = _scope.get()
+    scoped_to = None if scope is UNSCOPED else scope
+    for obj in session.new:
+        if not isinstance(obj, TenantMixin):
+            continue
+        if obj.workspace_id is None:
+            if scoped_to is None and obj.__tenant_nullable__:
+                continue
+            if scoped_to is None:
+                raise TenantScopeError(
+                    f"new {type(obj).__name__} has no workspace_id and no workspace is in scope"
+                )
+            obj.workspace_id = scoped_to
+        elif scoped_to is not None and obj.workspace_id != scoped_to:
+            raise TenantScopeError(
+                f"refusing to write {type(obj).__name__} into workspace {obj.workspace_id} "
+                f"while scoped to workspace {scoped_to}"
+            )
+    for obj in session.dirty:
+        if isinstance(obj, TenantMixin):
+            history = inspect(obj).attrs.workspace_id.history
+            if history.deleted and history.deleted[0] is not None:
+                raise TenantScopeError(
+                    f"{type(obj).__name__} cannot move to another workspace"
+                )

@@ -1,0 +1,40 @@
+"""Helpers for the HTMX pages: one URL answers a full page or just the fragment it swaps."""
+
+from __future__ import annotations
+
+from flask import current_app, g, make_response, render_template, request
+
+from qrplatform import permissions
+from qrplatform.plugins import NavItem
+
+
+def is_htmx() -> bool:
+    """An htmx request that wants a fragment (boosted navigation wants the whole page)."""
+    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+
+
+def render(template: str, fragment: str | None = None, status: int = 200, **context):
+    """Render ``template``, or ``fragment`` for an htmx request; caches keep the two apart."""
+    name = fragment if fragment and is_htmx() else template
+    response = make_response(render_template(name, **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def nav_items() -> list[NavItem]:
+    """The navigation composed from every enabled plugin, minus what the role cannot use."""
+    items = current_app.extensions.get("qrp.nav", [])
+    if g.get("user") is None:
+        return []
+    return [item for item in items
+            if item.permission is None or permissions.can(item.permission)]
+
+
+def template_context() -> dict:
+    return {
+        "nav_items": nav_items,
+        "can": permissions.can,
+        "csp_nonce": g.get("csp_nonce", ""),
+        "current_workspace": g.get("workspace"),
+        "current_role": g.get("role"),
+    }
