@@ -1,0 +1,1 @@
+"""Test support shared with third-party plugins: fixtures (pytest_plugin) and real services."""

@@ -1,0 +1,1 @@
+"""Test service fixtures: capture (to be written)."""

@@ -1,0 +1,1 @@
+"""Test service fixtures: kafka (to be written)."""

