@@ -76,8 +76,27 @@ def storage_dir(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp("storage"))
 
 
-def base_test_config(database_url: str, storage_dir: str) -> dict:
+def builtin_plugins() -> list[str]:
+    """The plugins shipped with qrplatform itself. Tests enable exactly these, so a plugin that
+    one test pip-installs never leaks into another test's app."""
+    from importlib.metadata import distribution
+
+    from qrplatform.plugins import ENTRY_POINT_GROUP
+
+    return [ep.name for ep in distribution("qrplatform").entry_points
+            if ep.group == ENTRY_POINT_GROUP]
+
+
+@pytest.fixture(scope="session")
+def enabled_plugins() -> list[str]:
+    """The plugins the test apps enable; a plugin's own suite overrides this fixture to add
+    its name."""
+    return builtin_plugins()
+
+
+def base_test_config(database_url: str, storage_dir: str, plugins: list[str]) -> dict:
     return {
+        "QRP_PLUGINS": plugins,
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -102,12 +121,13 @@ def base_test_config(database_url: str, storage_dir: str) -> dict:
 
 
 @pytest.fixture(scope="session")
-def make_app(database_url, storage_dir) -> Callable:
+def make_app(database_url, storage_dir, enabled_plugins) -> Callable:
     """Build an app with config overrides: ``make_app(REDIS_URL=...)``."""
     from qrplatform import create_app
 
     def factory(**overrides):
-        return create_app({**base_test_config(database_url, storage_dir), **overrides})
+        config = base_test_config(database_url, storage_dir, enabled_plugins)
+        return create_app({**config, **overrides})
 
     return factory
 

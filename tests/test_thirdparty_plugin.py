@@ -1,0 +1,92 @@
+"""A third-party plugin, pip-installed from its own package, plugs in like a built-in one."""
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import make_url
+
+from qrplatform.events import Event
+from qrplatform.events.dispatch import deliver
+from qrplatform.events.models import OutboxEvent
+from qrplatform.events.outbox import drain
+from qrplatform.extensions import db as database
+from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD, builtin_plugins, csrf_token
+
+PACKAGE = Path(__file__).parent / "thirdparty_plugin"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def installed_plugin():
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", str(PACKAGE)],
+                   check=True, capture_output=True)
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        subprocess.run([*pip, "uninstall", "-y", "qrp-hello"], check=True, capture_output=True)
+        importlib.invalidate_caches()
+
+
+@pytest.fixture
+def plugin_database(database_url):
+    """A database of its own, so the plugin's table never meets the other tests."""
+    url = make_url(database_url)
+    name = f"{url.database}_thirdparty"
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_pip_installed_plugin_adds_page_api_model_nav_and_receiver(
+        installed_plugin, plugin_database, make_app):
+    app = make_app(QRP_PLUGINS=None, SQLALCHEMY_DATABASE_URI=plugin_database)
+    names = [plugin.name for plugin in app.extensions["qrp.plugins"]]
+    assert "hello" in names and set(builtin_plugins()) <= set(names)
+
+    with app.app_context():
+        upgrade(revision="heads")  # the plugin's own migration branch builds its table
+        assert "hello_greetings" in inspect(database.engine).get_table_names()
+
+        client = app.test_client()
+        signup = client.post("/api/v1/auth/signup", json={
+            "email": "plugin@example.com", "password": DEFAULT_PASSWORD, "name": "Pat"})
+        assert signup.status_code == 201
+        assert drain() >= 1  # workspace.created reaches the plugin's receiver
+
+        token = client.post("/api/v1/auth/tokens", json={
+            "email": "plugin@example.com", "password": DEFAULT_PASSWORD}).json["token"]
+        greetings = client.get("/api/v1/hello/greetings",
+                               headers={"Authorization": f"Bearer {token}"})
+        assert greetings.status_code == 200
+        assert [g["text"] for g in greetings.json] == ["Welcome to Pat's workspace!"]
+        # Delivered again (a relay retry, a redelivery): the plugin's receiver does not rerun.
+        row = database.session.scalar(
+            select(OutboxEvent).where(OutboxEvent.type == "workspace.created"))
+        assert deliver(Event.from_json(row.payload), "hello") is False
+        assert len(client.get("/api/v1/hello/greetings",
+                              headers={"Authorization": f"Bearer {token}"}).json) == 1
+
+        spec = client.get("/api/openapi.json").json
+        assert "/api/v1/hello/greetings" in spec["paths"]
+
+        login = client.post("/login", data={"email": "plugin@example.com",
+                                            "password": DEFAULT_PASSWORD,
+                                            "csrf_token": csrf_token(client)})
+        assert login.status_code == 302
+        page = client.get("/hello").get_data(as_text=True)
+        assert "Welcome to Pat&#39;s workspace!" in page
+        assert 'href="/hello"' in page  # the nav entry, composed into base.html

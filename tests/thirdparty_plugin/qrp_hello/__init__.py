@@ -1,0 +1,25 @@
+"""qrp_hello: a small third-party plugin — a page, an API endpoint, a model with its migration,
+a nav entry and an event receiver that greets every new workspace."""
+
+from pathlib import Path
+
+from qrp_hello.api import blp
+from qrp_hello.models import Greeting
+from qrp_hello.receivers import greet_new_workspace
+from qrp_hello.views import bp
+from qrplatform.plugins import NavItem, Permission, Plugin
+
+plugin = Plugin(
+    name="hello",
+    title="Hello",
+    description="Greetings, to show how a plugin plugs in.",
+    blueprints=[bp],
+    api_blueprints=[blp],
+    models=[Greeting],
+    migrations=str(Path(__file__).parent / "migrations" / "versions"),
+    nav=[NavItem("Hello", "hello.index", order=900, permission="hello.view")],
+    events={"hello.greeted": "a greeting was written (data: greeting_id)"},
+    receivers={"workspace.created": greet_new_workspace},
+    permissions=[Permission("hello.view", "Read greetings",
+                            ("owner", "admin", "editor", "viewer"))],
+)

@@ -1,0 +1,23 @@
+from marshmallow import Schema, fields
+
+from qrp_hello import services
+from qrplatform import permissions
+from qrplatform.api import BEARER, api_blueprint, authenticated
+
+blp = api_blueprint("hello_api", __name__, "/api/v1/hello", "Greetings (example plugin)")
+
+
+class GreetingSchema(Schema):
+    id = fields.Integer()
+    text = fields.String()
+    created_at = fields.DateTime()
+
+
+@blp.get("/greetings")
+@blp.response(200, GreetingSchema(many=True))
+@blp.doc(security=BEARER)
+@authenticated
+def list_greetings():
+    """The greetings of this workspace."""
+    permissions.require("hello.view")
+    return services.greetings()
