@@ -152,6 +152,7 @@ def init_app(app: Flask) -> None:
     # Order matters: the request id and the tenant are known before the rate limit runs.
     app.before_request(_assign_request_id)
     app.before_request(_resolve_tenant)
+    # Shared counters in Redis when there is one, so every worker enforces the same limit.
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
     limiter.init_app(app)

@@ -116,7 +116,6 @@ def base_test_config(database_url: str, storage_dir: str, plugins: list[str]) ->
         "QRP_STREAM_BACKGROUND": False,
         "QRP_RATE_LIMITS": {"anonymous": "100000 per minute", "free": "100000 per minute",
                             "pro": "100000 per minute", "business": "100000 per minute"},
-        "RATELIMIT_STORAGE_URI": "memory://",
     }
 
 

@@ -1,0 +1,50 @@
+"""Production server settings: `gunicorn -c gunicorn.conf.py wsgi:app`.
+
+Every value can be overridden by the environment (GUNICORN_* below) or the command line.
+"""
+
+import json
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# Sync workers by CPU count (the usual 2n+1); gthread keeps a worker busy during slow I/O.
+workers = int(os.environ.get("GUNICORN_WORKERS") or multiprocessing.cpu_count() * 2 + 1)
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Graceful: a worker gets this long to finish its requests on reload or SIGTERM.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+keepalive = 5
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = max_requests // 10
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+preload_app = False
+
+# Access log as one JSON object per line, on stdout. No client IP: it is personal data and
+# nginx already knows it; the request id ties this line to the app's own log lines.
+accesslog = "-"
+access_log_format = json.dumps({
+    "logger": "gunicorn.access",
+    "time": "%(t)s",
+    "request_id": "%({x-request-id}o)s",
+    "method": "%(m)s",
+    "path": "%(U)s",
+    "status": "%(s)s",
+    "bytes": "%(B)s",
+    "duration_ms": "%(M)s",
+    "user_agent": "%(a)s",
+})
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+
+def worker_exit(server, worker):
+    """Flush buffered stream events (scans) before the worker goes away: SIGTERM loses none."""
+    try:
+        from wsgi import app
+    except Exception:  # the app never loaded in this worker: nothing buffered
+        return
+    buffer = app.extensions.get("qrp.stream")
+    if buffer is not None:
+        buffer.close()
