@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -119,6 +121,14 @@ def base_test_config(database_url: str, storage_dir: str, plugins: list[str]) ->
     }
 
 
+class IsolatedRequestsClient(FlaskClient):
+    """Each request runs in an empty context, as in production: its own app context, ``g``,
+    database session and tenant scope, even while the test itself holds an app context."""
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def make_app(database_url, storage_dir, enabled_plugins) -> Callable:
     """Build an app with config overrides: ``make_app(REDIS_URL=...)``."""
@@ -126,7 +136,9 @@ def make_app(database_url, storage_dir, enabled_plugins) -> Callable:
 
     def factory(**overrides):
         config = base_test_config(database_url, storage_dir, enabled_plugins)
-        return create_app({**config, **overrides})
+        app = create_app({**config, **overrides})
+        app.test_client_class = IsolatedRequestsClient
+        return app
 
     return factory
 
