@@ -63,6 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     gateway.init_app(app)
     smorest = api.init_app(app)
     _register_core(app, smorest)
+    gateway.create_limiter(app)
     plugins = load_plugins(app.config.get("QRP_PLUGINS"))
     wire_plugins(app, smorest, plugins)
     cli.init_app(app)
@@ -157,6 +158,7 @@ def _wire(app: Flask, smorest, plugin: Plugin) -> None:
     for command in plugin.commands:
         app.cli.add_command(command)
     permissions.register(app, plugin.permissions)
+    gateway.apply_rate_limits(app, plugin.rate_limits)
     quotas = app.extensions.setdefault("qrp.quotas", {})
     for key, limits in plugin.quotas.items():
         quotas[key] = dict(limits)

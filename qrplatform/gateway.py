@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, request, session
@@ -22,11 +23,12 @@ from qrplatform.auth import services as auth
 from qrplatform.auth.models import Workspace
 from qrplatform.errors import api_error, is_api_request
 from qrplatform.extensions import db
+from qrplatform.plugins import RateLimit
 from qrplatform.tenancy import set_scope
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
-# Paths that must never be throttled or need no tenant (probes, static files, metrics).
-UNTHROTTLED_ENDPOINTS = {"static", "files.serve_file", "health.healthz", "health.readyz"}
+# Endpoints that are never throttled: probes and stored files.
+UNTHROTTLED_ENDPOINTS = ("files.serve_file", "health.healthz", "health.readyz")
 
 
 def client_ip() -> str:
@@ -49,17 +51,45 @@ def plan_rate_limit() -> str:
     return limits.get(workspace.plan, limits["free"])
 
 
-limiter = Limiter(
-    key_func=rate_limit_key,
-    default_limits=[plan_rate_limit],
-    headers_enabled=True,
-    key_prefix="qrp-rl",
-)
+# Routes with a limit of their own; plugins add theirs with Plugin.rate_limits.
+CORE_RATE_LIMITS = {
+    "account.login": RateLimit("10 per minute", methods=("POST",)),
+    "account.signup": RateLimit("20 per hour", methods=("POST",)),
+    "account.forgot_password": RateLimit("5 per minute", methods=("POST",)),
+    **{endpoint: RateLimit.exempt() for endpoint in UNTHROTTLED_ENDPOINTS},
+}
 
 
-@limiter.request_filter
 def _unthrottled() -> bool:
-    return request.endpoint in UNTHROTTLED_ENDPOINTS or request.endpoint is None
+    return request.endpoint is None or request.endpoint == "static"
+
+
+def create_limiter(app: Flask) -> Limiter:
+    """One limiter per app: flask-limiter keeps its storage on the instance."""
+    # Shared counters in Redis when there is one, so every worker enforces the same limit.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
+    limiter = Limiter(key_func=rate_limit_key, default_limits=[plan_rate_limit],
+                      headers_enabled=True, key_prefix="qrp-rl")
+    limiter.request_filter(_unthrottled)
+    limiter.init_app(app)
+    app.extensions["qrp.limiter"] = limiter
+    apply_rate_limits(app, CORE_RATE_LIMITS)
+    return limiter
+
+
+def apply_rate_limits(app: Flask, limits: Mapping[str, RateLimit]) -> None:
+    """Wrap each named view with its own limit (or exemption) on this app's limiter."""
+    limiter: Limiter = app.extensions["qrp.limiter"]
+    for endpoint, rate_limit in limits.items():
+        view = app.view_functions.get(endpoint)
+        if view is None:
+            raise KeyError(f"rate limit for unknown endpoint {endpoint!r}")
+        if rate_limit.limit is None:
+            app.view_functions[endpoint] = limiter.exempt(view)
+        else:
+            methods = list(rate_limit.methods) if rate_limit.methods else None
+            app.view_functions[endpoint] = limiter.limit(rate_limit.limit, methods=methods)(view)
 
 
 def _assign_request_id() -> None:
@@ -120,6 +150,8 @@ def _content_security_policy(nonce: str) -> str:
 def _security_headers(response):
     headers = response.headers
     headers["X-Request-ID"] = g.get("request_id", "")
+    if response.status_code < 400:
+        headers.pop("Retry-After", None)  # flask-limiter sends it on every response
     nonce = g.get("csp_nonce")
     if nonce and "Content-Security-Policy" not in headers:
         headers["Content-Security-Policy"] = _content_security_policy(nonce)
@@ -152,9 +184,5 @@ def init_app(app: Flask) -> None:
     # Order matters: the request id and the tenant are known before the rate limit runs.
     app.before_request(_assign_request_id)
     app.before_request(_resolve_tenant)
-    # Shared counters in Redis when there is one, so every worker enforces the same limit.
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
-    app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
-    limiter.init_app(app)
     app.after_request(_security_headers)
     app.teardown_request(_clear_scope)

@@ -42,6 +42,19 @@ class NavItem:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """A route's own rate limit (flask-limiter syntax, e.g. "10 per minute"), instead of the
+    plan's default; ``limit=None`` exempts the route (health probes, the scan redirect)."""
+
+    limit: str | None
+    methods: tuple[str, ...] | None = None
+
+    @classmethod
+    def exempt(cls) -> RateLimit:
+        return cls(None)
+
+
+@dataclass(frozen=True)
 class Permission:
     """Something a role may do, such as ``qr.edit``; ``roles`` get it by default."""
 
@@ -81,6 +94,8 @@ class Plugin:
     # click commands added under `flask <command>`.
     commands: Sequence = ()
     permissions: Sequence[Permission] = ()
+    # Endpoint -> RateLimit, for routes that need another limit than the plan's default.
+    rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     # Plan quota keys this plugin enforces: key -> {plan: limit, None meaning unlimited}.
     quotas: Mapping[str, Mapping[str, int | None]] = field(default_factory=dict)
     # Called once with the app after the core wired everything above, for anything else.

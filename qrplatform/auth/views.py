@@ -18,7 +18,6 @@ from qrplatform.auth.forms import (
     WorkspaceForm,
 )
 from qrplatform.errors import ServiceError
-from qrplatform.gateway import limiter
 from qrplatform.web import render
 
 bp = Blueprint("account", __name__)
@@ -61,7 +60,6 @@ def dashboard():
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit("20 per hour", methods=["POST"])
 def signup():
     form = SignupForm()
     if form.validate_on_submit():
@@ -78,7 +76,6 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
@@ -100,7 +97,6 @@ def logout():
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
-@limiter.limit("5 per minute", methods=["POST"])
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
