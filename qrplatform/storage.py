@@ -1,21 +1,31 @@
 """Object storage: one interface (put, get, delete, url) for every plugin.
 
 - embedded: a folder under instance/ (QRP_STORAGE_DIR), served by the app at /files/<key>;
-- production: any S3 API (Cloudflare R2, AWS S3, MinIO) through boto3, chosen by S3_BUCKET.
+- production: any S3 API (Cloudflare R2, AWS S3, MinIO) through boto3, chosen by S3_BUCKET
+  (with S3_ENDPOINT_URL, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_REGION).
 
 Public URLs start with CDN_BASE_URL when it is set. Immutable files get content-addressed keys
-(``content_key``) and ``Cache-Control: public, max-age=31536000, immutable``; the local server
-sends the same headers plus an ETag and answers 304 to a matching If-None-Match.
+(``content_key``) and are written with ``Cache-Control: public, max-age=31536000, immutable``;
+other files with ``private, max-age=0, no-cache``. Both backends keep each file's Content-Type
+and Cache-Control with it, so the local server sends the same headers S3 does, plus an ETag,
+and answers 304 to a matching If-None-Match.
+
+Anyone holding a URL can fetch the file: use content keys or random keys, never guessable ones,
+for anything a tenant would not publish.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import mimetypes
 import os
+import uuid
 from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote
 
-from flask import Blueprint, Flask, abort, current_app, request, send_file
+from flask import Blueprint, Flask, abort, current_app, send_file
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 PRIVATE = "private, max-age=0, no-cache"
@@ -25,14 +35,40 @@ class StorageError(RuntimeError):
     pass
 
 
+class Storage(Protocol):
+    """What every backend offers; plugins get theirs from ``storage()``."""
+
+    name: str
+
+    def put(self, key: str, data: bytes, content_type: str | None = None,
+            immutable: bool = False) -> str:
+        """Store ``data`` under ``key`` and return its public URL."""
+
+    def get(self, key: str) -> bytes:
+        """The bytes under ``key``; KeyError when there are none."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; removing a missing key is not an error."""
+
+    def url(self, key: str) -> str: ...
+
+    def check(self) -> None:
+        """Raise when the backend cannot be used (for /readyz)."""
+
+
 def content_key(data: bytes, extension: str, prefix: str = "c") -> str:
-    """A key derived from the bytes: the same content always lands on the same key."""
+    """A key derived from the bytes: the same content always lands on the same key, so the
+    file can be cached forever (put it with ``immutable=True``)."""
     digest = hashlib.sha256(data).hexdigest()
     return f"{prefix}/{digest[:2]}/{digest}.{extension.lstrip('.')}"
 
 
-def _check_key(key: str) -> str:
-    if not key or key.startswith("/") or ".." in key.split("/") or "\\" in key:
+def check_key(key: str) -> str:
+    """Keys are relative paths of visible names: no '..', no hidden parts, no backslashes."""
+    parts = key.split("/") if key else []
+    if not parts or "\\" in key or any(not part or part.startswith(".") for part in parts):
         raise StorageError(f"invalid storage key {key!r}")
     return key
 
@@ -41,41 +77,61 @@ def guess_type(key: str) -> str:
     return mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
+def _public_url(base_url: str, key: str) -> str:
+    return f"{base_url}/{quote(check_key(key))}"
+
+
 class LocalStorage:
+    """Files in a folder; each file's headers in a JSON twin under ``.meta/`` (never served)."""
+
     name = "local folder"
 
     def __init__(self, root: str, base_url: str):
         self.root = Path(root)
         self.base_url = base_url.rstrip("/")
 
-    def _path(self, key: str) -> Path:
-        return self.root / _check_key(key)
+    def path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def _meta_path(self, key: str) -> Path:
+        return self.root / ".meta" / (check_key(key) + ".json")
 
     def put(self, key: str, data: bytes, content_type: str | None = None,
             immutable: bool = False) -> str:
-        path = self._path(key)
+        path = self.path(key)
         if immutable and path.exists():
-            return self.url(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+            return self.url(key)  # same key, same bytes
+        meta = {
+            "content_type": content_type or guess_type(key),
+            "cache_control": IMMUTABLE if immutable else PRIVATE,
+            "etag": hashlib.sha256(data).hexdigest()[:32],
+        }
+        _write_atomically(self._meta_path(key), json.dumps(meta).encode())
+        _write_atomically(path, data)
         return self.url(key)
 
     def get(self, key: str) -> bytes:
         try:
-            return self._path(key).read_bytes()
+            return self.path(key).read_bytes()
         except FileNotFoundError as exc:
             raise KeyError(key) from exc
 
+    def headers(self, key: str) -> dict:
+        """Content type, cache control and ETag recorded when the file was put."""
+        try:
+            return json.loads(self._meta_path(key).read_text())
+        except FileNotFoundError:  # a file copied in by hand
+            return {"content_type": guess_type(key), "cache_control": PRIVATE, "etag": None}
+
     def exists(self, key: str) -> bool:
-        return self._path(key).exists()
+        return self.path(key).is_file()
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        self.path(key).unlink(missing_ok=True)
+        self._meta_path(key).unlink(missing_ok=True)
 
     def url(self, key: str) -> str:
-        return f"{self.base_url}/{_check_key(key)}"
+        return _public_url(self.base_url, key)
 
     def check(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -83,7 +139,17 @@ class LocalStorage:
             raise StorageError(f"storage folder {self.root} is not writable")
 
 
+def _write_atomically(path: Path, data: bytes) -> None:
+    # Readers never see half a file: write a hidden temporary file, then rename it over.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 class S3Storage:
+    """Any S3 API through boto3; path-style addressing, which R2 and MinIO need."""
+
     name = "S3"
 
     def __init__(self, config):
@@ -106,10 +172,10 @@ class S3Storage:
     def put(self, key: str, data: bytes, content_type: str | None = None,
             immutable: bool = False) -> str:
         if immutable and self.exists(key):
-            return self.url(key)
+            return self.url(key)  # same key, same bytes: skip the upload
         self.client.put_object(
             Bucket=self.bucket,
-            Key=_check_key(key),
+            Key=check_key(key),
             Body=data,
             ContentType=content_type or guess_type(key),
             CacheControl=IMMUTABLE if immutable else PRIVATE,
@@ -118,7 +184,7 @@ class S3Storage:
 
     def get(self, key: str) -> bytes:
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=_check_key(key))["Body"].read()
+            return self.client.get_object(Bucket=self.bucket, Key=check_key(key))["Body"].read()
         except self.client.exceptions.NoSuchKey as exc:
             raise KeyError(key) from exc
 
@@ -126,7 +192,7 @@ class S3Storage:
         from botocore.exceptions import ClientError
 
         try:
-            self.client.head_object(Bucket=self.bucket, Key=_check_key(key))
+            self.client.head_object(Bucket=self.bucket, Key=check_key(key))
             return True
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
@@ -134,16 +200,16 @@ class S3Storage:
             raise
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=_check_key(key))
+        self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
 
     def url(self, key: str) -> str:
-        return f"{self.base_url}/{_check_key(key)}"
+        return _public_url(self.base_url, key)
 
     def check(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
 
 
-def storage():
+def storage() -> Storage:
     return current_app.extensions["qrp.storage"]
 
 
@@ -157,24 +223,26 @@ def serve_file(key: str):
     if not isinstance(backend, LocalStorage):
         abort(404)
     try:
-        path = backend._path(key)
+        path = backend.path(key)
     except StorageError:
         abort(404)
     if not path.is_file():
         abort(404)
-    etag = path.name.split(".")[0] if key.startswith("c/") else None
-    response = send_file(path, mimetype=guess_type(key), etag=etag or True, conditional=True,
-                         max_age=None)
-    response.headers["Cache-Control"] = IMMUTABLE if key.startswith("c/") else PRIVATE
+    headers = backend.headers(key)
+    # conditional=True: Werkzeug answers 304 to a matching If-None-Match / If-Modified-Since.
+    response = send_file(path, mimetype=headers["content_type"], conditional=True,
+                         etag=headers["etag"] or True, max_age=None)
+    response.headers["Cache-Control"] = headers["cache_control"]
     response.headers["X-Content-Type-Options"] = "nosniff"
-    return response.make_conditional(request)
+    return response
 
 
 def init_app(app: Flask) -> None:
+    backend: Storage
     if app.config.get("S3_BUCKET"):
         backend = S3Storage(app.config)
     else:
-        base = (app.config.get("CDN_BASE_URL") or app.config["PUBLIC_BASE_URL"] + "/files")
+        base = app.config.get("CDN_BASE_URL") or app.config["PUBLIC_BASE_URL"] + "/files"
         backend = LocalStorage(app.config["QRP_STORAGE_DIR"], base)
     app.extensions["qrp.storage"] = backend
     app.register_blueprint(files)

@@ -1,0 +1,112 @@
+"""Object storage: S3 against moto's server, and the embedded folder with its file server."""
+
+import json
+from urllib.parse import urlsplit
+from urllib.request import urlopen
+
+import pytest
+from botocore.exceptions import ClientError
+
+from qrplatform.storage import IMMUTABLE, PRIVATE, content_key, storage
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"pretend image data " * 20
+
+
+def public_read(bucket: str) -> dict:
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+
+
+def test_s3_put_get_delete_and_url_with_cache_headers(make_s3_app, moto_server, s3_bucket):
+    app = make_s3_app()
+    s3 = moto_server.client("s3")
+    with app.app_context():
+        store = storage()
+        key = content_key(PNG, "png")
+        assert key == content_key(PNG, ".png"), "same bytes, same key"
+
+        url = store.put(key, PNG, immutable=True)
+
+        assert url == f"{moto_server.url}/{s3_bucket}/{key}"
+        assert store.get(key) == PNG
+        head = s3.head_object(Bucket=s3_bucket, Key=key)
+        assert head["ContentType"] == "image/png"
+        assert head["CacheControl"] == IMMUTABLE
+        # With the bucket readable by anyone (as production's bucket or CDN origin is), the
+        # public URL serves the file.
+        s3.put_bucket_policy(Bucket=s3_bucket, Policy=json.dumps(public_read(s3_bucket)))
+        with urlopen(url) as response:
+            assert response.read() == PNG
+
+        report = store.put("exports/7/scans.csv", b"day,scans\n", content_type="text/csv")
+        head = s3.head_object(Bucket=s3_bucket, Key="exports/7/scans.csv")
+        assert head["ContentType"] == "text/csv"
+        assert head["CacheControl"] == PRIVATE
+        assert report.endswith("/exports/7/scans.csv")
+
+        store.delete(key)
+        assert not store.exists(key)
+        with pytest.raises(KeyError):
+            store.get(key)
+        with pytest.raises(ClientError):
+            s3.head_object(Bucket=s3_bucket, Key=key)
+
+
+def test_s3_urls_start_with_cdn_base_url(make_s3_app, moto_server, s3_bucket):
+    app = make_s3_app(CDN_BASE_URL="https://cdn.example.com/")
+    with app.app_context():
+        key = content_key(PNG, "png")
+        url = storage().put(key, PNG, immutable=True)
+    assert url == f"https://cdn.example.com/{key}"
+    stored = moto_server.client("s3").get_object(Bucket=s3_bucket, Key=key)
+    assert stored["Body"].read() == PNG
+
+
+def test_s3_readiness_names_the_bucket_variable_when_unreachable(make_s3_app, client):
+    app = make_s3_app(S3_BUCKET="no-such-bucket")
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert "S3_BUCKET is set but storage cannot be reached" in response.json["message"]
+
+
+def test_local_server_sends_cache_headers_etag_and_answers_304(app, client):
+    with app.app_context():
+        key = content_key(PNG, "png")
+        url = storage().put(key, PNG, immutable=True)
+    assert url == f"http://localhost/files/{key}"
+    path = urlsplit(url).path
+
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.data == PNG
+    assert response.headers["Content-Type"] == "image/png"
+    assert response.headers["Cache-Control"] == IMMUTABLE
+    etag = response.headers["ETag"]
+    assert etag
+
+    again = client.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["Cache-Control"] == IMMUTABLE
+    assert again.headers["ETag"] == etag
+
+
+def test_local_server_keeps_content_type_and_private_files_uncached(app, client):
+    with app.app_context():
+        url = storage().put("exports/9/report.bin", b"a,b\n1,2\n", content_type="text/csv")
+    path = urlsplit(url).path
+
+    response = client.get(path)
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert response.headers["Cache-Control"] == PRIVATE
+
+    with app.app_context():
+        storage().delete("exports/9/report.bin")
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/files/.meta/exports/x.json", "/files/a/../../secret_key",
+                                  "/files/a/.hidden"])
+def test_local_server_refuses_hidden_and_escaping_paths(client, path):
+    assert client.get(path).status_code == 404
