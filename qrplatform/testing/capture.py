@@ -149,7 +149,9 @@ def capture_server():
     server = CaptureServer(url="")
     httpd = make_server("127.0.0.1", 0, server.wsgi_app, threaded=True)
     server.url = f"http://127.0.0.1:{httpd.server_port}"
-    thread = threading.Thread(target=httpd.serve_forever, name="capture-server", daemon=True)
+    # A short poll interval: shutdown() waits for the next poll, at the end of every test.
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="capture-server", daemon=True)
     thread.start()
     try:
         yield server
