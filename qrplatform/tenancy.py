@@ -21,6 +21,7 @@ from contextvars import ContextVar
 
 from sqlalchemy import ForeignKey, event, inspect
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, with_loader_criteria
+from sqlalchemy.sql import visitors
 
 UNSCOPED = object()
 _scope: ContextVar = ContextVar("qrp_workspace_scope", default=None)
@@ -80,8 +81,25 @@ def unscoped() -> Iterator[None]:
         _scope.reset(token)
 
 
-def _is_tenant_model(mapper) -> bool:
-    return mapper is not None and issubclass(mapper.class_, TenantMixin)
+_tenant_tables_cache: tuple[int, frozenset] = (0, frozenset())
+
+
+def _tenant_tables() -> frozenset:
+    """The tables of every TenantMixin model (recomputed only when new models appear)."""
+    global _tenant_tables_cache
+    from qrplatform.extensions import db
+
+    mappers = db.Model.registry.mappers
+    if _tenant_tables_cache[0] != len(mappers):
+        tables = frozenset(m.local_table for m in mappers if issubclass(m.class_, TenantMixin))
+        _tenant_tables_cache = (len(mappers), tables)
+    return _tenant_tables_cache[1]
+
+
+def _touches_tenant_data(state) -> bool:
+    """Whether a statement reads tenant tables anywhere (columns, FROM, subqueries)."""
+    tables = _tenant_tables()
+    return any(element in tables for element in visitors.iterate(state.statement))
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -89,14 +107,17 @@ def _scope_tenant_statements(state) -> None:
     if state.is_column_load or not (state.is_select or state.is_update or state.is_delete):
         return
     scope = _scope.get()
-    if scope is UNSCOPED or not any(_is_tenant_model(m) for m in state.all_mappers):
+    if scope is UNSCOPED:
         return
     if scope is None:
-        names = ", ".join(sorted(m.class_.__name__ for m in state.all_mappers))
+        if not _touches_tenant_data(state):
+            return
         raise TenantScopeError(
-            f"query on tenant-owned data ({names}) without a workspace scope; "
+            "query on tenant-owned data without a workspace scope; "
             "run it inside a request, tenant_scope(workspace_id) or unscoped()"
         )
+    # Added to every statement: it only filters the tenant entities the statement mentions,
+    # wherever they appear (columns, select_from, subqueries, relationship loads).
     state.statement = state.statement.options(
         with_loader_criteria(
             TenantMixin, lambda cls: cls.workspace_id == scope, include_aliases=True
