@@ -1,0 +1,115 @@
+"""QR codes, their tags and the workspace's reusable design templates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from qrplatform.extensions import db
+from qrplatform.tenancy import TenantMixin
+
+KINDS = ("static", "dynamic")
+TYPES = ("url", "text", "email", "phone", "sms", "wifi", "vcard", "geo", "event")
+REDIRECT_STATUSES = (302, 301, 307, 308)
+
+
+class QRCode(TenantMixin, db.Model):
+    __tablename__ = "qr_codes"
+    __table_args__ = (Index("ix_qr_codes_workspace_created", "workspace_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10), default="static")
+    type: Mapped[str] = mapped_column(String(10))
+    # The type's fields, e.g. {"ssid": ..., "password": ..., "security": "WPA"} for wifi.
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Dynamic codes only: the short link's code (unique across every workspace).
+    short_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    # Where the short link sends a scanner (dynamic), or the URL of a static url code; kept in
+    # a column so that list search and the redirect cache need not decode ``content``.
+    destination: Mapped[str | None] = mapped_column(Text)
+    design: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    design_template_id: Mapped[int | None] = mapped_column(
+        ForeignKey("qr_design_templates.id", ondelete="SET NULL"))
+    redirect_status: Mapped[int] = mapped_column(Integer, default=302, server_default="302")
+    utm: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scan_cap: Mapped[int | None] = mapped_column(Integer)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                        onupdate=lambda: datetime.now(UTC))
+
+    tag_rows: Mapped[list[QRTag]] = relationship(
+        back_populates="code", cascade="all, delete-orphan", lazy="selectin",
+        order_by="QRTag.tag")
+
+    @property
+    def tags(self) -> list[str]:
+        return [row.tag for row in self.tag_rows]
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
+
+    @property
+    def state(self) -> str:
+        """active, paused, expired or archived: what the short link does right now."""
+        if self.archived_at is not None:
+            return "archived"
+        if self.paused:
+            return "paused"
+        if self.expires_at is not None:
+            expires = self.expires_at
+            if expires.tzinfo is None:
+                expires = expires.replace(tzinfo=UTC)
+            if expires <= datetime.now(UTC):
+                return "expired"
+        return "active"
+
+
+class QRTag(TenantMixin, db.Model):
+    __tablename__ = "qr_tags"
+    __table_args__ = (UniqueConstraint("code_id", "tag"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_id: Mapped[int] = mapped_column(ForeignKey("qr_codes.id", ondelete="CASCADE"),
+                                         index=True)
+    tag: Mapped[str] = mapped_column(String(50), index=True)
+
+    code: Mapped[QRCode] = relationship(back_populates="tag_rows")
+
+
+class QRDesignTemplate(TenantMixin, db.Model):
+    """A named design a workspace reuses for its codes."""
+
+    __tablename__ = "qr_design_templates"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    design: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())

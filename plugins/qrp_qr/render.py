@@ -1,0 +1,507 @@
+"""Drawing a QR code with its design: PNG (Pillow), SVG (true vector paths) and PDF (ReportLab).
+
+One layout, three painters. ``layout()`` turns a payload and a design into shapes measured in
+modules (the code's own grid); each painter only scales and paints them, so the three formats
+always show the same picture, and what the scannability check decodes (a PNG) is what an SVG or
+PDF shows.
+
+A design (stored as JSON on a code or a design template)::
+
+    {"foreground": "#000000", "background": "#ffffff", "eye_color": null,
+     "error_correction": "M", "quiet_zone": 4,
+     "module_style": "square" | "rounded" | "dots",
+     "eye_style": "square" | "rounded" | "circle",
+     "logo": null | "<storage key of an uploaded image>", "logo_size": 0.22,
+     "frame": "none" | "box", "frame_text": "Scan me", "frame_color": null}
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import qrcode
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from PIL import Image, ImageDraw, ImageFont
+from qrcode.exceptions import DataOverflowError
+
+FORMATS = ("png", "svg", "pdf")
+MIME_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+MODULE_STYLES = ("square", "rounded", "dots")
+EYE_STYLES = ("square", "rounded", "circle")
+FRAMES = ("none", "box")
+ERROR_CORRECTION = {"L": qrcode.constants.ERROR_CORRECT_L, "M": qrcode.constants.ERROR_CORRECT_M,
+                    "Q": qrcode.constants.ERROR_CORRECT_Q, "H": qrcode.constants.ERROR_CORRECT_H}
+DEFAULT_SIZE = 512
+MIN_SIZE, MAX_SIZE = 64, 4096
+# A logo covers at most this share of the code's width: with error correction H (30 % of the
+# codewords recoverable) a 30 % wide square hides about 9 % of the modules, leaving margin for
+# smudges and the angle of a phone.
+MIN_LOGO, MAX_LOGO, DEFAULT_LOGO = 0.10, 0.30, 0.22
+FRAME_BORDER = 1.0   # modules
+MIN_PIXELS_PER_MODULE = 2
+RENDER_VERSION = 1   # bump when a change to the drawing changes pixels: new image keys
+
+DEFAULT_DESIGN: dict[str, Any] = {
+    "foreground": "#000000",
+    "background": "#ffffff",
+    "eye_color": None,
+    "error_correction": "M",
+    "quiet_zone": 4,
+    "module_style": "square",
+    "eye_style": "square",
+    "logo": None,
+    "logo_size": DEFAULT_LOGO,
+    "frame": "none",
+    "frame_text": "Scan me",
+    "frame_color": None,
+}
+
+HEX_COLOR = validate.Regexp(r"^#[0-9a-fA-F]{6}$",
+                            error="Use a colour like #1a2b3c (six hex digits).")
+
+
+class DesignSchema(Schema):
+    """A code's look. Every field is optional; what is left out takes the default."""
+
+    foreground = fields.String(validate=HEX_COLOR, metadata={"example": "#000000"})
+    background = fields.String(validate=HEX_COLOR, metadata={"example": "#ffffff"})
+    eye_color = fields.String(validate=HEX_COLOR, allow_none=True,
+                              metadata={"description": "the three corner eyes; foreground "
+                                                       "when null"})
+    error_correction = fields.String(validate=validate.OneOf(tuple(ERROR_CORRECTION)),
+                                     metadata={"description": "L, M, Q or H; a logo forces H"})
+    quiet_zone = fields.Integer(validate=validate.Range(0, 10),
+                                metadata={"description": "blank border, in modules (4 is the "
+                                                         "standard)"})
+    module_style = fields.String(validate=validate.OneOf(MODULE_STYLES))
+    eye_style = fields.String(validate=validate.OneOf(EYE_STYLES))
+    logo = fields.String(allow_none=True, validate=validate.Length(max=300),
+                         metadata={"description": "storage key of an uploaded logo "
+                                                  "(POST /api/v1/qr-codes/logos)"})
+    logo_size = fields.Float(validate=validate.Range(MIN_LOGO, MAX_LOGO),
+                             metadata={"description": "share of the code's width"})
+    frame = fields.String(validate=validate.OneOf(FRAMES))
+    frame_text = fields.String(validate=validate.Length(max=30))
+    frame_color = fields.String(validate=HEX_COLOR, allow_none=True)
+
+    @validates_schema
+    def _logo_key(self, data, **_kwargs):
+        logo = data.get("logo")
+        if logo and (not logo.startswith("c/") or ".." in logo or "://" in logo):
+            raise ValidationError("Upload the logo first and use the key you get back; "
+                                  "images are never fetched from a URL.", "logo")
+
+
+def normalise_design(design: dict[str, Any] | None) -> dict[str, Any]:
+    """Fill in defaults; a logo raises error correction to H (the logo hides modules)."""
+    merged = {**DEFAULT_DESIGN, **{k: v for k, v in (design or {}).items()
+                                   if k in DEFAULT_DESIGN}}
+    for key in ("foreground", "background", "eye_color", "frame_color"):
+        if merged[key]:
+            merged[key] = merged[key].lower()
+    if merged["logo"]:
+        merged["error_correction"] = "H"
+    else:
+        merged["logo_size"] = DEFAULT_LOGO
+    merged["quiet_zone"] = int(merged["quiet_zone"])
+    merged["logo_size"] = round(float(merged["logo_size"]), 3)
+    return merged
+
+
+# -- the layout ---------------------------------------------------------------------------------
+
+class PayloadTooLong(ValueError):
+    pass
+
+
+@lru_cache(maxsize=2048)
+def qr_matrix(payload: str, error_correction: str) -> tuple[tuple[bool, ...], ...]:
+    """The module grid (without quiet zone). Cached: encoding is the costly part of a render."""
+    code = qrcode.QRCode(error_correction=ERROR_CORRECTION[error_correction], border=0)
+    code.add_data(payload.encode("utf-8"))
+    try:
+        code.make(fit=True)
+    except (DataOverflowError, ValueError) as exc:
+        raise PayloadTooLong(
+            f"Too much content for a QR code with error correction {error_correction}"
+            + (": shorten it, or lower the error correction." if error_correction != "L"
+               else ": shorten it.")) from exc
+    return tuple(tuple(bool(cell) for cell in row) for row in code.modules)
+
+
+@dataclass
+class Layout:
+    """Everything to draw, in module units; (0, 0) is the top-left corner."""
+
+    width: float
+    height: float
+    background: str
+    # (x, y, w, h, colour, corner radius) drawn before the code area (the frame).
+    frame_shapes: list[tuple] = field(default_factory=list)
+    code_origin: float = 0.0          # top-left of the first module
+    n: int = 0                        # modules per side
+    dark: list[tuple[int, int]] = field(default_factory=list)  # data modules to draw
+    module_style: str = "square"
+    foreground: str = "#000000"
+    eyes: list[tuple[float, float]] = field(default_factory=list)  # top-left of each eye
+    eye_style: str = "square"
+    eye_color: str = "#000000"
+    logo: tuple | None = None         # (x, y, size, PIL image)
+    text: tuple | None = None         # (centre x, baseline y, font size, colour, text)
+
+
+def _in_eye(x: int, y: int, n: int) -> bool:
+    return (x < 7 and y < 7) or (x >= n - 7 and y < 7) or (x < 7 and y >= n - 7)
+
+
+def layout(payload: str, design: dict[str, Any], logo_image: Image.Image | None = None) -> Layout:
+    design = normalise_design(design)
+    matrix = qr_matrix(payload, design["error_correction"])
+    n = len(matrix)
+    quiet = design["quiet_zone"]
+    side = n + 2 * quiet
+    framed = design["frame"] == "box"
+    border = FRAME_BORDER if framed else 0.0
+    label = max(4.0, side * 0.16) if framed else 0.0
+    out = Layout(width=side + 2 * border, height=side + 2 * border + label,
+                 background=design["background"])
+    if framed:
+        frame_color = design["frame_color"] or design["foreground"]
+        out.frame_shapes = [
+            (0.0, 0.0, out.width, out.height, frame_color, min(2.0, side * 0.05)),
+            (border, border, side, side, design["background"], 0.0),
+        ]
+        if design["frame_text"]:
+            out.text = (out.width / 2, side + border + label * 0.68, label * 0.5,
+                        design["background"], design["frame_text"])
+    out.code_origin = border + quiet
+    out.n = n
+    out.module_style = design["module_style"]
+    out.foreground = design["foreground"]
+    out.eye_style = design["eye_style"]
+    out.eye_color = design["eye_color"] or design["foreground"]
+    # Square eyes in the modules' colour are plain modules: drawn with them, in one pass.
+    separate_eyes = out.eye_style != "square" or out.eye_color != out.foreground
+    out.eyes = [(0, 0), (n - 7, 0), (0, n - 7)] if separate_eyes else []
+    hole = None
+    if logo_image is not None and design["logo"]:
+        # Clear whole modules behind the logo plus half a module of air around it.
+        box = design["logo_size"] * n
+        start = (n - box) / 2
+        hole = (start - 0.5, start + box + 0.5)
+        out.logo = (out.code_origin + start, out.code_origin + start, box, logo_image)
+    for y, row in enumerate(matrix):
+        for x, cell in enumerate(row):
+            if not cell or (separate_eyes and _in_eye(x, y, n)):
+                continue
+            if hole and hole[0] <= x + 0.5 <= hole[1] and hole[0] <= y + 0.5 <= hole[1]:
+                continue
+            out.dark.append((x, y))
+    return out
+
+
+# -- PNG ----------------------------------------------------------------------------------------
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
+@lru_cache(maxsize=32)
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)
+
+
+def _eye_mask(style: str, scale: int) -> Image.Image:
+    """One 7×7 eye (ring and ball) drawn at ``scale`` pixels per module."""
+    side = 7 * scale
+    mask = Image.new("L", (side, side), 0)
+    draw = ImageDraw.Draw(mask)
+    radius = {"square": 0, "rounded": 2 * scale, "circle": side}[style]
+    inner_radius = {"square": 0, "rounded": int(1.3 * scale), "circle": side}[style]
+    ball_radius = {"square": 0, "rounded": scale, "circle": side}[style]
+    if style == "circle":
+        draw.ellipse((0, 0, side - 1, side - 1), fill=255)
+        draw.ellipse((scale, scale, side - scale - 1, side - scale - 1), fill=0)
+        draw.ellipse((2 * scale, 2 * scale, 5 * scale - 1, 5 * scale - 1), fill=255)
+    else:
+        draw.rounded_rectangle((0, 0, side - 1, side - 1), radius=radius, fill=255)
+        draw.rounded_rectangle((scale, scale, side - scale - 1, side - scale - 1),
+                               radius=inner_radius, fill=0)
+        draw.rounded_rectangle((2 * scale, 2 * scale, 5 * scale - 1, 5 * scale - 1),
+                               radius=ball_radius, fill=255)
+    return mask
+
+
+def _module_mask(lay: Layout, target: int) -> Image.Image:
+    """The data modules as a mask of ``target`` × ``target`` pixels."""
+    n = lay.n
+    if lay.module_style == "square":
+        mask = Image.new("L", (n, n), 0)
+        pixels = mask.load()
+        for x, y in lay.dark:
+            pixels[x, y] = 255
+        return mask.resize((target, target), Image.NEAREST)
+    # Drawn large, then reduced: smooth edges without a slow anti-aliasing painter.
+    scale = max(4, min(24, math.ceil(target * 2 / n)))
+    mask = Image.new("L", (n * scale, n * scale), 0)
+    draw = ImageDraw.Draw(mask)
+    if lay.module_style == "dots":
+        pad = scale * 0.06
+        for x, y in lay.dark:
+            draw.ellipse((x * scale + pad, y * scale + pad, (x + 1) * scale - pad - 1,
+                          (y + 1) * scale - pad - 1), fill=255)
+    else:
+        radius = scale * 0.35
+        for x, y in lay.dark:
+            draw.rounded_rectangle((x * scale, y * scale, (x + 1) * scale - 1,
+                                    (y + 1) * scale - 1), radius=radius, fill=255)
+    return mask.resize((target, target), Image.LANCZOS)
+
+
+def render_png(lay: Layout, size: int) -> bytes:
+    return encode_png(render_image(lay, size))
+
+
+def render_image(lay: Layout, size: int) -> Image.Image:
+    """The picture, ``size`` pixels wide (the frame's label makes it taller)."""
+    px = size / lay.width
+    height = round(lay.height * px)
+    image = Image.new("RGB", (size, height), _rgb(lay.background))
+    draw = ImageDraw.Draw(image)
+    for x, y, w, h, color, radius in lay.frame_shapes:
+        box = (round(x * px), round(y * px), round((x + w) * px) - 1, round((y + h) * px) - 1)
+        draw.rounded_rectangle(box, radius=round(radius * px), fill=_rgb(color))
+    origin = round(lay.code_origin * px)
+    code_px = round((lay.code_origin + lay.n) * px) - origin
+    modules = _module_mask(lay, code_px)
+    image.paste(_rgb(lay.foreground), (origin, origin), modules)
+    eye_scale = max(4, math.ceil(px * 2))
+    eye = _eye_mask(lay.eye_style, eye_scale)
+    for ex, ey in lay.eyes:
+        left = origin + round(ex * px)
+        top = origin + round(ey * px)
+        side = origin + round((ex + 7) * px) - left
+        image.paste(_rgb(lay.eye_color), (left, top),
+                    eye.resize((side, side), Image.LANCZOS if lay.eye_style != "square"
+                               else Image.NEAREST))
+    if lay.logo is not None:
+        lx, ly, lsize, logo = lay.logo
+        box = round(lsize * px)
+        fitted = logo.copy()
+        fitted.thumbnail((box, box), Image.LANCZOS)
+        left = round(lx * px) + (box - fitted.width) // 2
+        top = round(ly * px) + (box - fitted.height) // 2
+        image.paste(fitted, (left, top), fitted if fitted.mode == "RGBA" else None)
+    if lay.text is not None:
+        cx, baseline, font_size, color, text = lay.text
+        font = _font(max(8, round(font_size * px)))
+        draw.text((cx * px, baseline * px), text, font=font, fill=_rgb(color), anchor="ms")
+    return image
+
+
+def encode_png(image: Image.Image) -> bytes:
+    """A palette PNG when the picture allows it: three to ten times smaller than RGB."""
+    buffer = io.BytesIO()
+    colors = image.getcolors(256) if image.mode == "RGB" else None
+    if colors is not None and len(colors) == 2:
+        # The common case (flat square modules): map the two colours straight to a 1-bit
+        # palette; a general quantizer costs ten times the rest of the render.
+        (_, first), (_, second) = colors
+        first_level, second_level = (Image.new("RGB", (1, 1), c).convert("L").getpixel((0, 0))
+                                     for c in (first, second))
+        if first_level != second_level:
+            indexed = image.convert("L").point(lambda v: 0 if v == first_level else 1)
+            paletted = Image.frombytes("P", image.size, indexed.tobytes())
+            paletted.putpalette([*first, *second])
+            paletted.save(buffer, "PNG", bits=1, compress_level=6)
+            return buffer.getvalue()
+    if colors is not None:
+        image = image.quantize(colors=len(colors), method=Image.Quantize.FASTOCTREE,
+                               dither=Image.Dither.NONE)
+    image.save(buffer, "PNG", compress_level=6)
+    return buffer.getvalue()
+
+
+# -- SVG ----------------------------------------------------------------------------------------
+
+def _num(value: float) -> str:
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _rounded_rect_path(x: float, y: float, w: float, h: float, r: float) -> str:
+    if r <= 0:
+        return f"M{_num(x)} {_num(y)}h{_num(w)}v{_num(h)}h{_num(-w)}z"
+    r = min(r, w / 2, h / 2)
+    return (f"M{_num(x + r)} {_num(y)}h{_num(w - 2 * r)}a{_num(r)} {_num(r)} 0 0 1 "
+            f"{_num(r)} {_num(r)}v{_num(h - 2 * r)}a{_num(r)} {_num(r)} 0 0 1 {_num(-r)} "
+            f"{_num(r)}h{_num(-(w - 2 * r))}a{_num(r)} {_num(r)} 0 0 1 {_num(-r)} {_num(-r)}"
+            f"v{_num(-(h - 2 * r))}a{_num(r)} {_num(r)} 0 0 1 {_num(r)} {_num(-r)}z")
+
+
+def _circle_path(cx: float, cy: float, r: float) -> str:
+    return (f"M{_num(cx - r)} {_num(cy)}a{_num(r)} {_num(r)} 0 1 0 {_num(2 * r)} 0"
+            f"a{_num(r)} {_num(r)} 0 1 0 {_num(-2 * r)} 0z")
+
+
+def _eye_paths(style: str, x: float, y: float) -> str:
+    """Ring and ball of one eye; the ring's hole comes from the even-odd fill rule."""
+    if style == "circle":
+        return (_circle_path(x + 3.5, y + 3.5, 3.5) + _circle_path(x + 3.5, y + 3.5, 2.5)
+                + _circle_path(x + 3.5, y + 3.5, 1.5))
+    outer, inner, ball = (0, 0, 0) if style == "square" else (2, 1.3, 1)
+    return (_rounded_rect_path(x, y, 7, 7, outer) + _rounded_rect_path(x + 1, y + 1, 5, 5, inner)
+            + _rounded_rect_path(x + 2, y + 2, 3, 3, ball))
+
+
+def _module_paths(lay: Layout) -> str:
+    o = lay.code_origin
+    if lay.module_style == "square":
+        # Horizontal runs of dark modules become one rectangle each: a smaller file.
+        rows: dict[int, list[int]] = {}
+        for x, y in lay.dark:
+            rows.setdefault(y, []).append(x)
+        parts = []
+        for y, xs in rows.items():
+            xs.sort()
+            start = prev = xs[0]
+            for x in [*xs[1:], None]:
+                if x is not None and x == prev + 1:
+                    prev = x
+                    continue
+                parts.append(_rounded_rect_path(o + start, o + y, prev - start + 1, 1, 0))
+                if x is not None:
+                    start = prev = x
+        return "".join(parts)
+    if lay.module_style == "dots":
+        return "".join(_circle_path(o + x + 0.5, o + y + 0.5, 0.44) for x, y in lay.dark)
+    return "".join(_rounded_rect_path(o + x, o + y, 1, 1, 0.35) for x, y in lay.dark)
+
+
+def _xml_escape(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def render_svg(lay: Layout, size: int) -> bytes:
+    height = size * lay.height / lay.width
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n',
+        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        f'width="{size}" height="{_num(height)}" viewBox="0 0 {_num(lay.width)} '
+        f'{_num(lay.height)}" shape-rendering="geometricPrecision">',
+        f'<rect width="{_num(lay.width)}" height="{_num(lay.height)}" fill="{lay.background}"/>',
+    ]
+    for x, y, w, h, color, radius in lay.frame_shapes:
+        out.append(f'<path d="{_rounded_rect_path(x, y, w, h, radius)}" fill="{color}"/>')
+    out.append(f'<path d="{_module_paths(lay)}" fill="{lay.foreground}"/>')
+    o = lay.code_origin
+    eyes = "".join(_eye_paths(lay.eye_style, o + ex, o + ey) for ex, ey in lay.eyes)
+    out.append(f'<path d="{eyes}" fill="{lay.eye_color}" fill-rule="evenodd"/>')
+    if lay.logo is not None:
+        lx, ly, lsize, logo = lay.logo
+        data = base64.b64encode(encode_png(logo.convert("RGBA"))).decode()
+        out.append(f'<image x="{_num(lx)}" y="{_num(ly)}" width="{_num(lsize)}" '
+                   f'height="{_num(lsize)}" preserveAspectRatio="xMidYMid meet" '
+                   f'xlink:href="data:image/png;base64,{data}"/>')
+    if lay.text is not None:
+        cx, baseline, font_size, color, text = lay.text
+        out.append(f'<text x="{_num(cx)}" y="{_num(baseline)}" font-size="{_num(font_size)}" '
+                   f'font-family="Helvetica, Arial, sans-serif" font-weight="bold" '
+                   f'text-anchor="middle" fill="{color}">{_xml_escape(text)}</text>')
+    out.append("</svg>\n")
+    return "".join(out).encode()
+
+
+# -- PDF ----------------------------------------------------------------------------------------
+
+def render_pdf(lay: Layout, size: int) -> bytes:
+    """A one-page vector PDF, ``size`` CSS pixels wide (size × 0.75 points)."""
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    unit = size * 0.75 / lay.width      # points per module
+    page_w, page_h = lay.width * unit, lay.height * unit
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=(page_w, page_h), pageCompression=1,
+                        invariant=1)
+    pdf.setTitle("QR code")
+
+    def y_of(y: float, h: float = 0.0) -> float:   # top-left module units → PDF points
+        return page_h - (y + h) * unit
+
+    def fill(color: str) -> None:
+        r, g, b = _rgb(color)
+        pdf.setFillColorRGB(r / 255, g / 255, b / 255)
+
+    fill(lay.background)
+    pdf.rect(0, 0, page_w, page_h, stroke=0, fill=1)
+    for x, y, w, h, color, radius in lay.frame_shapes:
+        fill(color)
+        if radius:
+            pdf.roundRect(x * unit, y_of(y, h), w * unit, h * unit, radius * unit, stroke=0,
+                          fill=1)
+        else:
+            pdf.rect(x * unit, y_of(y, h), w * unit, h * unit, stroke=0, fill=1)
+    o = lay.code_origin
+    fill(lay.foreground)
+    path = pdf.beginPath()
+    for x, y in lay.dark:
+        if lay.module_style == "dots":
+            path.circle((o + x + 0.5) * unit, y_of(o + y + 0.5), 0.44 * unit)
+        elif lay.module_style == "rounded":
+            path.roundRect((o + x) * unit, y_of(o + y, 1), unit, unit, 0.35 * unit)
+        else:
+            path.rect((o + x) * unit, y_of(o + y, 1), unit, unit)
+    pdf.drawPath(path, stroke=0, fill=1)
+    fill(lay.eye_color)
+    eyes = pdf.beginPath()
+    for ex, ey in lay.eyes:
+        x, y = o + ex, o + ey
+        if lay.eye_style == "circle":
+            for r in (3.5, 2.5, 1.5):
+                eyes.circle((x + 3.5) * unit, y_of(y + 3.5), r * unit)
+        else:
+            outer, inner, ball = (0, 0, 0) if lay.eye_style == "square" else (2, 1.3, 1)
+            for off, side, radius in ((0, 7, outer), (1, 5, inner), (2, 3, ball)):
+                if radius:
+                    eyes.roundRect((x + off) * unit, y_of(y + off, side), side * unit,
+                                   side * unit, radius * unit)
+                else:
+                    eyes.rect((x + off) * unit, y_of(y + off, side), side * unit, side * unit)
+    pdf.drawPath(eyes, stroke=0, fill=1, fillMode=0)  # 0: even-odd, the ring's hole
+    if lay.logo is not None:
+        lx, ly, lsize, logo = lay.logo
+        pdf.drawImage(ImageReader(logo.convert("RGBA")), lx * unit, y_of(ly, lsize),
+                      lsize * unit, lsize * unit, mask="auto", preserveAspectRatio=True,
+                      anchor="c")
+    if lay.text is not None:
+        cx, baseline, font_size, color, text = lay.text
+        fill(color)
+        pdf.setFont("Helvetica-Bold", font_size * unit)
+        pdf.drawCentredString(cx * unit, y_of(baseline), text)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+PAINTERS = {"png": render_png, "svg": render_svg, "pdf": render_pdf}
+
+
+def min_size(lay: Layout) -> int:
+    return max(MIN_SIZE, math.ceil(lay.width * MIN_PIXELS_PER_MODULE))
+
+
+def render(lay: Layout, fmt: str, size: int) -> bytes:
+    return PAINTERS[fmt](lay, size)
+
+
+def load_logo(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image.convert("RGBA")

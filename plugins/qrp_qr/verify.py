@@ -1,0 +1,119 @@
+"""The scannability guarantee: colours that a camera can tell apart, and a real decode.
+
+``check_colors`` refuses low contrast and inverted codes (light modules on a dark ground: many
+phone cameras do not read them). ``check_decodes`` reads the rendered picture with zxing-cpp,
+the decoder inside many scanner apps, with inverted reading switched off, and demands the exact
+payload back. A refusal says why and what to change.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import zxingcpp
+from PIL import Image, ImageFilter
+
+from qrp_qr import render
+
+# WCAG's contrast ratio; below about 3:1 cheap phone cameras in poor light start to fail.
+MIN_CONTRAST = 3.0
+# Checked at this many pixels per module: a small print seen from a phone's distance.
+CHECK_PIXELS_PER_MODULE = 4
+
+
+class Unscannable(ValueError):
+    """A design or content that would not scan; ``field`` is the design field to change."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def _luminance(color: str) -> float:
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = render._rgb(color)
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    a, b = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def check_colors(design: dict) -> None:
+    design = render.normalise_design(design)
+    background = design["background"]
+    for name, label in (("foreground", "foreground"), ("eye_color", "eye colour")):
+        color = design[name] or design["foreground"]
+        if _luminance(color) > _luminance(background):
+            raise Unscannable(
+                f"The {label} ({color}) is lighter than the background ({background}): many "
+                "phone cameras cannot read inverted codes. Use a dark colour on a light "
+                "background.", name)
+        ratio = contrast_ratio(color, background)
+        if ratio < MIN_CONTRAST:
+            raise Unscannable(
+                f"The {label} ({color}) and the background ({background}) are too close "
+                f"(contrast {ratio:.1f}:1; at least {MIN_CONTRAST:.0f}:1 is needed). Darken the "
+                f"{label} or lighten the background.", name)
+    if design["frame"] == "box" and design["frame_text"]:
+        frame = design["frame_color"] or design["foreground"]
+        if contrast_ratio(frame, background) < MIN_CONTRAST:
+            raise Unscannable(
+                f"The frame's text ({background} on {frame}) would be hard to read; pick a "
+                "darker frame colour.", "frame_color")
+
+
+def _advice(design: dict) -> str:
+    hints = []
+    if design["logo"]:
+        hints.append("make the logo smaller")
+    if design["quiet_zone"] < 2:
+        hints.append("widen the quiet zone to at least 2 modules")
+    if design["eye_style"] != "square":
+        hints.append("use square or rounded eyes")
+    if design["module_style"] == "dots":
+        hints.append("use square or rounded modules")
+    if design["error_correction"] in {"L", "M"} and not design["logo"]:
+        hints.append("raise the error correction")
+    return ("Try to " + ", or ".join(hints) + ".") if hints else "Try the default design."
+
+
+def decode(image: Image.Image) -> list[str]:
+    results = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode,
+                                     try_invert=False, text_mode=zxingcpp.TextMode.Plain)
+    return [result.text for result in results]
+
+
+@dataclass
+class Verdict:
+    decoded: str
+    milliseconds: float
+
+
+def check_decodes(payload: str, image: Image.Image, design: dict) -> Verdict:
+    """Decode the picture, and once more slightly blurred (a phone is never perfectly in
+    focus); both must give back exactly the payload."""
+    started = time.perf_counter()
+    design = render.normalise_design(design)
+    for attempt in (image, image.filter(ImageFilter.GaussianBlur(radius=1))):
+        texts = decode(attempt)
+        if payload not in texts:
+            if texts:
+                raise Unscannable("The code decodes to something else than its content; "
+                                  + _advice(design))
+            raise Unscannable("A QR decoder cannot read this design. " + _advice(design))
+    return Verdict(payload, (time.perf_counter() - started) * 1000)
+
+
+def check_design(payload: str, design: dict, logo: Image.Image | None = None) -> Verdict:
+    """The whole check: colours, then a decode of the design at a small print size."""
+    check_colors(design)
+    lay = render.layout(payload, design, logo)
+    size = max(render.MIN_SIZE, round(lay.width * CHECK_PIXELS_PER_MODULE))
+    return check_decodes(payload, render.render_image(lay, size), design)
