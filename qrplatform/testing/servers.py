@@ -126,8 +126,8 @@ def nginx(upstream_port: int, workdir: Path):
         (workdir / folder).mkdir(parents=True, exist_ok=True)
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(workdir / "privkey.pem"),
-         "-out", str(workdir / "fullchain.pem")],
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(workdir / "privkey.pem"), "-out", str(workdir / "fullchain.pem")],
         check=True, capture_output=True,
     )
     (workdir / "site.conf").write_text(nginx_site(upstream_port, http_port, https_port, workdir))

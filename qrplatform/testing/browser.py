@@ -1,0 +1,46 @@
+"""Browser fixtures: Debian's chromium driven by Playwright, against the app on a real socket."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from qrplatform.testing.servers import thread_server
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(app, db):
+    """The test app served on a free loopback port; yields its base URL."""
+    with thread_server(app) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser tab (phone-sized when the test asks) that fails the test on CSP
+    violations and JavaScript errors."""
+    context = browser.new_context(base_url=live_server)
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
+    tab.on("console", lambda message: problems.append(message.text)
+           if message.type == "error" else None)
+    yield tab
+    context.close()
+    assert not problems, problems
