@@ -56,19 +56,22 @@ jobs_cli = AppGroup("jobs", help="Background jobs.")
 
 @jobs_cli.command("worker")
 @click.option("--queue", "queues", multiple=True, default=("bulk", "default"),
-              help="Queues to work on, most important first.")
+              show_default=True, help="Queues to work on, most important first.")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def jobs_worker(queues, burst):
-    """Run an RQ worker inside this app, so every plugin's jobs can run."""
-    from rq import Worker
-
-    from qrplatform.jobs import RQRunner, set_worker_app
+    """Run an RQ worker inside this app, so that every enabled plugin's jobs can run."""
+    from qrplatform.jobs import QUEUES, RQRunner, Worker, set_worker_app
 
     runner = current_app.extensions["qrp.jobs.runner"]
     if not isinstance(runner, RQRunner):
         raise click.ClickException("REDIS_URL is not set: jobs run in-process, no worker needed.")
+    unknown = set(queues) - set(QUEUES)
+    if unknown:
+        raise click.ClickException(f"unknown queue(s) {', '.join(sorted(unknown))}; "
+                                   f"the queues are {', '.join(QUEUES)}")
     set_worker_app(current_app._get_current_object())
     worker = Worker([runner.queue(name) for name in queues], connection=runner.redis)
+    # The scheduler moves retries whose backoff has passed back onto their queue.
     worker.work(burst=burst, with_scheduler=True)
 
 

@@ -3,33 +3,38 @@
 A job is a module-level function a plugin lists in ``Plugin.jobs``. It takes ids (never ORM
 objects), runs inside the workspace scope it was enqueued from, reports progress with
 ``progress(done, total, message)`` and returns a JSON-able result. Raise ``JobError`` with a
-message for the user when it cannot be done.
+message for the user when it cannot be done: that failure is final, it is not retried.
 
 Each job has a row in ``jobs`` (tenant-owned, so ``GET /api/v1/jobs/{id}`` and the HTMX
 progress partial are scoped like everything else). ``enqueue()`` writes that row in the
-caller's transaction; the job is handed to a worker only after the commit:
+caller's transaction; the job is handed to a worker only after the outermost commit (a job
+enqueued in a transaction or savepoint that is rolled back never runs):
 
 - with REDIS_URL: RQ queues ``default`` and ``bulk``, run by ``flask jobs worker``;
 - otherwise: an in-process worker thread (or, with QRP_JOBS_INLINE, right after the commit).
+
+A job declared safe to repeat (``enqueue(..., retries=3)``) is retried after an unexpected
+error, waiting ``QRP_JOBS_RETRY_BACKOFF`` seconds (one entry per retry, the last one repeats).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
-import time
-import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import rq
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import JSON, DateTime, Integer, String, Text, func, update
+from sqlalchemy import JSON, DateTime, Integer, String, Text, func, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from qrplatform.extensions import db
 from qrplatform.tenancy import TenantMixin, current_workspace_id, tenant_scope, unscoped
@@ -37,12 +42,15 @@ from qrplatform.tenancy import TenantMixin, current_workspace_id, tenant_scope, 
 log = logging.getLogger(__name__)
 
 QUEUES = ("default", "bulk")
-# Seconds to wait before each retry of a job that is safe to repeat.
-RETRY_BACKOFF = (5, 30, 120, 600)
+# Seconds to wait before each retry of a job that is safe to repeat; the last entry repeats.
+DEFAULT_RETRY_BACKOFF = (5, 30, 120, 600)
+# Where enqueue() parks submissions until the outermost commit (Session.info key).
+_PENDING = "qrp_jobs_pending"
 
 
 class JobError(Exception):
-    """A job cannot be done; the message is shown to the user as it is."""
+    """A job cannot be done: the message is shown to the user as it is, and the job is not
+    retried (repeating it would fail the same way)."""
 
 
 class Job(TenantMixin, db.Model):
@@ -91,14 +99,33 @@ def registered(app: Flask | None = None) -> dict[str, Callable]:
     return (app or current_app).extensions.setdefault("qrp.jobs", {})
 
 
+def retry_backoff(app: Flask | None = None) -> Sequence[int]:
+    return (app or current_app).config.get("QRP_JOBS_RETRY_BACKOFF") or DEFAULT_RETRY_BACKOFF
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a runner needs to start a job whose row is committed."""
+
+    job_id: str
+    queue: str = "default"
+    retries: int = 0
+
+
 def enqueue(func: Callable, *args, queue: str = "default", retries: int = 0,
             description: str = "", workspace_id: int | None = None) -> Job:
-    """Record a job in the current transaction; it runs once that transaction commits."""
+    """Record a job in the current transaction; it runs once that transaction commits.
+
+    ``retries`` > 0 declares the job safe to repeat: an unexpected error is retried with
+    backoff. ``workspace_id`` defaults to the workspace in scope (none for system jobs).
+    """
     name = job_name(func)
     if name not in registered():
         raise RuntimeError(f"job {name} is not declared in any enabled plugin's Plugin.jobs")
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; use one of {QUEUES}")
+    if retries < 0:
+        raise ValueError("retries cannot be negative")
     from flask import g, has_request_context
 
     user = g.get("user") if has_request_context() else None
@@ -112,45 +139,95 @@ def enqueue(func: Callable, *args, queue: str = "default", retries: int = 0,
         created_by_id=user.id if user is not None else None,
         workspace_id=workspace_id if workspace_id is not None else current_workspace_id(),
     )
-    db.session.add(job)
-    db.session.info.setdefault("qrp_jobs", []).append((job.id, queue, retries))
+    session = db.session()
+    session.add(job)
+    # Remember the (sub)transaction, so that rolling back a savepoint forgets its jobs only.
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING, []).append(
+        (transaction, Submission(job.id, queue, retries)))
     return job
 
 
+def _is_within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
 @sa_event.listens_for(Session, "after_commit")
-def _dispatch_after_commit(session) -> None:
-    ids = session.info.pop("qrp_jobs", None)
-    if ids and has_app_context():
-        runner = current_app.extensions["qrp.jobs.runner"]
-        for job_id, queue_name, retries in ids:
-            runner.submit(job_id, queue_name, retries)
+def _submit_after_commit(session: Session) -> None:
+    # SQLAlchemy also calls this when a savepoint is released; its jobs wait for the real commit.
+    if session.get_nested_transaction() is not None:
+        return
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    if not has_app_context():
+        log.error("%d job(s) committed outside an app context were not started", len(pending))
+        return
+    runner = current_app.extensions["qrp.jobs.runner"]
+    for _transaction, submission in pending:
+        try:
+            runner.submit(submission)
+        except Exception as exc:
+            # The row is committed: say on it why the job will never run, for the user to see.
+            log.exception("job %s could not be queued", submission.job_id)
+            _update_row(submission.job_id, state="failed", finished_at=datetime.now(UTC),
+                        error=f"The job could not be queued ({type(exc).__name__}: {exc}).")
 
 
-@sa_event.listens_for(Session, "after_rollback")
-def _forget_jobs(session) -> None:
-    session.info.pop("qrp_jobs", None)
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [(transaction, submission) for transaction, submission in pending
+                                  if not _is_within(transaction, previous_transaction)]
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget_uncommitted(session: Session, transaction: SessionTransaction) -> None:
+    # The outermost transaction ended; whatever after_commit did not take was never committed
+    # (a rollback, or Session.close() without commit).
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 # -- running ------------------------------------------------------------------------------------
 
-_current_job: ContextVar[str | None] = ContextVar("qrp_current_job", default=None)
+@dataclass(frozen=True)
+class RunningJob:
+    """The job being executed in this context: its id, attempt number, retries still allowed."""
+
+    id: str
+    attempt: int
+    retries_left: int
 
 
-def _set(job_id: str, **values) -> None:
+_running: ContextVar[RunningJob | None] = ContextVar("qrp_running_job", default=None)
+
+
+def current() -> RunningJob | None:
+    """The running job, from inside a job function (None elsewhere)."""
+    return _running.get()
+
+
+def _update_row(job_id: str, **values) -> None:
     """Update a job row on its own connection, outside the job's own transaction."""
     with db.engine.begin() as conn:
         conn.execute(update(Job.__table__).where(Job.__table__.c.id == job_id).values(**values))
 
 
 def progress(done: int, total: int | None = None, message: str = "") -> None:
-    """Report progress from inside a job; cheap enough to call every few percent."""
-    job_id = _current_job.get()
-    if job_id is None:
+    """Report progress from inside a job; visible at once, even before the job commits."""
+    running = _running.get()
+    if running is None:
         return
     values: dict[str, Any] = {"done": done, "message": message[:500]}
     if total is not None:
         values["total"] = total
-    _set(job_id, **values)
+    _update_row(running.id, **values)
 
 
 def _user_message(exc: BaseException) -> str:
@@ -158,47 +235,74 @@ def _user_message(exc: BaseException) -> str:
 
     if isinstance(exc, JobError | ServiceError):
         return str(exc)
-    return f"Unexpected error ({type(exc).__name__}: {exc})"
+    return f"Unexpected error ({type(exc).__name__}: {exc})"[:2000]
 
 
-def execute(job_id: str) -> Any:
-    """Run one job by id. RQ calls this in a worker; the embedded runner calls it in a thread."""
-    if not has_app_context():
-        with _worker_app().app_context():
-            return execute(job_id)
+def _as_json(result: Any) -> Any:
+    # The result column is JSON; dates, decimals and ids become strings rather than failing a
+    # job whose work is already committed.
+    return json.loads(json.dumps(result, default=str))
+
+
+def execute(job_id: str, app: Flask | None = None) -> Any:
+    """Run one job by id. RQ calls this in a worker; the embedded runner calls it in a thread.
+
+    Raises what the job raised, so that RQ records the failure and retries it when allowed.
+    """
+    app = app or (current_app._get_current_object() if has_app_context() else _worker_app())
+    # Each job runs in an app context of its own: its own database session and `g`.
+    with app.app_context():
+        try:
+            return _execute(job_id)
+        finally:
+            db.session.remove()
+
+
+def _execute(job_id: str) -> Any:
     with unscoped():
         job = db.session.get(Job, job_id)
         if job is None:
-            raise JobError(f"job {job_id} does not exist")
+            log.warning("job %s no longer exists (its workspace was deleted?)", job_id)
+            return None
+        if job.state == "finished":  # delivered twice: the work is done
+            return job.result
         name, args, workspace_id = job.name, list(job.args or []), job.workspace_id
-        attempt = job.attempts + 1
-        retries_left = job.max_retries - job.attempts
+        running = RunningJob(job_id, attempt=job.attempts + 1,
+                             retries_left=job.max_retries - job.attempts)
     db.session.rollback()
-    func = registered().get(name)
-    _set(job_id, state="started", attempts=attempt, started_at=datetime.now(UTC), error=None)
-    token = _current_job.set(job_id)
+    _update_row(job_id, state="started", attempts=running.attempt,
+                started_at=datetime.now(UTC), error=None)
+    token = _running.set(running)
     try:
         with tenant_scope(workspace_id) if workspace_id else unscoped():
+            func = registered().get(name)
             if func is None:
-                raise JobError(f"job {name} is not declared by any enabled plugin")
-            result = func(*args)
+                raise JobError(f"The job {name} is not provided by any enabled plugin.")
+            result = _as_json(func(*args))
             db.session.commit()
     except Exception as exc:
         db.session.rollback()
-        message = _user_message(exc)
-        if retries_left > 0:
-            _set(job_id, state="retrying", error=message,
-                 message=f"Attempt {attempt} failed; retrying.")
-        else:
-            _set(job_id, state="failed", error=message, finished_at=datetime.now(UTC))
-        log.warning("job %s (%s) failed on attempt %d: %s\n%s", job_id, name, attempt, message,
-                    traceback.format_exc())
+        _record_failure(running, exc, name)
         raise
     finally:
-        _current_job.reset(token)
-        db.session.remove()
-    _set(job_id, state="finished", result=result, finished_at=datetime.now(UTC))
+        _running.reset(token)
+    _update_row(job_id, state="finished", result=result, finished_at=datetime.now(UTC))
     return result
+
+
+def _record_failure(running: RunningJob, exc: Exception, name: str) -> None:
+    message = _user_message(exc)
+    final = isinstance(exc, JobError) or running.retries_left <= 0
+    if final:
+        _update_row(running.id, state="failed", error=message, finished_at=datetime.now(UTC))
+        rq_job = rq.get_current_job()
+        if rq_job is not None:
+            rq_job.retries_left = 0  # a JobError would fail again: stop RQ's retries too
+    else:
+        _update_row(running.id, state="retrying", error=message,
+                    message=f"Attempt {running.attempt} failed; trying again.")
+    log.warning("job %s (%s) failed on attempt %d%s: %s", running.id, name, running.attempt,
+                "" if final else ", will retry", message, exc_info=True)
 
 
 _app_for_worker: Flask | None = None
@@ -228,26 +332,40 @@ class RQRunner:
         self.redis = Redis.from_url(app.config["REDIS_URL"])
         self.app = app
 
-    def queue(self, name: str):
-        from rq import Queue
+    def queue(self, name: str) -> rq.Queue:
+        return rq.Queue(name, connection=self.redis)
 
-        return Queue(name, connection=self.redis)
-
-    def submit(self, job_id: str, queue_name: str = "default", retries: int = 0) -> None:
-        from rq import Retry
-
-        retry = Retry(max=retries, interval=list(RETRY_BACKOFF[:retries])) if retries else None
-        self.queue(queue_name).enqueue(
-            execute, job_id, job_id=job_id, retry=retry, job_timeout=3600,
-            result_ttl=86400, failure_ttl=7 * 86400,
+    def submit(self, submission: Submission) -> None:
+        retry = None
+        if submission.retries:
+            retry = rq.Retry(max=submission.retries, interval=list(retry_backoff(self.app)))
+        # The RQ job id is ours, so RQ's registries and our rows name the same job.
+        self.queue(submission.queue).enqueue(
+            execute, submission.job_id, job_id=submission.job_id, retry=retry,
+            job_timeout=3600, result_ttl=86400, failure_ttl=7 * 86400,
         )
 
     def depth(self) -> dict[str, int]:
         return {name: self.queue(name).count for name in QUEUES}
 
 
+class Worker(rq.Worker):
+    """RQ's forking worker, with the database connections of each work horse its own."""
+
+    def main_work_horse(self, job: rq.job.Job, queue: rq.Queue):
+        # A forked child must not talk over the parent's pooled connections: drop them unclosed.
+        with _worker_app().app_context():
+            for engine in db.engines.values():
+                engine.dispose(close=False)
+        super().main_work_horse(job, queue)
+
+
 class ThreadRunner:
-    """The embedded runner: one worker thread per process, with retries and backoff."""
+    """The embedded runner: one worker thread per process, with retries and backoff.
+
+    Jobs waiting in memory are lost when the process stops; that is the price of needing no
+    Redis for ``make run``. With ``inline`` the job (and its retries) runs at once, for tests.
+    """
 
     def __init__(self, app: Flask, inline: bool = False):
         self.app = app
@@ -256,36 +374,45 @@ class ThreadRunner:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, job_id: str, queue_name: str = "default", retries: int = 0) -> None:
+    def submit(self, submission: Submission) -> None:
         if self.inline:
-            self._run(job_id)
+            while self._run_once(submission.job_id) is not None:
+                pass
             return
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="qrp-jobs", daemon=True)
                 self._thread.start()
-        self._queue.put(job_id)
+        self._queue.put(submission.job_id)
 
     def _loop(self) -> None:
         while True:
-            self._run(self._queue.get())
+            job_id = self._queue.get()
+            try:
+                delay = self._run_once(job_id)
+            except Exception:
+                log.exception("the job thread could not run job %s", job_id)
+                continue
+            if delay is not None:
+                timer = threading.Timer(delay, self._queue.put, args=(job_id,))
+                timer.daemon = True
+                timer.start()
 
-    def _run(self, job_id: str) -> None:
-        # A fresh app context means a fresh database session, apart from the committer's.
-        for attempt in range(len(RETRY_BACKOFF) + 1):
-            with self.app.app_context():
-                try:
-                    execute(job_id)
-                    return
-                except Exception:
-                    with unscoped():
-                        job = db.session.get(Job, job_id)
-                        again = job is not None and job.state == "retrying"
-                    db.session.remove()
-            if not again:
-                return
-            if not self.inline:
-                time.sleep(RETRY_BACKOFF[min(attempt, len(RETRY_BACKOFF) - 1)])
+    def _run_once(self, job_id: str) -> float | None:
+        """Run one attempt; return the seconds to wait before retrying, None when done."""
+        try:
+            execute(job_id, app=self.app)
+            return None
+        except Exception:
+            pass  # execute() recorded the failure on the row; the row says what comes next
+        with self.app.app_context(), unscoped():
+            row = db.session.execute(
+                select(Job.state, Job.attempts).where(Job.id == job_id)).first()
+            db.session.remove()
+        if row is None or row.state != "retrying":
+            return None
+        backoff = retry_backoff(self.app)
+        return backoff[min(row.attempts, len(backoff)) - 1]
 
     def depth(self) -> dict[str, int]:
         return {"default": self._queue.qsize(), "bulk": 0}

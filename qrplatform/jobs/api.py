@@ -1,6 +1,7 @@
 """GET /api/v1/jobs/{id}: any plugin's background job, its progress and outcome."""
 
 from marshmallow import Schema, fields
+from sqlalchemy import select
 
 from qrplatform import permissions
 from qrplatform.api import BEARER, api_blueprint, authenticated
@@ -28,7 +29,10 @@ class JobSchema(Schema):
 
 
 def get_job(job_id: str) -> Job:
-    job = db.session.get(Job, job_id)
+    """A job of the current workspace; another workspace's job (or a system job) is not found."""
+    # A SELECT (not Session.get, which may answer from the identity map) so the tenant
+    # criteria always apply.
+    job = db.session.scalar(select(Job).where(Job.id == job_id))
     if job is None:
         raise NotFound("No such job in this workspace.")
     return job

@@ -1,0 +1,299 @@
+"""Background jobs: RQ against real Redis (the `flask jobs worker` command, forking work
+horses), the embedded worker thread, and what a user sees through the API and the HTMX partial."""
+
+import contextvars
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import rq
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+
+from qrplatform import jobs, notify
+from qrplatform.jobs import Job, JobError
+from qrplatform.notify import Notification
+from qrplatform.tenancy import tenant_scope, unscoped
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- jobs the tests run (module-level and taking plain values, like a plugin's jobs) -----------
+
+def count_to(total: int) -> dict:
+    for n in range(1, total + 1):
+        jobs.progress(n, total, f"counted {n} of {total}")
+    return {"counted": total}
+
+
+def refuse() -> None:
+    raise JobError("The spreadsheet has no 'url' column.")
+
+
+def crash() -> None:
+    raise ValueError("unexpected cell")
+
+
+def fail_first_attempts(failures: int) -> dict:
+    attempt = jobs.current().attempt
+    if attempt <= failures:
+        raise ConnectionError(f"upstream hiccup on attempt {attempt}")
+    return {"succeeded_on_attempt": attempt}
+
+
+release_halfway_job = threading.Event()
+
+
+def wait_halfway() -> dict:
+    jobs.progress(1, 2, "halfway")
+    if not release_halfway_job.wait(timeout=10):
+        raise JobError("the test never released the job")
+    jobs.progress(2, 2, "finished the second half")
+    return {"halves": 2}
+
+
+TEST_JOBS = (count_to, refuse, crash, fail_first_attempts, wait_halfway)
+
+
+@pytest.fixture
+def make_jobs_app(make_app, db):
+    """An app with the test jobs registered, as a plugin's Plugin.jobs would."""
+
+    def factory(**config):
+        app = make_app(**config)
+        for func in TEST_JOBS:
+            jobs.register(app, func)
+        return app
+
+    return factory
+
+
+@pytest.fixture
+def rq_app(make_jobs_app, redis, redis_url):
+    return make_jobs_app(REDIS_URL=redis_url, QRP_JOBS_INLINE=False, QRP_JOBS_RETRY_BACKOFF=(1,))
+
+
+@pytest.fixture
+def owner(create_user):
+    return create_user()
+
+
+def enqueue_committed(app, workspace_id: int, *calls) -> list[str]:
+    """Enqueue ``(func, args, options)`` calls in one transaction as the workspace; commit."""
+    with app.app_context(), tenant_scope(workspace_id):
+        ids = [jobs.enqueue(func, *args, **options).id for func, args, options in calls]
+        jobs_db().session.commit()
+    return ids
+
+
+def jobs_db():
+    from qrplatform.extensions import db
+
+    return db
+
+
+def run_worker(app) -> None:
+    """`flask jobs worker --burst`: a real forking RQ worker, in this process."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        # In an empty context, as from a shell: the test's own app context is not the worker's.
+        result = contextvars.Context().run(app.test_cli_runner().invoke,
+                                           args=["jobs", "worker", "--burst"])
+    finally:
+        for sig, handler in handlers.items():  # the worker installs its own
+            signal.signal(sig, handler)
+    assert result.exit_code == 0, result.output
+
+
+def wait_until(predicate, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+    return value
+
+
+# -- RQ -----------------------------------------------------------------------------------------
+
+def test_rq_worker_runs_jobs_with_progress_and_shows_failures(rq_app, redis, owner, api, login,
+                                                              client):
+    workspace = owner.personal_workspace_id
+    ok_id, refused_id, crash_id = enqueue_committed(
+        rq_app, workspace,
+        (count_to, (3,), {}),
+        (refuse, (), {"queue": "bulk", "retries": 2}),
+        (crash, (), {}),
+    )
+    assert rq.Queue("default", connection=redis).job_ids == [ok_id, crash_id]
+    assert rq.Queue("bulk", connection=redis).job_ids == [refused_id]
+
+    run_worker(rq_app)
+
+    owner_api = api(owner)
+    done = owner_api.get(f"/api/v1/jobs/{ok_id}").json
+    assert done["state"] == "finished"
+    assert (done["done"], done["total"], done["percent"]) == (3, 3, 100)
+    assert done["message"] == "counted 3 of 3"
+    assert done["result"] == {"counted": 3}
+    assert done["finished_at"] is not None
+
+    refused = owner_api.get(f"/api/v1/jobs/{refused_id}").json
+    assert refused["state"] == "failed"
+    assert refused["error"] == "The spreadsheet has no 'url' column."
+    assert refused["attempts"] == 1, "a JobError is final even when retries were allowed"
+    assert refused_id in FailedJobRegistry("bulk", connection=redis).get_job_ids()
+
+    crashed = owner_api.get(f"/api/v1/jobs/{crash_id}").json
+    assert crashed["state"] == "failed"
+    assert crashed["error"] == "Unexpected error (ValueError: unexpected cell)"
+    assert rq.job.Job.fetch(crash_id, connection=redis).get_status() == "failed"
+
+    login(owner)
+    partial = client.get(f"/jobs/{refused_id}", headers={"HX-Request": "true"})
+    assert partial.status_code == 200
+    html = partial.get_data(as_text=True)
+    assert "<html" not in html, "an htmx request gets the fragment only"
+    assert "The spreadsheet has no &#39;url&#39; column." in html
+    assert 'data-state="failed"' in html
+    assert "hx-get" not in html, "an ended job stops polling"
+    page = client.get(f"/jobs/{ok_id}").get_data(as_text=True)
+    assert "<html" in page and 'data-state="finished"' in page
+
+
+def test_rq_retries_a_job_safe_to_repeat_after_its_backoff(rq_app, redis, owner, api):
+    [job_id] = enqueue_committed(rq_app, owner.personal_workspace_id,
+                                 (fail_first_attempts, (1,), {"retries": 2}))
+
+    run_worker(rq_app)
+
+    retrying = api(owner).get(f"/api/v1/jobs/{job_id}").json
+    assert retrying["state"] == "retrying"
+    assert retrying["error"] == "Unexpected error (ConnectionError: upstream hiccup on attempt 1)"
+    scheduled = ScheduledJobRegistry("default", connection=redis)
+    assert scheduled.get_job_ids() == [job_id], "the retry waits for its backoff"
+    retry_at = scheduled.get_scheduled_time(job_id).timestamp()
+    assert 0 < retry_at - time.time() <= 1.5
+
+    time.sleep(max(0.0, retry_at - time.time()) + 0.1)
+    run_worker(rq_app)  # its scheduler puts the due retry back on the queue
+
+    done = api(owner).get(f"/api/v1/jobs/{job_id}").json
+    assert done["state"] == "finished"
+    assert done["attempts"] == 2
+    assert done["result"] == {"succeeded_on_attempt": 2}
+    assert done["error"] is None
+
+
+def test_job_enqueued_in_a_rolled_back_transaction_never_runs(rq_app, redis, owner):
+    db = jobs_db()
+    with rq_app.app_context(), tenant_scope(owner.personal_workspace_id):
+        jobs.enqueue(count_to, 1)
+        db.session.rollback()
+        db.session.commit()
+
+        kept = jobs.enqueue(count_to, 1).id
+        savepoint = db.session.begin_nested()
+        jobs.enqueue(count_to, 2)
+        savepoint.rollback()
+        with db.session.begin_nested():
+            released = jobs.enqueue(count_to, 3).id
+        assert rq.Queue("default", connection=redis).count == 0, "nothing before the commit"
+        db.session.commit()
+
+    assert rq.Queue("default", connection=redis).job_ids == [kept, released]
+    with rq_app.app_context(), unscoped():
+        assert {job.id for job in Job.query} == {kept, released}
+
+
+def test_another_workspace_cannot_see_the_job(rq_app, owner, create_user, api, login, client):
+    [job_id] = enqueue_committed(rq_app, owner.personal_workspace_id, (count_to, (1,), {}))
+
+    stranger = create_user()
+    response = api(stranger).get(f"/api/v1/jobs/{job_id}")
+    assert response.status_code == 404
+    assert response.json["error"]["status"] == 404
+    login(stranger)
+    assert client.get(f"/jobs/{job_id}", headers={"HX-Request": "true"}).status_code == 404
+    assert api(owner).get(f"/api/v1/jobs/{job_id}").json["state"] == "queued"
+
+
+def test_queue_down_marks_the_job_failed_instead_of_losing_it(make_jobs_app, owner, api):
+    app = make_jobs_app(REDIS_URL="redis://127.0.0.1:1/0", QRP_JOBS_INLINE=False)
+    [job_id] = enqueue_committed(app, owner.personal_workspace_id, (count_to, (1,), {}))
+
+    job = api(owner).get(f"/api/v1/jobs/{job_id}").json
+    assert job["state"] == "failed"
+    assert job["error"].startswith("The job could not be queued (ConnectionError")
+
+
+def test_flask_jobs_worker_command_builds_the_app_and_runs_core_jobs(rq_app, redis, redis_url,
+                                                                     database_url):
+    """The production command in its own process: it builds the app from the environment,
+    so jobs declared anywhere (here the core's e-mail delivery) can run."""
+    with rq_app.app_context():
+        message_id = notify.send_email("dan@example.com", "password_reset", subject="Reset",
+                                       name="Dan", link="https://qr.example/r", hours=1).id
+        jobs_db().session.commit()
+    assert rq.Queue("default", connection=redis).count == 1
+
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+           "SECRET_KEY": "test-secret-key", "QRP_PLUGINS": ",".join(rq_app.config["QRP_PLUGINS"])}
+    for name in ("SENDGRID_API_KEY", "TWILIO_ACCOUNT_SID", "S3_BUCKET", "KAFKA_BOOTSTRAP_SERVERS"):
+        env.pop(name, None)
+    worker = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "worker", "--burst"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert worker.returncode == 0, worker.stderr[-3000:]
+
+    with rq_app.app_context(), unscoped():
+        message = jobs_db().session.get(Notification, message_id)
+        assert (message.status, message.provider_id) == ("sent", "logged")
+
+
+# -- the embedded runner ------------------------------------------------------------------------
+
+def test_worker_thread_runs_jobs_and_progress_shows_while_running(make_jobs_app, owner, api,
+                                                                  login, client):
+    app = make_jobs_app(QRP_JOBS_INLINE=False, QRP_JOBS_RETRY_BACKOFF=(0.2,))
+    release_halfway_job.clear()
+    slow_id, flaky_id = enqueue_committed(
+        app, owner.personal_workspace_id,
+        (wait_halfway, (), {}),
+        (fail_first_attempts, (2,), {"retries": 2}),
+    )
+    owner_api = api(owner)
+    login(owner)
+
+    try:
+        running = wait_until(lambda: (job := owner_api.get(f"/api/v1/jobs/{slow_id}").json)
+                             ["done"] == 1 and job)
+        assert running["state"] == "started"
+        assert (running["total"], running["percent"], running["message"]) == (2, 50, "halfway")
+        html = client.get(f"/jobs/{slow_id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+        assert "hx-get=" in html and 'hx-trigger="every 1s"' in html, "a running job polls"
+        assert "1 / 2 · 50% — halfway" in html
+    finally:
+        release_halfway_job.set()
+
+    finished = wait_until(lambda: (job := owner_api.get(f"/api/v1/jobs/{slow_id}").json)
+                          ["state"] == "finished" and job)
+    assert finished["result"] == {"halves": 2}
+    flaky = wait_until(lambda: (job := owner_api.get(f"/api/v1/jobs/{flaky_id}").json)
+                       ["state"] in {"finished", "failed"} and job)
+    assert (flaky["state"], flaky["attempts"]) == ("finished", 3)
+
+
+def test_inline_runner_runs_the_job_right_after_the_commit(make_jobs_app, owner, api):
+    app = make_jobs_app()  # QRP_JOBS_INLINE, as in every test app by default
+    ok_id, crash_id = enqueue_committed(app, owner.personal_workspace_id,
+                                        (count_to, (2,), {}), (crash, (), {"retries": 1}))
+
+    assert api(owner).get(f"/api/v1/jobs/{ok_id}").json["result"] == {"counted": 2}
+    crashed = api(owner).get(f"/api/v1/jobs/{crash_id}").json
+    assert (crashed["state"], crashed["attempts"]) == ("failed", 2)
+    assert crashed["error"] == "Unexpected error (ValueError: unexpected cell)"
