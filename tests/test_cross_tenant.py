@@ -1,0 +1,96 @@
+"""No workspace can read or change another's data, through any API operation.
+
+Every API path that names a resource must have a maker below; the test then creates the
+resource in one workspace and tries every method on it from another.
+"""
+
+import pytest
+
+from qrplatform import jobs
+from qrplatform.extensions import db as database
+from qrplatform.tenancy import tenant_scope
+
+
+def make_token(owner) -> str:
+    return str(owner.post("/api/v1/auth/tokens", json={
+        "email": owner.email, "password": owner.password, "name": "owner's"}).json["id"])
+
+
+def make_job(owner) -> str:
+    with tenant_scope(owner.workspace_id):
+        job = jobs.Job(id=f"job-of-{owner.workspace_id}", name="x:y", args=[],
+                       workspace_id=owner.workspace_id)
+        database.session.add(job)
+        database.session.commit()
+        return job.id
+
+
+# Path template → maker(owner) returning the id of a resource the owner's workspace holds.
+MAKERS = {
+    "/api/v1/tokens/{token_id}": make_token,
+    "/api/v1/jobs/{job_id}": make_job,
+}
+
+# Collections whose listing must never show another workspace's items.
+COLLECTIONS = ["/api/v1/tokens"]
+
+
+class Owner:
+    def __init__(self, api_client, user, password):
+        self.api = api_client
+        self.email = user.email
+        self.password = password
+        self.workspace_id = api_client.workspace_id
+
+    def post(self, path, **kw):
+        return self.api.post(path, **kw)
+
+
+@pytest.fixture
+def owner_and_intruder(api, create_user):
+    from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD
+
+    owner_user = create_user()
+    owner = Owner(api(owner_user), owner_user, DEFAULT_PASSWORD)
+    return owner, api()
+
+
+def resource_operations(app):
+    spec = app.test_client().get("/api/openapi.json").json
+    for path, operations in spec["paths"].items():
+        if "{" not in path:
+            continue
+        template = next((t for t in MAKERS if path.startswith(t)), None)
+        for method in operations:
+            if method in {"get", "put", "patch", "delete", "post"}:
+                yield path, template, method
+
+
+def test_every_resource_in_the_api_has_a_cross_tenant_case(app):
+    missing = sorted({path for path, template, _ in resource_operations(app) if not template})
+    assert not missing, f"add a maker to MAKERS for {missing}"
+
+
+def test_no_operation_reaches_another_workspace(app, owner_and_intruder):
+    owner, intruder = owner_and_intruder
+    tried = 0
+    for path, template, method in resource_operations(app):
+        resource_id = MAKERS[template](owner)
+        name = template.rsplit("{", 1)[1].rstrip("}")
+        url = path.replace("{" + name + "}", resource_id)
+        response = getattr(intruder, method)(url, json={})
+        assert response.status_code in (404, 422) if method in {"put", "patch", "post"} \
+            else response.status_code == 404, (method, url, response.status_code, response.json)
+        if response.status_code == 422:  # refused on its input: try the resource's own GET
+            assert intruder.get(path.replace("{" + name + "}", resource_id)).status_code == 404
+        tried += 1
+    assert tried >= 2
+
+
+def test_listings_show_only_your_workspace(owner_and_intruder):
+    owner, intruder = owner_and_intruder
+    make_token(owner)
+    for path in COLLECTIONS:
+        assert intruder.get(path).status_code == 200
+        assert "owner's" not in intruder.get(path).get_data(as_text=True)
+        assert "owner's" in owner.api.get(path).get_data(as_text=True)
