@@ -297,3 +297,10 @@ def test_inline_runner_runs_the_job_right_after_the_commit(make_jobs_app, owner,
     crashed = api(owner).get(f"/api/v1/jobs/{crash_id}").json
     assert (crashed["state"], crashed["attempts"]) == ("failed", 2)
     assert crashed["error"] == "Unexpected error (ValueError: unexpected cell)"
+
+
+def test_jobs_take_plain_values_not_objects(make_jobs_app, owner):
+    app = make_jobs_app()
+    with (app.app_context(), tenant_scope(owner.personal_workspace_id),
+          pytest.raises(TypeError, match="takes plain values such as ids")):
+        jobs.enqueue(count_to, owner)

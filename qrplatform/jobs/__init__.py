@@ -126,6 +126,10 @@ def enqueue(func: Callable, *args, queue: str = "default", retries: int = 0,
         raise ValueError(f"unknown queue {queue!r}; use one of {QUEUES}")
     if retries < 0:
         raise ValueError("retries cannot be negative")
+    try:
+        json.dumps(args)
+    except TypeError as exc:
+        raise TypeError(f"job {name} takes plain values such as ids, not objects: {exc}") from exc
     from flask import g, has_request_context
 
     user = g.get("user") if has_request_context() else None
@@ -270,8 +274,9 @@ def _execute(job_id: str) -> Any:
         running = RunningJob(job_id, attempt=job.attempts + 1,
                              retries_left=job.max_retries - job.attempts)
     db.session.rollback()
-    _update_row(job_id, state="started", attempts=running.attempt,
-                started_at=datetime.now(UTC), error=None)
+    # Each attempt starts over, so its progress does too.
+    _update_row(job_id, state="started", attempts=running.attempt, started_at=datetime.now(UTC),
+                error=None, done=0, message="")
     token = _running.set(running)
     try:
         with tenant_scope(workspace_id) if workspace_id else unscoped():
