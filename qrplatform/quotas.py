@@ -1,0 +1,37 @@
+"""Plan quotas: plugins declare their keys (Plugin.quotas), services check them here.
+
+    quotas.check("qr.dynamic_codes", used=count, adding=1, noun="dynamic QR codes")
+
+raises ``QuotaExceeded`` (HTTP 402) with a message that names the plan, the limit and what to do.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g
+
+from qrplatform.errors import QuotaExceeded
+
+
+def limit(key: str, plan: str | None = None) -> int | None:
+    """The workspace plan's limit for ``key``; None means unlimited."""
+    declared = current_app.extensions.get("qrp.quotas", {})
+    if key not in declared:
+        raise KeyError(f"unknown quota {key!r}: no enabled plugin declares it")
+    if plan is None:
+        workspace = g.get("workspace")
+        plan = workspace.plan if workspace is not None else "free"
+    return declared[key].get(plan, declared[key].get("free"))
+
+
+def check(key: str, used: int, adding: int = 1, *, noun: str | None = None,
+          plan: str | None = None) -> None:
+    allowed = limit(key, plan)
+    if allowed is None or used + adding <= allowed:
+        return
+    workspace = g.get("workspace")
+    plan_name = (plan or (workspace.plan if workspace is not None else "free")).capitalize()
+    what = noun or key
+    raise QuotaExceeded(
+        f"Your {plan_name} plan allows {allowed} {what}; you have {used}. "
+        "Upgrade the plan or remove some first."
+    )

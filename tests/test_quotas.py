@@ -1,0 +1,26 @@
+import pytest
+from flask import g
+
+from qrplatform import quotas
+from qrplatform.errors import QuotaExceeded
+
+
+@pytest.fixture
+def quota_app(make_app, db):
+    app = make_app()
+    app.extensions["qrp.quotas"]["demo.things"] = {"free": 2, "pro": 10, "business": None}
+    return app
+
+
+def test_quota_allows_up_to_the_plan_limit_then_says_what_to_do(quota_app):
+    with quota_app.test_request_context():
+        g.workspace = type("W", (), {"plan": "free"})()
+        quotas.check("demo.things", used=1)
+        with pytest.raises(QuotaExceeded) as refused:
+            quotas.check("demo.things", used=2, noun="things")
+        assert str(refused.value) == ("Your Free plan allows 2 things; you have 2. "
+                                      "Upgrade the plan or remove some first.")
+        assert refused.value.status == 402
+        quotas.check("demo.things", used=10_000, plan="business")  # unlimited
+        with pytest.raises(KeyError, match="unknown quota"):
+            quotas.check("demo.nothing", used=0)
