@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import rq
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, g, has_app_context, has_request_context
 from sqlalchemy import JSON, DateTime, Integer, String, Text, func, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
@@ -99,7 +99,7 @@ def registered(app: Flask | None = None) -> dict[str, Callable]:
     return (app or current_app).extensions.setdefault("qrp.jobs", {})
 
 
-def retry_backoff(app: Flask | None = None) -> Sequence[int]:
+def retry_backoff(app: Flask | None = None) -> Sequence[float]:
     return (app or current_app).config.get("QRP_JOBS_RETRY_BACKOFF") or DEFAULT_RETRY_BACKOFF
 
 
@@ -130,8 +130,6 @@ def enqueue(func: Callable, *args, queue: str = "default", retries: int = 0,
         json.dumps(args)
     except TypeError as exc:
         raise TypeError(f"job {name} takes plain values such as ids, not objects: {exc}") from exc
-    from flask import g, has_request_context
-
     user = g.get("user") if has_request_context() else None
     job = Job(
         id=str(uuid.uuid4()),
