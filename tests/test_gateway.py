@@ -96,7 +96,7 @@ def test_html_pages_get_friendly_error_pages(client):
 
 @pytest.fixture
 def limited_app(make_app, redis_url, redis):
-    return make_app(REDIS_URL=redis_url, QRP_JOBS_INLINE=True, QRP_RATE_LIMITS={
+    return make_app(REDIS_URL=redis_url, RATELIMIT_ENABLED=True, QRP_RATE_LIMITS={
         "anonymous": "2 per minute", "free": "3 per minute", "pro": "5 per minute",
         "business": "10 per minute"})
 
