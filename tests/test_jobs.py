@@ -45,6 +45,10 @@ def fail_first_attempts(failures: int) -> dict:
     return {"succeeded_on_attempt": attempt}
 
 
+def die_abruptly() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+
+
 release_halfway_job = threading.Event()
 
 
@@ -56,7 +60,7 @@ def wait_halfway() -> dict:
     return {"halves": 2}
 
 
-TEST_JOBS = (count_to, refuse, crash, fail_first_attempts, wait_halfway)
+TEST_JOBS = (count_to, refuse, crash, fail_first_attempts, wait_halfway, die_abruptly)
 
 
 @pytest.fixture
@@ -190,6 +194,17 @@ def test_rq_retries_a_job_safe_to_repeat_after_its_backoff(rq_app, redis, owner,
     assert done["attempts"] == 2
     assert done["result"] == {"succeeded_on_attempt": 2}
     assert done["error"] is None
+
+
+def test_job_whose_worker_process_dies_is_shown_failed(rq_app, redis, owner, api):
+    [job_id] = enqueue_committed(rq_app, owner.personal_workspace_id, (die_abruptly, (), {}))
+
+    run_worker(rq_app)
+
+    job = api(owner).get(f"/api/v1/jobs/{job_id}").json
+    assert job["state"] == "failed"
+    assert job["error"].startswith("The worker running this job stopped unexpectedly")
+    assert job_id in FailedJobRegistry("default", connection=redis).get_job_ids()
 
 
 def test_job_enqueued_in_a_rolled_back_transaction_never_runs(rq_app, redis, owner):

@@ -362,6 +362,19 @@ class Worker(rq.Worker):
                 engine.dispose(close=False)
         super().main_work_horse(job, queue)
 
+    def handle_work_horse_killed(self, job: rq.job.Job, retpid, ret_val, rusage):
+        """The horse died without a word (killed, out of memory): say so on the job's row,
+        which would otherwise stay ``started`` for ever. RQ retries it if retries are left."""
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        error = ("The worker running this job stopped unexpectedly (killed or out of memory; "
+                 f"exit status {ret_val}).")
+        with _worker_app().app_context():
+            if job.retries_left:
+                _update_row(job.id, state="retrying", error=error,
+                            message="The worker stopped; trying again.")
+            else:
+                _update_row(job.id, state="failed", error=error, finished_at=datetime.now(UTC))
+
 
 class ThreadRunner:
     """The embedded runner: one worker thread per process, with retries and backoff.
