@@ -99,6 +99,11 @@ def load_settings(instance_path: str) -> dict:
         QRP_RATE_LIMITS=dict(DEFAULT_RATE_LIMITS),
         QRP_STORAGE_DIR=env.get("QRP_STORAGE_DIR") or str(instance / "storage"),
         QRP_JOBS_INLINE=_env_bool(env.get("QRP_JOBS_INLINE"), False),
+        # Seconds before each retry of a job that is safe to repeat, e.g. "5,30,120,600".
+        QRP_JOBS_RETRY_BACKOFF=[int(s) for s in _env_list(env.get("QRP_JOBS_RETRY_BACKOFF")) or []]
+        or None,
+        # The verified sender SendGrid sends from.
+        QRP_MAIL_FROM=env.get("QRP_MAIL_FROM") or None,
         QRP_LOG_LEVEL=env.get("QRP_LOG_LEVEL") or "INFO",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
