@@ -64,8 +64,8 @@ def test_a_bad_plugin_stops_startup_naming_it(installed, points, enabled, messag
 
 def test_a_plugin_failing_to_wire_stops_create_app(installed, make_app):
     installed(entry("broken", "fake_plugins:broken"))
-    with pytest.raises(PluginError, match="plugin 'broken' could not be wired: "
-                                          "RuntimeError.*flux capacitor"):
+    with pytest.raises(PluginError, match=r"plugin 'broken' could not be wired: "
+                                          r"RuntimeError.*flux capacitor"):
         make_app(QRP_PLUGINS=["broken"])
 
 
