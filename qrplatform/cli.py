@@ -84,20 +84,26 @@ events_cli = AppGroup("events", help="Domain events: relay the outbox, consume, 
 def events_relay(once: bool, interval: float):
     """Move outbox events (and spooled stream events) to the broker."""
     from qrplatform.events.outbox import drain
+    from qrplatform.events.stream import drain_spool
     from qrplatform.extensions import db
 
+    def relay_pass() -> tuple[int, int]:
+        try:
+            return drain(), drain_spool()
+        finally:
+            db.session.remove()
+
     if once:
-        click.echo(f"relayed {drain()} events")
+        outbox, spooled = relay_pass()
+        click.echo(f"relayed {outbox} events and {spooled} spooled stream events")
         return
     click.echo("relaying events; Ctrl-C to stop")
     while True:
         try:
-            sent = drain()
-        except Exception as exc:  # the broker may be down: keep trying
+            sent = sum(relay_pass())
+        except Exception as exc:  # the database may be away: keep trying
             current_app.logger.warning("relay pass failed: %s", exc)
             sent = 0
-        finally:
-            db.session.remove()
         if not sent:
             time.sleep(interval)
 
@@ -117,7 +123,9 @@ def events_consume(group: str, once: bool):
                                    "in-process by the relay, no consumer needed.")
     from qrplatform.events.kafka import run_consumer
 
-    run_consumer(current_app._get_current_object(), group, once=once)
+    stats = run_consumer(current_app._get_current_object(), group, once=once)
+    click.echo(f"{group}: {stats.delivered} delivered, {stats.duplicates} duplicates skipped, "
+               f"{stats.batched} stream events, {stats.failures} receiver failures")
 
 
 @events_cli.command("types")

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app, g, has_request_context
+from flask import Flask, current_app, g, has_request_context
 
 from qrplatform.tenancy import current_workspace_id
 
@@ -66,9 +66,13 @@ class Event:
         return cls(**{k: v for k, v in payload.items() if k in known})
 
 
-def topic_for(event_type: str) -> str:
-    """``qr.created`` → ``qrp.qr``, unless a plugin routes the type to a stream topic."""
-    streams = current_app.extensions.get("qrp.stream_topics", {}) if current_app else {}
+def topic_for(event_type: str, app: Flask | None = None) -> str:
+    """``qr.created`` → ``qrp.qr``, unless a plugin routes the type to a stream topic.
+
+    ``app`` is for callers without an app context (the stream flush thread).
+    """
+    app = app or (current_app._get_current_object() if current_app else None)
+    streams = app.extensions.get("qrp.stream_topics", {}) if app is not None else {}
     return streams.get(event_type) or TOPIC_PREFIX + event_type.split(".", 1)[0]
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from qrplatform.events import Event
+from qrplatform.events import TOPIC_PREFIX, Event, topic_for
 from qrplatform.events.models import ProcessedEvent
 from qrplatform.extensions import db
 from qrplatform.tenancy import tenant_scope, unscoped
@@ -54,6 +54,34 @@ def receivers_for(event_type: str, group: str | None = None, *, batch: bool = Fa
 
 def groups_for(event_type: str) -> list[str]:
     return sorted({r.group for r in registered() if not r.batch and r.matches(event_type)})
+
+
+def _is_pattern(text: str) -> bool:
+    return any(char in text for char in "*?[")
+
+
+def topics_for_group(group: str, app=None) -> set[str]:
+    """The Kafka topics a consumer group must read to see every event its receivers match.
+
+    A receiver for ``qr.created`` needs ``qrp.qr``; one for ``qr.*`` needs ``qrp.qr`` plus any
+    stream topic a ``qr.`` stream type is routed to; batch receivers read stream topics.
+    """
+    app = app or current_app._get_current_object()
+    known_types = set(app.extensions.get("qrp.event_types", {}))
+    known_types |= set(app.extensions.get("qrp.stream_topics", {}))
+    topics: set[str] = set()
+    for receiver in registered(app):
+        if receiver.group != group:
+            continue
+        if not _is_pattern(receiver.pattern):
+            topics.add(topic_for(receiver.pattern, app))
+            continue
+        topics.update(topic_for(t, app) for t in known_types if receiver.matches(t))
+        domain = receiver.pattern.split(".", 1)[0]
+        if not receiver.batch and not _is_pattern(domain):
+            # Event types nobody declared yet still land on their domain's topic.
+            topics.add(TOPIC_PREFIX + domain)
+    return topics
 
 
 def deliver(event: Event, group: str) -> bool:

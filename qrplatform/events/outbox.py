@@ -4,6 +4,10 @@
 several relays can run), hands them to the configured sender and marks them sent. If the
 sender fails (the broker is down), the rows stay, their attempt count and error are noted, and
 the next pass tries again: a user's request never waits on, or fails because of, the broker.
+
+The backlog shows in /readyz and, at scrape time, as the Prometheus gauges
+``qrp_events_outbox_backlog``, ``qrp_events_outbox_oldest_age_seconds`` and
+``qrp_events_stream_spool_backlog`` (see ``EventBacklogCollector``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import logging
 import threading
 from datetime import UTC, datetime
 
-from flask import current_app
+from flask import current_app, has_app_context
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -143,3 +149,51 @@ class RelayThread:
                     log.exception("embedded event relay failed; retrying")
                 finally:
                     db.session.remove()
+
+
+class EventBacklogCollector(Collector):
+    """Gauges read when Prometheus scrapes, from the app serving /metrics.
+
+    Counted in the database (and the spool) rather than kept in process memory, so every web
+    worker reports the same number whichever process relays.
+    """
+
+    def collect(self):
+        if not has_app_context():
+            return
+        from qrplatform.events.stream import spool_of
+
+        try:
+            pending, age = backlog(), oldest_pending_age_seconds()
+            spool = spool_of()
+            spooled = len(spool) if spool is not None else 0
+        except Exception:
+            log.warning("event backlog metrics unavailable", exc_info=True)
+            return
+        finally:
+            db.session.rollback()
+        yield GaugeMetricFamily("qrp_events_outbox_backlog",
+                                "Events committed to the outbox, not yet sent", value=pending)
+        yield GaugeMetricFamily("qrp_events_outbox_oldest_age_seconds",
+                                "Age of the oldest event still in the outbox", value=age)
+        yield GaugeMetricFamily("qrp_events_stream_spool_backlog",
+                                "Stream events spooled while the broker was unreachable",
+                                value=spooled)
+
+
+_collector_lock = threading.Lock()
+_collector: EventBacklogCollector | None = None
+
+
+def register_metrics(registry=REGISTRY) -> EventBacklogCollector:
+    """Add the backlog gauges to ``registry`` (the default one once per process)."""
+    global _collector
+    with _collector_lock:
+        if registry is REGISTRY:
+            if _collector is None:
+                _collector = EventBacklogCollector()
+                registry.register(_collector)
+            return _collector
+        collector = EventBacklogCollector()
+        registry.register(collector)
+        return collector

@@ -4,29 +4,46 @@
 few microseconds) and returns. A background thread flushes the buffer every
 ``QRP_STREAM_FLUSH_INTERVAL`` seconds, or sooner when it fills, to the sink:
 
-- embedded setup: the batch receivers, in-process;
-- with Kafka: the Kafka producer (see ``qrplatform.events.kafka``), with a durable spool for
-  what the broker did not take.
+- embedded setup: the batch receivers, in-process (``LocalStreamSink``);
+- with Kafka: a buffered Kafka producer (``qrplatform.events.kafka.KafkaStreamSink``). What the
+  broker does not acknowledge in time goes to a durable spool — a Redis stream when REDIS_URL
+  is set (shared by every web container), else a SQLite file under the instance folder — and
+  the relay (``flask events relay``) drains the spool back to Kafka with ``drain_spool()``.
 
-On shutdown (atexit, gunicorn's worker_exit) the buffer is flushed, so SIGTERM loses nothing.
+On shutdown (SIGTERM, Ctrl-C, a normal exit, gunicorn stopping a worker) the buffer is flushed
+to the broker or, failing that, to the spool, so a stopping process loses nothing. Delivery is
+at least once: a batch the broker took but did not acknowledge may be sent again from the spool,
+and batch receivers are idempotent by event id.
 """
 
 from __future__ import annotations
 
 import atexit
+import fcntl
 import logging
+import signal
+import sqlite3
 import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import closing, contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
 
-from flask import current_app
+from flask import Flask, current_app
 
 from qrplatform.events import Event
 
 log = logging.getLogger(__name__)
 
+DEFAULT_SPOOL_KEY = "qrp:events:stream-spool"
+DEFAULT_SPOOL_FILE = "events-stream-spool.sqlite3"
+
 
 class LocalStreamSink:
     """No broker: hand the batch to the plugins' batch receivers in this process."""
+
+    spool = None
 
     def __init__(self, app):
         self.app = app
@@ -43,6 +60,169 @@ class LocalStreamSink:
 
     def close(self) -> None:
         pass
+
+
+# --- the durable spool ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpooledEvent:
+    spool_id: str | int
+    topic: str
+    event: Event
+
+
+class RedisSpool:
+    """Events the broker did not take, in a Redis stream every relay can drain."""
+
+    def __init__(self, url: str, key: str = DEFAULT_SPOOL_KEY):
+        from redis import Redis
+
+        self.redis = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self.key = key
+
+    def put(self, items: list[tuple[str, Event]]) -> None:
+        with self.redis.pipeline(transaction=True) as pipe:  # the whole batch, or none of it
+            for topic, event in items:
+                pipe.xadd(self.key, {"topic": topic, "event": event.to_json()})
+            pipe.execute()
+
+    def peek(self, limit: int) -> list[SpooledEvent]:
+        return [SpooledEvent(entry_id, fields[b"topic"].decode(),
+                             Event.from_json(fields[b"event"]))
+                for entry_id, fields in self.redis.xrange(self.key, count=limit)]
+
+    def remove(self, spool_ids: list) -> None:
+        if spool_ids:
+            self.redis.xdel(self.key, *spool_ids)
+
+    def __len__(self) -> int:
+        return self.redis.xlen(self.key)
+
+    @contextmanager
+    def draining(self) -> Iterator[bool]:
+        """One drainer at a time across relays; yields False when another one is at it."""
+        from redis.exceptions import LockError
+
+        lock = self.redis.lock(self.key + ":drain", timeout=120)
+        acquired = lock.acquire(blocking=False)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                # An expired lock means another drainer may resend a batch: receivers dedupe.
+                with suppress(LockError):
+                    lock.release()
+
+    def close(self) -> None:
+        self.redis.close()
+
+
+class FileSpool:
+    """Events the broker did not take, in a SQLite file (created on first use).
+
+    SQLite gives atomic, fsynced appends that several processes on this host can share. The
+    relay that drains it must run on the same host (same instance folder).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._ready = False
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=30)) as conn:
+            conn.execute("PRAGMA synchronous=FULL")
+            if not self._ready:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY "
+                             "AUTOINCREMENT, topic TEXT NOT NULL, event TEXT NOT NULL)")
+                self._ready = True
+            with conn:  # commit, or roll back on error
+                yield conn
+
+    def put(self, items: list[tuple[str, Event]]) -> None:
+        with self._transaction() as conn:
+            conn.executemany("INSERT INTO spool (topic, event) VALUES (?, ?)",
+                             [(topic, event.to_json()) for topic, event in items])
+
+    def peek(self, limit: int) -> list[SpooledEvent]:
+        if not self.path.exists():
+            return []
+        with self._transaction() as conn:
+            rows = conn.execute("SELECT id, topic, event FROM spool ORDER BY id LIMIT ?",
+                                (limit,)).fetchall()
+        return [SpooledEvent(row_id, topic, Event.from_json(raw)) for row_id, topic, raw in rows]
+
+    def remove(self, spool_ids: list) -> None:
+        if spool_ids:
+            with self._transaction() as conn:
+                conn.executemany("DELETE FROM spool WHERE id = ?", [(i,) for i in spool_ids])
+
+    def __len__(self) -> int:
+        if not self.path.exists():
+            return 0
+        with self._transaction() as conn:
+            return conn.execute("SELECT count(*) FROM spool").fetchone()[0]
+
+    @contextmanager
+    def draining(self) -> Iterator[bool]:
+        """One drainer at a time on this host; yields False when another one is at it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "w") as lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+
+    def close(self) -> None:
+        pass
+
+
+def make_spool(app: Flask) -> RedisSpool | FileSpool:
+    """Redis when REDIS_URL is set (any container's relay can drain it), else a local file."""
+    if app.config.get("REDIS_URL"):
+        return RedisSpool(app.config["REDIS_URL"],
+                          app.config.get("QRP_STREAM_SPOOL_KEY") or DEFAULT_SPOOL_KEY)
+    path = app.config.get("QRP_STREAM_SPOOL_PATH") or Path(app.instance_path) / DEFAULT_SPOOL_FILE
+    return FileSpool(path)
+
+
+def spool_of(app: Flask | None = None) -> RedisSpool | FileSpool | None:
+    """This app's stream spool; None in the embedded setup, which has no broker to miss."""
+    app = app or current_app._get_current_object()
+    return app.extensions["qrp.stream"].sink.spool
+
+
+def drain_spool(app: Flask | None = None, batch_size: int = 500) -> int:
+    """Send spooled stream events to the broker (the relay calls this). Returns how many.
+
+    A batch leaves the spool only after the broker acknowledged it; if the broker is down the
+    events stay for the next pass.
+    """
+    app = app or current_app._get_current_object()
+    spool = spool_of(app)
+    if spool is None:
+        return 0
+    sender = app.extensions["qrp.events"].sender
+    sent = 0
+    with spool.draining() as acquired:
+        if not acquired:
+            return 0
+        try:
+            while entries := spool.peek(batch_size):
+                sender.send([(entry.topic, entry.event) for entry in entries])
+                spool.remove([entry.spool_id for entry in entries])
+                sent += len(entries)
+        except Exception as exc:
+            log.warning("stream spool: events stay spooled until the broker is back: %s", exc)
+    return sent
+
+
+# --- the buffer ----------------------------------------------------------------------------
 
 
 class StreamBuffer:
@@ -107,9 +287,11 @@ class StreamBuffer:
             return len(batch)
 
     def close(self) -> None:
+        """Flush and stop; runs at exit, so a stopping process hands over what it holds."""
         if self._closed:
             return
         self._closed = True
+        atexit.unregister(self.close)
         self._wake.set()
         try:
             self.flush()
@@ -119,11 +301,27 @@ class StreamBuffer:
         self.sink.close()
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def flush_on_sigterm() -> None:
+    """Make SIGTERM a normal exit, so the atexit flush runs instead of the process vanishing.
+
+    Only when nobody else handles SIGTERM: gunicorn, RQ and the consumer install their own
+    graceful handlers, and their processes then exit normally, which runs the flush too.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
 def init_app(app) -> StreamBuffer:
     if app.config.get("KAFKA_BOOTSTRAP_SERVERS"):
         from qrplatform.events.kafka import KafkaStreamSink
 
-        sink = KafkaStreamSink(app)
+        sink = KafkaStreamSink(app, make_spool(app))
     else:
         sink = LocalStreamSink(app)
     buffer = StreamBuffer(
@@ -133,6 +331,8 @@ def init_app(app) -> StreamBuffer:
         background=app.config.get("QRP_STREAM_BACKGROUND", True),
     )
     app.extensions["qrp.stream"] = buffer
+    if app.config.get("QRP_STREAM_BACKGROUND", True):
+        flush_on_sigterm()
     return buffer
 
 
