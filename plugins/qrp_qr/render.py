@@ -185,8 +185,9 @@ def layout(payload: str, design: dict[str, Any], logo_image: Image.Image | None 
     out.foreground = design["foreground"]
     out.eye_style = design["eye_style"]
     out.eye_color = design["eye_color"] or design["foreground"]
-    # Square eyes in the modules' colour are plain modules: drawn with them, in one pass.
-    separate_eyes = out.eye_style != "square" or out.eye_color != out.foreground
+    # Square eyes among square modules of the same colour are plain modules: one pass.
+    separate_eyes = not (out.eye_style == "square" and out.module_style == "square"
+                         and out.eye_color == out.foreground)
     out.eyes = [(0, 0), (n - 7, 0), (0, n - 7)] if separate_eyes else []
     hole = None
     if logo_image is not None and design["logo"]:

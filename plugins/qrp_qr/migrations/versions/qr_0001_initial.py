@@ -8,7 +8,6 @@ Create Date: 2026-11-28 08:10:38.242278
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = 'qr_0001'
 down_revision = None

@@ -1,0 +1,234 @@
+"""/api/v1/qr-codes and /api/v1/qr-design-templates (flask-smorest, in the OpenAPI document)."""
+
+from __future__ import annotations
+
+from flask import url_for
+
+from qrp_qr import services
+from qrp_qr.schemas import (
+    BulkAcceptedSchema,
+    BulkFormSchema,
+    BulkUploadSchema,
+    DesignTemplatePatchSchema,
+    DesignTemplateSchema,
+    ImageArgs,
+    ImageSchema,
+    LogoSchema,
+    LogoUploadSchema,
+    QRCodeCreateSchema,
+    QRCodeListArgs,
+    QRCodePageSchema,
+    QRCodeSchema,
+    QRCodeUpdateSchema,
+)
+from qrplatform import permissions
+from qrplatform.api import BEARER, api_blueprint, authenticated
+
+blp = api_blueprint("qr_codes", __name__, "/api/v1/qr-codes",
+                    "QR codes: static and dynamic, their design, images and bulk creation")
+templates_blp = api_blueprint("qr_design_templates", __name__, "/api/v1/qr-design-templates",
+                              "Reusable QR code designs of a workspace")
+
+
+def code_view(code) -> dict:
+    """The API resource of a code."""
+    return {
+        "id": code.id, "name": code.name, "kind": code.kind, "type": code.type,
+        "content": code.content, "destination": code.destination,
+        "short_code": code.short_code, "short_url": services.short_url(code),
+        "design": code.design, "design_template_id": code.design_template_id,
+        "redirect_status": code.redirect_status, "utm": code.utm,
+        "expires_at": code.expires_at, "scan_cap": code.scan_cap, "paused": code.paused,
+        "has_password": code.has_password, "state": code.state, "tags": code.tags,
+        "image_url": services.image_urls(code), "created_at": code.created_at,
+        "updated_at": code.updated_at, "archived_at": code.archived_at,
+    }
+
+
+def _content_shorthand(data: dict) -> dict:
+    """``destination`` (or ``url``) stands for content.url of a url code."""
+    if data.get("type", "url") == "url" and data.get("destination") and not data.get("content"):
+        data = {**data, "content": {"url": data["destination"]}}
+    return data
+
+
+@blp.get("")
+@blp.arguments(QRCodeListArgs, location="query")
+@blp.response(200, QRCodePageSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def list_codes(args):
+    """The workspace's codes, newest first: search, filter by type, kind, tag and status."""
+    permissions.require("qr.view")
+    items, total = services.list_codes(
+        q=args["q"], qr_type=args.get("type"), kind=args.get("kind"), tag=args.get("tag"),
+        status=args["status"], page=args["page"], per_page=args["per_page"])
+    return {"items": [code_view(c) for c in items], "total": total, "page": args["page"],
+            "per_page": args["per_page"]}
+
+
+@blp.post("")
+@blp.arguments(QRCodeCreateSchema)
+@blp.response(201, QRCodeSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def create_code(data):
+    """Create a code. The design is decoded by a real QR decoder first; a design that would
+    not scan is refused with 422 and a message saying what to change."""
+    permissions.require("qr.edit")
+    return code_view(services.create_code(_content_shorthand(data)))
+
+
+@blp.get("/<int:code_id>")
+@blp.response(200, QRCodeSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def get_code(code_id):
+    """One code."""
+    permissions.require("qr.view")
+    return code_view(services.get_code(code_id))
+
+
+@blp.patch("/<int:code_id>")
+@blp.arguments(QRCodeUpdateSchema)
+@blp.response(200, QRCodeSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def update_code(data, code_id):
+    """Change a code. A dynamic code keeps its short link: the printed code stays valid.
+    ``archived: false`` restores an archived code."""
+    permissions.require("qr.edit")
+    archived = data.pop("archived", None)
+    if archived is False:
+        services.restore_code(code_id)
+    if archived:
+        return code_view(services.archive_code(code_id))
+    if data:
+        return code_view(services.update_code(code_id, data))
+    return code_view(services.get_code(code_id))
+
+
+@blp.delete("/<int:code_id>")
+@blp.response(204)
+@blp.doc(security=BEARER)
+@authenticated
+def archive_code(code_id):
+    """Archive a code: its short link stops redirecting and says so. Nothing is erased
+    (scans stay for analytics); PATCH ``archived: false`` restores it."""
+    permissions.require("qr.edit")
+    services.archive_code(code_id)
+
+
+@blp.post("/<int:code_id>/duplicate")
+@blp.response(201, QRCodeSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def duplicate_code(code_id):
+    """A copy of the code; a dynamic copy gets its own short link."""
+    permissions.require("qr.edit")
+    return code_view(services.duplicate_code(code_id))
+
+
+@blp.get("/<int:code_id>/image")
+@blp.arguments(ImageArgs, location="query")
+@blp.response(200, ImageSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def code_image(args, code_id):
+    """The code as PNG, SVG or PDF at any size within limits (drawn once, then cached)."""
+    permissions.require("qr.view")
+    code = services.get_code(code_id)
+    key, _ = services.ensure_image(code, args["format"], args["size"])
+    from qrplatform.storage import storage
+
+    return {"format": args["format"], "size": args["size"], "url": storage().url(key)}
+
+
+@blp.post("/logos")
+@blp.arguments(LogoUploadSchema, location="files")
+@blp.response(201, LogoSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def upload_logo(files):
+    """Upload a logo (multipart field ``file``); put the returned key in ``design.logo``."""
+    permissions.require("qr.edit")
+    from qrplatform.storage import storage
+
+    key = services.upload_logo(files["file"].read())
+    return {"logo": key, "url": storage().url(key)}
+
+
+@blp.post("/bulk")
+@blp.arguments(BulkUploadSchema, location="files")
+@blp.arguments(BulkFormSchema, location="form")
+@blp.response(202, BulkAcceptedSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def bulk_create(files, form):
+    """Create up to 10,000 codes from a CSV (multipart ``file``). Every row is checked first:
+    bad rows answer 422 with their line numbers and nothing is created, unless
+    ``skip_invalid`` is true. Then a background job draws, verifies and stores the codes and
+    a ZIP of their images: follow ``job_url`` (GET /api/v1/jobs/{id})."""
+    permissions.require("qr.edit")
+    job, rows, skipped = services.start_bulk(
+        files["file"].read(), kind=form["kind"], qr_type=form["type"],
+        skip_invalid=form["skip_invalid"], design_template_id=form.get("design_template_id"))
+    return {"job_id": job.id, "job_url": url_for("jobs.job_status", job_id=job.id),
+            "rows": rows, "skipped": skipped}
+
+
+# -- design templates ---------------------------------------------------------------------------
+
+@templates_blp.get("")
+@templates_blp.response(200, DesignTemplateSchema(many=True))
+@templates_blp.doc(security=BEARER)
+@authenticated
+def list_templates():
+    """The workspace's saved designs."""
+    permissions.require("qr.view")
+    return services.list_templates()
+
+
+@templates_blp.post("")
+@templates_blp.arguments(DesignTemplateSchema)
+@templates_blp.response(201, DesignTemplateSchema)
+@templates_blp.doc(security=BEARER)
+@authenticated
+def create_template(data):
+    """Save a design for reuse (it must scan, like any design)."""
+    permissions.require("qr.edit")
+    return services.save_template(data["name"], data["design"])
+
+
+@templates_blp.get("/<int:template_id>")
+@templates_blp.response(200, DesignTemplateSchema)
+@templates_blp.doc(security=BEARER)
+@authenticated
+def get_template(template_id):
+    """One saved design."""
+    permissions.require("qr.view")
+    return services.get_template(template_id)
+
+
+@templates_blp.patch("/<int:template_id>")
+@templates_blp.arguments(DesignTemplatePatchSchema)
+@templates_blp.response(200, DesignTemplateSchema)
+@templates_blp.doc(security=BEARER)
+@authenticated
+def update_template(data, template_id):
+    """Rename or change a saved design (codes already made keep their own copy)."""
+    permissions.require("qr.edit")
+    template = services.get_template(template_id)
+    return services.save_template(data.get("name", template.name),
+                                  {**template.design, **data.get("design", {})}, template_id)
+
+
+@templates_blp.delete("/<int:template_id>")
+@templates_blp.response(204)
+@templates_blp.doc(security=BEARER)
+@authenticated
+def delete_template(template_id):
+    """Delete a saved design."""
+    permissions.require("qr.edit")
+    services.delete_template(template_id)
+

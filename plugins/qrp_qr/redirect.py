@@ -1,0 +1,517 @@
+"""The scan redirect: the hottest path in the system.
+
+``GET {SHORT_LINK_BASE_URL}/<short code>`` answers a redirect to the code's destination and
+records one ``qr.scanned`` stream event. It never waits on the database or Kafka:
+
+- the code is looked up in an in-process cache, in front of Redis (``LinkCache``), in front of
+  the database; every process drops a changed code at once (Redis pub/sub, see ``LinkCache``);
+- the scan is handed to the stream buffer (``emit_stream``): a deque append;
+- a scan cap is a per-code counter in Redis (INCR), or in-process without Redis.
+
+The common case (an active code without a password) is answered by ``ShortLinkMiddleware``,
+a WSGI layer in front of Flask: no session, no CSRF, no tenant gateway, no template. Anything
+else (a password form, an expired or paused code, an unknown code) falls through to the Flask
+views below, which apply the same rules through the same ``decide`` function and render the
+pages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from qrp_qr import payloads, services
+from qrplatform import events, privacy, useragents
+
+log = logging.getLogger(__name__)
+
+SHORT_CODE = re.compile(r"^[A-Za-z0-9]{4,16}$")
+LINK_KEY = "qrp:qr:link:{}"
+GENERATION_KEY = "qrp:qr:gen:{}"
+SCANS_KEY = "qrp:qr:scans:{}"
+INVALIDATE_CHANNEL = "qrp:qr:invalidate"
+REDIS_TTL = 24 * 3600        # seconds a link stays in Redis
+LOCAL_TTL = 300.0            # seconds a link stays in a process (a safety net; pub/sub evicts)
+MISSING_TTL = 10.0           # an unknown code is remembered briefly (scanners retry)
+LOCAL_SIZE = 50_000
+CONTENT_TOKEN_AGE = 600      # seconds a password-unlocked content link stays valid
+
+# Only set the entry if nobody invalidated the code since we read its generation.
+_SET_IF_GENERATION = """
+if (redis.call('GET', KEYS[2]) or '0') == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+end
+"""
+
+
+class LinkCache:
+    """short code → redirect entry (``services.redirect_entry``), three levels deep.
+
+    Correctness when a code changes: ``invalidate`` (called after the commit) bumps the code's
+    generation in Redis, deletes the Redis entry and publishes the short code; every process
+    listens and drops it from memory. A fill that raced with an invalidation is not kept: the
+    Redis write is conditional on the generation, the in-process one on a local epoch that
+    every invalidation bumps. While a process is not (yet) subscribed it does not cache in
+    memory at all, so a missed message cannot leave it stale.
+    """
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.redis_url = app.config.get("REDIS_URL")
+        self._local: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._epoch = 0
+        self._redis = None
+        self._listener: threading.Thread | None = None
+        self._listener_pid: int | None = None
+        self._subscribed = threading.Event()
+        self._set_if_generation = None
+        if not self.redis_url:
+            self._subscribed.set()  # one process, invalidated directly
+
+    # -- plumbing --
+    def redis(self):
+        if self._redis is None:
+            from redis import Redis
+
+            self._redis = Redis.from_url(self.redis_url, socket_timeout=2,
+                                         socket_connect_timeout=2, health_check_interval=30)
+            self._set_if_generation = self._redis.register_script(_SET_IF_GENERATION)
+        return self._redis
+
+    def _ensure_listener(self) -> None:
+        import os
+
+        if not self.redis_url:
+            return
+        pid = os.getpid()
+        if self._listener is not None and self._listener_pid == pid and self._listener.is_alive():
+            return
+        with self._lock:
+            if self._listener is None or self._listener_pid != pid or not self._listener.is_alive():
+                # After a fork (gunicorn workers), start afresh: nothing inherited is trusted.
+                self._subscribed.clear()
+                self._redis = None
+                self._local.clear()
+                self._listener_pid = pid
+                self._listener = threading.Thread(target=self._listen, daemon=True,
+                                                  name="qrp-qr-link-invalidation")
+                self._listener.start()
+
+    def _listen(self) -> None:
+        from redis import Redis
+
+        while True:
+            try:
+                client = Redis.from_url(self.redis_url, socket_connect_timeout=2,
+                                        health_check_interval=30)
+                pubsub = client.pubsub(ignore_subscribe_messages=False)
+                pubsub.subscribe(INVALIDATE_CHANNEL)
+                for message in pubsub.listen():
+                    if message["type"] == "subscribe":
+                        # Whatever happened while we were not listening is unknown: start clean.
+                        self._drop_all()
+                        self._subscribed.set()
+                    elif message["type"] == "message":
+                        self._drop(message["data"].decode())
+            except Exception as exc:  # the connection dropped: stop caching, reconnect
+                self._subscribed.clear()
+                self._drop_all()
+                log.warning("link cache invalidation listener lost Redis (%s); retrying", exc)
+                time.sleep(1)
+
+    def _drop(self, short_code: str) -> None:
+        with self._lock:
+            self._epoch += 1
+            self._local.pop(short_code, None)
+
+    def _drop_all(self) -> None:
+        with self._lock:
+            self._epoch += 1
+            self._local.clear()
+
+    # -- the API --
+    def get(self, short_code: str) -> dict[str, Any] | None:
+        self._ensure_listener()
+        hit = self._local.get(short_code)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        epoch = self._epoch
+        entry, ttl = self._fetch(short_code)
+        if self._subscribed.is_set():
+            with self._lock:
+                if self._epoch == epoch:
+                    self._local[short_code] = (now + ttl, entry)
+                    self._local.move_to_end(short_code)
+                    while len(self._local) > LOCAL_SIZE:
+                        self._local.popitem(last=False)
+        return entry
+
+    def _fetch(self, short_code: str) -> tuple[dict[str, Any] | None, float]:
+        if self.redis_url:
+            try:
+                client = self.redis()
+                raw, generation = client.mget(LINK_KEY.format(short_code),
+                                              GENERATION_KEY.format(short_code))
+                if raw is not None:
+                    entry = json.loads(raw)
+                    return entry, LOCAL_TTL if entry else MISSING_TTL
+            except Exception as exc:
+                log.warning("redirect cache: Redis unavailable (%s); reading the database", exc)
+                return self._from_database(short_code), 0.0
+            entry = self._from_database(short_code)
+            if entry is not None:
+                try:
+                    self._set_if_generation(
+                        keys=[LINK_KEY.format(short_code), GENERATION_KEY.format(short_code)],
+                        args=[json.dumps(entry), (generation or b"0").decode(), REDIS_TTL])
+                except Exception as exc:
+                    log.warning("redirect cache: could not fill Redis (%s)", exc)
+            return entry, LOCAL_TTL if entry else MISSING_TTL
+        entry = self._from_database(short_code)
+        return entry, LOCAL_TTL if entry else MISSING_TTL
+
+    def _from_database(self, short_code: str) -> dict[str, Any] | None:
+        from qrplatform.extensions import db
+
+        with self.app.app_context():
+            try:
+                return services.redirect_entry(short_code)
+            finally:
+                db.session.remove()
+
+    def invalidate(self, short_code: str) -> None:
+        """Forget a code everywhere; call after the change committed."""
+        self._drop(short_code)
+        if self.redis_url:
+            try:
+                pipe = self.redis().pipeline()
+                pipe.incr(GENERATION_KEY.format(short_code))
+                pipe.expire(GENERATION_KEY.format(short_code), REDIS_TTL * 2)
+                pipe.delete(LINK_KEY.format(short_code))
+                pipe.publish(INVALIDATE_CHANNEL, short_code)
+                pipe.execute()
+            except Exception:
+                log.exception("could not invalidate short code %s in Redis", short_code)
+                raise
+
+    def wait_until_listening(self, timeout: float = 5.0) -> bool:
+        self._ensure_listener()
+        return self._subscribed.wait(timeout)
+
+
+class ScanCounter:
+    """Scans so far of a capped code: Redis INCR (all processes agree), else in-process."""
+
+    def __init__(self, cache: LinkCache):
+        self.cache = cache
+        self._counts: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def increment(self, code_id: int) -> int:
+        if self.cache.redis_url:
+            return int(self.cache.redis().incr(SCANS_KEY.format(code_id)))
+        with self._lock:
+            self._counts[code_id] = self._counts.get(code_id, 0) + 1
+            return self._counts[code_id]
+
+    def current(self, code_id: int) -> int:
+        if self.cache.redis_url:
+            return int(self.cache.redis().get(SCANS_KEY.format(code_id)) or 0)
+        return self._counts.get(code_id, 0)
+
+
+def cache_for(app: Flask) -> LinkCache:
+    return app.extensions["qr.link_cache"]
+
+
+def counter_for(app: Flask) -> ScanCounter:
+    return app.extensions["qr.scan_counter"]
+
+
+# -- the rules ----------------------------------------------------------------------------------
+
+def decide(app: Flask, entry: dict[str, Any], classification: str, *,
+           unlocked: bool = False) -> str:
+    """The outcome of one visit: redirected, password_required, expired, paused, archived or
+    cap_reached. A redirected human or bot visit counts towards the cap; HEAD requests and
+    link previews do not (a chat app unfurling the link is not a scan)."""
+    if entry["archived"]:
+        return "archived"
+    if entry["paused"]:
+        return "paused"
+    if entry["expires_at"] is not None and entry["expires_at"] <= time.time():
+        return "expired"
+    cap = entry["scan_cap"]
+    counts = classification in (useragents.HUMAN, useragents.BOT)
+    if cap is not None and not counts and counter_for(app).current(entry["id"]) >= cap:
+        return "cap_reached"
+    if entry["password"] and not unlocked:
+        return "password_required"
+    if cap is not None and counts and counter_for(app).increment(entry["id"]) > cap:
+        return "cap_reached"
+    return "redirected"
+
+
+def _country(value: str | None) -> str | None:
+    value = (value or "").strip().upper()
+    if len(value) == 2 and value.isalpha() and value not in {"XX", "T1"}:
+        return value
+    return None
+
+
+def _language(header: str | None) -> str | None:
+    """The primary tag of the most preferred language in Accept-Language."""
+    best, best_q = None, -1.0
+    for position, part in enumerate((header or "").split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        primary = tag.split("-", 1)[0].strip().lower()
+        if primary.isalpha() and 1 < len(primary) <= 8 and q > best_q and q > 0:
+            best, best_q = primary, q - position * 1e-6
+    return best
+
+
+def record_scan(app: Flask, entry: dict[str, Any], *, method: str, user_agent: str | None,
+                referrer: str | None, country: str | None, accept_language: str | None,
+                ip: str, classification: str, reason: str | None, outcome: str) -> None:
+    """One qr.scanned stream event; the raw IP never leaves this function."""
+    salt = privacy.daily_salt(app)
+    user_agent = user_agent[:512] if user_agent else None
+    data = {
+        "code_id": entry["id"],
+        "short_code": entry["short_code"],
+        "method": "HEAD" if method == "HEAD" else "GET",
+        "user_agent": user_agent,
+        "referrer": referrer[:1024] if referrer else None,
+        "country": _country(country),
+        "language": _language(accept_language),
+        "ip_hash": privacy.ip_hash(ip, salt),
+        "visitor_hash": privacy.visitor_hash(ip, user_agent, entry["id"], salt=salt),
+        "classification": classification,
+        "reason": reason,
+        "outcome": outcome,
+    }
+    with app.app_context():
+        events.emit_stream("qr.scanned", data, workspace_id=entry["workspace_id"],
+                           actor={"type": "anonymous"})
+
+
+# -- the fast path ------------------------------------------------------------------------------
+
+class ShortLinkMiddleware:
+    """Answers the plain redirect before Flask; passes everything else on."""
+
+    def __init__(self, wsgi_app, app: Flask, prefix: str):
+        self.wsgi_app = wsgi_app
+        self.app = app
+        self.prefix = prefix.rstrip("/") + "/"
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD")
+        if method in ("GET", "HEAD") and path.startswith(self.prefix):
+            short_code = path[len(self.prefix):]
+            if SHORT_CODE.match(short_code):
+                answered = self._try(environ, start_response, short_code, method)
+                if answered is not None:
+                    return answered
+        return self.wsgi_app(environ, start_response)
+
+    def _try(self, environ, start_response, short_code: str, method: str):
+        try:
+            entry = cache_for(self.app).get(short_code)
+        except Exception:
+            log.exception("short link lookup failed; falling back to the full stack")
+            return None
+        if entry is None or entry["password"]:
+            return None
+        user_agent = environ.get("HTTP_USER_AGENT")
+        classification, reason = useragents.classify(method, user_agent)
+        outcome = decide(self.app, entry, classification)
+        if outcome != "redirected":
+            # A page to show: the Flask view renders it (and records the scan).
+            if outcome == "cap_reached":
+                environ["qrp.qr.outcome"] = outcome  # already counted: do not count twice
+            return None
+        record_scan(self.app, entry, method=method, user_agent=user_agent,
+                    referrer=environ.get("HTTP_REFERER"),
+                    country=environ.get("HTTP_CF_IPCOUNTRY"),
+                    accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
+                    ip=environ.get("REMOTE_ADDR") or "unknown",
+                    classification=classification, reason=reason, outcome=outcome)
+        status = entry["status"]
+        start_response(f"{status} {_REASONS[status]}", [
+            ("Location", entry["target"]),
+            ("Cache-Control", "private, max-age=0, no-store"),
+            ("Referrer-Policy", "no-referrer-when-downgrade"),
+            ("Content-Length", "0"),
+        ])
+        return [b""]
+
+
+_REASONS = {301: "Moved Permanently", 302: "Found", 307: "Temporary Redirect",
+            308: "Permanent Redirect", 303: "See Other"}
+
+
+# -- the Flask views (pages, and the same rules when the fast path passes) ----------------------
+
+PAGES = {
+    "expired": (410, "This link has expired", "The QR code you scanned is no longer active."),
+    "paused": (404, "This link is paused", "The owner paused this QR code for now. "
+                                           "Try again later."),
+    "archived": (410, "This link was removed", "The owner retired this QR code."),
+    "cap_reached": (410, "This link reached its limit",
+                    "The QR code was scanned as many times as its owner allowed."),
+    "missing": (404, "No such link", "Check that the whole code was scanned."),
+}
+
+
+def _visit(short_code: str, *, unlocked: bool = False, password_error: str | None = None):
+    app = current_app._get_current_object()
+    entry = cache_for(app).get(short_code) if SHORT_CODE.match(short_code) else None
+    if entry is None:
+        return _page("missing")
+    method = "HEAD" if request.method == "HEAD" else "GET"
+    user_agent = request.headers.get("User-Agent")
+    classification, reason = useragents.classify(method, user_agent)
+    outcome = request.environ.get("qrp.qr.outcome") or decide(
+        app, entry, classification, unlocked=unlocked)
+    if not (password_error and outcome == "password_required"):
+        record_scan(app, entry, method=method, user_agent=user_agent,
+                    referrer=request.headers.get("Referer"),
+                    country=request.headers.get("CF-IPCountry"),
+                    accept_language=request.headers.get("Accept-Language"),
+                    ip=request.remote_addr or "unknown", classification=classification,
+                    reason=reason, outcome=outcome)
+    if outcome == "redirected":
+        target = entry["target"]
+        if unlocked and target.endswith(f"/{short_code}/c"):
+            target += "?t=" + _content_serializer(app).dumps(short_code)
+        # After a POST (the password form) a 303 makes the browser GET the destination.
+        status = 303 if request.method == "POST" else entry["status"]
+        response = Response(status=status, headers={"Location": target})
+        response.headers["Cache-Control"] = "private, max-age=0, no-store"
+        return response
+    if outcome == "password_required":
+        response = Response(render_template("qr/link_password.html", short_code=short_code,
+                                            error=password_error),
+                            status=401 if password_error else 200)
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+    return _page(outcome)
+
+
+def _page(outcome: str):
+    status, title, message = PAGES[outcome]
+    response = Response(render_template("qr/link_unavailable.html", title=title,
+                                        message=message), status=status)
+    response.headers["Cache-Control"] = "private, max-age=0, no-store"
+    return response
+
+
+def follow(short_code: str):
+    return _visit(short_code)
+
+
+def unlock(short_code: str):
+    password = request.form.get("password", "")
+    if not SHORT_CODE.match(short_code):
+        return _page("missing")
+    if services.check_code_password(short_code, password):
+        return _visit(short_code, unlocked=True)
+    return _visit(short_code, password_error="That password is not right.")
+
+
+def _content_serializer(app: Flask) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="qr-link-content")
+
+
+def content(short_code: str):
+    """What a dynamic text, vCard or event code's link serves (the scan was counted already)."""
+    app = current_app._get_current_object()
+    entry = cache_for(app).get(short_code) if SHORT_CODE.match(short_code) else None
+    if entry is None:
+        return _page("missing")
+    for outcome in ("archived", "paused"):
+        if entry[outcome]:
+            return _page(outcome)
+    if entry["expires_at"] is not None and entry["expires_at"] <= time.time():
+        return _page("expired")
+    if entry["password"]:
+        try:
+            token = _content_serializer(app).loads(request.args.get("t", ""),
+                                                   max_age=CONTENT_TOKEN_AGE)
+        except BadSignature:
+            token = None
+        if token != short_code:
+            return Response(status=303, headers={"Location": request.path.rsplit("/", 1)[0]})
+    qr_type, data, code_id = services.served_content(short_code)
+    if qr_type == "vcard":
+        body = payloads.encode("vcard", data) + "\r\n"
+        filename = quote((payloads.summary("vcard", data) or "contact").replace(" ", "_"))
+        return Response(body, mimetype="text/vcard", headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{filename}.vcf"})
+    if qr_type == "event":
+        body = payloads.calendar_file(data, uid=f"qr-{code_id}@qrplatform")
+        return Response(body, mimetype="text/calendar", headers={
+            "Content-Disposition": "attachment; filename=event.ics"})
+    if qr_type == "text":
+        return render_template("qr/link_text.html", text=data["text"])
+    abort(404)
+
+
+def link_path_prefix(app: Flask) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(app.config["SHORT_LINK_BASE_URL"]).path.rstrip("/")
+
+
+def init_app(app: Flask) -> None:
+    """Mount the short links at SHORT_LINK_BASE_URL's path, with the fast path in front."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from qrplatform.extensions import csrf
+    from qrplatform.gateway import apply_rate_limits
+    from qrplatform.plugins import RateLimit
+
+    cache = LinkCache(app)
+    app.extensions["qr.link_cache"] = cache
+    app.extensions["qr.scan_counter"] = ScanCounter(cache)
+    privacy.init_app(app)
+    prefix = link_path_prefix(app)
+    links = Blueprint("qr_short_links", __name__, template_folder="templates")
+    links.add_url_rule("/<short_code>", "follow", follow, methods=["GET", "HEAD"])
+    links.add_url_rule("/<short_code>", "unlock", unlock, methods=["POST"])
+    links.add_url_rule("/<short_code>/c", "content", content, methods=["GET"])
+    # No CSRF on the password form: it changes nothing and is rate limited instead.
+    csrf.exempt(links)
+    app.register_blueprint(links, url_prefix=prefix or None)
+    # Scans are anonymous and plentiful: no per-IP plan limit (a venue's Wi-Fi is one IP).
+    # Guessing a password is what must stay slow.
+    apply_rate_limits(app, {
+        "qr_short_links.follow": RateLimit.exempt(),
+        "qr_short_links.content": RateLimit.exempt(),
+        "qr_short_links.unlock": RateLimit("10 per minute", methods=("POST",)),
+    })
+    # Inside ProxyFix when there is one, so REMOTE_ADDR is already the client's address.
+    outer = app.wsgi_app
+    if isinstance(outer, ProxyFix):
+        outer.app = ShortLinkMiddleware(outer.app, app, prefix)
+    else:
+        app.wsgi_app = ShortLinkMiddleware(outer, app, prefix)

@@ -1,0 +1,169 @@
+"""API shapes for QR codes, their images, design templates and bulk uploads."""
+
+from flask_smorest.fields import Upload
+from marshmallow import Schema, fields, validate
+
+from qrp_qr.models import KINDS, REDIRECT_STATUSES, TYPES
+from qrp_qr.render import FORMATS, DesignSchema
+from qrp_qr.services import UTM_FIELDS
+
+CONTENT_HELP = (
+    "The type's fields. url: url · text: text · email: email, subject, body · phone: phone · "
+    "sms: phone, message · wifi: ssid, security (WPA|WEP|nopass), password, hidden · "
+    "vcard: first_name, last_name, organization, title, phone, mobile, email, website, street, "
+    "city, region, postcode, country, note · geo: latitude, longitude · "
+    "event: title, start, end, location, description (ISO 8601 times)."
+)
+
+
+class UtmSchema(Schema):
+    utm_source = fields.String(validate=validate.Length(max=200))
+    utm_medium = fields.String(validate=validate.Length(max=200))
+    utm_campaign = fields.String(validate=validate.Length(max=200))
+    utm_term = fields.String(validate=validate.Length(max=200))
+    utm_content = fields.String(validate=validate.Length(max=200))
+
+
+assert set(UtmSchema._declared_fields) == set(UTM_FIELDS)
+
+
+class ImageUrlSchema(Schema):
+    png = fields.String()
+    svg = fields.String()
+    pdf = fields.String()
+
+
+class QRCodeSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String()
+    kind = fields.String(metadata={"enum": list(KINDS)})
+    type = fields.String(metadata={"enum": list(TYPES)})
+    content = fields.Dict(metadata={"description": CONTENT_HELP})
+    destination = fields.String(allow_none=True, metadata={
+        "description": "where the short link sends a scanner (dynamic); the URL of a static "
+                       "url code"})
+    short_code = fields.String(allow_none=True)
+    short_url = fields.String(allow_none=True, metadata={"description": "dynamic codes only"})
+    design = fields.Nested(DesignSchema)
+    design_template_id = fields.Integer(allow_none=True)
+    redirect_status = fields.Integer()
+    utm = fields.Nested(UtmSchema, allow_none=True)
+    expires_at = fields.DateTime(allow_none=True)
+    scan_cap = fields.Integer(allow_none=True)
+    paused = fields.Boolean()
+    has_password = fields.Boolean()
+    state = fields.String(metadata={"description": "active, paused, expired or archived"})
+    tags = fields.List(fields.String())
+    image_url = fields.Nested(ImageUrlSchema, metadata={
+        "description": "the code at 512 px (PNG), as vectors (SVG) and for print (PDF); "
+                       "immutable URLs (they change when the content or design changes)"})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime(allow_none=True)
+    archived_at = fields.DateTime(allow_none=True)
+
+
+class _CodeInput(Schema):
+    name = fields.String(validate=validate.Length(max=200))
+    content = fields.Dict(metadata={"description": CONTENT_HELP})
+    destination = fields.String(validate=validate.Length(max=2000), metadata={
+        "description": "shorthand for content.url of a url code"})
+    design = fields.Nested(DesignSchema)
+    design_template_id = fields.Integer(allow_none=True)
+    redirect_status = fields.Integer(validate=validate.OneOf(REDIRECT_STATUSES))
+    utm = fields.Nested(UtmSchema, allow_none=True)
+    expires_at = fields.AwareDateTime(allow_none=True)
+    scan_cap = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    paused = fields.Boolean()
+    password = fields.String(load_only=True, allow_none=True,
+                             validate=validate.Length(max=200),
+                             metadata={"description": "ask scanners for it; \"\" removes it"})
+    tags = fields.List(fields.String(validate=validate.Length(max=50)))
+
+
+class QRCodeCreateSchema(_CodeInput):
+    kind = fields.String(load_default="static", validate=validate.OneOf(KINDS))
+    type = fields.String(required=True, validate=validate.OneOf(TYPES))
+
+
+class QRCodeUpdateSchema(_CodeInput):
+    kind = fields.String(validate=validate.OneOf(KINDS),
+                         metadata={"description": "cannot change; sent only to be checked"})
+    type = fields.String(validate=validate.OneOf(TYPES))
+    archived = fields.Boolean(metadata={"description": "false restores an archived code"})
+
+
+class QRCodeListArgs(Schema):
+    q = fields.String(load_default="", metadata={"description": "search names and "
+                                                               "destinations"})
+    type = fields.String(validate=validate.OneOf(TYPES))
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    tag = fields.String()
+    status = fields.String(load_default="active",
+                           validate=validate.OneOf(("active", "archived", "all")))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+class QRCodePageSchema(Schema):
+    items = fields.List(fields.Nested(QRCodeSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class ImageArgs(Schema):
+    format = fields.String(load_default="png", validate=validate.OneOf(FORMATS))
+    size = fields.Integer(load_default=512, metadata={"description": "pixels wide (PDF: CSS "
+                                                                     "pixels, 0.75 pt each)"})
+
+
+class ImageSchema(Schema):
+    format = fields.String()
+    size = fields.Integer()
+    url = fields.String(metadata={"description": "immutable, cacheable for ever"})
+
+
+class LogoUploadSchema(Schema):
+    file = Upload(required=True, metadata={"description": "PNG, JPEG, WebP or GIF, ≤ 2 MB"})
+
+
+class LogoSchema(Schema):
+    logo = fields.String(metadata={"description": "use as design.logo"})
+    url = fields.String()
+
+
+class BulkUploadSchema(Schema):
+    file = Upload(required=True, metadata={"description": "CSV with a header row"})
+
+
+class BulkFormSchema(Schema):
+    skip_invalid = fields.Boolean(load_default=False, metadata={
+        "description": "create the valid rows and skip the others (otherwise any bad row "
+                       "refuses the whole file)"})
+    kind = fields.String(load_default="dynamic", validate=validate.OneOf(KINDS))
+    type = fields.String(load_default="url", validate=validate.OneOf(TYPES))
+    design_template_id = fields.Integer(allow_none=True)
+
+
+class BulkRowErrorSchema(Schema):
+    row = fields.Integer(metadata={"description": "line number in the file (header = 1)"})
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class BulkAcceptedSchema(Schema):
+    job_id = fields.String()
+    job_url = fields.String()
+    rows = fields.Integer()
+    skipped = fields.List(fields.Nested(BulkRowErrorSchema))
+
+
+class DesignTemplateSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    design = fields.Nested(DesignSchema, required=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class DesignTemplatePatchSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    design = fields.Nested(DesignSchema)

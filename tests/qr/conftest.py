@@ -1,0 +1,35 @@
+"""Helpers for the qr plugin's tests."""
+
+import io
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+
+def decode_image(image: Image.Image) -> list[str]:
+    """Read QR codes with zxing-cpp, the way a scanner app would (no inverted codes)."""
+    return [r.text for r in zxingcpp.read_barcodes(
+        image, formats=zxingcpp.BarcodeFormat.QRCode, try_invert=False,
+        text_mode=zxingcpp.TextMode.Plain)]
+
+
+def rasterize(data: bytes, fmt: str) -> Image.Image:
+    """PNG as is; SVG and PDF through MuPDF, a real renderer that is not ours."""
+    if fmt == "png":
+        return Image.open(io.BytesIO(data)).convert("RGB")
+    import pymupdf
+
+    document = pymupdf.open(stream=data, filetype=fmt)
+    pixmap = document[0].get_pixmap(dpi=144 if fmt == "pdf" else 96, alpha=False)
+    return Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
+
+
+@pytest.fixture
+def stream(app):
+    """The app's scan-event buffer, emptied before the test."""
+    buffer = app.extensions["qr.stream"] if "qr.stream" in app.extensions else \
+        app.extensions["qrp.stream"]
+    with buffer._lock:
+        buffer._items.clear()
+    return buffer

@@ -1,0 +1,205 @@
+"""Every type decodes to its exact payload; every design option renders in every format and
+decodes; bad designs are refused with a reason."""
+
+import io
+import itertools
+
+import pytest
+from PIL import Image
+
+from qrp_qr import render
+from tests.qr.conftest import decode_image, rasterize
+
+# (type, content, the exact text a phone must read)
+TYPES = [
+    ("url", {"url": "https://example.com/menu?table=4"}, "https://example.com/menu?table=4"),
+    ("text", {"text": "Café ☕ — naïve, multi\nline"}, "Café ☕ — naïve, multi\nline"),
+    ("email", {"email": "hello@example.com", "subject": "Hi there", "body": "A & B"},
+     "mailto:hello@example.com?subject=Hi%20there&body=A%20%26%20B"),
+    ("phone", {"phone": "+44 20 7946-0000"}, "tel:+442079460000"),
+    ("sms", {"phone": "+1 (555) 010-9999", "message": "STOP: now"},
+     "SMSTO:+15550109999:STOP: now"),
+    ("wifi", {"ssid": 'Café;"Guest"', "security": "WPA", "password": "pa:ss,word\\1",
+              "hidden": True},
+     'WIFI:T:WPA;S:Café\\;\\"Guest\\";P:pa\\:ss\\,word\\\\1;H:true;;'),
+    ("wifi", {"ssid": "Open Lounge", "security": "nopass"}, "WIFI:T:nopass;S:Open Lounge;;"),
+    ("wifi", {"ssid": "Old", "security": "WEP", "password": "abcde"},
+     "WIFI:T:WEP;S:Old;P:abcde;;"),
+    ("vcard", {"first_name": "Ada", "last_name": "Lovelace", "organization": "Engines, Ltd",
+               "mobile": "+44 7700 900123", "email": "ada@example.com",
+               "website": "https://ada.example", "city": "London", "country": "UK"},
+     "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Lovelace;Ada;;;\r\nFN:Ada Lovelace\r\n"
+     "ORG:Engines\\, Ltd\r\nTEL;TYPE=CELL:+447700900123\r\nEMAIL;TYPE=INTERNET:ada@example.com"
+     "\r\nURL:https://ada.example\r\nADR;TYPE=WORK:;;;London;;;UK\r\nEND:VCARD"),
+    ("geo", {"latitude": 51.5007, "longitude": -0.1246}, "geo:51.5007,-0.1246"),
+    ("event", {"title": "Launch; party", "start": "2026-12-01T18:00:00+01:00",
+               "end": "2026-12-01T22:30:00+01:00", "location": "Hall 2"},
+     "BEGIN:VEVENT\r\nSUMMARY:Launch\\; party\r\nDTSTART:20261201T170000Z\r\n"
+     "DTEND:20261201T213000Z\r\nLOCATION:Hall 2\r\nEND:VEVENT"),
+]
+
+
+def fetch(client, url: str) -> bytes:
+    path = url.split("http://localhost", 1)[-1]
+    response = client.get(path)
+    assert response.status_code == 200, (url, response.status_code)
+    assert "immutable" in response.headers["Cache-Control"]
+    return response.data
+
+
+@pytest.mark.parametrize(("qr_type", "content", "expected"), TYPES,
+                         ids=[f"{t[0]}-{i}" for i, t in enumerate(TYPES)])
+def test_every_type_decodes_to_its_exact_payload(api, client, qr_type, content, expected):
+    caller = api()
+    response = caller.post("/api/v1/qr-codes", json={"type": qr_type, "content": content})
+    assert response.status_code == 201, response.json
+    code = response.json
+    assert code["kind"] == "static" and code["type"] == qr_type
+    for fmt in ("png", "svg", "pdf"):
+        image = rasterize(fetch(client, code["image_url"][fmt]), fmt)
+        assert decode_image(image) == [expected], fmt
+
+
+def test_dynamic_code_encodes_its_short_link(api, client):
+    caller = api()
+    response = caller.post("/api/v1/qr-codes", json={
+        "type": "url", "kind": "dynamic", "destination": "https://example.com/a"})
+    assert response.status_code == 201, response.json
+    code = response.json
+    assert code["short_url"] == f"http://localhost/r/{code['short_code']}"
+    assert code["destination"] == "https://example.com/a"
+    assert len(code["short_code"]) == 8 and code["short_code"].isalnum()
+    image = rasterize(fetch(client, code["image_url"]["png"]), "png")
+    assert decode_image(image) == [code["short_url"]]
+
+
+@pytest.mark.parametrize(("qr_type", "content", "field"), [
+    ("url", {"url": "example.com"}, "content.url"),
+    ("wifi", {"ssid": "Home", "security": "WPA", "password": "short"}, "content.password"),
+    ("wifi", {"ssid": "Open", "security": "nopass", "password": "secret123"},
+     "content.password"),
+    ("geo", {"latitude": 95, "longitude": 0}, "content.latitude"),
+    ("event", {"title": "x", "start": "2026-12-01T10:00:00Z", "end": "2026-12-01T09:00:00Z"},
+     "content.end"),
+    ("vcard", {"email": "ada@example.com"}, "content.first_name"),
+    ("email", {"email": "not an address"}, "content.email"),
+])
+def test_invalid_content_is_refused_field_by_field(api, qr_type, content, field):
+    response = api().post("/api/v1/qr-codes", json={"type": qr_type, "content": content})
+    assert response.status_code == 422, response.json
+    assert field in response.json["error"]["fields"], response.json
+
+
+def test_wifi_cannot_be_dynamic(api):
+    response = api().post("/api/v1/qr-codes", json={
+        "type": "wifi", "kind": "dynamic", "content": {"ssid": "x", "security": "nopass"}})
+    assert response.status_code == 422
+    assert "static" in response.json["error"]["fields"]["kind"][0]
+
+
+@pytest.fixture
+def logo_key(api):
+    """A logo uploaded through the API (a red square with a transparent corner)."""
+    image = Image.new("RGBA", (300, 300), (200, 30, 30, 255))
+    image.paste((0, 0, 0, 0), (0, 0, 60, 60))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    caller = api()
+    response = caller.post("/api/v1/qr-codes/logos",
+                           data={"file": (io.BytesIO(buffer.getvalue()), "logo.png")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 201, response.json
+    return caller, response.json["logo"]
+
+
+DESIGNS = [
+    {"module_style": m, "eye_style": e, "frame": f}
+    for m, e, f in itertools.product(render.MODULE_STYLES, render.EYE_STYLES, render.FRAMES)
+]
+
+
+def test_every_design_option_renders_in_every_format_and_decodes(logo_key, client):
+    caller, logo = logo_key
+    designs = [*DESIGNS,
+               {"foreground": "#1a237e", "background": "#fff8e1", "eye_color": "#b71c1c",
+                "quiet_zone": 2, "error_correction": "Q"},
+               {"logo": logo, "logo_size": 0.3, "module_style": "rounded", "frame": "box",
+                "frame_text": "Menu", "frame_color": "#004d40"},
+               {"logo": logo, "module_style": "dots", "eye_style": "circle"},
+               {"error_correction": "L", "quiet_zone": 0}]
+    for design in designs:
+        response = caller.post("/api/v1/qr-codes", json={
+            "type": "url", "content": {"url": "https://example.com/d"}, "design": design})
+        assert response.status_code == 201, (design, response.json)
+        code = response.json
+        if design.get("logo"):
+            assert code["design"]["error_correction"] == "H"
+        for fmt in ("png", "svg", "pdf"):
+            data = fetch(client, code["image_url"][fmt])
+            assert decode_image(rasterize(data, fmt)) == ["https://example.com/d"], (design, fmt)
+        # Any size within limits, in every format.
+        for fmt, size in (("png", 1500), ("svg", 200), ("pdf", 2000)):
+            image = caller.get(f"/api/v1/qr-codes/{code['id']}/image?format={fmt}&size={size}")
+            assert image.status_code == 200, image.json
+            data = fetch(client, image.json["url"])
+            picture = rasterize(data, fmt)
+            if fmt == "png":
+                assert picture.width == size
+            assert decode_image(picture) == ["https://example.com/d"], (design, fmt, size)
+
+
+def test_svg_is_true_vectors_and_pdf_is_vector(api, client):
+    code = api().post("/api/v1/qr-codes", json={
+        "type": "text", "content": {"text": "vectors"}}).json
+    svg = fetch(client, code["image_url"]["svg"]).decode()
+    assert "<path" in svg and "<image" not in svg and "base64" not in svg
+    pdf = fetch(client, code["image_url"]["pdf"])
+    assert pdf.startswith(b"%PDF") and b"/Subtype /Image" not in pdf
+
+
+@pytest.mark.parametrize(("design", "field", "words"), [
+    ({"foreground": "#777777", "background": "#999999"}, "design.foreground", "contrast"),
+    ({"foreground": "#ffffff", "background": "#000000"}, "design.foreground", "lighter"),
+    ({"foreground": "#000000", "eye_color": "#eeeeee"}, "design.eye_color", "contrast"),
+    ({"background": "#cccccc", "foreground": "#000000", "eye_color": "#ffffff"},
+     "design.eye_color", "lighter"),
+    ({"foreground": "#fdd835"}, "design.foreground", "contrast"),
+])
+def test_low_contrast_or_inverted_designs_are_refused(api, design, field, words):
+    response = api().post("/api/v1/qr-codes", json={
+        "type": "url", "content": {"url": "https://example.com"}, "design": design})
+    assert response.status_code == 422, response.json
+    message = response.json["error"]["fields"][field][0]
+    assert words in message and ("Darken" in message or "dark colour" in message)
+
+
+def test_a_design_that_does_not_decode_is_refused_with_advice(api):
+    # A dark frame right against the code (no quiet zone) hides the finder patterns.
+    response = api().post("/api/v1/qr-codes", json={
+        "type": "url", "content": {"url": "https://example.com/d"},
+        "design": {"quiet_zone": 0, "frame": "box"}})
+    assert response.status_code == 422, response.json
+    message = " ".join(response.json["error"]["fields"]["design"])
+    assert "cannot read" in message and "widen the quiet zone" in message
+    # The same design with a quiet zone is accepted.
+    response = api().post("/api/v1/qr-codes", json={
+        "type": "url", "content": {"url": "https://example.com/d"},
+        "design": {"quiet_zone": 2, "frame": "box"}})
+    assert response.status_code == 201, response.json
+
+
+def test_too_much_content_is_refused(api):
+    response = api().post("/api/v1/qr-codes", json={
+        "type": "text", "content": {"text": "é" * 1999}, "design": {"error_correction": "H"}})
+    assert response.status_code == 422
+    assert "Too much content" in response.json["error"]["message"]
+
+
+def test_image_size_limits(api):
+    caller = api()
+    code = caller.post("/api/v1/qr-codes", json={
+        "type": "url", "content": {"url": "https://example.com"}}).json
+    too_big = caller.get(f"/api/v1/qr-codes/{code['id']}/image?format=png&size=9000")
+    assert too_big.status_code == 422 and "size" in too_big.json["error"]["fields"]
+    too_small = caller.get(f"/api/v1/qr-codes/{code['id']}/image?format=png&size=10")
+    assert too_small.status_code == 422
