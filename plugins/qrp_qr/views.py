@@ -1,11 +1,395 @@
-"""The QR code pages (HTMX)."""
+"""The QR code pages (HTMX): list, create and edit with a live preview, detail and downloads,
+duplicate, archive, design templates, bulk upload with a progress bar."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+import base64
+from datetime import UTC
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import login_required
+
+from qrplatform import permissions
+from qrplatform.errors import ServiceError
+from qrplatform.jobs.api import get_job
+from qrplatform.storage import storage
+from qrplatform.web import render
+from qrp_qr import jobs, payloads, services
+from qrp_qr.forms import BulkForm, LogoForm, QRCodeForm, TemplateForm
+from qrp_qr.models import KINDS, TYPES
+from qrp_qr.render import FORMATS, MIME_TYPES
 
 bp = Blueprint("qr", __name__, url_prefix="/qr", template_folder="templates",
-               static_folder="static", static_url_path="/static/qr")
+               static_folder="static", static_url_path="/static")
 
+# How each content field is drawn: input type, or "textarea", "select:<choices>", "checkbox".
+FIELD_INPUTS = {
+    "url": "url", "website": "url", "email": "email", "start": "datetime-local",
+    "end": "datetime-local", "latitude": "number", "longitude": "number", "text": "textarea",
+    "body": "textarea", "description": "textarea", "note": "textarea", "message": "textarea",
+    "hidden": "checkbox", "security": "select", "phone": "tel", "mobile": "tel",
+}
+FIELD_LABELS = {"url": "Web address", "ssid": "Network name (SSID)", "security": "Security",
+                "hidden": "Hidden network", "organization": "Organisation",
+                "postcode": "Postcode", "start": "Starts (UTC)", "end": "Ends (UTC)"}
+SECURITY_CHOICES = [("WPA", "WPA/WPA2/WPA3"), ("WEP", "WEP"), ("nopass", "Open (no password)")]
+
+
+def content_fields() -> dict[str, list[dict]]:
+    schemas = payloads.CONTENT_SCHEMAS
+    return {t: [{"name": f, "label": FIELD_LABELS.get(f, f.replace("_", " ").capitalize()),
+                 "input": FIELD_INPUTS.get(f, "text"),
+                 "required": schemas[t]._declared_fields[f].required}
+                for f in payloads.TYPE_FIELDS[t]] for t in TYPES}
+
+
+def _content_from_request(qr_type: str) -> dict:
+    content = {}
+    for field in payloads.TYPE_FIELDS.get(qr_type, []):
+        key = f"content-{qr_type}-{field}"
+        if FIELD_INPUTS.get(field) == "checkbox":
+            content[field] = key in request.form
+        else:
+            content[field] = request.form.get(key, "")
+    return content
+
+
+def _content_values(code) -> dict:
+    """Stored content → form values (datetimes in the datetime-local format)."""
+    values = dict(code.content)
+    if code.type == "event":
+        for name in ("start", "end"):
+            if values.get(name):
+                values[name] = values[name][:16]
+    return values
+
+
+def _template_choices(form) -> None:
+    form.design_template.choices = [(0, "—")] + [(t.id, t.name)
+                                                for t in services.list_templates()]
+
+
+def _code_data(form: QRCodeForm, *, creating: bool) -> dict:
+    qr_type = form.type.data
+    expires = form.expires_at.data
+    data = {
+        "name": form.name.data, "type": qr_type, "content": _content_from_request(qr_type),
+        "design": form.design(), "tags": [t for t in (form.tags.data or "").split(",")],
+        "redirect_status": form.redirect_status.data,
+        "expires_at": expires.replace(tzinfo=UTC) if expires else None,
+        "scan_cap": form.scan_cap.data, "paused": form.paused.data,
+        "utm": {k: getattr(form, k).data for k in ("utm_source", "utm_medium", "utm_campaign")},
+    }
+    if creating:
+        data["kind"] = form.kind.data
+    if form.remove_password.data:
+        data["password"] = ""
+    elif form.password.data:
+        data["password"] = form.password.data
+    return data
+
+
+def _show_error(form, error: ServiceError, content_errors: dict) -> None:
+    """Put each message beside its field: content fields, design fields, or above the form."""
+    fields = error.fields or {}
+    if not fields:
+        form.form_errors.append(error.message)
+    for name, messages in fields.items():
+        base = name.split(".", 1)[-1]
+        if name.startswith("content.") or name == "content":
+            content_errors[base] = messages
+            continue
+        field = getattr(form, base, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*list(field.errors), *messages]
+        else:
+            form.form_errors.extend(messages)
+
+
+def _form_page(form, code=None, content=None, content_errors=None, status=200):
+    return render("qr/form.html", form=form, code=code, fields=content_fields(),
+                  content=content or {}, content_errors=content_errors or {},
+                  security_choices=SECURITY_CHOICES, logo_form=LogoForm(),
+                  status=status)
+
+
+# -- list ---------------------------------------------------------------------------------------
 
 @bp.get("/")
+@login_required
 def index():
-    return "todo"
+    permissions.require("qr.view")
+    args = request.args
+    qr_type = args.get("type") if args.get("type") in TYPES else None
+    kind = args.get("kind") if args.get("kind") in KINDS else None
+    status = args.get("status") if args.get("status") in ("archived", "all") else "active"
+    try:
+        page = max(1, int(args.get("page", 1)))
+    except ValueError:
+        page = 1
+    codes, total = services.list_codes(q=args.get("q", ""), qr_type=qr_type, kind=kind,
+                                       tag=args.get("tag") or None, status=status, page=page)
+    pages = max(1, -(-total // services.PER_PAGE))
+    return render("qr/index.html", "qr/_list.html", codes=codes, total=total, page=page,
+                  pages=pages, tags=services.workspace_tags(), types=payloads.TYPE_LABELS,
+                  filters={"q": args.get("q", ""), "type": qr_type or "", "kind": kind or "",
+                           "tag": args.get("tag", ""), "status": status},
+                  short_url=services.short_url, summary=payloads.summary,
+                  image_urls=services.image_urls)
+
+
+# -- create and edit ----------------------------------------------------------------------------
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    permissions.require("qr.edit")
+    form = QRCodeForm()
+    _template_choices(form)
+    content_errors: dict = {}
+    if request.method == "GET" and request.args.get("template", type=int):
+        template = services.get_template(request.args.get("template", type=int))
+        form.fill(template.design)
+        form.design_template.data = template.id
+    if form.validate_on_submit():
+        try:
+            data = _code_data(form, creating=True)
+            data["design_template_id"] = form.design_template.data or None
+            code = services.create_code(data)
+            if form.save_template.data:
+                services.save_template(form.save_template.data, code.design)
+        except ServiceError as error:
+            _show_error(form, error, content_errors)
+        else:
+            flash(f"“{code.name}” is ready.", "success")
+            return redirect(url_for("qr.detail", code_id=code.id))
+    content = _content_from_request(form.type.data) if request.method == "POST" else {}
+    return _form_page(form, content=content, content_errors=content_errors,
+                      status=422 if (form.errors or content_errors) else 200)
+
+
+@bp.route("/<int:code_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(code_id: int):
+    permissions.require("qr.edit")
+    code = services.get_code(code_id)
+    form = QRCodeForm(obj=None if request.method == "POST" else code)
+    _template_choices(form)
+    content_errors: dict = {}
+    if request.method == "GET":
+        form.fill(code.design)
+        form.kind.data = code.kind
+        form.design_template.data = code.design_template_id or 0
+        form.tags.data = ", ".join(code.tags)
+        form.password.data = ""
+        if code.expires_at:
+            form.expires_at.data = code.expires_at.astimezone(UTC).replace(tzinfo=None)
+        for key in ("utm_source", "utm_medium", "utm_campaign"):
+            getattr(form, key).data = (code.utm or {}).get(key, "")
+    if form.validate_on_submit():
+        try:
+            data = _code_data(form, creating=False)
+            data["design_template_id"] = form.design_template.data or None
+            if data["design_template_id"] == code.design_template_id:
+                data.pop("design_template_id")
+            code = services.update_code(code.id, data)
+            if form.save_template.data:
+                services.save_template(form.save_template.data, code.design)
+        except ServiceError as error:
+            _show_error(form, error, content_errors)
+        else:
+            flash("Saved." + (" The printed code still works: its link is the same."
+                              if code.kind == "dynamic" else ""), "success")
+            return redirect(url_for("qr.detail", code_id=code.id))
+    content = (_content_from_request(form.type.data) if request.method == "POST"
+               else {code.type: _content_values(code)}.get(form.type.data, {}))
+    return _form_page(form, code=code, content=content, content_errors=content_errors,
+                      status=422 if (form.errors or content_errors) else 200)
+
+
+@bp.post("/preview")
+@login_required
+def preview():
+    """The live preview: the code as it would be printed, or why it would not scan."""
+    permissions.require("qr.view")
+    form = QRCodeForm()
+    qr_type = form.type.data if form.type.data in TYPES else "url"
+    kind = request.form.get("kind") or form.kind.data or "dynamic"
+    try:
+        png = services.preview(qr_type, kind, _content_from_request(qr_type), form.design())
+    except ServiceError as error:
+        problems = [m for messages in (error.fields or {}).values() for m in messages]
+        return render_template("qr/_preview.html", image=None,
+                               problems=problems or [error.message])
+    return render_template("qr/_preview.html", problems=[],
+                           image="data:image/png;base64," + base64.b64encode(png).decode())
+
+
+@bp.post("/logo")
+@login_required
+def upload_logo():
+    permissions.require("qr.edit")
+    form = LogoForm()
+    key, error = None, None
+    if form.validate_on_submit():
+        try:
+            key = services.upload_logo(form.logo_file.data.read())
+        except ServiceError as exc:
+            error = " ".join(m for ms in exc.fields.values() for m in ms) or exc.message
+    else:
+        error = "Choose an image file."
+    return render_template("qr/_logo.html", key=key, error=error,
+                           url=storage().url(key) if key else None)
+
+
+# -- one code -----------------------------------------------------------------------------------
+
+@bp.get("/<int:code_id>")
+@login_required
+def detail(code_id: int):
+    permissions.require("qr.view")
+    code = services.get_code(code_id)
+    return render("qr/detail.html", code=code, short_url=services.short_url(code),
+                  image_urls=services.image_urls(code), formats=FORMATS,
+                  summary=payloads.summary(code.type, code.content),
+                  type_label=payloads.TYPE_LABELS[code.type])
+
+
+@bp.get("/<int:code_id>/download")
+@login_required
+def download(code_id: int):
+    permissions.require("qr.view")
+    code = services.get_code(code_id)
+    fmt = request.args.get("format", "png")
+    if fmt not in FORMATS:
+        abort(404)
+    size = request.args.get("size", type=int) or 1024
+    try:
+        data = services.image_bytes(code, fmt, size)
+    except ServiceError as error:
+        flash(error.message + " " + " ".join(m for ms in error.fields.values() for m in ms),
+              "error")
+        return redirect(url_for("qr.detail", code_id=code.id))
+    name = payloads.summary("text", {"text": code.name})[:40] or "qr-code"
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)
+    return Response(data, mimetype=MIME_TYPES[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{safe}-{size}.{fmt}"',
+        "Cache-Control": "private, max-age=3600"})
+
+
+@bp.post("/<int:code_id>/duplicate")
+@login_required
+def duplicate(code_id: int):
+    permissions.require("qr.edit")
+    copy = services.duplicate_code(code_id)
+    flash(f"Duplicated as “{copy.name}”.", "success")
+    return redirect(url_for("qr.edit", code_id=copy.id))
+
+
+@bp.post("/<int:code_id>/archive")
+@login_required
+def archive(code_id: int):
+    permissions.require("qr.edit")
+    code = services.archive_code(code_id)
+    flash(f"“{code.name}” is archived; its link no longer redirects.", "info")
+    return redirect(url_for("qr.detail", code_id=code.id))
+
+
+@bp.post("/<int:code_id>/restore")
+@login_required
+def restore(code_id: int):
+    permissions.require("qr.edit")
+    code = services.restore_code(code_id)
+    flash(f"“{code.name}” is active again.", "success")
+    return redirect(url_for("qr.detail", code_id=code.id))
+
+
+# -- design templates ---------------------------------------------------------------------------
+
+@bp.route("/designs", methods=["GET", "POST"])
+@login_required
+def designs():
+    permissions.require("qr.view")
+    form = TemplateForm()
+    if form.validate_on_submit():
+        permissions.require("qr.edit")
+        try:
+            template = services.save_template(form.name.data, form.design())
+        except ServiceError as error:
+            _show_error(form, error, {})
+        else:
+            flash(f"Design “{template.name}” saved.", "success")
+            return redirect(url_for("qr.designs"))
+    return render("qr/designs.html", form=form, templates=services.list_templates(),
+                  logo_form=LogoForm(), status=422 if form.errors else 200)
+
+
+@bp.post("/designs/<int:template_id>/delete")
+@login_required
+def delete_design(template_id: int):
+    permissions.require("qr.edit")
+    services.delete_template(template_id)
+    flash("Design deleted.", "info")
+    return redirect(url_for("qr.designs"))
+
+
+# -- bulk ---------------------------------------------------------------------------------------
+
+@bp.route("/bulk", methods=["GET", "POST"])
+@login_required
+def bulk():
+    permissions.require("qr.edit")
+    form = BulkForm()
+    form.design_template.choices = [(0, "Default")] + [(t.id, t.name)
+                                                       for t in services.list_templates()]
+    row_errors: list = []
+    if form.validate_on_submit():
+        try:
+            job, rows, skipped = services.start_bulk(
+                form.file.data.read(), kind=form.kind.data, qr_type=form.type.data,
+                skip_invalid=form.skip_invalid.data,
+                design_template_id=form.design_template.data or None)
+        except services.BulkRowsInvalid as error:
+            row_errors = error.row_errors
+            form.form_errors.append(error.message)
+        except ServiceError as error:
+            _show_error(form, error, {})
+        else:
+            if skipped:
+                flash(f"{len(skipped)} bad row(s) skipped; creating {rows:,} codes.", "info")
+            return redirect(url_for("qr.bulk_job", job_id=job.id))
+    return render("qr/bulk.html", form=form, row_errors=row_errors,
+                  columns={t: payloads.TYPE_FIELDS[t] for t in TYPES},
+                  status=422 if (form.errors or row_errors or form.form_errors) else 200)
+
+
+@bp.get("/bulk/jobs/<job_id>")
+@login_required
+def bulk_job(job_id: str):
+    permissions.require("qr.view")
+    return render("qr/bulk_job.html", job=get_job(job_id))
+
+
+@bp.get("/bulk/<upload_id>/download")
+@login_required
+def bulk_download(upload_id: str):
+    permissions.require("qr.view")
+    if not upload_id.isalnum():
+        abort(404)
+    try:
+        data = storage().get(jobs.zip_key(g.workspace.id, upload_id))
+    except KeyError:
+        abort(404)
+    return Response(data, mimetype="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="qr-codes-{upload_id[:8]}.zip"',
+        "Cache-Control": "private, no-store"})

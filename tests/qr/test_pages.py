@@ -1,0 +1,83 @@
+"""The QR pages as a signed-in person uses them."""
+
+import io
+
+from qrplatform.testing.pytest_plugin import csrf_token
+
+
+def test_create_edit_list_duplicate_archive_through_the_pages(client, create_user, login):
+    user = create_user()
+    login(user)
+    token = csrf_token(client, "/qr/new")
+    form = {"csrf_token": token, "name": "Menu", "kind": "dynamic", "type": "url",
+            "content-url-url": "https://example.com/menu", "foreground": "#1a237e",
+            "background": "#ffffff", "module_style": "rounded", "eye_style": "rounded",
+            "error_correction": "M", "quiet_zone": "4", "logo_size": "0.22", "frame": "box",
+            "frame_text": "Scan me", "frame_color": "#1a237e", "redirect_status": "302",
+            "design_template": "0", "tags": "menus, Floor 1", "save_template": "Brand"}
+    created = client.post("/qr/new", data=form)
+    assert created.status_code == 302, created.get_data(as_text=True)[:2000]
+    detail = client.get(created.headers["Location"])
+    page = detail.get_data(as_text=True)
+    assert detail.status_code == 200 and "Menu" in page and "http://localhost/r/" in page
+
+    listing = client.get("/qr/?q=menu&tag=floor 1&kind=dynamic")
+    assert "Menu" in listing.get_data(as_text=True)
+    fragment = client.get("/qr/?q=nothing-like-this", headers={"HX-Request": "true"})
+    assert fragment.get_data(as_text=True).lstrip().startswith('<section id="qr-list">')
+    assert "No QR codes match" in fragment.get_data(as_text=True)
+
+    designs = client.get("/qr/designs").get_data(as_text=True)
+    assert "Brand" in designs
+
+    code_id = int(created.headers["Location"].rstrip("/").rsplit("/", 1)[-1])
+    bad = client.post(f"/qr/{code_id}/edit", data={**form, "content-url-url": "not a url",
+                                                   "save_template": ""})
+    assert bad.status_code == 422
+    assert 'id="content-url-url-error"' in bad.get_data(as_text=True)
+    good = client.post(f"/qr/{code_id}/edit", data={**form, "content-url-url":
+                                                    "https://example.com/new",
+                                                    "save_template": ""})
+    assert good.status_code == 302
+    assert client.get("/r/" + page.split("http://localhost/r/")[1][:8]).headers[
+        "Location"] == "https://example.com/new"
+
+    download = client.get(f"/qr/{code_id}/download?format=svg&size=800")
+    assert download.mimetype == "image/svg+xml" and b"<path" in download.data
+
+    duplicate = client.post(f"/qr/{code_id}/duplicate", data={"csrf_token": token})
+    assert duplicate.status_code == 302 and "/edit" in duplicate.headers["Location"]
+    archived = client.post(f"/qr/{code_id}/archive", data={"csrf_token": token})
+    assert archived.status_code == 302
+    assert "Restore" in client.get(f"/qr/{code_id}").get_data(as_text=True)
+
+
+def test_live_preview_shows_the_code_or_why_it_would_not_scan(client, create_user, login):
+    login(create_user())
+    token = csrf_token(client, "/qr/new")
+    base = {"type": "url", "kind": "static", "content-url-url": "https://example.com",
+            "foreground": "#000000", "background": "#ffffff", "module_style": "square",
+            "eye_style": "square", "error_correction": "M", "quiet_zone": "4",
+            "frame": "none", "logo_size": "0.22"}
+    headers = {"X-CSRFToken": token, "HX-Request": "true"}
+    good = client.post("/qr/preview", data=base, headers=headers).get_data(as_text=True)
+    assert "data:image/png;base64," in good and "this design scans" in good
+    bad = client.post("/qr/preview", data={**base, "foreground": "#eeeeee"},
+                      headers=headers).get_data(as_text=True)
+    assert "would not scan" in bad and "contrast" in bad
+
+
+def test_logo_upload_through_the_page(client, create_user, login):
+    from PIL import Image
+
+    login(create_user())
+    token = csrf_token(client, "/qr/new")
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (0, 120, 200)).save(buffer, "PNG")
+    response = client.post("/qr/logo", data={"logo_file": (io.BytesIO(buffer.getvalue()),
+                                                           "l.png")},
+                           headers={"X-CSRFToken": token}, content_type="multipart/form-data")
+    assert 'name="logo"' in response.get_data(as_text=True)
+    not_image = client.post("/qr/logo", data={"logo_file": (io.BytesIO(b"hello"), "l.png")},
+                            headers={"X-CSRFToken": token}, content_type="multipart/form-data")
+    assert "not an image" in not_image.get_data(as_text=True)
