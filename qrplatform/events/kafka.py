@@ -287,14 +287,13 @@ def run_consumer(app: Flask, group: str, *, once: bool = False,
     from qrplatform.extensions import db
 
     stop = stop or threading.Event()
-    stats = ConsumeStats()
     with app.app_context():
         topics = topics_for_group(group, app)
         if not topics:
             raise ValueError(f"consumer group {group!r} has no receivers")
+        timeout_ms = int(setting(app.config, "QRP_KAFKA_TIMEOUT_MS"))
         with KafkaAdminClient(**client_options(app.config), client_id=f"qrp-{group}-admin",
-                              request_timeout_ms=int(setting(app.config,
-                                                             "QRP_KAFKA_TIMEOUT_MS"))) as admin:
+                              request_timeout_ms=timeout_ms) as admin:
             create_topics(admin, topics, app.config)
         session_timeout_ms = int(setting(app.config, "QRP_KAFKA_SESSION_TIMEOUT_MS"))
         consumer = KafkaConsumer(
@@ -308,6 +307,7 @@ def run_consumer(app: Flask, group: str, *, once: bool = False,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=max(100, session_timeout_ms // 5),
         )
+        group_consumer = GroupConsumer(consumer, group, commit_timeout_ms=timeout_ms)
         deadline = time.monotonic() + float(setting(app.config, "QRP_KAFKA_ONCE_TIMEOUT"))
         log.info("consumer group %s reading %s", group_id(app.config, group), sorted(topics))
         try:
@@ -315,9 +315,9 @@ def run_consumer(app: Flask, group: str, *, once: bool = False,
                 while not stop.is_set():
                     records = consumer.poll(timeout_ms=500)
                     if records:
-                        if not _handle(consumer, records, group, stats):
+                        if not group_consumer.handle(records):
                             stop.wait(1.0)  # a receiver failed: pause, then retry it
-                    elif once and _caught_up(consumer):
+                    elif once and group_consumer.caught_up():
                         break
                     if once and time.monotonic() > deadline:
                         log.warning("consumer group %s: stopping after the --once timeout", group)
@@ -327,76 +327,85 @@ def run_consumer(app: Flask, group: str, *, once: bool = False,
             # keeps them until its session times out (Tansu: until it is closed).
             consumer.close()
             db.session.remove()
-    return stats
+    return group_consumer.stats
 
 
-def _caught_up(consumer: KafkaConsumer) -> bool:
-    assignment = consumer.assignment()
-    if not assignment:
-        return False  # still joining the group
-    try:
-        ends = consumer.end_offsets(list(assignment))
-        return all(consumer.position(tp) >= end for tp, end in ends.items())
-    except KafkaError:
-        return False  # the broker is away; keep polling until it is back or the deadline
+class GroupConsumer:
+    """Hands polled records to ``group``'s receivers and commits what they finished."""
 
+    def __init__(self, consumer: KafkaConsumer, group: str, *, commit_timeout_ms: int):
+        self.consumer = consumer
+        self.group = group
+        self.commit_timeout_ms = commit_timeout_ms
+        self.stats = ConsumeStats()
 
-def _handle(consumer: KafkaConsumer, records: dict, group: str, stats: ConsumeStats) -> bool:
-    """Process one poll's records; commit what succeeded. False when a receiver failed."""
-    commits: dict[TopicPartition, OffsetAndMetadata] = {}
-    all_ok = True
-    for tp, partition_records in records.items():
-        done_until, failed_at = _process_partition(tp, partition_records, group, stats)
-        if done_until is not None:
-            commits[tp] = OffsetAndMetadata(done_until, "", -1)
-        if failed_at is not None:
-            consumer.seek(tp, failed_at)
-            all_ok = False
-    if commits:
+    def caught_up(self) -> bool:
+        assignment = self.consumer.assignment()
+        if not assignment:
+            return False  # still joining the group
         try:
-            consumer.commit(commits)
-        except KafkaError as exc:
-            # A rebalance or an outage: the records come again and are skipped by event id.
-            log.warning("consumer group %s: offset commit failed: %s", group, exc)
-    return all_ok
+            ends = self.consumer.end_offsets(list(assignment))
+            return all(self.consumer.position(tp) >= end for tp, end in ends.items())
+        except KafkaError:
+            return False  # the broker is away; keep polling until it is back or the deadline
 
+    def handle(self, records: dict) -> bool:
+        """Process one poll's records; commit what succeeded. False when a receiver failed."""
+        commits: dict[TopicPartition, OffsetAndMetadata] = {}
+        all_ok = True
+        for tp, partition_records in records.items():
+            done_until, failed_at = self._process_partition(tp, partition_records)
+            if done_until is not None:
+                commits[tp] = OffsetAndMetadata(done_until, "", -1)
+            if failed_at is not None:
+                self.consumer.seek(tp, failed_at)
+                all_ok = False
+        if commits:
+            try:
+                # Bounded: a commit waiting out an outage would stall the whole group.
+                self.consumer.commit(commits, timeout_ms=self.commit_timeout_ms)
+            except KafkaError as exc:
+                # The records come again (after a rebalance or restart): skipped by event id.
+                log.warning("consumer group %s: offset commit failed: %s", self.group, exc)
+        return all_ok
 
-def _process_partition(tp: TopicPartition, records: list, group: str,
-                       stats: ConsumeStats) -> tuple[int | None, int | None]:
-    """Returns (offset to commit, offset to retry from); either may be None."""
-    from qrplatform.events import dispatch
+    def _process_partition(self, tp: TopicPartition, records: list
+                           ) -> tuple[int | None, int | None]:
+        """Returns (offset to commit, offset to retry from); either may be None."""
+        from qrplatform.events import dispatch
 
-    events: list[tuple[int, Event]] = []
-    for record in records:
+        group, stats = self.group, self.stats
+        events: list[tuple[int, Event]] = []
+        for record in records:
+            try:
+                events.append((record.offset, Event.from_json(record.value)))
+            except (ValueError, TypeError):
+                stats.unreadable += 1
+                log.error("consumer group %s: %s[%d]@%d is not an event; skipped",
+                          group, tp.topic, tp.partition, record.offset)
+        first_offset = records[0].offset
+        batch = [event for _offset, event in events
+                 if dispatch.receivers_for(event.type, group, batch=True)]
         try:
-            events.append((record.offset, Event.from_json(record.value)))
-        except (ValueError, TypeError):
-            stats.unreadable += 1
-            log.error("consumer group %s: %s[%d]@%d is not an event; skipped",
-                      group, tp.topic, tp.partition, record.offset)
-    first_offset = records[0].offset
-    next_offset = records[-1].offset + 1
-    batch = [event for _offset, event in events
-             if dispatch.receivers_for(event.type, group, batch=True)]
-    try:
-        if batch:
-            stats.batched += dispatch.deliver_batch(batch, group)
-    except Exception:
-        stats.failures += 1
-        log.exception("consumer group %s: batch receiver failed at %s[%d]@%d; will retry",
-                      group, tp.topic, tp.partition, first_offset)
-        return None, first_offset
-    for offset, event in events:
-        if not dispatch.receivers_for(event.type, group):
-            continue
-        try:
-            if dispatch.deliver(event, group):
-                stats.delivered += 1
-            else:
-                stats.duplicates += 1
+            if batch:
+                stats.batched += dispatch.deliver_batch(batch, group)
         except Exception:
             stats.failures += 1
-            log.exception("consumer group %s: receiver failed on %s %s at %s[%d]@%d; will retry",
-                          group, event.type, event.id, tp.topic, tp.partition, offset)
-            return (offset if offset > first_offset else None), offset
-    return next_offset, None
+            log.exception("consumer group %s: batch receiver failed at %s[%d]@%d; will retry",
+                          group, tp.topic, tp.partition, first_offset)
+            return None, first_offset
+        for offset, event in events:
+            if not dispatch.receivers_for(event.type, group):
+                continue
+            try:
+                if dispatch.deliver(event, group):
+                    stats.delivered += 1
+                else:
+                    stats.duplicates += 1
+            except Exception:
+                stats.failures += 1
+                log.exception("consumer group %s: receiver failed on %s %s at %s[%d]@%d; "
+                              "will retry", group, event.type, event.id, tp.topic,
+                              tp.partition, offset)
+                return (offset if offset > first_offset else None), offset
+        return records[-1].offset + 1, None

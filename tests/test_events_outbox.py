@@ -1,0 +1,196 @@
+"""Domain events without a broker: the outbox written with the change, relayed in-process to
+the receivers of each consumer group once per event id (what `make run` does)."""
+
+import json
+import uuid
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import func, select
+
+from qrplatform import events
+from qrplatform.auth.models import User, Workspace
+from qrplatform.events import Event
+from qrplatform.events.dispatch import deliver, register
+from qrplatform.events.models import OutboxEvent, ProcessedEvent
+from qrplatform.events.outbox import backlog, drain, register_metrics
+from qrplatform.tenancy import unscoped
+
+
+@pytest.fixture
+def events_app(db, make_app):
+    """An app of the test's own (its receivers must not leak into other tests), in context."""
+    app = make_app()
+    with app.app_context():
+        yield app
+
+
+def record_into(received: list):
+    return lambda event: received.append(event)
+
+
+def outbox_rows() -> list[OutboxEvent]:
+    return list(db_session().scalars(select(OutboxEvent).order_by(OutboxEvent.created_at)))
+
+
+def db_session():
+    from qrplatform.extensions import db
+
+    return db.session
+
+
+def test_an_event_committed_with_its_change_reaches_every_group_once(events_app):
+    analytics, mailer = [], []
+    register(events_app, "analytics", "qr.*", record_into(analytics))
+    register(events_app, "mailer", "qr.created", record_into(mailer))
+
+    workspace = Workspace(name="Acme")
+    db_session().add(workspace)
+    db_session().flush()
+    event = events.publish("qr.created", {"qr_id": 1}, workspace_id=workspace.id)
+    assert analytics == [] and mailer == []  # nothing leaves before the commit
+    db_session().commit()
+
+    assert backlog() == 1
+    assert drain() == 1
+    assert backlog() == 0
+    assert [e.id for e in analytics] == [event.id]
+    assert [e.id for e in mailer] == [event.id]
+    assert drain() == 0  # sent is sent: a second relay pass finds nothing
+    assert len(analytics) == 1
+
+
+def test_a_rolled_back_change_publishes_nothing(events_app):
+    received = []
+    register(events_app, "analytics", "workspace.*", record_into(received))
+
+    db_session().add(Workspace(name="Never saved"))
+    events.publish("workspace.created", {"name": "Never saved"}, workspace_id=None)
+    db_session().rollback()
+
+    assert backlog() == 0
+    assert drain() == 0
+    assert received == []
+    with unscoped():
+        assert db_session().scalar(select(func.count()).select_from(Workspace)) == 0
+
+
+def test_signup_publishes_its_events_in_its_own_transaction(events_app):
+    received = []
+    register(events_app, "welcome", "*", record_into(received))
+    client = events_app.test_client()
+
+    response = client.post("/api/v1/auth/signup", json={"email": "ann@example.com",
+                                                        "password": "long enough pw",
+                                                        "name": "Ann"})
+    assert response.status_code == 201, response.json
+    assert {row.type for row in outbox_rows()} == {"user.signed_up", "workspace.created"}
+
+    assert drain() == 2
+    signed_up = next(e for e in received if e.type == "user.signed_up")
+    user = db_session().get(User, signed_up.data["user_id"])
+    assert user is not None and user.email == "ann@example.com"
+    assert signed_up.actor == {"type": "user", "id": user.id}
+    assert signed_up.workspace_id == user.personal_workspace_id
+
+
+def test_the_envelope_is_json_with_every_field(events_app):
+    event = events.make_event("qr.updated", {"qr_id": 7, "changed": ["name"]}, workspace_id=3,
+                              actor={"type": "user", "id": 9})
+    payload = json.loads(event.to_json())
+
+    assert set(payload) == {"id", "type", "schema_version", "occurred_at", "workspace_id",
+                            "actor", "request_id", "data"}
+    assert payload["type"] == "qr.updated" and payload["schema_version"] == 1
+    assert payload["data"] == {"qr_id": 7, "changed": ["name"]}
+    assert uuid.UUID(payload["id"])
+    assert payload["occurred_at"].endswith("+00:00")
+    assert Event.from_json(event.to_json()) == event
+    assert event.key == b"3"  # one workspace, one partition: its events stay in order
+    assert events.topic_for("qr.updated") == "qrp.qr"
+
+
+def test_a_redelivered_event_id_runs_the_receivers_once(events_app):
+    received = []
+    register(events_app, "analytics", "qr.*", record_into(received))
+    event = events.make_event("qr.created", {"qr_id": 1}, workspace_id=None)
+
+    assert deliver(event, "analytics") is True
+    assert deliver(event, "analytics") is False
+    assert deliver(Event.from_json(event.to_json()), "analytics") is False
+    assert received == [event]
+    assert db_session().get(ProcessedEvent, ("analytics", event.id)) is not None
+
+
+def test_a_failing_receiver_keeps_the_event_in_the_outbox_until_it_succeeds(events_app):
+    delivered, attempts = [], []
+
+    def flaky(event):
+        attempts.append(event.id)
+        if len(attempts) == 1:
+            raise ConnectionError("the mail server is away")
+        delivered.append(event.id)
+
+    steady = []
+    register(events_app, "analytics", "qr.*", record_into(steady))
+    register(events_app, "mailer", "qr.*", flaky)
+    event = events.publish("qr.created", {"qr_id": 1}, workspace_id=None)
+    db_session().commit()
+
+    assert drain() == 0
+    [row] = outbox_rows()
+    assert row.published_at is None and row.attempts == 1
+    assert "the mail server is away" in row.last_error
+    assert backlog() == 1
+
+    assert drain() == 1
+    assert delivered == [event.id]
+    assert [e.id for e in steady] == [event.id]  # the group that had it already is not re-run
+    assert backlog() == 0
+
+
+def test_readyz_and_metrics_show_the_outbox_backlog(events_app):
+    for n in range(3):
+        events.publish("qr.created", {"qr_id": n}, workspace_id=None)
+    db_session().commit()
+
+    body = events_app.test_client().get("/readyz").json
+    assert body["checks"]["outbox"]["backlog"] == 3
+
+    registry = CollectorRegistry()
+    register_metrics(registry)
+    scraped = generate_latest(registry).decode()
+    assert "qrp_events_outbox_backlog 3.0" in scraped
+    assert "qrp_events_stream_spool_backlog 0.0" in scraped
+
+    drain()
+    assert "qrp_events_outbox_backlog 0.0" in generate_latest(registry).decode()
+
+
+def test_relay_and_types_commands(events_app):
+    received = []
+    register(events_app, "analytics", "qr.*", record_into(received))
+    events.publish("qr.created", {"qr_id": 1}, workspace_id=None)
+    db_session().commit()
+    runner = events_app.test_cli_runner()
+
+    result = runner.invoke(args=["events", "relay", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "relayed 1 events" in result.output
+    assert len(received) == 1
+
+    types = runner.invoke(args=["events", "types"]).output
+    assert "user.signed_up" in types and "workspace.created" in types
+
+
+def test_stream_events_reach_batch_receivers_in_process_without_a_transaction(events_app):
+    batches = []
+    register(events_app, "analytics", "qr.scanned", batches.append, batch=True)
+
+    for n in range(3):
+        events.emit_stream("qr.scanned", {"qr_id": n}, workspace_id=None)
+    assert backlog() == 0  # no outbox row: the redirect path writes nothing to the database
+    assert batches == []
+
+    assert events_app.extensions["qrp.stream"].flush() == 3
+    assert [[e.data["qr_id"] for e in batch] for batch in batches] == [[0, 1, 2]]
