@@ -58,6 +58,8 @@ class Workspace(db.Model):
     name: Mapped[str] = mapped_column(String(120))
     plan: Mapped[str] = mapped_column(String(20), default="free", server_default="free")
     personal: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Nothing about this workspace is sent to product analytics (qrplatform.product_analytics).
+    analytics_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.now())
 
