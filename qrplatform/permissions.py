@@ -23,11 +23,20 @@ CORE_PERMISSIONS = (
                ("owner", "admin", "editor", "viewer", "billing")),
 )
 
+# Declared by the core so that roles mean the same with or without a billing plugin (the
+# billing role manages the plan only); a plugin that declares the same name takes it over.
+PROVISIONAL_PERMISSIONS = (
+    Permission("billing.manage", "Change the plan, payment details and invoices",
+               ("owner", "billing")),
+)
+CORE_PERMISSIONS = CORE_PERMISSIONS + PROVISIONAL_PERMISSIONS
+
 
 def register(app: Flask, permissions: Iterable[Permission]) -> None:
     registry = app.extensions.setdefault("qrp.permissions", {})
     for permission in permissions:
-        if permission.name in registry:
+        declared = registry.get(permission.name)
+        if declared is not None and declared not in PROVISIONAL_PERMISSIONS:
             raise RuntimeError(f"permission {permission.name!r} is declared twice")
         registry[permission.name] = permission
 

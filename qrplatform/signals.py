@@ -63,3 +63,29 @@ tenant_resolved = _signals.signal(
     :param request: the request
     """,
 )
+
+password_verified = _signals.signal(
+    "password-verified",
+    doc="""Sent when a person's e-mail and password checked out on the login page, before they
+    are signed in. A receiver that wants a second step (a one-time code, say) returns the URL of
+    its page; the core then keeps the person half signed in and sends them there. That page
+    reads who it is with ``qrplatform.auth.sessions.pending_user()`` and finishes with
+    ``sessions.complete_login()`` (which signs them in and redirects to where they were going).
+    With no receiver, or every receiver returning None, the person is signed in at once.
+
+    :param sender: the User
+    :return: the URL of a second step, or None
+    """,
+)
+
+api_token_requested = _signals.signal(
+    "api-token-requested",
+    doc="""Sent when ``POST /api/v1/auth/tokens`` got the right e-mail and password, before the
+    token is made. A receiver refuses by raising ``qrplatform.errors.ServiceError`` (a second
+    factor missing or wrong, a workspace rule not met); the API answers with it.
+
+    :param sender: the User
+    :param workspace_id: the workspace the token would act in
+    :param second_factor: the request's ``second_factor`` field (a one-time code), or None
+    """,
+)

@@ -2,7 +2,7 @@
 
 from flask import g
 
-from qrplatform import permissions
+from qrplatform import permissions, signals
 from qrplatform.api import BEARER, api_blueprint, authenticated
 from qrplatform.auth import services
 from qrplatform.auth.schemas import (
@@ -44,12 +44,16 @@ def signup(data):
 @blp.arguments(TokenRequestSchema)
 @blp.response(201, TokenCreatedSchema)
 def create_token(data):
-    """Trade e-mail and password for a personal API token (shown once)."""
+    """Trade e-mail and password for a personal API token (shown once). Accounts with
+    two-step sign-in also send ``second_factor``. ``scopes`` narrows what the token may do."""
     user = services.authenticate(data["email"], data["password"])
     if user is None:
         raise ServiceError("E-mail or password is wrong.", status=401, code="unauthorized")
     workspace_id = data.get("workspace_id") or user.personal_workspace_id
-    token, plain = services.create_token(user, workspace_id, data["name"])
+    services.require_membership(user, workspace_id)
+    signals.api_token_requested.send(user, workspace_id=workspace_id,
+                                     second_factor=data.get("second_factor"))
+    token, plain = services.create_token(user, workspace_id, data["name"], data.get("scopes"))
     return token_view(token, plain)
 
 

@@ -1,8 +1,17 @@
 """The account forms (Flask-WTF: CSRF on every one, errors shown beside their field)."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from qrplatform.auth.services import MIN_PASSWORD_LENGTH
 
@@ -37,6 +46,22 @@ class ResetPasswordForm(FlaskForm):
 class TokenForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)],
                        description="Where will you use it? e.g. “iPhone app”, “Zapier”.")
+    access = RadioField("Access", default="*", choices=[
+        ("*", "Full: everything your role may do"),
+        ("read", "Read-only: look, change nothing"),
+        ("areas", "Only the areas ticked below"),
+    ])
+    # Choices are the areas of the enabled plugins, filled in by the view.
+    areas = SelectMultipleField("Areas", choices=[], widget=ListWidget(prefix_label=False),
+                                option_widget=CheckboxInput())
+
+    def validate_areas(self, field):
+        if self.access.data == "areas" and not field.data:
+            raise ValidationError("Tick at least one area, or choose another access.")
+
+    @property
+    def scopes(self) -> list[str]:
+        return list(self.areas.data) if self.access.data == "areas" else [self.access.data]
 
 
 class WorkspaceForm(FlaskForm):

@@ -37,6 +37,13 @@ class TokenRequestSchema(Schema):
         metadata={"description": "the workspace the token acts in; your personal one if omitted"}
     )
     name = fields.String(load_default="API token", validate=validate.Length(max=100))
+    scopes = fields.List(fields.String(), metadata={
+        "description": "what the token may do: '*' (everything your role may do, the default), "
+                       "'read' (look only), areas such as 'qr', or permission names such as "
+                       "'teams.audit'"})
+    second_factor = fields.String(load_only=True, metadata={
+        "description": "a one-time code (authenticator app, SMS or recovery code), for "
+                       "accounts with two-step sign-in"})
 
 
 class TokenSchema(Schema):

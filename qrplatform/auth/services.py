@@ -133,19 +133,53 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_scopes() -> dict[str, str]:
+    """The scopes a token may carry, with what each means: everything the role may do, only
+    reading, or one area (the part of a permission name before the dot, such as ``qr``).
+    A full permission name (``teams.audit``) is accepted too."""
+    from qrplatform import permissions
+
+    titles = {plugin.name: plugin.label
+              for plugin in current_app.extensions.get("qrp.plugins", [])}
+    scopes = {"*": "Full access: everything your role may do",
+              "read": "Read-only: look, change nothing"}
+    for name in sorted(permissions.registered()):
+        area = name.partition(".")[0]
+        scopes.setdefault(area, titles.get(area, area.capitalize()))
+    return scopes
+
+
+def check_scopes(scopes: list[str] | None) -> list[str]:
+    """The scopes, cleaned; a scope nobody declared is refused with the list of valid ones."""
+    from qrplatform import permissions
+
+    cleaned = list(dict.fromkeys(s.strip() for s in (scopes or ["*"]) if s.strip())) or ["*"]
+    known = set(token_scopes()) | set(permissions.registered())
+    unknown = [s for s in cleaned if s not in known]
+    if unknown:
+        raise ServiceError(
+            f"Unknown scope(s): {', '.join(unknown)}. Use '*', 'read', an area "
+            f"({', '.join(s for s in token_scopes() if s not in ('*', 'read'))}) "
+            "or a permission name.",
+            field="scopes", status=422, code="validation_error")
+    return cleaned
+
+
 def create_token(user: User, workspace_id: int, name: str,
                  scopes: list[str] | None = None) -> tuple[ApiToken, str]:
     """A new token; the plain value is returned once and never stored."""
     require_membership(user, workspace_id)
+    scopes = check_scopes(scopes)
     name = (name or "").strip() or "API token"
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with tenant_scope(workspace_id):
         token = ApiToken(user_id=user.id, workspace_id=workspace_id, name=name[:100],
                          prefix=plain[: len(TOKEN_PREFIX) + 6], token_hash=_hash_token(plain),
-                         scopes=scopes or ["*"])
+                         scopes=scopes)
         db.session.add(token)
         db.session.flush()
-        events.publish("token.created", {"token_id": token.id, "name": token.name},
+        events.publish("token.created", {"token_id": token.id, "name": token.name,
+                                         "scopes": scopes},
                        actor={"type": "user", "id": user.id})
         db.session.commit()
     return token, plain

@@ -5,9 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, g, redirect, request, session, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import login_required, logout_user
 
-from qrplatform.auth import services
+from qrplatform.auth import services, sessions
 from qrplatform.auth.forms import (
     ForgotPasswordForm,
     LoginForm,
@@ -25,7 +25,7 @@ bp = Blueprint("account", __name__)
 
 def _form_error(form, error: ServiceError) -> None:
     """Show a service refusal next to its field, or above the form when it has none."""
-    field = getattr(form, error.field, None) if error.field else None
+    field = form._fields.get(error.field) if error.field else None
     if field is not None:
         field.errors = [*field.errors, error.message]
     else:
@@ -38,12 +38,6 @@ def _safe_next(default: str) -> str:
     if target.startswith("/") and not target.startswith("//") and not parts.netloc:
         return target
     return default
-
-
-def _start_session(user, remember: bool = False) -> None:
-    session.clear()  # a fresh session on login: no fixation
-    login_user(user, remember=remember)
-    session["workspace_id"] = user.personal_workspace_id
 
 
 @bp.get("/")
@@ -69,7 +63,7 @@ def signup():
         except ServiceError as error:
             _form_error(form, error)
         else:
-            _start_session(user)
+            sessions.start_session(user)
             flash(f"Welcome, {user.name}! Your workspace is ready.", "success")
             return redirect(url_for("account.dashboard"))
     return render("auth/signup.html", form=form, status=422 if form.errors else 200)
@@ -83,8 +77,9 @@ def login():
         if user is None:
             form.form_errors.append("E-mail or password is wrong.")
         else:
-            _start_session(user, remember=form.remember.data)
-            return redirect(_safe_next(url_for("account.dashboard")))
+            return sessions.password_verified(
+                user, remember=form.remember.data,
+                next_url=_safe_next(url_for("account.dashboard")))
     return render("auth/login.html", form=form, status=422 if form.errors else 200)
 
 
@@ -120,17 +115,33 @@ def reset_password(token: str):
     return render("auth/reset_password.html", form=form, token=token)
 
 
+def _token_form(**kwargs) -> TokenForm:
+    form = TokenForm(**kwargs)
+    form.areas.choices = [(scope, label) for scope, label in services.token_scopes().items()
+                          if scope not in ("*", "read")]
+    return form
+
+
+def _tokens_page(form: TokenForm, created: dict | None = None):
+    return render("auth/tokens.html", "auth/_tokens.html", form=form, created=created,
+                  tokens=services.user_tokens(g.user), scope_labels=services.token_scopes())
+
+
 @bp.route("/settings/tokens", methods=["GET", "POST"])
 @login_required
 def tokens():
-    form = TokenForm()
+    form = _token_form()
     created = None
     if form.validate_on_submit():
-        token, plain = services.create_token(g.user, g.workspace.id, form.name.data)
-        created = {"name": token.name, "value": plain}
-        form = TokenForm(formdata=None)
-    return render("auth/tokens.html", "auth/_tokens.html", form=form, created=created,
-                  tokens=services.user_tokens(g.user))
+        try:
+            token, plain = services.create_token(g.user, g.workspace.id, form.name.data,
+                                                 form.scopes)
+        except ServiceError as error:
+            _form_error(form, error)
+        else:
+            created = {"name": token.name, "value": plain}
+            form = _token_form(formdata=None)
+    return _tokens_page(form, created)
 
 
 @bp.post("/settings/tokens/<int:token_id>/revoke")
@@ -138,8 +149,7 @@ def tokens():
 def revoke_token(token_id: int):
     token = services.revoke_token(g.user, token_id)
     flash(f"Token “{token.name}” is revoked.", "info")
-    return render("auth/tokens.html", "auth/_tokens.html", form=TokenForm(formdata=None),
-                  created=None, tokens=services.user_tokens(g.user))
+    return _tokens_page(_token_form(formdata=None))
 
 
 @bp.post("/workspaces/switch")

@@ -1,0 +1,186 @@
+"""/api/v1/teams: members and roles, invitations, the sign-in rule and the audit log.
+
+Routes that change something check their permission before reading the request body, so a
+member who may not act is told which permission they lack rather than what the body misses.
+"""
+
+from datetime import UTC, datetime, time, timedelta
+
+from qrp_teams import services
+from qrp_teams.schemas import (
+    AuditArgsSchema,
+    AuditPageSchema,
+    InvitationCreateSchema,
+    InvitationSchema,
+    MemberSchema,
+    OwnershipSchema,
+    RoleChangeSchema,
+    SecuritySchema,
+)
+from qrplatform.api import BEARER, api_blueprint, authenticated
+from qrplatform.permissions import permission_required
+
+blp = api_blueprint("teams_api", __name__, "/api/v1/teams",
+                    "Members, roles, invitations, two-step sign-in rule and the audit log")
+
+
+def member_view(member: services.Member) -> dict:
+    return {"user_id": member.user.id, "name": member.user.name, "email": member.user.email,
+            "role": member.role, "two_factor": member.two_factor,
+            "joined_at": member.membership.created_at}
+
+
+def invitation_view(invitation) -> dict:
+    expires = services.as_utc(invitation.expires_at)
+    return {**{name: getattr(invitation, name) for name in (
+        "id", "email", "role", "invited_by_id", "created_at", "sent_at", "send_count",
+        "expires_at")}, "expired": expires <= datetime.now(UTC)}
+
+
+@blp.get("/members")
+@blp.response(200, MemberSchema(many=True))
+@blp.doc(security=BEARER)
+@authenticated
+def list_members():
+    """Everyone in this workspace, owners first, with their role and two-step sign-in."""
+    return [member_view(m) for m in services.list_members()]
+
+
+@blp.get("/members/<int:user_id>")
+@blp.response(200, MemberSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def get_member(user_id):
+    """One member."""
+    return member_view(services.get_member(user_id))
+
+
+@blp.patch("/members/<int:user_id>")
+@authenticated
+@permission_required("teams.manage")
+@blp.arguments(RoleChangeSchema)
+@blp.response(200, MemberSchema)
+@blp.doc(security=BEARER)
+def change_role(data, user_id):
+    """Change a member's role. Only owners grant or take away 'owner'; the last owner keeps
+    it (409)."""
+    return member_view(services.change_role(user_id, data["role"]))
+
+
+@blp.delete("/members/<int:user_id>")
+@authenticated
+@permission_required("teams.manage")
+@blp.response(204)
+@blp.doc(security=BEARER)
+def remove_member(user_id):
+    """Remove a member; their API tokens for this workspace are revoked. The last owner
+    cannot be removed (409)."""
+    services.remove_member(user_id)
+
+
+@blp.post("/leave")
+@authenticated
+@blp.response(204)
+@blp.doc(security=BEARER)
+def leave():
+    """Leave this workspace (any member may); the last owner cannot (409). Your tokens for
+    it, this one included, stop working."""
+    services.leave()
+
+
+@blp.post("/ownership")
+@authenticated
+@permission_required("teams.transfer")
+@blp.arguments(OwnershipSchema)
+@blp.response(200, MemberSchema)
+@blp.doc(security=BEARER)
+def transfer_ownership(data):
+    """Hand ownership to another member; you stay on as admin."""
+    return member_view(services.transfer_ownership(data["user_id"]))
+
+
+@blp.get("/invitations")
+@blp.response(200, InvitationSchema(many=True))
+@blp.doc(security=BEARER)
+@authenticated
+def list_invitations():
+    """Invitations not yet accepted or withdrawn (expired ones too, to resend)."""
+    return [invitation_view(i) for i in services.list_invitations()]
+
+
+@blp.post("/invitations")
+@authenticated
+@permission_required("teams.manage")
+@blp.arguments(InvitationCreateSchema)
+@blp.response(201, InvitationSchema)
+@blp.doc(security=BEARER)
+def invite(data):
+    """E-mail an invitation with a signed link that works once and expires. Members and
+    pending invitations take seats; a full plan answers 402."""
+    return invitation_view(services.invite(data["email"], data["role"]))
+
+
+@blp.get("/invitations/<int:invitation_id>")
+@blp.response(200, InvitationSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def get_invitation(invitation_id):
+    """One invitation."""
+    return invitation_view(services.get_invitation(invitation_id))
+
+
+@blp.post("/invitations/<int:invitation_id>/resend")
+@authenticated
+@permission_required("teams.manage")
+@blp.response(200, InvitationSchema)
+@blp.doc(security=BEARER)
+def resend_invitation(invitation_id):
+    """Send the invitation again with a fresh link and expiry; the old link stops working."""
+    return invitation_view(services.resend_invitation(invitation_id))
+
+
+@blp.delete("/invitations/<int:invitation_id>")
+@authenticated
+@permission_required("teams.manage")
+@blp.response(204)
+@blp.doc(security=BEARER)
+def revoke_invitation(invitation_id):
+    """Withdraw an invitation; its link stops working."""
+    services.revoke_invitation(invitation_id)
+
+
+@blp.get("/security")
+@blp.response(200, SecuritySchema)
+@blp.doc(security=BEARER)
+@authenticated
+def get_security():
+    """The workspace's sign-in rule."""
+    return {"require_two_factor": services.requires_two_factor()}
+
+
+@blp.patch("/security")
+@authenticated
+@permission_required("teams.security")
+@blp.arguments(SecuritySchema)
+@blp.response(200, SecuritySchema)
+@blp.doc(security=BEARER)
+def set_security(data):
+    """Require two-step sign-in of every member (owners only)."""
+    settings = services.set_require_two_factor(data["require_two_factor"])
+    return {"require_two_factor": settings.require_two_factor}
+
+
+@blp.get("/audit")
+@blp.arguments(AuditArgsSchema, location="query")
+@blp.response(200, AuditPageSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def audit(args):
+    """Who changed what and when in this workspace, newest first, with the request id."""
+    since, until = args.get("since"), args.get("until")
+    criteria = services.AuditFilter(
+        q=args["q"].strip(), event_type=args["type"].strip(), actor_id=args.get("actor_id"),
+        since=datetime.combine(since, time.min, UTC) if since else None,
+        until=datetime.combine(until, time.min, UTC) + timedelta(days=1) if until else None)
+    items, total = services.search_audit(criteria, args["page"], args["per_page"])
+    return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}

@@ -1,0 +1,91 @@
+"""The teams forms (Flask-WTF: CSRF on every one that changes something; errors beside their
+field through partials/_forms.html)."""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from qrplatform.auth.models import ROLES
+from qrplatform.auth.services import MIN_PASSWORD_LENGTH
+
+ROLE_LABELS = {
+    "owner": "Owner — everything, including ownership and sign-in rules",
+    "admin": "Admin — everything but ownership",
+    "editor": "Editor — creates and changes content",
+    "viewer": "Viewer — looks, changes nothing",
+    "billing": "Billing — manages the plan only",
+}
+
+
+def role_choices(include_owner: bool) -> list[tuple[str, str]]:
+    return [(role, ROLE_LABELS[role]) for role in ROLES if include_owner or role != "owner"]
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something: only the CSRF token travels."""
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Email()])
+    role = SelectField("Role", default="editor")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=[(role, role.capitalize()) for role in ROLES])
+
+
+class TransferForm(FlaskForm):
+    user_id = SelectField("New owner", coerce=int,
+                          description="They become owner; you stay on as admin.")
+
+
+class SecurityForm(FlaskForm):
+    require_two_factor = BooleanField("Require two-step sign-in for every member")
+
+
+class AuditFilterForm(FlaskForm):
+    """Filters in the query string (a GET form: nothing to forge, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Search", validators=[Optional(), Length(max=200)],
+                    render_kw={"placeholder": "Search people, actions, request ids"})
+    type = SelectField("Action", default="", validators=[Optional()])
+    actor = SelectField("Who", default="", validators=[Optional()])
+    since = DateField("From", validators=[Optional()])
+    until = DateField("To (inclusive)", validators=[Optional()])
+    page = IntegerField("Page", default=1, validators=[Optional()])
+
+
+class InvitationSignupForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("E-mail", validators=[DataRequired(), Email()])
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters.")
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(), Length(max=32)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "text",
+                                  "autocapitalize": "off", "spellcheck": "false"})
+
+
+class PhoneForm(FlaskForm):
+    phone = StringField("Mobile number", validators=[DataRequired(), Length(max=32)],
+                        description="International form, e.g. +44 7700 900123.",
+                        render_kw={"autocomplete": "tel", "inputmode": "tel"})
+
+
+class PasswordConfirmForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired()],
+                             render_kw={"autocomplete": "current-password"})

@@ -1,0 +1,68 @@
+"""What the teams plugin brings to the platform (see qrplatform.plugins.Plugin)."""
+
+from pathlib import Path
+
+from qrp_teams import api, models, receivers, views
+from qrplatform.plugins import NavItem, Permission, Plugin, RateLimit
+
+
+def setup(app) -> None:
+    # After the gateway resolved the member and the workspace (registered before plugins).
+    app.before_request(receivers.enforce_workspace_rule)
+
+
+plugin = Plugin(
+    name="teams",
+    title="Team",
+    description="Members and roles, e-mailed invitations with seats per plan, the audit log, "
+                "two-step sign-in (authenticator app, SMS, recovery codes).",
+    blueprints=[views.bp],
+    api_blueprints=[api.blp],
+    models=[models.Invitation, models.WorkspaceSecurity, models.AuditEntry,
+            models.SecondFactor, models.RecoveryCode],
+    migrations=str(Path(__file__).parent / "migrations" / "versions"),
+    nav=[NavItem("Team", "teams.members", order=80, permission="workspace.view"),
+         NavItem("Audit log", "teams.audit", order=85, permission="teams.audit")],
+    events={
+        "teams.invitation_sent": "someone was invited (data: invitation_id, email, role)",
+        "teams.invitation_resent": "an invitation was sent again with a fresh link "
+                                   "(data: invitation_id, email, role)",
+        "teams.invitation_revoked": "an invitation was withdrawn "
+                                    "(data: invitation_id, email, role)",
+        "teams.invitation_accepted": "an invited person joined "
+                                     "(data: invitation_id, email, user_id, name, role)",
+        "teams.member_role_changed": "a member's role changed "
+                                     "(data: user_id, email, name, role, previous_role)",
+        "teams.member_removed": "a member was removed (data: user_id, email, name, role)",
+        "teams.member_left": "a member left (data: user_id, email, name, role)",
+        "teams.ownership_transferred": "ownership passed to another member (data: user_id, "
+                                       "email, name, previous_role, previous_owner_id)",
+        "teams.two_factor_required": "the workspace now requires two-step sign-in "
+                                     "(data: required)",
+        "teams.two_factor_optional": "the workspace no longer requires two-step sign-in "
+                                     "(data: required)",
+        "teams.two_factor_enabled": "a member turned on two-step sign-in "
+                                    "(data: user_id, email, method)",
+        "teams.two_factor_disabled": "a member turned off two-step sign-in "
+                                     "(data: user_id, email)",
+        "teams.recovery_codes_regenerated": "a member made new recovery codes "
+                                            "(data: user_id, email)",
+    },
+    permissions=[
+        Permission("teams.manage", "Invite people, change roles, remove members",
+                   ("owner", "admin")),
+        Permission("teams.audit", "Read, search and export the audit log", ("owner", "admin")),
+        Permission("teams.security", "Require two-step sign-in of every member", ("owner",)),
+        Permission("teams.transfer", "Hand the workspace's ownership to another member",
+                   ("owner",)),
+    ],
+    quotas={"teams.seats": {"free": 3, "pro": 10, "business": None}},
+    rate_limits={
+        # Per address, on top of the per-account lock after five wrong codes.
+        "teams.two_step": RateLimit("10 per minute", methods=("POST",)),
+        "teams.send_login_sms": RateLimit("5 per 10 minutes"),
+        "teams.begin_phone": RateLimit("5 per 10 minutes"),
+        "teams.invitation_signup": RateLimit("20 per hour"),
+    },
+    setup=setup,
+)

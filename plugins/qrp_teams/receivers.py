@@ -1,0 +1,88 @@
+"""What the teams plugin hooks into: the audit log fed from the event bus, the second step
+of signing in, and the workspace rule that members use two-step sign-in."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, g, redirect, request, url_for
+
+from qrp_teams import services
+from qrplatform import signals
+from qrplatform.errors import Forbidden, ServiceError, api_error, is_api_request
+from qrplatform.events import dispatch
+
+# Pages a member of a workspace that requires two-step sign-in can still reach without it:
+# setting it up, logging out, switching workspace, accepting invitations.
+SETUP_ENDPOINTS = {
+    "static", "account.logout", "account.switch_workspace", "account.new_workspace",
+    "teams.invitation", "teams.accept_invitation", "teams.invitation_signup",
+    "teams.two_factor", "teams.begin_totp", "teams.confirm_totp", "teams.begin_phone",
+    "teams.confirm_phone", "teams.regenerate_recovery_codes", "teams.disable_two_factor",
+    "teams.leave",
+}
+
+
+def _enabled(app=None) -> bool:
+    app = app or current_app
+    return any(p.name == "teams" for p in app.extensions.get("qrp.plugins", []))
+
+
+@signals.app_created.connect
+def audit_every_declared_event(app, **_extra) -> None:
+    """One audit receiver per declared event type, once every plugin has declared its own.
+
+    Not a "*" pattern: that would also match high-volume stream events (scans, page views),
+    which are not changes and would make the consumer read the stream topics.
+    """
+    if not _enabled(app):
+        return
+    streams = app.extensions.get("qrp.stream_topics", {})
+    for event_type in sorted(app.extensions.get("qrp.event_types", {})):
+        if event_type not in streams:
+            dispatch.register(app, "teams", event_type, services.record_event)
+
+
+@signals.password_verified.connect
+def ask_for_second_step(user, **_extra) -> str | None:
+    if _enabled() and services.two_factor_enabled(user):
+        return url_for("teams.two_step")
+    return None
+
+
+@signals.api_token_requested.connect
+def check_token_request(user, workspace_id: int, second_factor: str | None = None,
+                        **_extra) -> None:
+    if not _enabled():
+        return
+    if services.two_factor_enabled(user):
+        if not second_factor:
+            raise ServiceError(
+                "This account uses two-step sign-in: send 'second_factor' with a code from "
+                "the authenticator app or a recovery code.",
+                field="second_factor", status=401, code="second_factor_required")
+        try:
+            services.verify_second_step(user, second_factor)
+        except ServiceError as error:
+            error.field = "second_factor"
+            raise
+    elif services.requires_two_factor_in(workspace_id):
+        raise Forbidden(
+            "This workspace requires two-step sign-in. Turn it on in your account "
+            "(Two-step sign-in), then ask for a token again.", code="two_factor_required")
+
+
+def enforce_workspace_rule():
+    """Before each request: a member of a workspace that requires two-step sign-in, who has
+    not set it up, is sent to set it up (pages) or refused (API)."""
+    user, workspace = g.get("user"), g.get("workspace")
+    if user is None or workspace is None or request.endpoint is None:
+        return None
+    if request.endpoint in SETUP_ENDPOINTS:
+        return None
+    if not services.requires_two_factor() or services.two_factor_enabled(user):
+        return None
+    message = (f"“{workspace.name}” requires two-step sign-in. Set it up to continue.")
+    if is_api_request():
+        return api_error(403, message + " (Account → Two-step sign-in in the web app.)",
+                         code="two_factor_required")
+    flash(message, "info")
+    return redirect(url_for("teams.two_factor"))

@@ -1,0 +1,86 @@
+"""API shapes of members, invitations, the workspace's sign-in rule and the audit log."""
+
+from marshmallow import Schema, fields, validate
+
+from qrplatform.auth.models import ROLES
+
+ROLE = fields.String(required=True, validate=validate.OneOf(ROLES),
+                     metadata={"description": "owner, admin, editor, viewer or billing"})
+
+
+class MemberSchema(Schema):
+    user_id = fields.Integer(dump_only=True)
+    name = fields.String(dump_only=True)
+    email = fields.String(dump_only=True)
+    role = fields.String(dump_only=True)
+    two_factor = fields.Boolean(dump_only=True,
+                                metadata={"description": "uses two-step sign-in"})
+    joined_at = fields.DateTime(dump_only=True)
+
+
+class RoleChangeSchema(Schema):
+    role = ROLE
+
+
+class OwnershipSchema(Schema):
+    user_id = fields.Integer(required=True, metadata={"description": "the member who becomes "
+                                                                     "owner; you become admin"})
+
+
+class InvitationCreateSchema(Schema):
+    email = fields.Email(required=True)
+    role = ROLE
+
+
+class InvitationSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    email = fields.String(dump_only=True)
+    role = fields.String(dump_only=True)
+    invited_by_id = fields.Integer(dump_only=True, allow_none=True)
+    created_at = fields.DateTime(dump_only=True)
+    sent_at = fields.DateTime(dump_only=True)
+    send_count = fields.Integer(dump_only=True)
+    expires_at = fields.DateTime(dump_only=True)
+    expired = fields.Boolean(dump_only=True)
+
+
+class SecuritySchema(Schema):
+    require_two_factor = fields.Boolean(required=True, metadata={
+        "description": "members without two-step sign-in are sent to set it up, and their "
+                       "API calls are refused"})
+
+
+class AuditArgsSchema(Schema):
+    q = fields.String(load_default="", metadata={
+        "description": "words in the summary, the actor's name or e-mail, the event type, or "
+                       "an exact request id"})
+    type = fields.String(load_default="", metadata={
+        "description": "an event type (teams.member_removed) or an area ending in a dot "
+                       "(teams.)"})
+    actor_id = fields.Integer(metadata={"description": "the acting user's id"})
+    since = fields.Date(metadata={"description": "from this day (UTC)"})
+    until = fields.Date(metadata={"description": "up to and including this day (UTC)"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class AuditEntrySchema(Schema):
+    id = fields.Integer()
+    event_id = fields.String()
+    event_type = fields.String()
+    occurred_at = fields.DateTime()
+    actor_type = fields.String(metadata={"description": "user, anonymous or system"})
+    actor_user_id = fields.Integer(allow_none=True)
+    actor_token_id = fields.Integer(allow_none=True,
+                                    metadata={"description": "the API token used, if any"})
+    actor_label = fields.String()
+    request_id = fields.String(allow_none=True)
+    summary = fields.String()
+    data = fields.Dict()
+
+
+class AuditPageSchema(Schema):
+    items = fields.List(fields.Nested(AuditEntrySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
