@@ -16,8 +16,11 @@ from qrplatform import (
     gateway,
     health,
     jobs,
+    metrics,
     notify,
     permissions,
+    product_analytics,
+    sentry,
     signals,
     storage,
     telemetry,
@@ -35,6 +38,8 @@ CORE_EVENTS = {
     "workspace.created": "a workspace was created (data: workspace_id, name, personal)",
     "token.created": "an API token was created (data: token_id, name)",
     "token.revoked": "an API token was revoked (data: token_id, name)",
+    "gateway.rate_limited": "a request was refused by a rate limit (stream qrp.gateway; data: "
+                            "endpoint, limit, scope workspace|anonymous)",
 }
 
 
@@ -52,7 +57,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    # Observability first, so that it sees everything set up after it (docs/deploy.md).
     telemetry.init_app(app)
+    sentry.init_app(app)
+    metrics.init_app(app)
     _init_extensions(app)
     bus.init_app(app)
     stream.init_app(app)
@@ -66,7 +74,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     gateway.create_limiter(app)
     plugins = load_plugins(app.config.get("QRP_PLUGINS"))
     wire_plugins(app, smorest, plugins)
+    product_analytics.init_app(app)  # a receiver group of its own, fed by every plugin's events
     cli.init_app(app)
+    metrics.mount_endpoint(app)  # outermost, so /metrics never reaches a plugin's middleware
     signals.app_created.send(app)
     return app
 

@@ -58,6 +58,12 @@ def _env_list(value: str | None) -> list[str] | None:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _env_float(value: str | None, default: float) -> float:
+    if value is None or not value.strip():
+        return default
+    return float(value)
+
+
 def normalise_database_url(url: str) -> str:
     """Point plain postgres URLs at psycopg 3, the driver we ship."""
     for prefix in ("postgres://", "postgresql://"):
@@ -105,6 +111,26 @@ def load_settings(instance_path: str) -> dict:
         # The verified sender SendGrid sends from.
         QRP_MAIL_FROM=env.get("QRP_MAIL_FROM") or None,
         QRP_LOG_LEVEL=env.get("QRP_LOG_LEVEL") or "INFO",
+        # Observability (docs/deploy.md). What is deployed: Sentry's release, a log field.
+        QRP_RELEASE=env.get("QRP_RELEASE") or None,
+        SENTRY_TRACES_SAMPLE_RATE=_env_float(env.get("SENTRY_TRACES_SAMPLE_RATE"), 0.0),
+        # /metrics answers callers from these networks, or with `Authorization: Bearer <token>`.
+        QRP_METRICS_TOKEN=env.get("QRP_METRICS_TOKEN") or None,
+        QRP_METRICS_ALLOWED_NETWORKS=_env_list(env.get("QRP_METRICS_ALLOWED_NETWORKS"))
+        or ["127.0.0.1/32", "::1/128"],
+        # Seconds between Kafka consumer-lag measurements (each one asks the broker).
+        QRP_METRICS_KAFKA_LAG_INTERVAL=_env_float(env.get("QRP_METRICS_KAFKA_LAG_INTERVAL"),
+                                                  15.0),
+        # Scans (and rate-limit hits) reach Mixpanel as one event per workspace per window.
+        QRP_MIXPANEL_SCAN_WINDOW=_env_float(env.get("QRP_MIXPANEL_SCAN_WINDOW"), 60.0),
+        # Seconds between sends of buffered Mixpanel events; 0 sends only on flush() and exit.
+        QRP_MIXPANEL_FLUSH_INTERVAL=_env_float(env.get("QRP_MIXPANEL_FLUSH_INTERVAL"), 10.0),
+        QRP_CLOUDWATCH_STREAM=env.get("QRP_CLOUDWATCH_STREAM")
+        or "{machine_name}/{program_name}/{process_id}",
+        QRP_CLOUDWATCH_REGION=env.get("QRP_CLOUDWATCH_REGION") or None,
+        # Another CloudWatch Logs endpoint (LocalStack, moto in tests); unset: AWS itself.
+        QRP_CLOUDWATCH_ENDPOINT_URL=env.get("QRP_CLOUDWATCH_ENDPOINT_URL") or None,
+        QRP_CLOUDWATCH_SEND_INTERVAL=_env_float(env.get("QRP_CLOUDWATCH_SEND_INTERVAL"), 10.0),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=_env_bool(env.get("SESSION_COOKIE_SECURE"), False),

@@ -12,7 +12,7 @@ the HTML views both turn it into their own kind of answer, so a rule is written 
 
 import logging
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, current_app, g, got_request_exception, jsonify, render_template, request
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -167,6 +167,8 @@ def handle_service_error(error: ServiceError):
 
 def handle_unexpected(error: BaseException):
     log.exception("unhandled error", exc_info=error)
+    # Flask stays silent once a handler for Exception exists; Sentry and errors_total listen.
+    got_request_exception.send(current_app._get_current_object(), exception=error)
     if is_api_request():
         return api_error(
             500,

@@ -60,6 +60,18 @@ CORE_RATE_LIMITS = {
 }
 
 
+def _rate_limited(request_limit) -> None:
+    """A limit said no: one ``gateway.rate_limited`` stream event (no database write, so a
+    flood of refused requests costs a deque append each)."""
+    from qrplatform import events
+
+    workspace = g.get("workspace") if g.get("user") is not None else None
+    events.emit_stream("gateway.rate_limited", {
+        "endpoint": request.endpoint, "limit": str(request_limit.limit),
+        "scope": "workspace" if workspace is not None else "anonymous",
+    }, workspace_id=workspace.id if workspace is not None else None)
+
+
 def _unthrottled() -> bool:
     return request.endpoint is None or request.endpoint == "static"
 
@@ -70,7 +82,7 @@ def create_limiter(app: Flask) -> Limiter:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
     limiter = Limiter(key_func=rate_limit_key, default_limits=[plan_rate_limit],
-                      headers_enabled=True, key_prefix="qrp-rl")
+                      headers_enabled=True, key_prefix="qrp-rl", on_breach=_rate_limited)
     limiter.request_filter(_unthrottled)
     limiter.init_app(app)
     app.extensions["qrp.limiter"] = limiter

@@ -1,27 +1,50 @@
-"""Logs: JSON lines on stdout, one per request with its id, workspace, user, route, status and
-duration. Never a secret or a raw IP in a log line."""
+"""Logs: JSON lines on stdout, one per request (request id, workspace, user, route, status,
+duration) and one per job run; with CLOUDWATCH_LOG_GROUP, the same lines go to CloudWatch Logs
+through watchtower.
+
+Never a secret or a raw IP in a log line: every line passes through ``qrplatform.redaction``
+when it is formatted (handlers format, so other handlers such as pytest's see the record as
+it was logged).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
 
+from qrplatform.redaction import redact
+
 access_log = logging.getLogger("qrplatform.access")
+job_log = logging.getLogger("qrplatform.jobs.run")
 
 
 class RequestContextFilter(logging.Filter):
     """Stamp every record logged during a request with its request id."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from flask import has_request_context
-
         if has_request_context() and not hasattr(record, "request_id"):
             record.request_id = g.get("request_id")
         return True
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """One JSON object per line, with secrets and IP addresses masked."""
+
+    def __init__(self, release: str | None = None):
+        super().__init__(
+            "{asctime}{levelname}{name}{message}", style="{",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            static_fields={"release": release} if release else None,
+        )
+
+    def process_log_record(self, log_data: dict) -> dict:
+        return redact(super().process_log_record(log_data))
 
 
 def configure_logging(app: Flask) -> None:
@@ -30,15 +53,47 @@ def configure_logging(app: Flask) -> None:
         return
     handler = logging.StreamHandler(sys.stdout)
     handler._qrp = True
-    handler.setFormatter(JsonFormatter(
-        "{asctime}{levelname}{name}{message}", style="{",
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-    ))
+    handler.setFormatter(RedactingJsonFormatter(app.config.get("QRP_RELEASE")))
     handler.addFilter(RequestContextFilter())
     root.addHandler(handler)
     root.setLevel(app.config.get("QRP_LOG_LEVEL", "INFO"))
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    # Our own CloudWatch calls would otherwise log about themselves, line by line.
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+
+
+def configure_cloudwatch(app: Flask) -> logging.Handler | None:
+    """Add a watchtower handler for CLOUDWATCH_LOG_GROUP to the root logger (once per group).
+
+    Credentials come from boto3's usual chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, an
+    instance or task role). The handler sends from a thread every QRP_CLOUDWATCH_SEND_INTERVAL
+    seconds and on exit.
+    """
+    group = app.config.get("CLOUDWATCH_LOG_GROUP")
+    if not group:
+        return None
+    root = logging.getLogger()
+    for existing in root.handlers:
+        if getattr(existing, "_qrp_cloudwatch_group", None) == group:
+            return existing
+    import boto3
+    import watchtower
+
+    client = boto3.client("logs", region_name=app.config.get("QRP_CLOUDWATCH_REGION"),
+                          endpoint_url=app.config.get("QRP_CLOUDWATCH_ENDPOINT_URL"))
+    handler = watchtower.CloudWatchLogHandler(
+        log_group_name=group,
+        log_stream_name=app.config["QRP_CLOUDWATCH_STREAM"],
+        boto3_client=client,
+        send_interval=app.config["QRP_CLOUDWATCH_SEND_INTERVAL"],
+        create_log_group=True,
+    )
+    handler._qrp_cloudwatch_group = group
+    handler.setFormatter(RedactingJsonFormatter(app.config.get("QRP_RELEASE")))
+    handler.addFilter(RequestContextFilter())
+    root.addHandler(handler)
+    return handler
 
 
 def _start_timer() -> None:
@@ -60,7 +115,32 @@ def _log_request(response):
     return response
 
 
+@contextmanager
+def job_run(job_id: str, name: str, workspace_id: int | None, attempt: int) -> Iterator[None]:
+    """Around one attempt of a job: a JSON line when it ends, its duration and outcome in
+    the metrics, and a breadcrumb plus the error in Sentry when it fails."""
+    from qrplatform import metrics, sentry
+
+    started = time.perf_counter()
+    sentry.job_breadcrumb(job_id, name, attempt)
+    outcome = "failed"
+    try:
+        yield
+        outcome = "finished"
+    except BaseException as exc:
+        sentry.capture_job_error(exc, job_id=job_id, name=name, workspace_id=workspace_id)
+        raise
+    finally:
+        duration = time.perf_counter() - started
+        metrics.observe_job(name, outcome, duration)
+        job_log.info("job", extra={
+            "job_id": job_id, "job": name, "workspace_id": workspace_id, "attempt": attempt,
+            "outcome": outcome, "duration_ms": round(duration * 1000, 2),
+        })
+
+
 def init_app(app: Flask) -> None:
     configure_logging(app)
+    configure_cloudwatch(app)
     app.before_request(_start_timer)
     app.after_request(_log_request)

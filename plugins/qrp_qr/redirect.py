@@ -30,7 +30,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, render_templat
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from qrp_qr import payloads, services
-from qrplatform import events, privacy, useragents
+from qrplatform import events, metrics, privacy, useragents
 
 log = logging.getLogger(__name__)
 
@@ -291,6 +291,7 @@ def record_scan(app: Flask, entry: dict[str, Any], *, method: str, user_agent: s
                 referrer: str | None, country: str | None, accept_language: str | None,
                 ip: str, classification: str, reason: str | None, outcome: str) -> None:
     """One qr.scanned stream event; the raw IP never leaves this function."""
+    metrics.count_scan(app, outcome, classification)
     salt = privacy.daily_salt(app)
     user_agent = user_agent[:512] if user_agent else None
     data = {

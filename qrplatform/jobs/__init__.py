@@ -36,6 +36,7 @@ from sqlalchemy import JSON, DateTime, Integer, String, Text, func, select, upda
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
+from qrplatform import telemetry
 from qrplatform.extensions import db
 from qrplatform.tenancy import TenantMixin, current_workspace_id, tenant_scope, unscoped
 
@@ -277,7 +278,8 @@ def _execute(job_id: str) -> Any:
                 error=None, done=0, message="")
     token = _running.set(running)
     try:
-        with tenant_scope(workspace_id) if workspace_id else unscoped():
+        with (tenant_scope(workspace_id) if workspace_id else unscoped(),
+              telemetry.job_run(job_id, name, workspace_id, running.attempt)):
             func = registered().get(name)
             if func is None:
                 raise JobError(f"The job {name} is not provided by any enabled plugin.")
