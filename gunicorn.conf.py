@@ -3,9 +3,11 @@
 Every value can be overridden by the environment (GUNICORN_* below) or the command line.
 """
 
+import glob
 import json
 import multiprocessing
 import os
+import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Sync workers by CPU count (the usual 2n+1); gthread keeps a worker busy during slow I/O.
@@ -37,6 +39,28 @@ access_log_format = json.dumps({
 })
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+# Prometheus multiprocess mode: each worker writes its counts under this folder and /metrics
+# adds up every worker's, whichever worker answers. Set before any worker imports
+# prometheus_client; a fresh private folder when the environment does not name one.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="qrplatform-prometheus-")
+
+
+def on_starting(server):
+    """Counts left by a previous run of this server would be added to ours: start from zero."""
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(folder, exist_ok=True)
+    for stale in glob.glob(os.path.join(folder, "*.db")):
+        os.remove(stale)
+
+
+def child_exit(server, worker):
+    """A worker is gone (restart, max_requests, crash): drop its live gauges; its counters stay
+    in the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def worker_exit(server, worker):
