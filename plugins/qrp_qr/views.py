@@ -225,13 +225,27 @@ def preview():
     form = QRCodeForm()
     qr_type = form.type.data if form.type.data in TYPES else "url"
     kind = request.form.get("kind") or form.kind.data or "dynamic"
+    note = None
     try:
         png = services.preview(qr_type, kind, _content_from_request(qr_type), form.design())
     except ServiceError as error:
-        problems = [m for messages in (error.fields or {}).values() for m in messages]
-        return render_template("qr/_preview.html", image=None,
-                               problems=problems or [error.message])
-    return render_template("qr/_preview.html", problems=[],
+        fields = error.fields or {}
+        if fields and all(name.startswith("content.") for name in fields):
+            # Content not filled in yet: show the design on a sample short link meanwhile.
+            note = "Sample content: fill in the fields to see your code."
+            try:
+                png = services.preview("url", "dynamic", {"url": "https://example.com"},
+                                       form.design())
+            except ServiceError as design_error:
+                error = design_error
+                fields = error.fields or {}
+            else:
+                error = None
+        if error is not None:
+            problems = [m for messages in fields.values() for m in messages]
+            return render_template("qr/_preview.html", image=None,
+                                   problems=problems or [error.message])
+    return render_template("qr/_preview.html", problems=[], note=note,
                            image="data:image/png;base64," + base64.b64encode(png).decode())
 
 
