@@ -13,7 +13,7 @@ from qrplatform.auth.models import User, Workspace
 from qrplatform.events import Event
 from qrplatform.events.dispatch import deliver, register
 from qrplatform.events.models import OutboxEvent, ProcessedEvent
-from qrplatform.events.outbox import backlog, drain, register_metrics
+from qrplatform.events.outbox import EventBacklogCollector, backlog, drain
 from qrplatform.tenancy import unscoped
 
 
@@ -158,7 +158,7 @@ def test_readyz_and_metrics_show_the_outbox_backlog(events_app):
     assert body["checks"]["outbox"]["backlog"] == 3
 
     registry = CollectorRegistry()
-    register_metrics(registry)
+    registry.register(EventBacklogCollector())
     scraped = generate_latest(registry).decode()
     assert "qrp_events_outbox_backlog 3.0" in scraped
     assert "qrp_events_stream_spool_backlog 0.0" in scraped

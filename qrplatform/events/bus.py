@@ -65,9 +65,6 @@ class EventBus:
 
 
 def init_app(app: Flask) -> EventBus:
-    from qrplatform.events.outbox import register_metrics
-
     bus = EventBus(app)
     app.extensions["qrp.events"] = bus
-    register_metrics()
     return bus

@@ -7,7 +7,8 @@ the next pass tries again: a user's request never waits on, or fails because of,
 
 The backlog shows in /readyz and, at scrape time, as the Prometheus gauges
 ``qrp_events_outbox_backlog``, ``qrp_events_outbox_oldest_age_seconds`` and
-``qrp_events_stream_spool_backlog`` (see ``EventBacklogCollector``).
+``qrp_events_stream_spool_backlog`` (``EventBacklogCollector``, which qrplatform.metrics adds
+to the /metrics registry).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 
 from flask import current_app, has_app_context
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import REGISTRY, Collector
+from prometheus_client.registry import Collector
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -180,20 +181,3 @@ class EventBacklogCollector(Collector):
                                 "Stream events spooled while the broker was unreachable",
                                 value=spooled)
 
-
-_collector_lock = threading.Lock()
-_collector: EventBacklogCollector | None = None
-
-
-def register_metrics(registry=REGISTRY) -> EventBacklogCollector:
-    """Add the backlog gauges to ``registry`` (the default one once per process)."""
-    global _collector
-    with _collector_lock:
-        if registry is REGISTRY:
-            if _collector is None:
-                _collector = EventBacklogCollector()
-                registry.register(_collector)
-            return _collector
-        collector = EventBacklogCollector()
-        registry.register(collector)
-        return collector

@@ -1,0 +1,167 @@
+"""The high-volume stream path (scans, page views): emit_stream() costs no database transaction
+and no broker round trip; the buffer goes to Kafka, or to a durable spool (Redis stream or a
+local file) while Kafka is down, and the relay drains the spool. Nothing is lost when the broker
+is away or when the process gets SIGTERM."""
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from qrplatform import events
+from qrplatform.events.dispatch import register
+from qrplatform.events.kafka import run_consumer
+from qrplatform.events.outbox import EventBacklogCollector, backlog
+from qrplatform.events.stream import FileSpool, RedisSpool, drain_spool, spool_of
+from qrplatform.testing.kafka import portable_config, read_topic
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def route_stream(app, domain: str) -> tuple[str, str]:
+    """Declare ``<domain>.scanned`` a stream type, as a plugin's ``streams`` would."""
+    event_type, topic = f"{domain}.scanned", f"qrp.{domain}-scans"
+    app.extensions["qrp.stream_topics"][event_type] = topic
+    return event_type, topic
+
+
+@pytest.fixture
+def keep_sigterm_handler():
+    """Apps with a background flush make SIGTERM exit cleanly; give pytest its handler back."""
+    previous = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_emit_returns_at_once_and_the_flush_sends_to_kafka(db, make_kafka_app, kafka_broker,
+                                                           event_domain):
+    app = make_kafka_app()
+    event_type, topic = route_stream(app, event_domain)
+    buffer = app.extensions["qrp.stream"]
+    with app.app_context():
+        emitted = [events.emit_stream(event_type, {"qr_id": n}, workspace_id=n % 3 + 1)
+                   for n in range(50)]
+        assert backlog() == 0  # no outbox row, no transaction
+    assert len(buffer) == 50
+
+    assert buffer.flush() == 50
+    assert len(buffer) == 0
+    on_kafka = read_topic(kafka_broker, topic)
+    assert sorted(e.id for e in on_kafka) == sorted(e.id for e in emitted)
+    assert len(spool_of(app)) == 0
+
+
+def test_the_background_thread_flushes_without_being_asked(db, make_kafka_app, kafka_broker,
+                                                           event_domain, keep_sigterm_handler):
+    app = make_kafka_app(QRP_STREAM_BACKGROUND=True, QRP_STREAM_FLUSH_INTERVAL=0.05)
+    event_type, topic = route_stream(app, event_domain)
+    with app.app_context():
+        emitted = {events.emit_stream(event_type, {"n": n}, workspace_id=1).id for n in range(5)}
+
+    deadline = time.monotonic() + 10
+    while {e.id for e in read_topic(kafka_broker, topic)} != emitted:
+        assert time.monotonic() < deadline, "the background flush never reached Kafka"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("spool_kind", ["redis", "file"])
+def test_while_kafka_is_down_stream_events_wait_in_the_spool(
+        db, make_kafka_app, own_kafka_broker, event_domain, redis, redis_url, spool_kind):
+    config = {"REDIS_URL": redis_url} if spool_kind == "redis" else {}
+    app = make_kafka_app(broker=own_kafka_broker, **config)
+    event_type, topic = route_stream(app, event_domain)
+    analytics_batches = []
+    register(app, "analytics", event_type, analytics_batches.append, batch=True)
+    buffer, spool = app.extensions["qrp.stream"], spool_of(app)
+    assert isinstance(spool, RedisSpool if spool_kind == "redis" else FileSpool)
+
+    own_kafka_broker.stop()
+    with app.app_context():
+        started = time.monotonic()
+        emitted = [events.emit_stream(event_type, {"n": n}, workspace_id=1) for n in range(1000)]
+        assert time.monotonic() - started < 0.5  # the request path never waits on the broker
+    buffer.flush()  # the broker does not answer: after the send timeout, into the spool
+    assert len(spool) == 1000
+
+    with app.app_context():
+        emitted += [events.emit_stream(event_type, {"n": n}, workspace_id=2) for n in range(10)]
+    started = time.monotonic()
+    buffer.flush()  # known down: straight to the spool, no second wait on the dead broker
+    assert time.monotonic() - started < 0.5
+    assert len(spool) == 1010
+    with app.app_context():
+        registry = CollectorRegistry()
+        registry.register(EventBacklogCollector())
+        assert "qrp_events_stream_spool_backlog 1010.0" in generate_latest(registry).decode()
+        assert drain_spool() == 0  # still down: nothing leaves the spool
+    assert len(spool) == 1010
+
+    own_kafka_broker.start()
+    with app.app_context():  # the CLI runs in the current app context (db's app otherwise)
+        result = app.test_cli_runner().invoke(args=["events", "relay", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "1010 spooled stream events" in result.output
+    assert len(spool) == 0
+
+    on_kafka = read_topic(own_kafka_broker, topic)
+    assert len(on_kafka) == 1010
+    assert {e.id for e in on_kafka} == {e.id for e in emitted}
+    stats = run_consumer(app, "analytics", once=True)
+    assert stats.batched == 1010
+    assert sorted(e.id for batch in analytics_batches for e in batch) == sorted(
+        e.id for e in emitted)
+
+
+WEB_PROCESS = textwrap.dedent("""
+    import json, sys, time
+
+    from qrplatform import create_app
+    from qrplatform.events import emit_stream
+
+    config, event_type, topic = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+    app = create_app(config)
+    app.extensions["qrp.stream_topics"][event_type] = topic
+    with app.app_context():
+        ids = [emit_stream(event_type, {"n": n}, workspace_id=1).id for n in range(200)]
+    print(json.dumps(ids), flush=True)
+    time.sleep(60)  # a web worker serving requests until the platform stops it
+""")
+
+
+@pytest.mark.parametrize("broker_up", [True, False], ids=["broker up", "broker down"])
+def test_sigterm_flushes_the_buffer_so_nothing_is_lost(
+        db, make_kafka_app, own_kafka_broker, event_domain, redis, redis_url, broker_up):
+    app = make_kafka_app(broker=own_kafka_broker, REDIS_URL=redis_url,
+                         QRP_STREAM_BACKGROUND=True, QRP_STREAM_FLUSH_INTERVAL=600)
+    event_type, topic = route_stream(app, event_domain)
+    if not broker_up:
+        own_kafka_broker.stop()
+
+    web = subprocess.Popen([sys.executable, "-c", WEB_PROCESS, portable_config(app), event_type,
+                            topic], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        emitted = json.loads(web.stdout.readline() or "null")
+        assert emitted, web.stderr.read()[-2000:]
+        # The flush interval is ten minutes: only the shutdown flush can save these events.
+        web.send_signal(signal.SIGTERM)
+        assert web.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        web.kill()
+        web.wait()
+    spooled = len(spool_of(app))
+    if not broker_up:
+        assert spooled == 200
+        own_kafka_broker.start()
+
+    with app.app_context():
+        assert drain_spool() == spooled
+    on_kafka = read_topic(own_kafka_broker, topic)
+    assert len(on_kafka) == 200
+    assert {e.id for e in on_kafka} == set(emitted)
