@@ -290,7 +290,7 @@ class ConsumerLagCollector(Collector):
                             & existing)
             if not topics:
                 return lags
-            partitions = [TopicPartition(t["topic"], p["partition"])
+            partitions = [TopicPartition(t["name"], p["partition_index"])
                           for t in admin.describe_topics(topics) for p in t["partitions"]]
             latest = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in partitions})
             earliest = admin.list_partition_offsets(
