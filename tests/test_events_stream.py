@@ -70,6 +70,7 @@ def test_the_background_thread_flushes_without_being_asked(db, make_kafka_app, k
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spool_kind", ["redis", "file"])
 def test_while_kafka_is_down_stream_events_wait_in_the_spool(
         db, make_kafka_app, own_kafka_broker, event_domain, redis, redis_url, spool_kind):

@@ -59,8 +59,8 @@ def setting(config, name: str):
     return DEFAULTS[name] if value is None else value
 
 
-def client_options(config) -> dict:
-    timeout_ms = int(setting(config, "QRP_KAFKA_TIMEOUT_MS"))
+def client_options(config, timeout_ms: int | None = None) -> dict:
+    timeout_ms = timeout_ms or int(setting(config, "QRP_KAFKA_TIMEOUT_MS"))
     return {
         "bootstrap_servers": [s.strip() for s in config["KAFKA_BOOTSTRAP_SERVERS"].split(",")],
         "bootstrap_timeout_ms": timeout_ms,
@@ -84,11 +84,12 @@ class KafkaClients:
     metadata, and a new producer id (a restarted broker may have forgotten the old one).
     """
 
-    def __init__(self, config, *, client_id: str, linger_ms: int = 0):
+    def __init__(self, config, *, client_id: str, linger_ms: int = 0,
+                 timeout_ms: int | None = None):
         self.config = config
         self.client_id = client_id
         self.linger_ms = linger_ms
-        self.timeout_ms = int(setting(config, "QRP_KAFKA_TIMEOUT_MS"))
+        self.timeout_ms = timeout_ms or int(setting(config, "QRP_KAFKA_TIMEOUT_MS"))
         self._lock = threading.Lock()
         self._producer: KafkaProducer | None = None
         self._admin: KafkaAdminClient | None = None
@@ -98,7 +99,7 @@ class KafkaClients:
         with self._lock:
             if self._producer is None:
                 self._producer = KafkaProducer(
-                    **client_options(self.config),
+                    **client_options(self.config, self.timeout_ms),
                     client_id=self.client_id,
                     acks="all",
                     enable_idempotence=True,
@@ -112,7 +113,7 @@ class KafkaClients:
     def admin(self) -> KafkaAdminClient:
         with self._lock:
             if self._admin is None:
-                self._admin = KafkaAdminClient(**client_options(self.config),
+                self._admin = KafkaAdminClient(**client_options(self.config, self.timeout_ms),
                                                client_id=self.client_id + "-admin",
                                                request_timeout_ms=self.timeout_ms)
             return self._admin
@@ -223,8 +224,11 @@ class KafkaStreamSink:
     def __init__(self, app: Flask, spool):
         self.app = app
         self.spool = spool
-        self.clients = KafkaClients(app.config, client_id="qrp-stream", linger_ms=20)
-        self.send_timeout_s = int(setting(app.config, "QRP_STREAM_SEND_TIMEOUT_MS")) / 1000
+        send_timeout_ms = int(setting(app.config, "QRP_STREAM_SEND_TIMEOUT_MS"))
+        # The flush thread waits at most this long on a broker, connecting included.
+        self.clients = KafkaClients(app.config, client_id="qrp-stream", linger_ms=20,
+                                    timeout_ms=send_timeout_ms)
+        self.send_timeout_s = send_timeout_ms / 1000
         self.retry_after_s = float(setting(app.config, "QRP_STREAM_RETRY_AFTER"))
         self._broker_retry_at = 0.0
 
