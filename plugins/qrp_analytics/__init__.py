@@ -1,0 +1,1 @@
+"""The `analytics` plugin: honest, privacy-preserving scan analytics, anomalies and forecasts."""

@@ -1,0 +1,249 @@
+"""The analytics API for the mobile app and integrations.
+
+``GET /api/v1/qr-codes/{code_id}/analytics`` (public contract) and the workspace's insights,
+settings, alert rules and exports under ``/api/v1/analytics``.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from qrp_analytics import services
+from qrp_analytics.models import ALERT_KINDS, CHANNELS, COUNT_COLUMNS, DIMENSIONS
+from qrplatform import permissions
+from qrplatform.api import BEARER, api_blueprint, authenticated
+
+codes_blp = api_blueprint("analytics_codes", __name__, "/api/v1/qr-codes",
+                          "Scan analytics of one QR code")
+blp = api_blueprint("analytics_api", __name__, "/api/v1/analytics",
+                    "Workspace scan analytics, privacy settings, alert rules and exports")
+
+
+class PeriodArgs(Schema):
+    range = fields.String(load_default=None, validate=validate.OneOf(list(services.RANGES)),
+                          metadata={"description": "preset range ending today (default 30d)"})
+    start = fields.Date(load_default=None, metadata={"description": "first day (UTC)"})
+    end = fields.Date(load_default=None, metadata={"description": "last day (UTC), inclusive"})
+    granularity = fields.String(load_default=None,
+                                validate=validate.OneOf(services.GRANULARITIES))
+
+
+class CountsSchema(Schema):
+    scans = fields.Integer(metadata={"description": "human + bots + previews + heads"})
+    humans = fields.Integer()
+    uniques = fields.Integer(metadata={"description": "unique human scanners (per code and "
+                                                      "day; workspace: summed over codes)"})
+    bots = fields.Integer(metadata={"description": "crawlers and workspace rules"})
+    previews = fields.Integer(metadata={"description": "link previews (Slackbot, WhatsApp…)"})
+    heads = fields.Integer(metadata={"description": "HEAD requests"})
+
+
+class PeriodSchema(Schema):
+    start = fields.String(metadata={"description": "first day, YYYY-MM-DD (UTC)"})
+    end = fields.String(metadata={"description": "last day, inclusive"})
+    granularity = fields.String()
+    days = fields.Integer()
+
+
+class SeriesSchema(Schema):
+    granularity = fields.String()
+    buckets = fields.List(fields.String(), metadata={"description": "bucket starts, UTC"})
+    current = fields.Dict(keys=fields.String(), values=fields.List(fields.Integer()),
+                          metadata={"description": f"one list per counter: {COUNT_COLUMNS}"})
+    previous = fields.Dict(keys=fields.String(), values=fields.List(fields.Integer()),
+                           metadata={"description": "the previous period, bucket by bucket"})
+
+
+class BreakdownRowSchema(Schema):
+    value = fields.String()
+    humans = fields.Integer()
+    uniques = fields.Integer()
+    others = fields.Integer(metadata={"description": "bots, previews and HEAD requests"})
+
+
+class AnomalySchema(Schema):
+    id = fields.Integer()
+    code_id = fields.Integer()
+    kind = fields.String(metadata={"description": "spike, drop or bot_burst"})
+    started_at = fields.String()
+    ended_at = fields.String(allow_none=True)
+    detected_at = fields.String()
+    observed = fields.Float()
+    expected = fields.Float()
+    score = fields.Float()
+    message = fields.String()
+
+
+class TopCodeSchema(CountsSchema):
+    code_id = fields.Integer()
+    name = fields.String()
+
+
+class ForecastDaySchema(Schema):
+    day = fields.String(metadata={"description": "YYYY-MM-DD (UTC)"})
+    expected = fields.Float()
+    low = fields.Float()
+    high = fields.Float()
+
+
+class ForecastSchema(Schema):
+    ready = fields.Boolean()
+    interval = fields.Float(metadata={"description": "coverage of low..high"})
+    message = fields.String()
+    days = fields.List(fields.Nested(ForecastDaySchema))
+
+
+class LiveSchema(Schema):
+    today = fields.Nested(CountsSchema)
+    this_hour_humans = fields.Integer()
+    as_of = fields.String()
+
+
+class InsightsSchema(Schema):
+    period = fields.Nested(PeriodSchema)
+    previous_period = fields.Nested(PeriodSchema)
+    totals = fields.Nested(CountsSchema)
+    previous_totals = fields.Nested(CountsSchema)
+    series = fields.Nested(SeriesSchema)
+    breakdowns = fields.Dict(keys=fields.String(validate=validate.OneOf(DIMENSIONS)),
+                             values=fields.List(fields.Nested(BreakdownRowSchema)))
+    anomalies = fields.List(fields.Nested(AnomalySchema))
+    top_codes = fields.List(fields.Nested(TopCodeSchema))
+
+
+class CodeInsightsSchema(InsightsSchema):
+    code_id = fields.Integer()
+    live = fields.Nested(LiveSchema)
+    forecast = fields.Nested(ForecastSchema)
+
+
+class SettingsSchema(Schema):
+    record_referrer = fields.Boolean()
+    record_user_agent = fields.Boolean()
+    record_country = fields.Boolean()
+    retention_days = fields.Integer(allow_none=True, metadata={
+        "description": "null: as long as the plan allows"})
+    effective_retention_days = fields.Integer(dump_only=True)
+    plan_retention_days = fields.Integer(dump_only=True)
+    bot_user_agent_patterns = fields.List(fields.String())
+    bot_countries = fields.List(fields.String())
+
+
+class AlertRuleSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    kind = fields.String(required=True, validate=validate.OneOf(ALERT_KINDS))
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    recipient = fields.String(required=True)
+    code_id = fields.Integer(allow_none=True, load_default=None,
+                             metadata={"description": "null: every code"})
+    cooldown_hours = fields.Integer(load_default=24)
+    enabled = fields.Boolean(load_default=True)
+
+
+class AlertRulesSchema(Schema):
+    rules = fields.List(fields.Nested(AlertRuleSchema), required=True)
+
+
+class ExportRequestSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(services.EXPORT_KINDS))
+    range = fields.String(load_default=None, validate=validate.OneOf(list(services.RANGES)))
+    start = fields.Date(load_default=None)
+    end = fields.Date(load_default=None)
+
+
+class ExportAcceptedSchema(Schema):
+    job_id = fields.String()
+    status_url = fields.String()
+
+
+def _period(args) -> services.Period:
+    return services.period(args.get("range"), args.get("start"), args.get("end"),
+                           args.get("granularity"))
+
+
+@codes_blp.get("/<int:code_id>/analytics")
+@codes_blp.arguments(PeriodArgs, location="query")
+@codes_blp.response(200, CodeInsightsSchema)
+@codes_blp.doc(security=BEARER)
+@authenticated
+def code_analytics(args, code_id):
+    """A code's insights: totals, humans and bots apart, series with the previous period,
+    breakdowns, anomalies, the live counter and a 14-day forecast."""
+    permissions.require("analytics.view")
+    services.check_code(code_id)
+    result = services.insights(_period(args), code_id)
+    result.update(code_id=code_id, live=services.live(code_id),
+                  forecast=services.code_forecast(code_id))
+    return result
+
+
+@blp.get("")
+@blp.arguments(PeriodArgs, location="query")
+@blp.response(200, InsightsSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def workspace_analytics(args):
+    """The workspace's insights, with its top codes."""
+    permissions.require("analytics.view")
+    return services.insights(_period(args))
+
+
+def _settings_dict(found) -> dict:
+    return {
+        "record_referrer": found.record_referrer, "record_user_agent": found.record_user_agent,
+        "record_country": found.record_country, "retention_days": found.retention_days,
+        "effective_retention_days": services.effective_retention(found),
+        "plan_retention_days": services.plan_retention_days(),
+        "bot_user_agent_patterns": list(found.bot_user_agent_patterns or []),
+        "bot_countries": list(found.bot_countries or []),
+    }
+
+
+@blp.get("/settings")
+@blp.response(200, SettingsSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def get_settings():
+    """Privacy switches, retention and the workspace's own bot rules."""
+    permissions.require("analytics.view")
+    return _settings_dict(services.settings())
+
+
+@blp.put("/settings")
+@blp.arguments(SettingsSchema(partial=True))
+@blp.response(200, SettingsSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def put_settings(data):
+    """Change the settings; fields left out keep their value."""
+    return _settings_dict(services.update_settings(data))
+
+
+@blp.get("/alert-rules")
+@blp.response(200, AlertRulesSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def get_alert_rules():
+    permissions.require("analytics.view")
+    return {"rules": services.alert_rules()}
+
+
+@blp.put("/alert-rules")
+@blp.arguments(AlertRulesSchema)
+@blp.response(200, AlertRulesSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def put_alert_rules(data):
+    """Replace the workspace's alert rules with these."""
+    return {"rules": services.replace_alert_rules(data["rules"])}
+
+
+@blp.post("/exports")
+@blp.arguments(ExportRequestSchema)
+@blp.response(202, ExportAcceptedSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def start_export(data):
+    """Build a CSV in the background; follow ``status_url`` until ``result.download_url``."""
+    job = services.start_export(data["kind"], _period(data))
+    return {"job_id": job.id, "status_url": f"/api/v1/jobs/{job.id}"}

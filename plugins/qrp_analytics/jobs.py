@@ -1,0 +1,204 @@
+"""Background work: CSV exports (with progress, stored for download), the retention purge and
+the hourly anomaly detection. Jobs take plain values, never ORM objects."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import secrets
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import delete, func, select, text
+
+from qrp_analytics import ingest
+from qrp_analytics.models import (
+    COUNT_COLUMNS,
+    AnalyticsSettings,
+    Anomaly,
+    CodeBreakdown,
+    CodeDaily,
+    CodeHourly,
+    DailyVisitor,
+    MarkedTestDevice,
+    Scan,
+    WorkspaceBreakdown,
+    WorkspaceHourly,
+)
+from qrplatform import jobs, quotas
+from qrplatform.auth.models import Workspace
+from qrplatform.extensions import db
+from qrplatform.storage import storage
+from qrplatform.tenancy import unscoped
+
+log = logging.getLogger(__name__)
+
+# The longest any plan keeps scans; partitions entirely older than this are dropped whole.
+MAX_RETENTION_DAYS = 1095
+EXPORT_CHUNK = 5000
+SCAN_COLUMNS = ("occurred_at", "code_id", "code_name", "method", "classification", "reason",
+                "outcome", "counted", "unique", "country", "language", "device", "os",
+                "browser", "referrer_domain")
+
+
+def _days(first_day: str, last_day: str) -> tuple[datetime, datetime]:
+    first, last = date.fromisoformat(first_day), date.fromisoformat(last_day)
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+    return start, end
+
+
+def _store_csv(buffer: io.StringIO, name: str) -> str:
+    # A random key: only whoever gets the link from the job can fetch the file.
+    key = f"exports/analytics/{secrets.token_urlsafe(24)}/{name}"
+    return storage().put(key, buffer.getvalue().encode("utf-8"), "text/csv; charset=utf-8")
+
+
+class _Names:
+    """Code names through the qr plugin's services, looked up once per code."""
+
+    def __init__(self):
+        self.cache: dict[int, str] = {}
+
+    def __call__(self, code_id: int) -> str:
+        if code_id not in self.cache:
+            from qrp_analytics.services import code_name
+
+            self.cache[code_id] = code_name(code_id)
+        return self.cache[code_id]
+
+
+def export_scans(first_day: str, last_day: str) -> dict:
+    """CSV of the workspace's scans in [first_day, last_day]: privacy-safe columns only (no
+    user agent, no hashes; referrers as domains)."""
+    start, end = _days(first_day, last_day)
+    bounds = (Scan.occurred_at >= start, Scan.occurred_at < end)
+    total = db.session.scalar(select(func.count()).select_from(Scan).where(*bounds)) or 0
+    jobs.progress(0, total, "Reading scans")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(SCAN_COLUMNS)
+    names = _Names()
+    done = 0
+    query = select(Scan).where(*bounds).order_by(Scan.occurred_at, Scan.event_id)
+    for scan in db.session.scalars(query.execution_options(yield_per=EXPORT_CHUNK)):
+        writer.writerow([
+            scan.occurred_at.astimezone(UTC).isoformat() if scan.occurred_at.tzinfo
+            else scan.occurred_at.replace(tzinfo=UTC).isoformat(),
+            scan.code_id, names(scan.code_id), scan.method, scan.classification,
+            scan.reason or "", scan.outcome, int(scan.counted), int(scan.is_unique),
+            scan.country or "", scan.language or "", scan.device or "", scan.os or "",
+            scan.browser or "", scan.referrer_domain or ""])
+        done += 1
+        if done % EXPORT_CHUNK == 0:
+            jobs.progress(done, total, f"{done:,} of {total:,} scans")
+    url = _store_csv(buffer, f"scans-{first_day}-to-{last_day}.csv")
+    jobs.progress(done, total, f"{done:,} scans exported")
+    return {"download_url": url, "rows": done}
+
+
+def export_aggregates(first_day: str, last_day: str) -> dict:
+    """CSV of daily counts per code in [first_day, last_day]."""
+    first, last = date.fromisoformat(first_day), date.fromisoformat(last_day)
+    bounds = (CodeDaily.day >= first, CodeDaily.day <= last)
+    total = db.session.scalar(select(func.count()).select_from(CodeDaily).where(*bounds)) or 0
+    jobs.progress(0, total, "Reading daily counts")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(("day", "code_id", "code_name", *COUNT_COLUMNS))
+    names = _Names()
+    done = 0
+    for row in db.session.scalars(select(CodeDaily).where(*bounds)
+                                  .order_by(CodeDaily.day, CodeDaily.code_id)):
+        writer.writerow([row.day.isoformat(), row.code_id, names(row.code_id),
+                         *[getattr(row, c) for c in COUNT_COLUMNS]])
+        done += 1
+        if done % EXPORT_CHUNK == 0:
+            jobs.progress(done, total, f"{done:,} of {total:,} rows")
+    url = _store_csv(buffer, f"daily-counts-{first_day}-to-{last_day}.csv")
+    jobs.progress(done, total, f"{done:,} rows exported")
+    return {"download_url": url, "rows": done}
+
+
+# -- retention ------------------------------------------------------------------------------------
+
+def retention_days(workspace: Workspace, found: AnalyticsSettings | None) -> int:
+    allowed = quotas.limit("analytics.retention_days", workspace.plan) or MAX_RETENTION_DAYS
+    allowed = min(allowed, MAX_RETENTION_DAYS)
+    if found is not None and found.retention_days:
+        return min(found.retention_days, allowed)
+    return allowed
+
+
+def purge_expired(now: str | None = None) -> dict:
+    """Delete what each workspace's retention no longer allows (raw scans and rollups), the
+    visitor hashes of days gone by, and old test-device marks. A system job (all workspaces)."""
+    moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    removed = {"scans": 0, "rollups": 0, "visitors": 0, "partitions": 0}
+    with unscoped():
+        workspace_ids = sorted({*db.session.scalars(select(CodeDaily.workspace_id).distinct()),
+                                *db.session.scalars(select(WorkspaceHourly.workspace_id)
+                                                    .distinct())})
+        settings = {s.workspace_id: s for s in db.session.scalars(select(AnalyticsSettings))}
+        workspaces = {w.id: w for w in db.session.scalars(
+            select(Workspace).where(Workspace.id.in_(workspace_ids)))}
+        for done, workspace_id in enumerate(workspace_ids):
+            workspace = workspaces.get(workspace_id)
+            if workspace is None:
+                continue
+            days = retention_days(workspace, settings.get(workspace_id))
+            cutoff = (moment - timedelta(days=days)).replace(hour=0, minute=0, second=0,
+                                                              microsecond=0)
+            removed["scans"] += db.session.execute(delete(Scan).where(
+                Scan.workspace_id == workspace_id, Scan.occurred_at < cutoff)).rowcount
+            for model, column in ((CodeHourly, CodeHourly.hour),
+                                  (WorkspaceHourly, WorkspaceHourly.hour),
+                                  (CodeDaily, CodeDaily.day),
+                                  (CodeBreakdown, CodeBreakdown.day),
+                                  (WorkspaceBreakdown, WorkspaceBreakdown.day),
+                                  (Anomaly, Anomaly.started_at)):
+                limit = cutoff if column.type.python_type is datetime else cutoff.date()
+                removed["rollups"] += db.session.execute(delete(model).where(
+                    model.workspace_id == workspace_id, column < limit)).rowcount
+            db.session.commit()
+            jobs.progress(done + 1, len(workspace_ids), "Applying retention")
+        # Visitor hashes only tell today's repeats from first scans; yesterday's stay for
+        # late events, anything older goes.
+        removed["visitors"] = db.session.execute(delete(DailyVisitor).where(
+            DailyVisitor.day < (moment - timedelta(days=1)).date())).rowcount
+        db.session.execute(delete(MarkedTestDevice).where(MarkedTestDevice.day < moment.date()))
+        db.session.commit()
+    removed["partitions"] = drop_old_partitions(moment)
+    return removed
+
+
+def drop_old_partitions(moment: datetime) -> int:
+    """Drop monthly partitions that lie wholly before the longest retention (PostgreSQL)."""
+    if db.engine.dialect.name != "postgresql":
+        return 0
+    horizon = (moment - timedelta(days=MAX_RETENTION_DAYS)).date()
+    dropped = 0
+    with db.engine.begin() as conn:
+        names = conn.execute(text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'analytics_scans'"
+        )).scalars()
+        for name in names:
+            try:
+                year, month = int(name[6:10]), int(name[11:13])
+            except ValueError:
+                continue
+            if ingest.next_month(date(year, month, 1)) <= horizon:
+                conn.execute(text(f'DROP TABLE {ingest.PARTITION_SCHEMA}."{name}"'))
+                dropped += 1
+    if dropped:
+        ingest.forget_partitions()
+    return dropped
+
+
+def detect_anomalies(now: str | None = None) -> dict:
+    """Run the detector over every workspace's codes and send the alerts (a system job)."""
+    from qrp_analytics import alerts
+
+    moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    return alerts.run(moment)

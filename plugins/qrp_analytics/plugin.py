@@ -1,0 +1,57 @@
+"""The analytics plugin's declaration: what it brings and what the core wires in."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from qrp_analytics import api, ingest, jobs, models, views
+from qrplatform.plugins import NavItem, Permission, Plugin
+
+ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
+
+analytics_cli = AppGroup("analytics", help="Scan analytics: retention purge, anomaly detection.")
+
+
+@analytics_cli.command("purge")
+@click.option("--now", default=None, help="Pretend it is this ISO time (UTC).")
+def purge_command(now):
+    """Delete scans and rollups older than each workspace's retention."""
+    click.echo(jobs.purge_expired(now))
+
+
+@analytics_cli.command("detect")
+@click.option("--now", default=None, help="Pretend it is this ISO time (UTC).")
+def detect_command(now):
+    """Run the anomaly detector on every workspace and send due alerts (run it hourly)."""
+    click.echo(jobs.detect_anomalies(now or datetime.now(UTC).isoformat()))
+
+
+plugin = Plugin(
+    name="analytics",
+    title="Analytics",
+    description="Scan analytics: humans and bots apart, privacy by default, anomalies, "
+                "forecasts, alerts and exports.",
+    requires=["qr"],
+    blueprints=[views.bp],
+    api_blueprints=[api.codes_blp, api.blp],
+    models=[models.Scan, models.CodeHourly, models.CodeDaily, models.WorkspaceHourly,
+            models.CodeBreakdown, models.WorkspaceBreakdown, models.DailyVisitor,
+            models.AnalyticsSettings, models.MarkedTestDevice, models.Anomaly,
+            models.AlertRule, models.AlertFiring],
+    migrations=str(Path(__file__).parent / "migrations" / "versions"),
+    nav=[NavItem("Analytics", "analytics.index", order=20, permission="analytics.view")],
+    batch_receivers={ingest.EVENT_TYPE: ingest.ingest_batch},
+    jobs=[jobs.export_scans, jobs.export_aggregates, jobs.purge_expired, jobs.detect_anomalies],
+    commands=[analytics_cli],
+    permissions=[
+        Permission("analytics.view", "See scan analytics", ALL_ROLES),
+        Permission("analytics.manage", "Change analytics privacy settings, bot rules and "
+                   "alert rules", ("owner", "admin")),
+        Permission("analytics.export", "Export scans and counts as CSV",
+                   ("owner", "admin", "editor")),
+    ],
+    # Days of scans kept, by plan; a workspace may choose fewer.
+    quotas={"analytics.retention_days": {"free": 90, "pro": 400, "business": 1095}},
+)

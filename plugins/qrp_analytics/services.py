@@ -1,0 +1,553 @@
+"""The analytics plugin's rules and queries, shared by the pages, the API and the jobs.
+
+Every read goes through the rollups (the raw scans are only read by exports); every query is
+scoped to the current workspace by the core. Days and hours are UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+from flask import current_app, g, has_request_context
+from sqlalchemy import delete, func, select
+
+from qrp_analytics import anomalies, classify
+from qrp_analytics.models import (
+    ALERT_KINDS,
+    BREAKDOWN_COUNTS,
+    CHANNELS,
+    COUNT_COLUMNS,
+    DIMENSIONS,
+    AlertRule,
+    AnalyticsSettings,
+    Anomaly,
+    CodeBreakdown,
+    CodeDaily,
+    CodeHourly,
+    MarkedTestDevice,
+    WorkspaceBreakdown,
+    WorkspaceHourly,
+)
+from qrplatform import jobs, permissions, privacy, quotas
+from qrplatform.errors import NotFound, ServiceError
+from qrplatform.extensions import db
+
+RANGES = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
+DEFAULT_RANGE = "30d"
+GRANULARITIES = ("hour", "day", "week")
+MAX_RANGE_DAYS = 731
+MAX_HOURLY_DAYS = 14
+RETENTION_QUOTA = "analytics.retention_days"
+DIMENSION_LABELS = {
+    "country": "Countries", "device": "Devices", "os": "Operating systems",
+    "browser": "Browsers", "referrer": "Referrers", "language": "Languages",
+    "reason": "Bots, previews and HEAD requests by reason", "outcome": "Outcomes",
+}
+COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+class InvalidInput(ServiceError):
+    status = 422
+    code = "validation_error"
+
+
+# -- periods --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Period:
+    """[start, end) in UTC, whole days, with the granularity of its time series."""
+
+    start: datetime
+    end: datetime
+    granularity: str
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    @property
+    def previous(self) -> Period:
+        length = self.end - self.start
+        return Period(self.start - length, self.start, self.granularity)
+
+    @property
+    def first_day(self) -> date:
+        return self.start.date()
+
+    @property
+    def last_day(self) -> date:
+        return (self.end - timedelta(days=1)).date()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"start": self.first_day.isoformat(), "end": self.last_day.isoformat(),
+                "granularity": self.granularity, "days": self.days}
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def period(range_: str | None = None, start: date | None = None, end: date | None = None,
+           granularity: str | None = None) -> Period:
+    """A period from a preset (``7d``) or from first and last day (inclusive)."""
+    if start or end:
+        if not (start and end):
+            raise InvalidInput("Give both the first and the last day of the range.",
+                               field="start" if not start else "end")
+        if end < start:
+            raise InvalidInput("The last day is before the first day.", field="end")
+        if (end - start).days + 1 > MAX_RANGE_DAYS:
+            raise InvalidInput(f"A range can cover at most {MAX_RANGE_DAYS} days.", field="end")
+        first, last = start, end
+    else:
+        range_ = range_ or DEFAULT_RANGE
+        if range_ not in RANGES:
+            raise InvalidInput(f"Unknown range {range_!r}; use one of {', '.join(RANGES)}.",
+                               field="range")
+        last = today()
+        first = last - timedelta(days=RANGES[range_] - 1)
+    days = (last - first).days + 1
+    if granularity is None:
+        granularity = "hour" if days <= 2 else "day" if days <= 92 else "week"
+    if granularity not in GRANULARITIES:
+        raise InvalidInput(f"Unknown granularity {granularity!r}; use hour, day or week.",
+                           field="granularity")
+    if granularity == "hour" and days > MAX_HOURLY_DAYS:
+        raise InvalidInput(f"Hourly series cover at most {MAX_HOURLY_DAYS} days; pick day "
+                           "or week.", field="granularity")
+    return Period(_midnight(first), _midnight(last) + timedelta(days=1), granularity)
+
+
+# -- totals and series ----------------------------------------------------------------------------
+
+def _empty_counts() -> dict[str, int]:
+    return dict.fromkeys(COUNT_COLUMNS, 0)
+
+
+def totals(p: Period, code_id: int | None = None) -> dict[str, int]:
+    if code_id is None:
+        model, time_column = WorkspaceHourly, WorkspaceHourly.hour
+        bounds = (time_column >= p.start, time_column < p.end)
+    else:
+        model, time_column = CodeDaily, CodeDaily.day
+        bounds = (CodeDaily.code_id == code_id, time_column >= p.first_day,
+                  time_column <= p.last_day)
+    row = db.session.execute(
+        select(*[func.coalesce(func.sum(getattr(model, c)), 0).label(c) for c in COUNT_COLUMNS])
+        .where(*bounds)).one()
+    return {c: int(getattr(row, c)) for c in COUNT_COLUMNS}
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _bucket_start(moment: datetime, granularity: str) -> datetime:
+    if granularity == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    day = _midnight(moment.date())
+    if granularity == "week":
+        day -= timedelta(days=day.weekday())
+    return day
+
+
+def _buckets(p: Period) -> list[datetime]:
+    step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
+    moment = _bucket_start(p.start, p.granularity)
+    buckets = []
+    while moment < p.end:
+        buckets.append(moment)
+        moment += step[p.granularity]
+    return buckets
+
+
+def _hourly_rows(p: Period, code_id: int | None):
+    if code_id is None:
+        return db.session.execute(
+            select(WorkspaceHourly.hour, *[getattr(WorkspaceHourly, c) for c in COUNT_COLUMNS])
+            .where(WorkspaceHourly.hour >= p.start, WorkspaceHourly.hour < p.end))
+    if p.granularity == "hour":
+        return db.session.execute(
+            select(CodeHourly.hour, *[getattr(CodeHourly, c) for c in COUNT_COLUMNS])
+            .where(CodeHourly.code_id == code_id, CodeHourly.hour >= p.start,
+                   CodeHourly.hour < p.end))
+    return db.session.execute(
+        select(CodeDaily.day, *[getattr(CodeDaily, c) for c in COUNT_COLUMNS])
+        .where(CodeDaily.code_id == code_id, CodeDaily.day >= p.first_day,
+               CodeDaily.day <= p.last_day))
+
+
+def series(p: Period, code_id: int | None = None) -> dict[str, Any]:
+    """Counts per bucket over the period and over the previous one, aligned bucket by bucket."""
+
+    def collect(q: Period) -> tuple[list[datetime], dict[str, list[int]]]:
+        buckets = _buckets(q)
+        index = {b: i for i, b in enumerate(buckets)}
+        values = {c: [0] * len(buckets) for c in COUNT_COLUMNS}
+        for row in _hourly_rows(q, code_id):
+            moment = row[0]
+            moment = _midnight(moment) if isinstance(moment, date) and not isinstance(
+                moment, datetime) else _as_utc(moment)
+            i = index.get(_bucket_start(moment, q.granularity))
+            if i is None:
+                continue
+            for c in COUNT_COLUMNS:
+                values[c][i] += getattr(row, c)
+        return buckets, values
+
+    buckets, current = collect(p)
+    _previous_buckets, previous = collect(p.previous)
+    return {
+        "granularity": p.granularity,
+        "buckets": [b.isoformat() for b in buckets],
+        "current": current,
+        "previous": {c: previous[c][: len(buckets)] for c in ("scans", "humans", "uniques")},
+    }
+
+
+def breakdown(p: Period, dimension: str, code_id: int | None = None, limit: int = 10,
+              order: str = "humans") -> list[dict[str, Any]]:
+    """The top values of a dimension over the period (people first; "reason" by others)."""
+    if dimension not in DIMENSIONS:
+        raise InvalidInput(f"Unknown dimension {dimension!r}.", field="dimension")
+    model = CodeBreakdown if code_id is not None else WorkspaceBreakdown
+    sums = [func.sum(getattr(model, c)).label(c) for c in BREAKDOWN_COUNTS]
+    query = (select(model.value, *sums)
+             .where(model.dimension == dimension, model.day >= p.first_day,
+                    model.day <= p.last_day)
+             .group_by(model.value))
+    if code_id is not None:
+        query = query.where(CodeBreakdown.code_id == code_id)
+    query = query.order_by(func.sum(getattr(model, order)).desc(), model.value).limit(limit)
+    return [{"value": row.value, **{c: int(getattr(row, c)) for c in BREAKDOWN_COUNTS}}
+            for row in db.session.execute(query)]
+
+
+def all_breakdowns(p: Period, code_id: int | None = None, limit: int = 10
+                   ) -> dict[str, list[dict[str, Any]]]:
+    result = {}
+    for dimension in DIMENSIONS:
+        order = "others" if dimension == "reason" else "humans"
+        rows = breakdown(p, dimension, code_id, limit, order)
+        if dimension != "reason":
+            rows = [r for r in rows if r["humans"]]
+        else:
+            rows = [r for r in rows if r["others"]]
+        result[dimension] = rows
+    return result
+
+
+def top_codes(p: Period, limit: int = 10) -> list[dict[str, Any]]:
+    rows = db.session.execute(
+        select(CodeDaily.code_id, *[func.sum(getattr(CodeDaily, c)).label(c)
+                                    for c in COUNT_COLUMNS])
+        .where(CodeDaily.day >= p.first_day, CodeDaily.day <= p.last_day)
+        .group_by(CodeDaily.code_id)
+        .order_by(func.sum(CodeDaily.humans).desc(), CodeDaily.code_id)
+        .limit(limit))
+    return [{"code_id": row.code_id, "name": code_name(row.code_id),
+             **{c: int(getattr(row, c)) for c in COUNT_COLUMNS}} for row in rows]
+
+
+def code_name(code_id: int) -> str:
+    """The code's name, from the qr plugin's services (never its tables)."""
+    from qrp_qr import services as qr_services
+
+    try:
+        return qr_services.get_code(code_id).name
+    except NotFound:
+        return f"Deleted code #{code_id}"
+
+
+def check_code(code_id: int):
+    """The workspace's QR code, or 404 (another workspace's code is not found either)."""
+    from qrp_qr import services as qr_services
+
+    return qr_services.get_code(code_id)
+
+
+def live(code_id: int) -> dict[str, Any]:
+    """Today's counts and the last hour's, for the live counter."""
+    now = datetime.now(UTC)
+    day = db.session.execute(
+        select(*[getattr(CodeDaily, c) for c in COUNT_COLUMNS])
+        .where(CodeDaily.code_id == code_id, CodeDaily.day == now.date())).first()
+    hour = db.session.execute(
+        select(CodeHourly.humans, CodeHourly.scans)
+        .where(CodeHourly.code_id == code_id,
+               CodeHourly.hour == now.replace(minute=0, second=0, microsecond=0))).first()
+    counts = {c: int(getattr(day, c)) for c in COUNT_COLUMNS} if day else _empty_counts()
+    return {"today": counts, "this_hour_humans": int(hour.humans) if hour else 0,
+            "as_of": now.isoformat()}
+
+
+def insights(p: Period, code_id: int | None = None) -> dict[str, Any]:
+    """Everything the dashboard and the API show for a period."""
+    current = totals(p, code_id)
+    previous = totals(p.previous, code_id)
+    result = {
+        "period": p.as_dict(),
+        "previous_period": p.previous.as_dict(),
+        "totals": current,
+        "previous_totals": previous,
+        "series": series(p, code_id),
+        "breakdowns": all_breakdowns(p, code_id),
+        "anomalies": [anomaly_dict(a) for a in recent_anomalies(code_id)],
+    }
+    if code_id is None:
+        result["top_codes"] = top_codes(p)
+    return result
+
+
+def change(current: int, previous: int) -> float | None:
+    """Relative change in percent; None when there is nothing to compare with."""
+    if not previous:
+        return None
+    return round(100.0 * (current - previous) / previous, 1)
+
+
+# -- anomalies and forecasts --------------------------------------------------------------------
+
+def recent_anomalies(code_id: int | None = None, limit: int = 20) -> list[Anomaly]:
+    query = select(Anomaly).order_by(Anomaly.detected_at.desc(), Anomaly.id.desc()).limit(limit)
+    if code_id is not None:
+        query = query.where(Anomaly.code_id == code_id)
+    return list(db.session.scalars(query))
+
+
+def anomaly_dict(anomaly: Anomaly) -> dict[str, Any]:
+    return {"id": anomaly.id, "code_id": anomaly.code_id, "kind": anomaly.kind,
+            "started_at": _as_utc(anomaly.started_at).isoformat(),
+            "ended_at": _as_utc(anomaly.ended_at).isoformat() if anomaly.ended_at else None,
+            "detected_at": _as_utc(anomaly.detected_at).isoformat(),
+            "observed": anomaly.observed, "expected": round(anomaly.expected, 1),
+            "score": round(anomaly.score, 2), "message": anomaly.message}
+
+
+def hourly_matrix(code_ids: list[int], start: datetime, end: datetime, column: str = "humans"
+                  ) -> np.ndarray:
+    """(len(code_ids), hours) of one counter from the code rollups, zeros where none."""
+    hours = int((end - start).total_seconds() // 3600)
+    matrix = np.zeros((len(code_ids), hours))
+    if not code_ids or hours <= 0:
+        return matrix
+    row_of = {code_id: i for i, code_id in enumerate(code_ids)}
+    for code_id, hour, value in db.session.execute(
+            select(CodeHourly.code_id, CodeHourly.hour, getattr(CodeHourly, column))
+            .where(CodeHourly.code_id.in_(code_ids), CodeHourly.hour >= start,
+                   CodeHourly.hour < end)):
+        offset = int((_as_utc(hour) - start).total_seconds() // 3600)
+        matrix[row_of[code_id], offset] += value
+    return matrix
+
+
+def code_forecast(code_id: int, now: datetime | None = None) -> dict[str, Any]:
+    now = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
+    start = _midnight(now.date()) - timedelta(days=anomalies.TRAIN_DAYS)
+    history = hourly_matrix([code_id], start, now)
+    days = anomalies.forecast(history, now)[0]
+    if days is None:
+        return {"ready": False, "days": [],
+                "message": f"Forecasts need {anomalies.MIN_HISTORY_DAYS} days of history and "
+                           f"about {anomalies.MIN_DAILY_HUMANS:.0f} human scans a day."}
+    return {"ready": True, "interval": 0.9,
+            "days": [{"day": d.day.date().isoformat(), "expected": round(d.expected, 1),
+                      "low": round(d.low, 1), "high": round(d.high, 1)} for d in days]}
+
+
+# -- settings and workspace rules ------------------------------------------------------------------
+
+def plan_retention_days() -> int:
+    from qrp_analytics.jobs import MAX_RETENTION_DAYS
+
+    return min(quotas.limit(RETENTION_QUOTA) or MAX_RETENTION_DAYS, MAX_RETENTION_DAYS)
+
+
+def settings() -> AnalyticsSettings:
+    """The workspace's settings (defaults, unsaved, when it never changed them)."""
+    found = db.session.scalar(select(AnalyticsSettings))
+    if found is None:
+        found = AnalyticsSettings(record_referrer=True, record_user_agent=True,
+                                  record_country=True, retention_days=None,
+                                  bot_user_agent_patterns=[], bot_countries=[])
+    return found
+
+
+def effective_retention(found: AnalyticsSettings) -> int:
+    allowed = plan_retention_days()
+    return min(found.retention_days or allowed, allowed)
+
+
+def update_settings(data: dict[str, Any]) -> AnalyticsSettings:
+    permissions.require("analytics.manage")
+    found = settings()
+    errors: dict[str, list[str]] = {}
+    for switch in ("record_referrer", "record_user_agent", "record_country"):
+        if switch in data:
+            setattr(found, switch, bool(data[switch]))
+    if "retention_days" in data:
+        days = data["retention_days"]
+        allowed = plan_retention_days()
+        if days is not None:
+            try:
+                days = int(days)
+            except (TypeError, ValueError):
+                days = 0
+            if days < 1:
+                errors["retention_days"] = ["Keep scans for at least 1 day."]
+            elif days > allowed:
+                errors["retention_days"] = [
+                    f"Your plan keeps scans for at most {allowed} days."]
+        found.retention_days = days
+    if "bot_user_agent_patterns" in data:
+        found.bot_user_agent_patterns = classify.clean_patterns(
+            data["bot_user_agent_patterns"] or [])
+    if "bot_countries" in data:
+        countries = sorted({(c or "").strip().upper() for c in data["bot_countries"] or []
+                            if (c or "").strip()})
+        bad = [c for c in countries if not COUNTRY_CODE.match(c)]
+        if bad:
+            errors["bot_countries"] = [f"Not two-letter country codes: {', '.join(bad)}."]
+        found.bot_countries = countries
+    if errors:
+        db.session.rollback()
+        error = InvalidInput("Some settings are not valid; see fields.")
+        error.field = next(iter(errors))
+        error.message = errors[error.field][0]
+        raise error
+    found.updated_at = datetime.now(UTC)
+    db.session.add(found)
+    db.session.commit()
+    return found
+
+
+def test_devices_today() -> list[MarkedTestDevice]:
+    return list(db.session.scalars(
+        select(MarkedTestDevice).where(MarkedTestDevice.day == today())
+        .order_by(MarkedTestDevice.created_at)))
+
+
+def device_fingerprint(ip: str, user_agent: str | None) -> tuple[str, str]:
+    """This device's hashes as today's scan events carry them (salted IP, user agent)."""
+    salt = privacy.daily_salt(current_app)
+    return privacy.ip_hash(ip, salt), classify.user_agent_hash(
+        user_agent[:512] if user_agent else user_agent)
+
+
+def is_test_device(ip: str, user_agent: str | None) -> bool:
+    ip_hash, agent_hash = device_fingerprint(ip, user_agent)
+    return db.session.scalar(select(func.count()).select_from(MarkedTestDevice).where(
+        MarkedTestDevice.day == today(), MarkedTestDevice.ip_hash == ip_hash,
+        MarkedTestDevice.user_agent_hash == agent_hash)) > 0
+
+
+def set_test_device(ip: str, user_agent: str | None, on: bool, label: str = "") -> None:
+    """Mark (or unmark) the device making this request as a test device until midnight UTC."""
+    permissions.require("analytics.manage")
+    ip_hash, agent_hash = device_fingerprint(ip, user_agent)
+    db.session.execute(delete(MarkedTestDevice).where(
+        MarkedTestDevice.day == today(), MarkedTestDevice.ip_hash == ip_hash,
+        MarkedTestDevice.user_agent_hash == agent_hash))
+    if on:
+        user = g.get("user") if has_request_context() else None
+        db.session.add(MarkedTestDevice(day=today(), ip_hash=ip_hash, user_agent_hash=agent_hash,
+                                        label=(label or "")[:100],
+                                        created_by_id=user.id if user else None))
+    db.session.commit()
+
+
+# -- alert rules ----------------------------------------------------------------------------------
+
+def alert_rules() -> list[AlertRule]:
+    return list(db.session.scalars(select(AlertRule).order_by(AlertRule.id)))
+
+
+def _check_rule(data: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    kind, channel = data.get("kind"), data.get("channel")
+    recipient = (data.get("recipient") or "").strip()
+    if kind not in ALERT_KINDS:
+        errors["kind"] = "Pick spike, drop or bot_burst."
+    if channel not in CHANNELS:
+        errors["channel"] = "Pick email or sms."
+    elif channel == "email" and not EMAIL.match(recipient):
+        errors["recipient"] = "Give an e-mail address."
+    elif channel == "sms" and not PHONE.match(recipient.replace(" ", "")):
+        errors["recipient"] = "Give a phone number in international form, e.g. +4915123456789."
+    try:
+        cooldown = int(data.get("cooldown_hours") or 24)
+    except (TypeError, ValueError):
+        cooldown = 0
+    if not 1 <= cooldown <= 24 * 30:
+        errors["cooldown_hours"] = "The cooldown is 1 to 720 hours."
+    code_id = data.get("code_id") or None
+    if code_id is not None:
+        try:
+            check_code(int(code_id))
+            code_id = int(code_id)
+        except (NotFound, TypeError, ValueError):
+            errors["code_id"] = "No such QR code in this workspace."
+    if errors:
+        field, message = next(iter(errors.items()))
+        raise InvalidInput(message, field=field)
+    return {"kind": kind, "channel": channel, "code_id": code_id, "cooldown_hours": cooldown,
+            "recipient": recipient.replace(" ", "") if channel == "sms" else recipient,
+            "enabled": bool(data.get("enabled", True))}
+
+
+def create_alert_rule(data: dict[str, Any]) -> AlertRule:
+    permissions.require("analytics.manage")
+    rule = AlertRule(**_check_rule(data))
+    db.session.add(rule)
+    db.session.commit()
+    return rule
+
+
+def delete_alert_rule(rule_id: int) -> None:
+    permissions.require("analytics.manage")
+    rule = db.session.scalar(select(AlertRule).where(AlertRule.id == rule_id))
+    if rule is None:
+        raise NotFound("No such alert rule in this workspace.")
+    db.session.delete(rule)
+    db.session.commit()
+
+
+def replace_alert_rules(items: list[dict[str, Any]]) -> list[AlertRule]:
+    """Set the workspace's alert rules to exactly these (the API's PUT)."""
+    permissions.require("analytics.manage")
+    checked = [_check_rule(item) for item in items]
+    for rule in alert_rules():
+        db.session.delete(rule)
+    rules = [AlertRule(**values) for values in checked]
+    db.session.add_all(rules)
+    db.session.commit()
+    return rules
+
+
+# -- exports --------------------------------------------------------------------------------------
+
+EXPORT_KINDS = ("scans", "aggregates")
+
+
+def start_export(kind: str, p: Period) -> jobs.Job:
+    permissions.require("analytics.export")
+    from qrp_analytics import jobs as analytics_jobs
+
+    if kind not in EXPORT_KINDS:
+        raise InvalidInput("Export scans or aggregates.", field="kind")
+    func_ = analytics_jobs.export_scans if kind == "scans" else analytics_jobs.export_aggregates
+    job = jobs.enqueue(func_, p.first_day.isoformat(), p.last_day.isoformat(), queue="bulk",
+                       description=f"{kind} export {p.first_day} to {p.last_day}")
+    db.session.commit()
+    return job
+
