@@ -29,6 +29,8 @@ def make_job(owner) -> str:
 MAKERS = {
     "/api/v1/tokens/{token_id}": make_token,
     "/api/v1/jobs/{job_id}": make_job,
+    "/api/v1/qr-codes/{code_id}/analytics": lambda owner: str(owner.post("/api/v1/qr-codes", json={
+        "type": "url", "kind": "dynamic", "destination": "https://example.com"}).json["id"]),
 }
 
 # Collections whose listing must never show another workspace's items.
