@@ -40,7 +40,7 @@ def test_committed_events_are_consumed_once_and_rolled_back_ones_never(
         db, make_kafka_app, kafka_broker, event_domain):
     app = make_kafka_app()
     received = []
-    register(app, "billing", f"{event_domain}.*", received.append)
+    register(app, "ledger_probe", f"{event_domain}.*", received.append)
     with app.app_context():
         committed = [events.publish(f"{event_domain}.created", {"n": n}, workspace_id=n % 2 + 1)
                      for n in range(4)]
@@ -49,7 +49,7 @@ def test_committed_events_are_consumed_once_and_rolled_back_ones_never(
         db.session.rollback()
 
         assert drain() == 4
-        stats = run_consumer(app, "billing", once=True)
+        stats = run_consumer(app, "ledger_probe", once=True)
 
     assert sorted(e.id for e in received) == sorted(e.id for e in committed)
     assert rolled_back.id not in {e.id for e in received}
@@ -59,21 +59,22 @@ def test_committed_events_are_consumed_once_and_rolled_back_ones_never(
     assert on_the_topic[0].type == f"{event_domain}.created"
 
     with app.app_context():  # a second pass of the group finds its offsets committed
-        result = app.test_cli_runner().invoke(args=["events", "consume", "billing", "--once"])
+        result = app.test_cli_runner().invoke(
+            args=["events", "consume", "ledger_probe", "--once"])
     assert result.exit_code == 0, result.output
-    assert "billing: 0 delivered, 0 duplicates skipped" in result.output
+    assert "ledger_probe: 0 delivered, 0 duplicates skipped" in result.output
     assert len(received) == 4
 
 
 def test_a_signup_event_travels_from_the_request_to_a_consumer_group(db, make_kafka_app):
     app = make_kafka_app()
     welcomed = []
-    register(app, "welcome", "user.signed_up", welcomed.append)
+    register(app, "welcome_probe", "user.signed_up", welcomed.append)
     body = signup(app.test_client(), "kafka-ann@example.com")
 
     with app.app_context():
         assert drain() == 2
-        run_consumer(app, "welcome", once=True)
+        run_consumer(app, "welcome_probe", once=True)
 
     # qrp.user is shared with other tests' signups; this user's event arrived exactly once.
     mine = [e for e in welcomed if e.data["user_id"] == body["user"]["id"]]
@@ -118,13 +119,13 @@ def test_a_broker_restart_mid_stream_neither_loses_nor_repeats_an_event(
             broker.stop()  # mid-batch: this batch's offsets cannot be committed
             broker_stopped.set()
 
-    register(app, "welcome", "user.signed_up", receive)
-    register(app, "welcome", "workspace.created", receive)
+    register(app, "welcome_probe", "user.signed_up", receive)
+    register(app, "welcome_probe", "workspace.created", receive)
 
     signup(client, "first@example.com")
     with app.app_context():
         assert drain() == 2
-    consumer = BackgroundConsumer(app, "welcome")
+    consumer = BackgroundConsumer(app, "welcome_probe")
     try:
         wait_for(lambda: len(seen) == 2, message="the first signup's events")
         outage_requested.set()
@@ -151,7 +152,7 @@ def test_a_broker_restart_mid_stream_neither_loses_nor_repeats_an_event(
     assert ready.json["checks"]["outbox"]["backlog"] == 2
 
     broker.start()
-    consumer = BackgroundConsumer(app, "welcome")
+    consumer = BackgroundConsumer(app, "welcome_probe")
     try:
         with app.app_context():
             wait_for(lambda: drain() or backlog() == 0, message="the outbox to drain")
@@ -168,7 +169,7 @@ def test_a_broker_restart_mid_stream_neither_loses_nor_repeats_an_event(
     # The interrupted batch was uncommitted, so Kafka handed it over again: skipped by event id.
     assert stats.duplicates >= 1
     with app.app_context():  # and from then on the offsets were committed
-        again = run_consumer(app, "welcome", once=True)
+        again = run_consumer(app, "welcome_probe", once=True)
     assert (again.delivered, again.duplicates) == (0, 0)
     assert client.get("/readyz").status_code == 200
 
@@ -186,13 +187,13 @@ KILLED_CONSUMER = textwrap.dedent("""
     config, domain, redis_url = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
     app = create_app(config)
     runs = Redis.from_url(redis_url)
-    register(app, "crashy", domain + ".*", lambda event: runs.hincrby("runs", event.id, 1))
+    register(app, "crash_probe", domain + ".*", lambda event: runs.hincrby("runs", event.id, 1))
 
     def killed_before_commit(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
 
     KafkaConsumer.commit = killed_before_commit
-    run_consumer(app, "crashy", once=True)
+    run_consumer(app, "crash_probe", once=True)
 """)
 
 
@@ -200,7 +201,7 @@ KILLED_CONSUMER = textwrap.dedent("""
 def test_a_consumer_killed_before_its_commit_does_not_repeat_work(
         db, make_kafka_app, event_domain, redis, redis_url):
     app = make_kafka_app()
-    register(app, "crashy", f"{event_domain}.*",
+    register(app, "crash_probe", f"{event_domain}.*",
              lambda event: redis.hincrby("runs", event.id, 1))
     with app.app_context():
         published = [events.publish(f"{event_domain}.created", {"n": n}, workspace_id=1)
@@ -217,7 +218,7 @@ def test_a_consumer_killed_before_its_commit_does_not_repeat_work(
     assert set(ran_before_kill.values()) == {1}
 
     with app.app_context():
-        stats = run_consumer(app, "crashy", once=True)
+        stats = run_consumer(app, "crash_probe", once=True)
 
     runs = {key.decode(): int(v) for key, v in redis.hgetall("runs").items()}
     assert runs == {event.id: 1 for event in published}
@@ -238,13 +239,13 @@ def test_a_failing_receiver_is_retried_without_committing_past_it(
             raise ConnectionError("the mail server is away")
         done.append(event.data["n"])
 
-    register(app, "mailer", f"{event_domain}.*", flaky)
+    register(app, "mail_probe", f"{event_domain}.*", flaky)
     with app.app_context():
         for n in range(3):
             events.publish(f"{event_domain}.created", {"n": n}, workspace_id=1)
         db.session.commit()
         drain()
-        stats = run_consumer(app, "mailer", once=True)
+        stats = run_consumer(app, "mail_probe", once=True)
 
     assert stats.failures == 1
     assert sorted(done) == [0, 1, 2]
@@ -282,5 +283,5 @@ def test_a_group_subscribes_to_the_topics_its_receivers_need(make_app, pattern, 
 
     app = make_app()
     app.extensions["qrp.stream_topics"]["qr.scanned"] = "qrp.scans"
-    register(app, "analytics", pattern, print)
-    assert topics_for_group("analytics", app) == expected
+    register(app, "routing", pattern, print)
+    assert topics_for_group("routing", app) == expected

@@ -1,5 +1,7 @@
 """Domain events without a broker: the outbox written with the change, relayed in-process to
-the receivers of each consumer group once per event id (what `make run` does)."""
+the receivers of each consumer group once per event id (what `make run` does).
+
+The events here are of a made-up ``widget`` domain, so no built-in plugin's receivers react."""
 
 import json
 import uuid
@@ -14,7 +16,6 @@ from qrplatform.events import Event
 from qrplatform.events.dispatch import deliver, register
 from qrplatform.events.models import OutboxEvent, ProcessedEvent
 from qrplatform.events.outbox import EventBacklogCollector, backlog, drain
-from qrplatform.tenancy import unscoped
 
 
 @pytest.fixture
@@ -40,44 +41,43 @@ def db_session():
 
 
 def test_an_event_committed_with_its_change_reaches_every_group_once(events_app):
-    analytics, mailer = [], []
-    register(events_app, "analytics", "qr.*", record_into(analytics))
-    register(events_app, "mailer", "qr.created", record_into(mailer))
+    stats, mail = [], []
+    register(events_app, "stats_probe", "widget.*", record_into(stats))
+    register(events_app, "mail_probe", "widget.created", record_into(mail))
 
     workspace = Workspace(name="Acme")
     db_session().add(workspace)
     db_session().flush()
-    event = events.publish("qr.created", {"qr_id": 1}, workspace_id=workspace.id)
-    assert analytics == [] and mailer == []  # nothing leaves before the commit
+    event = events.publish("widget.created", {"widget_id": 1}, workspace_id=workspace.id)
+    assert stats == [] and mail == []  # nothing leaves before the commit
     db_session().commit()
 
     assert backlog() == 1
     assert drain() == 1
     assert backlog() == 0
-    assert [e.id for e in analytics] == [event.id]
-    assert [e.id for e in mailer] == [event.id]
+    assert [e.id for e in stats] == [event.id]
+    assert [e.id for e in mail] == [event.id]
     assert drain() == 0  # sent is sent: a second relay pass finds nothing
-    assert len(analytics) == 1
+    assert len(stats) == 1
 
 
 def test_a_rolled_back_change_publishes_nothing(events_app):
     received = []
-    register(events_app, "analytics", "workspace.*", record_into(received))
+    register(events_app, "stats_probe", "widget.*", record_into(received))
 
     db_session().add(Workspace(name="Never saved"))
-    events.publish("workspace.created", {"name": "Never saved"}, workspace_id=None)
+    events.publish("widget.created", {"name": "Never saved"}, workspace_id=None)
     db_session().rollback()
 
     assert backlog() == 0
     assert drain() == 0
     assert received == []
-    with unscoped():
-        assert db_session().scalar(select(func.count()).select_from(Workspace)) == 0
+    assert db_session().scalar(select(func.count()).select_from(Workspace)) == 0
 
 
 def test_signup_publishes_its_events_in_its_own_transaction(events_app):
     received = []
-    register(events_app, "welcome", "*", record_into(received))
+    register(events_app, "welcome_probe", "*", record_into(received))
     client = events_app.test_client()
 
     response = client.post("/api/v1/auth/signup", json={"email": "ann@example.com",
@@ -112,14 +112,14 @@ def test_the_envelope_is_json_with_every_field(events_app):
 
 def test_a_redelivered_event_id_runs_the_receivers_once(events_app):
     received = []
-    register(events_app, "analytics", "qr.*", record_into(received))
-    event = events.make_event("qr.created", {"qr_id": 1}, workspace_id=None)
+    register(events_app, "stats_probe", "widget.*", record_into(received))
+    event = events.make_event("widget.created", {"widget_id": 1}, workspace_id=None)
 
-    assert deliver(event, "analytics") is True
-    assert deliver(event, "analytics") is False
-    assert deliver(Event.from_json(event.to_json()), "analytics") is False
+    assert deliver(event, "stats_probe") is True
+    assert deliver(event, "stats_probe") is False
+    assert deliver(Event.from_json(event.to_json()), "stats_probe") is False
     assert received == [event]
-    assert db_session().get(ProcessedEvent, ("analytics", event.id)) is not None
+    assert db_session().get(ProcessedEvent, ("stats_probe", event.id)) is not None
 
 
 def test_a_failing_receiver_keeps_the_event_in_the_outbox_until_it_succeeds(events_app):
@@ -132,9 +132,9 @@ def test_a_failing_receiver_keeps_the_event_in_the_outbox_until_it_succeeds(even
         delivered.append(event.id)
 
     steady = []
-    register(events_app, "analytics", "qr.*", record_into(steady))
-    register(events_app, "mailer", "qr.*", flaky)
-    event = events.publish("qr.created", {"qr_id": 1}, workspace_id=None)
+    register(events_app, "stats_probe", "widget.*", record_into(steady))
+    register(events_app, "mail_probe", "widget.*", flaky)
+    event = events.publish("widget.created", {"widget_id": 1}, workspace_id=None)
     db_session().commit()
 
     assert drain() == 0
@@ -151,7 +151,7 @@ def test_a_failing_receiver_keeps_the_event_in_the_outbox_until_it_succeeds(even
 
 def test_readyz_and_metrics_show_the_outbox_backlog(events_app):
     for n in range(3):
-        events.publish("qr.created", {"qr_id": n}, workspace_id=None)
+        events.publish("widget.created", {"widget_id": n}, workspace_id=None)
     db_session().commit()
 
     body = events_app.test_client().get("/readyz").json
@@ -169,8 +169,8 @@ def test_readyz_and_metrics_show_the_outbox_backlog(events_app):
 
 def test_relay_and_types_commands(events_app):
     received = []
-    register(events_app, "analytics", "qr.*", record_into(received))
-    events.publish("qr.created", {"qr_id": 1}, workspace_id=None)
+    register(events_app, "stats_probe", "widget.*", record_into(received))
+    events.publish("widget.created", {"widget_id": 1}, workspace_id=None)
     db_session().commit()
     runner = events_app.test_cli_runner()
 
@@ -185,12 +185,12 @@ def test_relay_and_types_commands(events_app):
 
 def test_stream_events_reach_batch_receivers_in_process_without_a_transaction(events_app):
     batches = []
-    register(events_app, "analytics", "qr.scanned", batches.append, batch=True)
+    register(events_app, "stats_probe", "widget.viewed", batches.append, batch=True)
 
     for n in range(3):
-        events.emit_stream("qr.scanned", {"qr_id": n}, workspace_id=None)
+        events.emit_stream("widget.viewed", {"widget_id": n}, workspace_id=None)
     assert backlog() == 0  # no outbox row: the redirect path writes nothing to the database
     assert batches == []
 
     assert events_app.extensions["qrp.stream"].flush() == 3
-    assert [[e.data["qr_id"] for e in batch] for batch in batches] == [[0, 1, 2]]
+    assert [[e.data["widget_id"] for e in batch] for batch in batches] == [[0, 1, 2]]

@@ -77,8 +77,8 @@ def test_while_kafka_is_down_stream_events_wait_in_the_spool(
     config = {"REDIS_URL": redis_url} if spool_kind == "redis" else {}
     app = make_kafka_app(broker=own_kafka_broker, **config)
     event_type, topic = route_stream(app, event_domain)
-    analytics_batches = []
-    register(app, "analytics", event_type, analytics_batches.append, batch=True)
+    batches = []
+    register(app, "scan_stats", event_type, batches.append, batch=True)
     buffer, spool = app.extensions["qrp.stream"], spool_of(app)
     assert isinstance(spool, RedisSpool if spool_kind == "redis" else FileSpool)
 
@@ -113,9 +113,9 @@ def test_while_kafka_is_down_stream_events_wait_in_the_spool(
     on_kafka = read_topic(own_kafka_broker, topic)
     assert len(on_kafka) == 1010
     assert {e.id for e in on_kafka} == {e.id for e in emitted}
-    stats = run_consumer(app, "analytics", once=True)
+    stats = run_consumer(app, "scan_stats", once=True)
     assert stats.batched == 1010
-    assert sorted(e.id for batch in analytics_batches for e in batch) == sorted(
+    assert sorted(e.id for batch in batches for e in batch) == sorted(
         e.id for e in emitted)
 
 

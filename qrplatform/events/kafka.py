@@ -69,6 +69,13 @@ def client_options(config, timeout_ms: int | None = None) -> dict:
     }
 
 
+def describe(error: BaseException | None) -> str:
+    """kafka-python's errors already name their class; others get it added."""
+    if error is None or isinstance(error, KafkaError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
 def _headers(event: Event) -> list[tuple[str, bytes]]:
     return [("event-type", event.type.encode()), ("event-id", event.id.encode())]
 
@@ -208,7 +215,7 @@ class KafkaSender:
         if unsent:
             raise KafkaDeliveryError(
                 f"the broker did not acknowledge {len(unsent)} of {len(items)} events: "
-                f"{type(error).__name__}: {error}") from error
+                f"{describe(error)}") from error
 
     def check(self) -> None:
         """For /readyz: raises when the broker cannot be reached within the timeout."""
@@ -239,8 +246,8 @@ class KafkaStreamSink:
             unsent, error = self.clients.produce(items, self.send_timeout_s)
         if unsent:
             if error is not None:
-                log.warning("stream: the broker did not take %d events; spooled: %s: %s",
-                            len(unsent), type(error).__name__, error)
+                log.warning("stream: the broker did not take %d events; spooled: %s",
+                            len(unsent), describe(error))
                 self._broker_retry_at = time.monotonic() + self.retry_after_s
             self.spool.put(unsent)
 
