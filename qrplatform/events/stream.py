@@ -205,7 +205,7 @@ def drain_spool(app: Flask | None = None, batch_size: int = 500) -> int:
     """
     app = app or current_app._get_current_object()
     spool = spool_of(app)
-    if spool is None:
+    if spool is None or not len(spool):  # the usual case: no lock to take, nothing to do
         return 0
     sender = app.extensions["qrp.events"].sender
     sent = 0
