@@ -6,7 +6,8 @@ scans a day on average) the model says how many human scans to expect in any hou
     expected(hour) = (level + trend · days ahead) * weekday factor * share of that hour on
                      that weekday
 
-fitted on the 8 weeks of complete days before yesterday — robustly (medians, Theil-Sen slope), so a
+fitted on up to 12 weeks of complete days before yesterday, robustly (medians, Theil-Sen
+slope), so a
 past anomaly in the window does not become the new normal. Scans are over-dispersed counts
 (variance = μ + φμ²; φ from the median absolute deviation of the Anscombe residuals), and every
 comparison is made on the Anscombe scale, 2(√(x+3/8) - √(μ+3/8)) / √(1+φμ), which behaves like
@@ -33,13 +34,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 HOURS = 24
-TRAIN_DAYS = 56
+TRAIN_DAYS = 84
 MIN_HISTORY_DAYS = 14
 MIN_DAILY_HUMANS = 3.0
 # Days of the recent level estimate (the median of the last LEVEL_DAYS deseasonalised days).
-LEVEL_DAYS = 21
+LEVEL_DAYS = 28
 # Score thresholds (Anscombe scale ≈ standard normal) and minimum sizes of an anomaly.
-Z_DAY_SPIKE = 2.3
+Z_DAY_SPIKE = 2.2
 Z_DAY_DROP = 2.7
 Z_RUN_DROP = 5.0
 Z_HOUR_SPIKE = 6.0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from qrp_analytics.models import CodeDaily, Scan
 from qrplatform.extensions import db as database
 from qrplatform.tenancy import unscoped
-from qrp_analytics.models import CodeDaily, Scan
 
-from .conftest import ANDROID, DESKTOP, GOOGLEBOT, IPHONE, SLACKBOT, make_code, scan
+from .conftest import ANDROID, DESKTOP, GOOGLEBOT, SLACKBOT, make_code, scan
 
 
 def test_redirects_are_counted_humans_and_bots_apart(app, client, owner, stream):
