@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
+from qrp_analytics.ingest import ingest_batch
+from qrp_analytics.models import CodeDaily, CodeHourly, Scan, WorkspaceBreakdown
 from qrplatform.events import Event
 from qrplatform.extensions import db as database
 from qrplatform.tenancy import unscoped
 from qrplatform.testing.pytest_plugin import csrf_token
-from qrp_analytics.ingest import ingest_batch
-from qrp_analytics.models import CodeDaily, CodeHourly, Scan, WorkspaceBreakdown
 
 from .conftest import ANDROID, IPHONE, make_code, scan
 
