@@ -427,10 +427,13 @@ def init_app(app: Flask) -> Metrics:
 
 
 def mount_endpoint(app: Flask) -> None:
-    """Put MetricsEndpoint in front of Flask, inside ProxyFix when there is one (call after
-    the gateway installed ProxyFix)."""
+    """Put MetricsEndpoint in front of Flask, inside ProxyFix when there is one (call last in
+    create_app: after the gateway installed ProxyFix and the job runner exists)."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
+    # Where job metrics live depends on the runner: settle it now, so the first scrape
+    # already declares them.
+    app.extensions[EXTENSION].job_stats  # noqa: B018
     outer = app.wsgi_app
     if isinstance(outer, ProxyFix):
         outer.app = MetricsEndpoint(outer.app, app)

@@ -80,15 +80,21 @@ def configure_cloudwatch(app: Flask) -> logging.Handler | None:
     import boto3
     import watchtower
 
-    client = boto3.client("logs", region_name=app.config.get("QRP_CLOUDWATCH_REGION"),
-                          endpoint_url=app.config.get("QRP_CLOUDWATCH_ENDPOINT_URL"))
-    handler = watchtower.CloudWatchLogHandler(
-        log_group_name=group,
-        log_stream_name=app.config["QRP_CLOUDWATCH_STREAM"],
-        boto3_client=client,
-        send_interval=app.config["QRP_CLOUDWATCH_SEND_INTERVAL"],
-        create_log_group=True,
-    )
+    try:
+        client = boto3.client("logs", region_name=app.config.get("QRP_CLOUDWATCH_REGION"),
+                              endpoint_url=app.config.get("QRP_CLOUDWATCH_ENDPOINT_URL"))
+        handler = watchtower.CloudWatchLogHandler(
+            log_group_name=group,
+            log_stream_name=app.config["QRP_CLOUDWATCH_STREAM"],
+            boto3_client=client,
+            send_interval=app.config["QRP_CLOUDWATCH_SEND_INTERVAL"],
+            create_log_group=True,
+        )
+    except Exception as exc:  # no region, no credentials: stdout still has every line
+        logging.getLogger(__name__).error(
+            "CLOUDWATCH_LOG_GROUP is set but CloudWatch Logs cannot be used: %s: %s",
+            type(exc).__name__, exc)
+        return None
     handler._qrp_cloudwatch_group = group
     handler.setFormatter(RedactingJsonFormatter(app.config.get("QRP_RELEASE")))
     handler.addFilter(RequestContextFilter())
