@@ -42,6 +42,9 @@ CORE_EVENTS = {
                             "endpoint, limit, scope workspace|anonymous)",
 }
 
+# The core's high-volume events: sent with emit_stream() to their own topic, never the outbox.
+CORE_STREAMS = {"gateway.rate_limited": "qrp.gateway"}
+
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
@@ -133,7 +136,7 @@ def _register_core(app: Flask, smorest) -> None:
 def wire_plugins(app: Flask, smorest, plugins: list[Plugin]) -> None:
     """Plug each plugin's declarations into the app, in dependency order."""
     app.extensions["qrp.plugins"] = plugins
-    app.extensions["qrp.stream_topics"] = {}
+    app.extensions["qrp.stream_topics"] = dict(CORE_STREAMS)
     for plugin in plugins:
         try:
             _wire(app, smorest, plugin)

@@ -46,6 +46,21 @@ DEFAULT_RATE_LIMITS = {
 }
 
 
+# Tuning knobs: read from the environment when set, otherwise the code's own defaults apply.
+TUNING_VARIABLES = {
+    "QRP_KAFKA_TIMEOUT_MS": int,
+    "QRP_KAFKA_PARTITIONS": int,
+    "QRP_KAFKA_REPLICATION_FACTOR": int,
+    "QRP_KAFKA_GROUP_PREFIX": str,
+    "QRP_KAFKA_SESSION_TIMEOUT_MS": int,
+    "QRP_STREAM_FLUSH_INTERVAL": float,
+    "QRP_STREAM_SEND_TIMEOUT_MS": int,
+    "QRP_STREAM_RETRY_AFTER": float,
+    "QRP_STREAM_SPOOL_KEY": str,
+    "QRP_STREAM_SPOOL_PATH": str,
+}
+
+
 def _env_bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
@@ -144,6 +159,8 @@ def load_settings(instance_path: str) -> dict:
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
     )
+    settings.update({name: kind(env[name]) for name, kind in TUNING_VARIABLES.items()
+                     if env.get(name)})
     if env.get("SHORT_LINK_BASE_URL"):
         settings["SHORT_LINK_BASE_URL"] = env["SHORT_LINK_BASE_URL"].rstrip("/")
     else:
