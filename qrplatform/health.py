@@ -50,6 +50,7 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     from qrplatform.events.outbox import backlog
+    from qrplatform.events.stream import spool_of
 
     results, ready = {}, True
     for name, variable, configured, check in CHECKS:
@@ -71,6 +72,13 @@ def readyz():
         results["outbox"] = {"backlog": backlog()}
     except Exception:
         results["outbox"] = {"backlog": None}
+    # Stream events (scans) the broker did not take yet, waiting in the durable spool.
+    spool = spool_of()
+    if spool is not None:
+        try:
+            results["stream_spool"] = {"depth": len(spool)}
+        except Exception:
+            results["stream_spool"] = {"depth": None}
     failing = [name for name, r in results.items() if r.get("status") == "unreachable"]
     body = {"status": "ready" if ready else "not ready", "checks": results}
     if failing:
