@@ -46,15 +46,12 @@ def add_to_outbox(event: Event) -> None:
 
 @sa_event.listens_for(Session, "after_commit")
 def _wake_relay(session) -> None:
+    # The flag survives rollbacks on purpose: a savepoint rolled back inside a transaction that
+    # then commits must still wake the relay; a needless wake costs one empty query.
     if session.info.pop("qrp_outbox_dirty", False):
         bus = current_app.extensions.get("qrp.events") if current_app else None
         if bus is not None:
             bus.wake()
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _forget_outbox(session) -> None:
-    session.info.pop("qrp_outbox_dirty", None)
 
 
 def backlog() -> int:
