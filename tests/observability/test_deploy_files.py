@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from qrplatform import PROJECT_ROOT
-from qrplatform.config import BACKEND_VARIABLES
+from qrplatform.config import BACKEND_VARIABLES, TUNING_VARIABLES
 
 DEPLOY = PROJECT_ROOT / "deploy"
 APP_IMAGE_TARGET = "app"
@@ -31,12 +31,12 @@ def app_services(compose: dict) -> dict[str, dict]:
 
 
 def variables_the_project_reads() -> set[str]:
-    """Environment names read anywhere in the code, plus the backends DESIGN.md lists."""
+    """Environment names read anywhere in the code, plus the ones config.py reads by list."""
     pattern = re.compile(r"""(?:env|environ)(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']""")
     sources = [*(PROJECT_ROOT / "qrplatform").rglob("*.py"),
                *(PROJECT_ROOT / "plugins").rglob("*.py"),
                PROJECT_ROOT / "gunicorn.conf.py", PROJECT_ROOT / "wsgi.py"]
-    names = set(BACKEND_VARIABLES)
+    names = set(BACKEND_VARIABLES) | set(TUNING_VARIABLES)
     for source in sources:
         names.update(pattern.findall(source.read_text()))
     return names

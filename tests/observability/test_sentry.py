@@ -5,7 +5,9 @@ release — and nothing a person or an attacker could use (no e-mail, IP, creden
 import pytest
 import sentry_sdk
 
+from qrplatform import jobs
 from qrplatform.extensions import csrf
+from qrplatform.extensions import db as database
 
 from .conftest import bearer_token, envelope_items, signed_in_client
 
@@ -152,3 +154,28 @@ def test_without_a_dsn_nothing_is_sent(make_app, capture_server, create_user, re
     assert response.json["error"]["request_id"]
     sentry_sdk.flush(timeout=1)
     assert capture_server.requests == []
+
+
+def test_a_job_that_crashes_reaches_sentry_with_its_job_id_and_a_refusal_does_not(
+        sentry_app, capture_server, create_user):
+    def rebuild_index(code_id):
+        raise OSError(f"index for code {code_id} is corrupt")
+
+    def import_sheet(upload_id):
+        raise jobs.JobError("The sheet has no 'url' column.")  # the user's to fix, not a bug
+
+    workspace_id = create_user().personal_workspace_id
+    for func in (rebuild_index, import_sheet):
+        jobs.register(sentry_app, func)
+    with sentry_app.app_context():
+        crashed = jobs.enqueue(rebuild_index, 41, workspace_id=workspace_id).id
+        jobs.enqueue(import_sheet, 7, workspace_id=workspace_id)
+        database.session.commit()  # the inline runner runs both
+
+    [event] = _error_events(capture_server)
+    assert event["exception"]["values"][-1]["type"] == "OSError"
+    assert event["tags"]["job_id"] == crashed
+    assert event["tags"]["job"] == jobs.job_name(rebuild_index)
+    assert event["tags"]["workspace_id"] == str(workspace_id)
+    assert event["environment"] == "staging"
+    assert any(crumb.get("category") == "job" for crumb in event["breadcrumbs"]["values"])
