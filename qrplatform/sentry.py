@@ -72,8 +72,9 @@ def before_send(event: dict, hint: dict) -> dict:
     tags = event.setdefault("tags", {})
     for key, value in _context_tags().items():
         tags.setdefault(key, str(value))
-    user_id = tags.get("user_id")
-    event["user"] = {"id": user_id} if user_id else {}
+    # The user context is the id and nothing else, whoever filled it in.
+    user_id = tags.get("user_id") or (event.get("user") or {}).get("id")
+    event["user"] = {"id": str(user_id)} if user_id else {}
     if isinstance(event.get("request"), dict):
         _scrub_request(event["request"])
     return redact(event, emails=True)
@@ -81,6 +82,20 @@ def before_send(event: dict, hint: dict) -> dict:
 
 def before_breadcrumb(crumb: dict, hint: dict) -> dict:
     return redact(crumb, emails=True)
+
+
+def _tag_request_scope(response):
+    """Put the request's tags on its Sentry scope too: a performance trace is sent after the
+    request context is gone, when before_send can no longer read them."""
+    import sentry_sdk
+
+    scope = sentry_sdk.get_isolation_scope()
+    tags = _context_tags()
+    for key, value in tags.items():
+        scope.set_tag(key, str(value))
+    if "user_id" in tags:
+        scope.set_user({"id": str(tags["user_id"])})
+    return response
 
 
 def init_app(app: Flask) -> bool:
@@ -93,11 +108,13 @@ def init_app(app: Flask) -> bool:
     from sentry_sdk.integrations.logging import LoggingIntegration
     from sentry_sdk.integrations.rq import RqIntegration
 
+    traces = float(app.config.get("SENTRY_TRACES_SAMPLE_RATE") or 0.0)
     sentry_sdk.init(
         dsn=dsn,
         environment=app.config.get("QRP_ENVIRONMENT") or "development",
         release=app.config.get("QRP_RELEASE"),
-        traces_sample_rate=float(app.config.get("SENTRY_TRACES_SAMPLE_RATE") or 0.0),
+        # None rather than 0: no transaction is even started unless some are wanted.
+        traces_sample_rate=traces if traces > 0 else None,
         integrations=[
             FlaskIntegration(transaction_style="url"),
             RqIntegration(),
@@ -112,6 +129,7 @@ def init_app(app: Flask) -> bool:
         before_breadcrumb=before_breadcrumb,
         max_breadcrumbs=50,
     )
+    app.after_request(_tag_request_scope)
     return True
 
 

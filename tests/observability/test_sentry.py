@@ -179,3 +179,22 @@ def test_a_job_that_crashes_reaches_sentry_with_its_job_id_and_a_refusal_does_no
     assert event["tags"]["workspace_id"] == str(workspace_id)
     assert event["environment"] == "staging"
     assert any(crumb.get("category") == "job" for crumb in event["breadcrumbs"]["values"])
+
+
+def test_the_traces_sample_rate_comes_from_the_configuration(make_app, sentry_dsn,
+                                                             capture_server, create_user,
+                                                             reset_sentry):
+    app = make_app(SENTRY_DSN=sentry_dsn, SENTRY_TRACES_SAMPLE_RATE=1.0)
+    user = create_user(email=SECRET_EMAIL)
+    response = app.test_client().get("/api/v1/me", headers={
+        "Authorization": f"Bearer {bearer_token(user)}", "X-Request-ID": "traced-0001"})
+    assert response.status_code == 200
+    sentry_sdk.flush(timeout=5)
+    [transaction] = [payload for captured in capture_server.wait_for(ENVELOPE_PATH)
+                     for header, payload in envelope_items(captured.body)
+                     if header.get("type") == "transaction"]
+    assert transaction["transaction"] == "/api/v1/me"
+    assert transaction["tags"]["request_id"] == "traced-0001"
+    assert transaction["user"] == {"id": str(user.id)}
+    raw = "".join(captured.text() for captured in capture_server.requests_to(ENVELOPE_PATH))
+    _assert_nothing_secret(raw, SECRET_EMAIL)
