@@ -80,14 +80,21 @@ def bots_chart(insights: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def ranked_height(count: int) -> str:
+    """Horizontal bars keep their thickness: the chart grows with its rows."""
+    return f"{4 + 2.2 * max(count, 1):.1f}rem"
+
+
 def ranked_chart(rows: list[dict[str, Any]], counter: str) -> dict[str, Any]:
-    return {"type": "ranked", "labels": [r["value"] for r in rows],
+    return {"type": "ranked", "height": ranked_height(len(rows)),
+            "labels": [r["value"] for r in rows],
             "datasets": [{"label": "Humans" if counter == "humans" else "Scans",
                           "data": [r[counter] for r in rows], "color": COLOURS[counter]}]}
 
 
 def top_codes_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "ranked", "stacked": True, "labels": [r["name"] for r in rows],
+    return {"type": "ranked", "stacked": True, "height": ranked_height(len(rows)),
+            "labels": [r["name"] for r in rows],
             "datasets": [{"label": "Humans", "data": [r["humans"] for r in rows],
                           "color": COLOURS["humans"]},
                          {"label": "Bots, previews, HEAD",
@@ -103,9 +110,9 @@ def forecast_chart(forecast: dict[str, Any]) -> dict[str, Any] | None:
             "datasets": [
                 {"label": "Expected", "data": [d["expected"] for d in days],
                  "color": COLOURS["forecast"]},
-                {"label": "Likely low (90 %)", "data": [d["low"] for d in days],
+                {"label": "Likely from", "data": [d["low"] for d in days],
                  "color": COLOURS["band"], "band": "low"},
-                {"label": "Likely high (90 %)", "data": [d["high"] for d in days],
+                {"label": "Likely up to (90 %)", "data": [d["high"] for d in days],
                  "color": COLOURS["band"], "band": "high"},
             ]}
 

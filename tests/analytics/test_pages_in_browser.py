@@ -1,0 +1,120 @@
+"""The analytics pages in Chromium: charts drawn (no CSP or JavaScript error), numbers in
+tables, the live counter moving without a reload, and the pages fitting a phone."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from qrp_analytics.ingest import ingest_batch
+from qrplatform.tenancy import unscoped
+
+from .conftest import GOOGLEBOT, SLACKBOT, make_code
+from .test_alerts_and_exports import history
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+PASSWORD = "a long password"
+SCREENSHOTS = os.environ.get("QRP_SCREENSHOTS")  # a folder, to look at the pages by eye
+
+
+@pytest.fixture
+def seeded(app, api, create_user):
+    user = create_user(email="analyst@example.com", password=PASSWORD)
+    owner = api(user)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    menu = make_code(owner, name="Restaurant menu")
+    poster = make_code(owner, name="Concert poster")
+    events = history(menu, owner.workspace_id, now - timedelta(days=40), now, 2.0, 1)
+    events += history(poster, owner.workspace_id, now - timedelta(days=40), now, 0.7, 2)
+    events += history(poster, owner.workspace_id, now - timedelta(days=10), now, 0.2, 3,
+                      agent=GOOGLEBOT, classification="bot", reason="Googlebot")
+    events += history(menu, owner.workspace_id, now - timedelta(days=10), now, 0.1, 4,
+                      agent=SLACKBOT, classification="preview", reason="Slackbot")
+    with unscoped():
+        ingest_batch(events)
+    return owner, menu
+
+
+def log_in(page):
+    page.goto("/login")
+    page.get_by_label("E-mail").fill("analyst@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/dashboard")
+
+
+def charts_drawn(page) -> dict:
+    return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll(
+        'canvas[data-chart]')].map(c => [c.id, Boolean(c.chart) && c.width > 0]))""")
+
+
+def test_the_dashboard_draws_its_charts(page, seeded):
+    log_in(page)
+    page.goto("/analytics/")
+    page.wait_for_function("() => document.querySelectorAll('canvas[data-drawn]').length >= 6")
+    drawn = charts_drawn(page)
+    assert {"chart-humans", "chart-classes", "chart-reasons", "chart-top-codes",
+            "chart-country", "chart-device"} <= set(drawn)
+    assert all(drawn.values()), drawn
+    # The numbers are there as a table too, and on hover.
+    page.locator("#chart-top-codes").locator("xpath=../..").get_by_text("Numbers").click()
+    assert page.get_by_role("rowheader", name="Restaurant menu").is_visible()
+    chart = page.locator("#chart-humans")
+    box = chart.bounding_box()
+    chart.hover(position={"x": box["width"] * 0.6, "y": box["height"] * 0.5})
+    page.wait_for_function(
+        "() => document.getElementById('chart-humans').chart.tooltip.getActiveElements().length")
+    if SCREENSHOTS:
+        page.screenshot(path=f"{SCREENSHOTS}/dashboard.png", full_page=True)
+    # Another range swaps the insights without a reload, and redraws.
+    page.get_by_label("Range").select_option("7d")
+    page.wait_for_url(re.compile(r"range=7d"))
+    page.wait_for_function("() => document.querySelectorAll('canvas[data-drawn]').length >= 6")
+    assert "to" in page.locator("#insights p.muted").first.inner_text()
+
+
+def test_a_codes_live_counter_moves_without_a_reload(app, page, live_server, seeded):
+    _owner, menu = seeded
+    log_in(page)
+    page.goto(f"/analytics/codes/{menu['id']}")
+    page.wait_for_function("() => document.querySelector('#chart-forecast[data-drawn]')")
+    counter = page.locator("[data-live=humans]")
+    before = int(counter.inner_text().replace(",", ""))
+    page.evaluate("window.liveMarker = 1")  # gone if the page reloads
+    import requests
+
+    for _i in range(3):
+        response = requests.get(f"{live_server}/r/{menu['short_code']}",
+                                allow_redirects=False, headers={
+                                    "User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 "
+                                                  "like Mac OS X) Mobile/15E148 Safari/604.1"})
+        assert response.status_code == 302
+    assert app.extensions["qrp.stream"].flush() == 3
+    page.wait_for_function(f"() => Number(document.querySelector('[data-live=humans]')"
+                           f".innerText.replace(/,/g, '')) === {before + 3}", timeout=12000)
+    assert page.evaluate("window.liveMarker") == 1
+    if SCREENSHOTS:
+        page.screenshot(path=f"{SCREENSHOTS}/code.png", full_page=True)
+
+
+def test_the_pages_fit_a_phone(browser, live_server, seeded):
+    context = browser.new_context(base_url=live_server, viewport={"width": 375, "height": 740},
+                                  is_mobile=True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page)
+    _owner, menu = seeded
+    for path in ("/analytics/", f"/analytics/codes/{menu['id']}", "/analytics/settings",
+                 "/analytics/alerts"):
+        page.goto(path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways on a phone by {overflow}px"
+        if SCREENSHOTS:
+            page.screenshot(path=f"{SCREENSHOTS}/phone{path.replace('/', '_')}.png",
+                            full_page=True)
+    assert not errors
+    context.close()
