@@ -47,7 +47,7 @@ def classify_agent(user_agent: str | None) -> tuple[str, str | None]:
 
 def classify(method: str, user_agent: str | None) -> tuple[str, str | None]:
     if method == "HEAD":
-        agent_class, agent_reason = classify_agent(user_agent)
+        _agent_class, agent_reason = classify_agent(user_agent)
         reason = "HEAD request" + (f" ({agent_reason})" if agent_reason else "")
         return HEAD, reason
     return classify_agent(user_agent)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -89,8 +90,6 @@ class LinkCache:
         return self._redis
 
     def _ensure_listener(self) -> None:
-        import os
-
         if not self.redis_url:
             return
         pid = os.getpid()
@@ -510,6 +509,11 @@ def init_app(app: Flask) -> None:
         "qr_short_links.content": RateLimit.exempt(),
         "qr_short_links.unlock": RateLimit("10 per minute", methods=("POST",)),
     })
+    fast_path = app.config.get("QR_REDIRECT_FAST_PATH")
+    if fast_path is None:  # a plugin setting: from the environment when not configured
+        fast_path = os.environ.get("QR_REDIRECT_FAST_PATH", "1") not in {"0", "false", "no"}
+    if not fast_path:
+        return  # every scan through Flask (the benchmark compares both)
     # Inside ProxyFix when there is one, so REMOTE_ADDR is already the client's address.
     outer = app.wsgi_app
     if isinstance(outer, ProxyFix):

@@ -218,7 +218,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
 
 
 def _eye_mask(style: str, scale: int) -> Image.Image:
-    """One 7×7 eye (ring and ball) drawn at ``scale`` pixels per module."""
+    """One 7x7 eye (ring and ball) drawn at ``scale`` pixels per module."""
     side = 7 * scale
     mask = Image.new("L", (side, side), 0)
     draw = ImageDraw.Draw(mask)
@@ -239,7 +239,7 @@ def _eye_mask(style: str, scale: int) -> Image.Image:
 
 
 def _module_mask(lay: Layout, target: int) -> Image.Image:
-    """The data modules as a mask of ``target`` × ``target`` pixels."""
+    """The data modules as a mask of ``target`` x ``target`` pixels."""
     n = lay.n
     if lay.module_style == "square":
         mask = Image.new("L", (n, n), 0)
@@ -268,8 +268,28 @@ def render_png(lay: Layout, size: int) -> bytes:
     return encode_png(render_image(lay, size))
 
 
+def _is_plain(lay: Layout) -> bool:
+    return (lay.module_style == "square" and not lay.eyes and lay.logo is None
+            and not lay.frame_shapes and lay.text is None)
+
+
+def _plain_image(lay: Layout, size: int) -> Image.Image:
+    """Two flat colours, square modules: a 1-bit palette picture straight from the module
+    grid, with no RGB compositing (the common case, and the bulk job's)."""
+    px = size / lay.width
+    origin = round(lay.code_origin * px)
+    code_px = round((lay.code_origin + lay.n) * px) - origin
+    canvas = Image.new("L", (size, round(lay.height * px)), 0)
+    canvas.paste(_module_mask(lay, code_px), (origin, origin))
+    picture = Image.frombytes("P", canvas.size, canvas.point(lambda v: 1 if v else 0).tobytes())
+    picture.putpalette([*_rgb(lay.background), *_rgb(lay.foreground)])
+    return picture
+
+
 def render_image(lay: Layout, size: int) -> Image.Image:
     """The picture, ``size`` pixels wide (the frame's label makes it taller)."""
+    if _is_plain(lay):
+        return _plain_image(lay, size)
     px = size / lay.width
     height = round(lay.height * px)
     image = Image.new("RGB", (size, height), _rgb(lay.background))
@@ -308,6 +328,9 @@ def render_image(lay: Layout, size: int) -> Image.Image:
 def encode_png(image: Image.Image) -> bytes:
     """A palette PNG when the picture allows it: three to ten times smaller than RGB."""
     buffer = io.BytesIO()
+    if image.mode == "P":
+        image.save(buffer, "PNG", bits=1, compress_level=6)
+        return buffer.getvalue()
     colors = image.getcolors(256) if image.mode == "RGB" else None
     if colors is not None and len(colors) == 2:
         # The common case (flat square modules): map the two colours straight to a 1-bit
@@ -360,25 +383,30 @@ def _eye_paths(style: str, x: float, y: float) -> str:
             + _rounded_rect_path(x + 2, y + 2, 3, 3, ball))
 
 
+def _runs(dark: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """Horizontal runs of dark modules as (x, y, length): one rectangle each, not one per
+    module, for smaller and faster SVG and PDF files."""
+    rows: dict[int, list[int]] = {}
+    for x, y in dark:
+        rows.setdefault(y, []).append(x)
+    runs = []
+    for y, xs in rows.items():
+        xs.sort()
+        start = prev = xs[0]
+        for x in xs[1:]:
+            if x == prev + 1:
+                prev = x
+                continue
+            runs.append((start, y, prev - start + 1))
+            start = prev = x
+        runs.append((start, y, prev - start + 1))
+    return runs
+
+
 def _module_paths(lay: Layout) -> str:
     o = lay.code_origin
     if lay.module_style == "square":
-        # Horizontal runs of dark modules become one rectangle each: a smaller file.
-        rows: dict[int, list[int]] = {}
-        for x, y in lay.dark:
-            rows.setdefault(y, []).append(x)
-        parts = []
-        for y, xs in rows.items():
-            xs.sort()
-            start = prev = xs[0]
-            for x in [*xs[1:], None]:
-                if x is not None and x == prev + 1:
-                    prev = x
-                    continue
-                parts.append(_rounded_rect_path(o + start, o + y, prev - start + 1, 1, 0))
-                if x is not None:
-                    start = prev = x
-        return "".join(parts)
+        return "".join(f"M{o + x:g} {o + y:g}h{run}v1h-{run}z" for x, y, run in _runs(lay.dark))
     if lay.module_style == "dots":
         return "".join(_circle_path(o + x + 0.5, o + y + 0.5, 0.44) for x, y in lay.dark)
     return "".join(_rounded_rect_path(o + x, o + y, 1, 1, 0.35) for x, y in lay.dark)
@@ -422,7 +450,7 @@ def render_svg(lay: Layout, size: int) -> bytes:
 # -- PDF ----------------------------------------------------------------------------------------
 
 def render_pdf(lay: Layout, size: int) -> bytes:
-    """A one-page vector PDF, ``size`` CSS pixels wide (size × 0.75 points)."""
+    """A one-page vector PDF, ``size`` CSS pixels wide (size x 0.75 points)."""
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen import canvas
 
@@ -452,13 +480,14 @@ def render_pdf(lay: Layout, size: int) -> bytes:
     o = lay.code_origin
     fill(lay.foreground)
     path = pdf.beginPath()
-    for x, y in lay.dark:
+    if lay.module_style == "square":
+        for x, y, run in _runs(lay.dark):
+            path.rect((o + x) * unit, y_of(o + y, 1), run * unit, unit)
+    for x, y in lay.dark if lay.module_style != "square" else ():
         if lay.module_style == "dots":
             path.circle((o + x + 0.5) * unit, y_of(o + y + 0.5), 0.44 * unit)
-        elif lay.module_style == "rounded":
-            path.roundRect((o + x) * unit, y_of(o + y, 1), unit, unit, 0.35 * unit)
         else:
-            path.rect((o + x) * unit, y_of(o + y, 1), unit, unit)
+            path.roundRect((o + x) * unit, y_of(o + y, 1), unit, unit, 0.35 * unit)
     pdf.drawPath(path, stroke=0, fill=1)
     fill(lay.eye_color)
     eyes = pdf.beginPath()

@@ -457,7 +457,8 @@ def check_size(fmt: str, size: int, lay: render.Layout) -> None:
             f"Ask for {smallest} to {render.MAX_SIZE} pixels for this code."]})
 
 
-def ensure_image(code: QRCode, fmt: str, size: int = render.DEFAULT_SIZE) -> tuple[str, bytes | None]:
+def ensure_image(code: QRCode, fmt: str, size: int = render.DEFAULT_SIZE
+                 ) -> tuple[str, bytes | None]:
     """The storage key of the image, drawing and storing it first if it is not there yet.
     Returns the bytes too when it had to draw them (saves a read for a download)."""
     text = payload(code)
@@ -470,7 +471,7 @@ def ensure_image(code: QRCode, fmt: str, size: int = render.DEFAULT_SIZE) -> tup
     if fmt == "png":
         image = render.render_image(lay, size)
         try:
-            verify.check_decodes(text, image, code.design)
+            verify.check_decodes(text, image, code.design, lay.width)
         except verify.Unscannable as exc:
             raise InvalidInput(exc.message, {"size": [
                 "At this size the code does not decode; ask for a larger image."]}) from exc

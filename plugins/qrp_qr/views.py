@@ -19,15 +19,15 @@ from flask import (
 )
 from flask_login import login_required
 
+from qrp_qr import jobs, payloads, services
+from qrp_qr.forms import BulkForm, LogoForm, QRCodeForm, TemplateForm
+from qrp_qr.models import KINDS, TYPES
+from qrp_qr.render import FORMATS, MIME_TYPES
 from qrplatform import permissions
 from qrplatform.errors import ServiceError
 from qrplatform.jobs.api import get_job
 from qrplatform.storage import storage
 from qrplatform.web import render
-from qrp_qr import jobs, payloads, services
-from qrp_qr.forms import BulkForm, LogoForm, QRCodeForm, TemplateForm
-from qrp_qr.models import KINDS, TYPES
-from qrp_qr.render import FORMATS, MIME_TYPES
 
 bp = Blueprint("qr", __name__, url_prefix="/qr", template_folder="templates",
                static_folder="static", static_url_path="/static")

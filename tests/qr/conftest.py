@@ -25,11 +25,28 @@ def rasterize(data: bytes, fmt: str) -> Image.Image:
     return Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
 
 
-@pytest.fixture
-def stream(app):
-    """The app's scan-event buffer, emptied before the test."""
-    buffer = app.extensions["qr.stream"] if "qr.stream" in app.extensions else \
-        app.extensions["qrp.stream"]
+def drop_buffered_scans(app) -> None:
+    """Scan events a test left in an app's stream buffer would otherwise be delivered at exit,
+    after their workspace was truncated away."""
+    buffer = app.extensions["qrp.stream"]
     with buffer._lock:
         buffer._items.clear()
-    return buffer
+
+
+@pytest.fixture
+def scans(app):
+    """The scan events recorded so far (the stream buffer is not flushed in tests)."""
+    drop_buffered_scans(app)
+    buffer = app.extensions["qrp.stream"]
+
+    def recorded():
+        return [e for e in list(buffer._items) if e.type == "qr.scanned"]
+
+    yield recorded
+    drop_buffered_scans(app)
+
+
+@pytest.fixture(autouse=True)
+def _no_scans_left_behind(app):
+    yield
+    drop_buffered_scans(app)

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from qrplatform.tenancy import unscoped
 from qrp_qr.models import QRCode
+from qrplatform.tenancy import unscoped
 from tests.qr.conftest import decode_image
 
 

@@ -8,22 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from qrplatform import privacy
+from tests.qr.conftest import drop_buffered_scans
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
           "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
 CLIENT_IP = "203.0.113.77"
-
-
-@pytest.fixture
-def scans(app):
-    """The scan events recorded so far (the stream buffer is not flushed in tests)."""
-    buffer = app.extensions["qrp.stream"]
-    buffer._items.clear()
-
-    def recorded():
-        return [e for e in list(buffer._items) if e.type == "qr.scanned"]
-
-    return recorded
 
 
 @pytest.fixture
@@ -101,7 +90,8 @@ def test_expiry(client, caller, scans):
     code = make_code(caller, expires_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
     assert scan(client, code).status_code == 302
     past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    assert caller.patch(f"/api/v1/qr-codes/{code['id']}", json={"expires_at": past}).status_code == 200
+    changed = caller.patch(f"/api/v1/qr-codes/{code['id']}", json={"expires_at": past})
+    assert changed.status_code == 200
     response = scan(client, code)
     assert response.status_code == 410
     assert "expired" in response.get_data(as_text=True)
@@ -215,3 +205,4 @@ def test_the_cache_is_invalidated_across_processes_through_redis(make_app, db, r
     while code["short_code"] in cache._local and time.monotonic() < deadline:
         time.sleep(0.001)
     assert scanner.get(path).headers["Location"] == "https://example.com/two"
+    drop_buffered_scans(serving)
