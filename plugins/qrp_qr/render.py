@@ -217,6 +217,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)
 
 
+@lru_cache(maxsize=64)
 def _eye_mask(style: str, scale: int) -> Image.Image:
     """One 7x7 eye (ring and ball) drawn at ``scale`` pixels per module."""
     side = 7 * scale
@@ -238,6 +239,24 @@ def _eye_mask(style: str, scale: int) -> Image.Image:
     return mask
 
 
+@lru_cache(maxsize=64)
+def _module_stamp(style: str, scale: int) -> Image.Image:
+    stamp = Image.new("L", (scale, scale), 0)
+    draw = ImageDraw.Draw(stamp)
+    if style == "dots":
+        pad = scale * 0.06
+        draw.ellipse((pad, pad, scale - pad - 1, scale - pad - 1), fill=255)
+    else:
+        draw.rounded_rectangle((0, 0, scale - 1, scale - 1), radius=scale * 0.35, fill=255)
+    return stamp
+
+
+@lru_cache(maxsize=64)
+def _eye_at(style: str, scale: int, side: int) -> Image.Image:
+    resample = Image.NEAREST if style == "square" else Image.LANCZOS
+    return _eye_mask(style, scale).resize((side, side), resample)
+
+
 def _module_mask(lay: Layout, target: int) -> Image.Image:
     """The data modules as a mask of ``target`` x ``target`` pixels."""
     n = lay.n
@@ -247,20 +266,13 @@ def _module_mask(lay: Layout, target: int) -> Image.Image:
         for x, y in lay.dark:
             pixels[x, y] = 255
         return mask.resize((target, target), Image.NEAREST)
-    # Drawn large, then reduced: smooth edges without a slow anti-aliasing painter.
+    # Drawn large, then reduced: smooth edges without a slow anti-aliasing painter. One module
+    # is drawn once and stamped everywhere (a paste is far cheaper than drawing a shape).
     scale = max(4, min(24, math.ceil(target * 2 / n)))
     mask = Image.new("L", (n * scale, n * scale), 0)
-    draw = ImageDraw.Draw(mask)
-    if lay.module_style == "dots":
-        pad = scale * 0.06
-        for x, y in lay.dark:
-            draw.ellipse((x * scale + pad, y * scale + pad, (x + 1) * scale - pad - 1,
-                          (y + 1) * scale - pad - 1), fill=255)
-    else:
-        radius = scale * 0.35
-        for x, y in lay.dark:
-            draw.rounded_rectangle((x * scale, y * scale, (x + 1) * scale - 1,
-                                    (y + 1) * scale - 1), radius=radius, fill=255)
+    stamp = _module_stamp(lay.module_style, scale)
+    for x, y in lay.dark:
+        mask.paste(255, (x * scale, y * scale), stamp)
     return mask.resize((target, target), Image.LANCZOS)
 
 
@@ -302,14 +314,11 @@ def render_image(lay: Layout, size: int) -> Image.Image:
     modules = _module_mask(lay, code_px)
     image.paste(_rgb(lay.foreground), (origin, origin), modules)
     eye_scale = max(4, math.ceil(px * 2))
-    eye = _eye_mask(lay.eye_style, eye_scale)
     for ex, ey in lay.eyes:
         left = origin + round(ex * px)
         top = origin + round(ey * px)
         side = origin + round((ex + 7) * px) - left
-        image.paste(_rgb(lay.eye_color), (left, top),
-                    eye.resize((side, side), Image.LANCZOS if lay.eye_style != "square"
-                               else Image.NEAREST))
+        image.paste(_rgb(lay.eye_color), (left, top), _eye_at(lay.eye_style, eye_scale, side))
     if lay.logo is not None:
         lx, ly, lsize, logo = lay.logo
         box = round(lsize * px)

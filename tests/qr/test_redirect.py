@@ -206,3 +206,13 @@ def test_the_cache_is_invalidated_across_processes_through_redis(make_app, db, r
         time.sleep(0.001)
     assert scanner.get(path).headers["Location"] == "https://example.com/two"
     drop_buffered_scans(serving)
+
+
+def test_the_daily_salt_is_shared_through_redis_and_dies_with_its_day(redis, redis_url):
+    first, second = privacy.DailySalt(redis_url), privacy.DailySalt(redis_url)
+    noon = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    assert first.current(noon) == second.current(noon)   # every process agrees
+    key = privacy.SALT_KEY.format(day="2026-11-28")
+    # The salt is destroyed shortly after its day ends (here: noon + 12 h + the grace).
+    assert 12 * 3600 < redis.ttl(key) <= 12 * 3600 + privacy.GRACE.total_seconds()
+    assert first.current(noon + timedelta(days=1)) != second.current(noon)
