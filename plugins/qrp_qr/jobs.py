@@ -149,6 +149,9 @@ def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dic
     log.info("bulk %s: %d codes; drawn and stored in %.1f s, saved in %.1f s, zipped in %.1f s",
              upload_id, len(manifest), drawn_at - started, saved_at - drawn_at,
              time.perf_counter() - saved_at)
+    skipped = len(row_errors) + len(failed)
+    progress(done, total, f"{len(codes):,} codes created"
+             + (f", {skipped} bad row(s) skipped" if skipped else ""))
     return {
         "created": len(codes),
         "skipped": row_errors + failed,

@@ -29,6 +29,17 @@
     if (!form) return;
     sync(form);
     form.addEventListener("change", () => sync(form));
+    // Frame and eye colours follow the foreground until the person picks one of their own.
+    const foreground = form.querySelector("input[name=foreground]");
+    const followers = ["frame_color", "eye_color"]
+      .map((name) => form.querySelector(`input[name=${name}]`)).filter(Boolean);
+    followers.forEach((input) => {
+      if (input.value !== foreground?.value) input.dataset.chosen = "1";
+      input.addEventListener("input", () => { input.dataset.chosen = "1"; });
+    });
+    foreground?.addEventListener("input", () => {
+      followers.forEach((input) => { if (!input.dataset.chosen) input.value = foreground.value; });
+    });
     // A new logo arrives in its own swap: show its size slider and redraw the preview.
     document.body.addEventListener("htmx:afterSwap", (event) => {
       if (event.detail.target.id === "qr-logo-state" || event.target.id === "qr-logo-state") {
