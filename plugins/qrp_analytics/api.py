@@ -19,7 +19,7 @@ blp = api_blueprint("analytics_api", __name__, "/api/v1/analytics",
                     "Workspace scan analytics, privacy settings, alert rules and exports")
 
 
-class PeriodArgs(Schema):
+class AnalyticsPeriodArgs(Schema):
     range = fields.String(load_default=None, validate=validate.OneOf(list(services.RANGES)),
                           metadata={"description": "preset range ending today (default 30d)"})
     start = fields.Date(load_default=None, metadata={"description": "first day (UTC)"})
@@ -28,7 +28,7 @@ class PeriodArgs(Schema):
                                 validate=validate.OneOf(services.GRANULARITIES))
 
 
-class CountsSchema(Schema):
+class AnalyticsCountsSchema(Schema):
     scans = fields.Integer(metadata={"description": "human + bots + previews + heads"})
     humans = fields.Integer()
     uniques = fields.Integer(metadata={"description": "unique human scanners (per code and "
@@ -38,14 +38,14 @@ class CountsSchema(Schema):
     heads = fields.Integer(metadata={"description": "HEAD requests"})
 
 
-class PeriodSchema(Schema):
+class AnalyticsPeriodSchema(Schema):
     start = fields.String(metadata={"description": "first day, YYYY-MM-DD (UTC)"})
     end = fields.String(metadata={"description": "last day, inclusive"})
     granularity = fields.String()
     days = fields.Integer()
 
 
-class SeriesSchema(Schema):
+class AnalyticsSeriesSchema(Schema):
     granularity = fields.String()
     buckets = fields.List(fields.String(), metadata={"description": "bucket starts, UTC"})
     current = fields.Dict(keys=fields.String(), values=fields.List(fields.Integer()),
@@ -54,14 +54,14 @@ class SeriesSchema(Schema):
                            metadata={"description": "the previous period, bucket by bucket"})
 
 
-class BreakdownRowSchema(Schema):
+class AnalyticsBreakdownRowSchema(Schema):
     value = fields.String()
     humans = fields.Integer()
     uniques = fields.Integer()
     others = fields.Integer(metadata={"description": "bots, previews and HEAD requests"})
 
 
-class AnomalySchema(Schema):
+class AnalyticsAnomalySchema(Schema):
     id = fields.Integer()
     code_id = fields.Integer()
     kind = fields.String(metadata={"description": "spike, drop or bot_burst"})
@@ -74,50 +74,50 @@ class AnomalySchema(Schema):
     message = fields.String()
 
 
-class TopCodeSchema(CountsSchema):
+class AnalyticsTopCodeSchema(AnalyticsCountsSchema):
     code_id = fields.Integer()
     name = fields.String()
 
 
-class ForecastDaySchema(Schema):
+class AnalyticsForecastDaySchema(Schema):
     day = fields.String(metadata={"description": "YYYY-MM-DD (UTC)"})
     expected = fields.Float()
     low = fields.Float()
     high = fields.Float()
 
 
-class ForecastSchema(Schema):
+class AnalyticsForecastSchema(Schema):
     ready = fields.Boolean()
     interval = fields.Float(metadata={"description": "coverage of low..high"})
     message = fields.String()
-    days = fields.List(fields.Nested(ForecastDaySchema))
+    days = fields.List(fields.Nested(AnalyticsForecastDaySchema))
 
 
-class LiveSchema(Schema):
-    today = fields.Nested(CountsSchema)
+class AnalyticsLiveSchema(Schema):
+    today = fields.Nested(AnalyticsCountsSchema)
     this_hour_humans = fields.Integer()
     as_of = fields.String()
 
 
-class InsightsSchema(Schema):
-    period = fields.Nested(PeriodSchema)
-    previous_period = fields.Nested(PeriodSchema)
-    totals = fields.Nested(CountsSchema)
-    previous_totals = fields.Nested(CountsSchema)
-    series = fields.Nested(SeriesSchema)
+class AnalyticsInsightsSchema(Schema):
+    period = fields.Nested(AnalyticsPeriodSchema)
+    previous_period = fields.Nested(AnalyticsPeriodSchema)
+    totals = fields.Nested(AnalyticsCountsSchema)
+    previous_totals = fields.Nested(AnalyticsCountsSchema)
+    series = fields.Nested(AnalyticsSeriesSchema)
     breakdowns = fields.Dict(keys=fields.String(validate=validate.OneOf(DIMENSIONS)),
-                             values=fields.List(fields.Nested(BreakdownRowSchema)))
-    anomalies = fields.List(fields.Nested(AnomalySchema))
-    top_codes = fields.List(fields.Nested(TopCodeSchema))
+                             values=fields.List(fields.Nested(AnalyticsBreakdownRowSchema)))
+    anomalies = fields.List(fields.Nested(AnalyticsAnomalySchema))
+    top_codes = fields.List(fields.Nested(AnalyticsTopCodeSchema))
 
 
-class CodeInsightsSchema(InsightsSchema):
+class AnalyticsCodeInsightsSchema(AnalyticsInsightsSchema):
     code_id = fields.Integer()
-    live = fields.Nested(LiveSchema)
-    forecast = fields.Nested(ForecastSchema)
+    live = fields.Nested(AnalyticsLiveSchema)
+    forecast = fields.Nested(AnalyticsForecastSchema)
 
 
-class SettingsSchema(Schema):
+class AnalyticsSettingsSchema(Schema):
     record_referrer = fields.Boolean()
     record_user_agent = fields.Boolean()
     record_country = fields.Boolean()
@@ -129,7 +129,7 @@ class SettingsSchema(Schema):
     bot_countries = fields.List(fields.String())
 
 
-class AlertRuleSchema(Schema):
+class AnalyticsAlertRuleSchema(Schema):
     id = fields.Integer(dump_only=True)
     kind = fields.String(required=True, validate=validate.OneOf(ALERT_KINDS))
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
@@ -140,18 +140,18 @@ class AlertRuleSchema(Schema):
     enabled = fields.Boolean(load_default=True)
 
 
-class AlertRulesSchema(Schema):
-    rules = fields.List(fields.Nested(AlertRuleSchema), required=True)
+class AnalyticsAlertRulesSchema(Schema):
+    rules = fields.List(fields.Nested(AnalyticsAlertRuleSchema), required=True)
 
 
-class ExportRequestSchema(Schema):
+class AnalyticsExportRequestSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(services.EXPORT_KINDS))
     range = fields.String(load_default=None, validate=validate.OneOf(list(services.RANGES)))
     start = fields.Date(load_default=None)
     end = fields.Date(load_default=None)
 
 
-class ExportAcceptedSchema(Schema):
+class AnalyticsExportAcceptedSchema(Schema):
     job_id = fields.String()
     status_url = fields.String()
 
@@ -162,8 +162,8 @@ def _period(args) -> services.Period:
 
 
 @codes_blp.get("/<int:code_id>/analytics")
-@codes_blp.arguments(PeriodArgs, location="query")
-@codes_blp.response(200, CodeInsightsSchema)
+@codes_blp.arguments(AnalyticsPeriodArgs, location="query")
+@codes_blp.response(200, AnalyticsCodeInsightsSchema)
 @codes_blp.doc(security=BEARER)
 @authenticated
 def code_analytics(args, code_id):
@@ -178,8 +178,8 @@ def code_analytics(args, code_id):
 
 
 @blp.get("")
-@blp.arguments(PeriodArgs, location="query")
-@blp.response(200, InsightsSchema)
+@blp.arguments(AnalyticsPeriodArgs, location="query")
+@blp.response(200, AnalyticsInsightsSchema)
 @blp.doc(security=BEARER)
 @authenticated
 def workspace_analytics(args):
@@ -200,7 +200,7 @@ def _settings_dict(found) -> dict:
 
 
 @blp.get("/settings")
-@blp.response(200, SettingsSchema)
+@blp.response(200, AnalyticsSettingsSchema)
 @blp.doc(security=BEARER)
 @authenticated
 def get_settings():
@@ -210,8 +210,8 @@ def get_settings():
 
 
 @blp.put("/settings")
-@blp.arguments(SettingsSchema(partial=True))
-@blp.response(200, SettingsSchema)
+@blp.arguments(AnalyticsSettingsSchema(partial=True))
+@blp.response(200, AnalyticsSettingsSchema)
 @blp.doc(security=BEARER)
 @authenticated
 def put_settings(data):
@@ -220,7 +220,7 @@ def put_settings(data):
 
 
 @blp.get("/alert-rules")
-@blp.response(200, AlertRulesSchema)
+@blp.response(200, AnalyticsAlertRulesSchema)
 @blp.doc(security=BEARER)
 @authenticated
 def get_alert_rules():
@@ -229,8 +229,8 @@ def get_alert_rules():
 
 
 @blp.put("/alert-rules")
-@blp.arguments(AlertRulesSchema)
-@blp.response(200, AlertRulesSchema)
+@blp.arguments(AnalyticsAlertRulesSchema)
+@blp.response(200, AnalyticsAlertRulesSchema)
 @blp.doc(security=BEARER)
 @authenticated
 def put_alert_rules(data):
@@ -239,8 +239,8 @@ def put_alert_rules(data):
 
 
 @blp.post("/exports")
-@blp.arguments(ExportRequestSchema)
-@blp.response(202, ExportAcceptedSchema)
+@blp.arguments(AnalyticsExportRequestSchema)
+@blp.response(202, AnalyticsExportAcceptedSchema)
 @blp.doc(security=BEARER)
 @authenticated
 def start_export(data):

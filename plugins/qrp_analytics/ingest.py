@@ -190,6 +190,8 @@ def _mark_uniques(rows: list[ScanRow]) -> None:
 
 def _store(rows: list[ScanRow]) -> int:
     ensure_partitions({row.occurred_at for row in rows})
+    if db.engine.dialect.name == "postgresql":
+        return _store_postgresql(rows)
     _mark_uniques(rows)
     table = Scan.__table__
     statement = (_dialect_insert(table).on_conflict_do_nothing()
@@ -268,6 +270,125 @@ def _upsert(model, key_columns: tuple[str, ...], buckets: dict[tuple, dict],
     params = [{**dict(zip(key_columns, key, strict=True)), **counts}
               for key, counts in sorted(buckets.items())]
     db.session.execute(statement, params)
+
+
+# -- PostgreSQL: the same, set-based --------------------------------------------------------------
+#
+# The rows are COPYed into a temporary staging table, and the steps above (uniques, the
+# idempotent insert, every rollup) run as a handful of SQL statements over it: an order of
+# magnitude faster than parameterised inserts. tests/analytics/test_ingest.py checks that both
+# paths leave the very same rows.
+
+STAGING = "analytics_ingest_staging"
+SCAN_COLUMNS = ("event_id", "occurred_at", "workspace_id", "code_id", "method", "classification",
+                "reason", "outcome", "counted", "is_unique", "country", "language", "device",
+                "os", "browser", "referrer_domain", "user_agent")
+LABELS = ("country", "device", "os", "browser", "referrer", "language", "reason", "outcome")
+_STAGING_DDL = f"""
+CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} (
+    event_id varchar(36), occurred_at timestamptz, workspace_id integer, code_id integer,
+    method varchar(4), classification varchar(10), reason varchar(200), outcome varchar(20),
+    counted boolean, is_unique boolean, country varchar(2), language varchar(16),
+    device varchar(20), os varchar(60), browser varchar(60), referrer_domain varchar(255),
+    user_agent varchar(512), visitor_hash varchar(32), inserted boolean DEFAULT false,
+    {", ".join(f"label_{name} varchar(255)" for name in LABELS)}
+) ON COMMIT DELETE ROWS
+"""
+_DAY = "(occurred_at AT TIME ZONE 'UTC')::date"
+_HOUR = "date_trunc('hour', occurred_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+_MARK_UNIQUES = f"""
+WITH first AS (
+    SELECT DISTINCT ON (day, code_id, visitor_hash) event_id, day, code_id, visitor_hash,
+           workspace_id
+    FROM (SELECT *, {_DAY} AS day FROM {STAGING}
+          WHERE classification = 'human' AND counted AND visitor_hash IS NOT NULL) human
+    ORDER BY day, code_id, visitor_hash, occurred_at, event_id
+), fresh AS (
+    INSERT INTO analytics_daily_visitors (day, code_id, visitor_hash, workspace_id)
+    SELECT day, code_id, visitor_hash, workspace_id FROM first
+    ORDER BY day, code_id, visitor_hash
+    ON CONFLICT DO NOTHING
+    RETURNING day, code_id, visitor_hash
+)
+UPDATE {STAGING} staged SET is_unique = true
+FROM first JOIN fresh USING (day, code_id, visitor_hash)
+WHERE staged.event_id = first.event_id
+"""
+_INSERT_SCANS = f"""
+WITH inserted AS (
+    INSERT INTO analytics_scans ({", ".join(SCAN_COLUMNS)})
+    SELECT {", ".join(SCAN_COLUMNS)} FROM {STAGING} ORDER BY occurred_at, event_id
+    ON CONFLICT DO NOTHING
+    RETURNING event_id, occurred_at
+)
+UPDATE {STAGING} staged SET inserted = true FROM inserted
+WHERE staged.event_id = inserted.event_id AND staged.occurred_at = inserted.occurred_at
+"""
+_COUNT_SQL = {
+    "scans": "count(*)",
+    "humans": "count(*) FILTER (WHERE classification = 'human')",
+    "uniques": "count(*) FILTER (WHERE is_unique)",
+    "bots": "count(*) FILTER (WHERE classification = 'bot')",
+    "previews": "count(*) FILTER (WHERE classification = 'preview')",
+    "heads": "count(*) FILTER (WHERE classification = 'head')",
+    "others": "count(*) FILTER (WHERE classification <> 'human')",
+}
+
+
+def _rollup_sql(table: str, keys: dict[str, str], counters: tuple[str, ...],
+                conflict: tuple[str, ...], source: str = STAGING) -> str:
+    names = [*keys, *counters]
+    expressions = [*keys.values(), *(_COUNT_SQL[c] for c in counters)]
+    positions = ", ".join(str(i + 1) for i in range(len(keys)))
+    updates = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in counters)
+    return (f"INSERT INTO {table} ({', '.join(names)}) "
+            f"SELECT {', '.join(expressions)} FROM {source} "
+            f"WHERE inserted AND counted AND value_present GROUP BY {positions} "
+            f"ORDER BY {positions} "
+            f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}")
+
+
+_DIMENSIONS = (f"{STAGING} CROSS JOIN LATERAL (VALUES "
+               + ", ".join(f"('{name}', label_{name})" for name in LABELS)
+               + ") AS d(dimension, value)")
+_ROLLUPS = [
+    _rollup_sql("analytics_code_hourly",
+                {"workspace_id": "workspace_id", "code_id": "code_id", "hour": _HOUR},
+                COUNT_COLUMNS, ("code_id", "hour")).replace(" AND value_present", ""),
+    _rollup_sql("analytics_code_daily",
+                {"workspace_id": "workspace_id", "code_id": "code_id", "day": _DAY},
+                COUNT_COLUMNS, ("code_id", "day")).replace(" AND value_present", ""),
+    _rollup_sql("analytics_workspace_hourly", {"workspace_id": "workspace_id", "hour": _HOUR},
+                COUNT_COLUMNS, ("workspace_id", "hour")).replace(" AND value_present", ""),
+    _rollup_sql("analytics_code_breakdown",
+                {"workspace_id": "workspace_id", "code_id": "code_id", "day": _DAY,
+                 "dimension": "d.dimension", "value": "d.value"},
+                BREAKDOWN_COUNTS, ("code_id", "day", "dimension", "value"), _DIMENSIONS
+                ).replace("value_present", "d.value IS NOT NULL"),
+    _rollup_sql("analytics_workspace_breakdown",
+                {"workspace_id": "workspace_id", "day": _DAY, "dimension": "d.dimension",
+                 "value": "d.value"},
+                BREAKDOWN_COUNTS, ("workspace_id", "day", "dimension", "value"), _DIMENSIONS
+                ).replace("value_present", "d.value IS NOT NULL"),
+]
+
+
+def _store_postgresql(rows: list[ScanRow]) -> int:
+    connection = db.session.connection().connection.driver_connection
+    with connection.cursor() as cursor:
+        cursor.execute(_STAGING_DDL)
+        staged = (*SCAN_COLUMNS, "visitor_hash", *(f"label_{name}" for name in LABELS))
+        with cursor.copy(f"COPY {STAGING} ({', '.join(staged)}) FROM STDIN") as copy:
+            for row in rows:
+                values, labels = row.values, row.values["_labels"]
+                copy.write_row([*(values[c] for c in SCAN_COLUMNS), row.visitor_hash,
+                                *(labels.get(name) for name in LABELS)])
+        cursor.execute(_MARK_UNIQUES)
+        cursor.execute(_INSERT_SCANS)
+        inserted = cursor.rowcount
+        for statement in _ROLLUPS:
+            cursor.execute(statement)
+    return inserted
 
 
 # -- PostgreSQL partitions ------------------------------------------------------------------------
