@@ -8,7 +8,7 @@ from qrp_analytics.models import CodeDaily, Scan
 from qrplatform.extensions import db as database
 from qrplatform.tenancy import unscoped
 
-from .conftest import ANDROID, DESKTOP, GOOGLEBOT, SLACKBOT, make_code, scan
+from .conftest import ANDROID, DESKTOP, GOOGLEBOT, IPHONE, SLACKBOT, make_code, scan
 
 
 def test_redirects_are_counted_humans_and_bots_apart(app, client, owner, stream):
@@ -58,3 +58,76 @@ def test_a_replayed_batch_changes_nothing(app, client, owner, stream):
         assert database.session.scalar(select(func.count()).select_from(Scan)) == 4
         assert database.session.scalar(select(func.sum(CodeDaily.scans))) == 4
     assert owner.get(f"/api/v1/qr-codes/{code['id']}/analytics").json["totals"] == before
+
+
+def mixed_events(workspace_id: int, code_ids: list[int]) -> list:
+    """Scans of every kind over three days: repeats, bots, previews, HEADs, password prompts."""
+    from datetime import UTC, datetime, timedelta
+
+    from qrplatform.events import Event
+
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
+    kinds = [("human", None, IPHONE), ("human", None, ANDROID), ("human", None, DESKTOP),
+             ("bot", "Googlebot", GOOGLEBOT), ("preview", "Slackbot", SLACKBOT),
+             ("head", "HEAD request", IPHONE)]
+    events = []
+    for n in range(600):
+        classification, reason, agent = kinds[n % 7 % len(kinds)]
+        events.append(Event(
+            type="qr.scanned", workspace_id=workspace_id,
+            occurred_at=(start + timedelta(minutes=7 * n)).isoformat(),
+            id=f"00000000-0000-4000-8000-{n:012d}", data={
+                "code_id": code_ids[n % len(code_ids)], "short_code": "abcd1234",
+                "method": "HEAD" if classification == "head" else "GET",
+                "user_agent": agent, "referrer": [None, "https://www.t.co/x"][n % 2],
+                "country": ["DE", "FR", None][n % 3], "language": ["de", None][n % 2],
+                "ip_hash": "0" * 64, "visitor_hash": f"{n % 97:064x}",
+                "classification": classification, "reason": reason,
+                "outcome": "password_required" if n % 50 == 0 else "redirected"}))
+    return events
+
+
+def rollup_snapshot() -> dict[str, list[tuple]]:
+    from datetime import UTC, datetime
+
+    from qrp_analytics.models import (
+        CodeBreakdown,
+        CodeHourly,
+        WorkspaceBreakdown,
+        WorkspaceHourly,
+    )
+
+    def plain(value):
+        if isinstance(value, datetime):
+            return (value.astimezone(UTC) if value.tzinfo else value).strftime("%Y-%m-%d %H")
+        return value
+
+    snapshot = {}
+    for model in (Scan, CodeHourly, CodeDaily, WorkspaceHourly, CodeBreakdown,
+                  WorkspaceBreakdown):
+        columns = [c for c in model.__table__.columns if c.name != "workspace_id"]
+        rows = database.session.execute(select(*columns)).all()
+        snapshot[model.__tablename__] = sorted(tuple(plain(v) for v in row) for row in rows)
+    return snapshot
+
+
+def test_the_postgresql_and_the_embedded_sqlite_paths_count_alike(app, make_app, tmp_path,
+                                                                  owner):
+    from flask_migrate import upgrade
+
+    from qrp_analytics.ingest import ingest_batch
+
+    events = mixed_events(owner.workspace_id, [11, 12, 13])
+    with unscoped():
+        assert ingest_batch(events[:250]) == 250
+        assert ingest_batch(events) == 350          # the first 250 are a replay
+        on_postgresql = rollup_snapshot()
+    embedded = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'embedded.db'}")
+    with embedded.app_context(), unscoped():
+        upgrade(revision="heads")
+        assert ingest_batch(events[:250]) == 250
+        assert ingest_batch(events) == 350
+        on_sqlite = rollup_snapshot()
+    assert on_postgresql["analytics_code_daily"], "nothing was counted"
+    for table, rows in on_postgresql.items():
+        assert rows == on_sqlite[table], table
