@@ -21,6 +21,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_PASSWORD = "correct horse battery"
@@ -138,14 +139,30 @@ def make_app(database_url, storage_dir, enabled_plugins) -> Callable:
         config = base_test_config(database_url, storage_dir, enabled_plugins)
         app = create_app({**config, **overrides})
         app.test_client_class = IsolatedRequestsClient
+        factory.made.append(app)
         return app
 
+    factory.made = []
     return factory
+
+
+@pytest.fixture(autouse=True)
+def _close_apps_made_by_the_test(make_app):
+    """Each app has its own connection pool: close the pools of the apps a test made, or the
+    suite runs PostgreSQL out of connections."""
+    yield
+    from qrplatform.extensions import db
+
+    while make_app.made:
+        made = make_app.made.pop()
+        with made.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def app(make_app):
     app = make_app()
+    make_app.made.remove(app)  # the session's app keeps its pool
     with app.app_context():
         _rebuild_schema(app)
     return app
@@ -165,15 +182,34 @@ def _rebuild_schema(app) -> None:
 
 
 def truncate_all(app) -> None:
+    """Empty every table the migrations made. A connection left idle in a transaction (a
+    leaked session, an unfinished streamed cursor) would block this for ever: after a few
+    seconds it is terminated and the test fails, naming what it left open."""
     from qrplatform.extensions import db
 
-    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name != "postgresql":
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(text(f"DELETE FROM {table.name}"))
+        return
     with db.engine.begin() as conn:
-        if db.engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(text(f"DELETE FROM {table}"))
+        tables = conn.scalars(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "AND tablename <> 'alembic_version'")).all()
+        conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+        try:
+            with conn.begin_nested():
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError:
+            leaked = conn.execute(text(
+                "SELECT pg_terminate_backend(pid), left(query, 200) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND state LIKE 'idle in transaction%'")).all()
+        conn.execute(text("SET LOCAL lock_timeout = 0"))
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    raise AssertionError("the test left a database transaction open, which blocked cleaning "
+                         f"up; last statements: {[query for _, query in leaked]}")
 
 
 @pytest.fixture
