@@ -436,6 +436,11 @@ def requires_two_factor_in(workspace_id: int) -> bool:
 
 def set_require_two_factor(required: bool) -> WorkspaceSecurity:
     permissions.require("teams.security")
+    if required and not two_factor_enabled(g.user):
+        # As on GitHub: whoever imposes the rule lives by it first, so they cannot lock
+        # themselves out of the switch.
+        raise Conflict("Turn on two-step sign-in for yourself first (Two-step sign-in), "
+                       "then require it of everyone.", field="require_two_factor")
     settings = db.session.scalar(select(WorkspaceSecurity))
     if settings is None:
         settings = WorkspaceSecurity(require_two_factor=False)
@@ -563,8 +568,10 @@ CSV_COLUMNS = ("occurred_at", "actor", "actor_user_id", "actor_token_id", "event
 
 def export_audit_csv(criteria: AuditFilter) -> Iterator[str]:
     """The filtered log as CSV, oldest first, produced in chunks (a long log is never held in
-    memory). The permission is checked now; rows are read as the response is sent."""
+    memory). The permission is checked now; the rows are read while the response is sent, in
+    an app context and workspace scope of their own, since the request's are gone by then."""
     permissions.require("teams.audit")
+    app = current_app._get_current_object()
     workspace_id = _workspace().id
     query = criteria.apply(select(AuditEntry)).order_by(AuditEntry.occurred_at, AuditEntry.id)
 
@@ -572,7 +579,7 @@ def export_audit_csv(criteria: AuditFilter) -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
-        with tenant_scope(workspace_id):
+        with app.app_context(), tenant_scope(workspace_id):
             for n, entry in enumerate(db.session.scalars(
                     query.execution_options(yield_per=500)), start=1):
                 writer.writerow([entry.occurred_at.isoformat(), entry.actor_label,

@@ -16,7 +16,6 @@ from flask import (
     redirect,
     request,
     session,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -203,9 +202,13 @@ def security():
     permissions.require("teams.security")
     form = SecurityForm()
     if form.validate_on_submit():
-        settings = services.set_require_two_factor(form.require_two_factor.data)
-        flash("Every member now needs two-step sign-in." if settings.require_two_factor
-              else "Two-step sign-in is optional again.", "success")
+        try:
+            settings = services.set_require_two_factor(form.require_two_factor.data)
+        except ServiceError as error:
+            flash(error.message, "error")
+        else:
+            flash("Every member now needs two-step sign-in." if settings.require_two_factor
+                  else "Two-step sign-in is optional again.", "success")
     return redirect(url_for("teams.members"))
 
 
@@ -251,7 +254,7 @@ def audit_csv():
     _form, criteria = _audit_filter()
     rows = services.export_audit_csv(criteria)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-    return Response(stream_with_context(rows), mimetype="text/csv", headers={
+    return Response(rows, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="audit-{g.workspace.id}-{stamp}.csv"'})
 
 
