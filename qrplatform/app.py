@@ -5,6 +5,7 @@ The core wires; plugins declare (see ``qrplatform.plugins``). ``app_created`` is
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from flask import Flask
@@ -79,9 +80,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     wire_plugins(app, smorest, plugins)
     product_analytics.init_app(app)  # a receiver group of its own, fed by every plugin's events
     cli.init_app(app)
-    metrics.mount_endpoint(app)  # outermost, so /metrics never reaches a plugin's middleware
+    gateway.build_wsgi_stack(app, [*(m for p in plugins for m in p.wsgi_middleware),
+                                   metrics.endpoint_middleware])
     signals.app_created.send(app)
     return app
+
+
+def setting_from_environment(name: str, default):
+    """A plugin setting: the environment variable ``name`` if set, cast like ``default``."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return type(default)(raw) if default is not None else raw
 
 
 def _init_extensions(app: Flask) -> None:
@@ -149,6 +161,8 @@ def wire_plugins(app: Flask, smorest, plugins: list[Plugin]) -> None:
 
 
 def _wire(app: Flask, smorest, plugin: Plugin) -> None:
+    for name, default in plugin.settings.items():
+        app.config.setdefault(name, setting_from_environment(name, default))
     for blueprint in plugin.blueprints:
         app.register_blueprint(blueprint)
     for blueprint in plugin.api_blueprints:

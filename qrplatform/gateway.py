@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, request, session
@@ -184,11 +184,21 @@ def _origin(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
-def init_app(app: Flask) -> None:
+def build_wsgi_stack(app: Flask, middleware: Sequence[Callable]) -> None:
+    """Wrap Flask in ``middleware`` (each ``factory(app, wsgi_app) -> wsgi_app``, innermost
+    first), then ProxyFix outermost: every layer sees the client's own address and scheme,
+    trusted through exactly ``QRP_PROXY_HOPS`` proxies."""
+    wsgi_app = app.wsgi_app
+    for wrap in middleware:
+        wsgi_app = wrap(app, wsgi_app)
     hops = app.config["QRP_PROXY_HOPS"]
     if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
-                                x_port=hops, x_prefix=0)
+        wsgi_app = ProxyFix(wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops,
+                            x_prefix=0)
+    app.wsgi_app = wsgi_app
+
+
+def init_app(app: Flask) -> None:
     app.extensions["qrp.gateway.image_origins"] = sorted(
         {o for o in (_origin(app.config.get("CDN_BASE_URL")),
                      _origin(app.config.get("S3_ENDPOINT_URL"))) if o}

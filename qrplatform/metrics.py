@@ -426,16 +426,10 @@ def init_app(app: Flask) -> Metrics:
     return metrics
 
 
-def mount_endpoint(app: Flask) -> None:
-    """Put MetricsEndpoint in front of Flask, inside ProxyFix when there is one (call last in
-    create_app: after the gateway installed ProxyFix and the job runner exists)."""
-    from werkzeug.middleware.proxy_fix import ProxyFix
-
+def endpoint_middleware(app: Flask, wsgi_app):
+    """MetricsEndpoint in front of Flask (the outermost layer inside ProxyFix), so /metrics
+    never reaches a plugin's middleware or the gateway."""
     # Where job metrics live depends on the runner: settle it now, so the first scrape
     # already declares them.
     app.extensions[EXTENSION].job_stats  # noqa: B018
-    outer = app.wsgi_app
-    if isinstance(outer, ProxyFix):
-        outer.app = MetricsEndpoint(outer.app, app)
-    else:
-        app.wsgi_app = MetricsEndpoint(outer, app)
+    return MetricsEndpoint(wsgi_app, app)

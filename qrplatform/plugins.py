@@ -98,6 +98,12 @@ class Plugin:
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     # Plan quota keys this plugin enforces: key -> {plan: limit, None meaning unlimited}.
     quotas: Mapping[str, Mapping[str, int | None]] = field(default_factory=dict)
+    # Settings with their defaults; an environment variable of the same name overrides one
+    # (cast to the default's type), and so does the app config.
+    settings: Mapping[str, object] = field(default_factory=dict)
+    # WSGI middleware factories, factory(app, wsgi_app) -> wsgi_app, for paths that must not
+    # pay for the whole Flask pipeline (the scan redirect); mounted inside ProxyFix.
+    wsgi_middleware: Sequence[Callable] = ()
     # Called once with the app after the core wired everything above, for anything else.
     setup: Callable | None = None
 

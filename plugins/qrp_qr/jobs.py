@@ -56,7 +56,7 @@ def _draw_all(texts: list[str], design: dict, logo_png: bytes | None):
     """Yields drawn chunks as they finish, using every core for large files."""
     tasks = [([(i, texts[i]) for i in range(start, min(start + CHUNK, len(texts)))],
               design, logo_png) for start in range(0, len(texts), CHUNK)]
-    processes = int(current_app.config.get("QR_BULK_PROCESSES") or os.cpu_count() or 1)
+    processes = current_app.config["QR_BULK_PROCESSES"] or os.cpu_count() or 1
     if len(texts) < IN_PROCESS_BELOW or processes < 2:
         for task in tasks:
             yield _draw_chunk(task)

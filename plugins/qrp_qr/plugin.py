@@ -38,6 +38,11 @@ plugin = Plugin(
     },
     streams={"qr.scanned": "qrp.scans"},
     jobs=[jobs.bulk_create],
+    settings={
+        "QR_REDIRECT_FAST_PATH": True,  # answer plain redirects before the Flask pipeline
+        "QR_BULK_PROCESSES": 0,  # processes drawing bulk images; 0 means one per CPU
+    },
+    wsgi_middleware=[redirect.short_link_middleware],
     permissions=[
         Permission("qr.view", "See QR codes, their designs and images", ALL_ROLES),
         Permission("qr.edit", "Create, change, archive and bulk-create QR codes"),

@@ -482,10 +482,16 @@ def link_path_prefix(app: Flask) -> str:
     return urlsplit(app.config["SHORT_LINK_BASE_URL"]).path.rstrip("/")
 
 
+def short_link_middleware(app: Flask, wsgi_app):
+    """The fast path in front of Flask (Plugin.wsgi_middleware); QR_REDIRECT_FAST_PATH=0 sends
+    every scan through Flask instead (the benchmark compares both)."""
+    if not app.config["QR_REDIRECT_FAST_PATH"]:
+        return wsgi_app
+    return ShortLinkMiddleware(wsgi_app, app, link_path_prefix(app))
+
+
 def init_app(app: Flask) -> None:
     """Mount the short links at SHORT_LINK_BASE_URL's path, with the fast path in front."""
-    from werkzeug.middleware.proxy_fix import ProxyFix
-
     from qrplatform.extensions import csrf
     from qrplatform.gateway import apply_rate_limits
     from qrplatform.plugins import RateLimit
@@ -509,14 +515,3 @@ def init_app(app: Flask) -> None:
         "qr_short_links.content": RateLimit.exempt(),
         "qr_short_links.unlock": RateLimit("10 per minute", methods=("POST",)),
     })
-    fast_path = app.config.get("QR_REDIRECT_FAST_PATH")
-    if fast_path is None:  # a plugin setting: from the environment when not configured
-        fast_path = os.environ.get("QR_REDIRECT_FAST_PATH", "1") not in {"0", "false", "no"}
-    if not fast_path:
-        return  # every scan through Flask (the benchmark compares both)
-    # Inside ProxyFix when there is one, so REMOTE_ADDR is already the client's address.
-    outer = app.wsgi_app
-    if isinstance(outer, ProxyFix):
-        outer.app = ShortLinkMiddleware(outer.app, app, prefix)
-    else:
-        app.wsgi_app = ShortLinkMiddleware(outer, app, prefix)

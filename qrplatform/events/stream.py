@@ -255,6 +255,18 @@ class StreamBuffer:
     def __len__(self) -> int:
         return len(self._items)
 
+    def pending(self) -> list[Event]:
+        """A snapshot of the events not flushed yet."""
+        with self._lock:
+            return list(self._items)
+
+    def discard(self) -> int:
+        """Drop what is buffered (tests, after the rows the events refer to are gone)."""
+        with self._lock:
+            count = len(self._items)
+            self._items.clear()
+        return count
+
     def _start(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():

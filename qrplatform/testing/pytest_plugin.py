@@ -149,12 +149,14 @@ def make_app(database_url, storage_dir, enabled_plugins) -> Callable:
 @pytest.fixture(autouse=True)
 def _close_apps_made_by_the_test(make_app):
     """Each app has its own connection pool: close the pools of the apps a test made, or the
-    suite runs PostgreSQL out of connections."""
+    suite runs PostgreSQL out of connections. Their buffered stream events go too: they
+    would reach receivers at exit, long after their rows were truncated."""
     yield
     from qrplatform.extensions import db
 
     while make_app.made:
         made = make_app.made.pop()
+        made.extensions["qrp.stream"].discard()
         with made.app_context():
             db.engine.dispose()
 
@@ -222,6 +224,8 @@ def db(app):
         yield database
     finally:
         database.session.remove()
+        # Stream events left buffered would reach receivers after their rows are gone.
+        app.extensions["qrp.stream"].discard()
         truncate_all(app)
         ctx.pop()
 

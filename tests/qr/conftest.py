@@ -25,28 +25,14 @@ def rasterize(data: bytes, fmt: str) -> Image.Image:
     return Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
 
 
-def drop_buffered_scans(app) -> None:
-    """Scan events a test left in an app's stream buffer would otherwise be delivered at exit,
-    after their workspace was truncated away."""
-    buffer = app.extensions["qrp.stream"]
-    with buffer._lock:
-        buffer._items.clear()
-
-
 @pytest.fixture
-def scans(app):
-    """The scan events recorded so far (the stream buffer is not flushed in tests)."""
-    drop_buffered_scans(app)
+def scans(app, db):
+    """The scan events recorded so far (the stream buffer is not flushed in tests; the db
+    fixture discards what is left after each test)."""
     buffer = app.extensions["qrp.stream"]
+    buffer.discard()
 
     def recorded():
-        return [e for e in list(buffer._items) if e.type == "qr.scanned"]
+        return [e for e in buffer.pending() if e.type == "qr.scanned"]
 
-    yield recorded
-    drop_buffered_scans(app)
-
-
-@pytest.fixture(autouse=True)
-def _no_scans_left_behind(app):
-    yield
-    drop_buffered_scans(app)
+    return recorded
