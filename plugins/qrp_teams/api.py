@@ -17,6 +17,7 @@ from qrp_teams.schemas import (
     RoleChangeSchema,
     SecuritySchema,
 )
+from qrplatform import permissions
 from qrplatform.api import BEARER, api_blueprint, authenticated
 from qrplatform.permissions import permission_required
 
@@ -155,6 +156,7 @@ def revoke_invitation(invitation_id):
 @authenticated
 def get_security():
     """The workspace's sign-in rule."""
+    permissions.require("teams.view")
     return {"require_two_factor": services.requires_two_factor()}
 
 

@@ -21,7 +21,7 @@ plugin = Plugin(
     models=[models.Invitation, models.WorkspaceSecurity, models.AuditEntry,
             models.SecondFactor, models.RecoveryCode],
     migrations=str(Path(__file__).parent / "migrations" / "versions"),
-    nav=[NavItem("Team", "teams.members", order=80, permission="workspace.view"),
+    nav=[NavItem("Team", "teams.members", order=80, permission="teams.view"),
          NavItem("Audit log", "teams.audit", order=85, permission="teams.audit")],
     events={
         "teams.invitation_sent": "someone was invited (data: invitation_id, email, role)",
@@ -49,6 +49,8 @@ plugin = Plugin(
                                             "(data: user_id, email)",
     },
     permissions=[
+        Permission("teams.view", "See the members, their roles and waiting invitations",
+                   ("owner", "admin", "editor", "viewer", "billing")),
         Permission("teams.manage", "Invite people, change roles, remove members",
                    ("owner", "admin")),
         Permission("teams.audit", "Read, search and export the audit log", ("owner", "admin")),

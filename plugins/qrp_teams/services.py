@@ -99,7 +99,7 @@ def _memberships_query(workspace_id: int | None = None):
 
 
 def list_members() -> list[Member]:
-    permissions.require("workspace.view")
+    permissions.require("teams.view")
     memberships = list(db.session.scalars(
         _memberships_query().join(Membership.user).order_by(
             Membership.role != "owner", func.lower(User.name))))
@@ -118,7 +118,7 @@ def _membership(user_id: int) -> Membership:
 
 
 def get_member(user_id: int) -> Member:
-    permissions.require("workspace.view")
+    permissions.require("teams.view")
     membership = _membership(user_id)
     return Member(membership, two_factor_enabled(membership.user))
 
@@ -238,7 +238,7 @@ def seats_limit() -> int | None:
 
 def list_invitations() -> list[Invitation]:
     """Invitations not yet accepted or withdrawn (expired ones too, so they can be resent)."""
-    permissions.require("workspace.view")
+    permissions.require("teams.view")
     return list(db.session.scalars(
         select(Invitation).where(Invitation.accepted_at.is_(None),
                                  Invitation.revoked_at.is_(None))
@@ -246,7 +246,7 @@ def list_invitations() -> list[Invitation]:
 
 
 def get_invitation(invitation_id: int) -> Invitation:
-    permissions.require("workspace.view")
+    permissions.require("teams.view")
     invitation = db.session.scalar(select(Invitation).where(Invitation.id == invitation_id))
     if invitation is None:
         raise NotFound("No such invitation in this workspace.")
@@ -426,6 +426,8 @@ def workspace_security() -> WorkspaceSecurity:
 
 
 def requires_two_factor() -> bool:
+    """Whether this workspace requires two-step sign-in (asked on every request: no
+    permission needed)."""
     return bool(db.session.scalar(select(WorkspaceSecurity.require_two_factor)))
 
 
