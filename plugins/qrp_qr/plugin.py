@@ -38,6 +38,8 @@ plugin = Plugin(
     },
     streams={"qr.scanned": "qrp.scans"},
     jobs=[jobs.bulk_create],
+    # Live (not archived) dynamic codes per plan; static codes are free and unlimited.
+    quotas={"qr.dynamic_codes": {"free": 25, "pro": 1000, "business": None}},
     settings={
         "QR_REDIRECT_FAST_PATH": True,  # answer plain redirects before the Flask pipeline
         "QR_BULK_PROCESSES": 0,  # processes drawing bulk images; 0 means one per CPU

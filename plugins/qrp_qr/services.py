@@ -24,7 +24,7 @@ from sqlalchemy import func, or_, select
 
 from qrp_qr import payloads, render, verify
 from qrp_qr.models import KINDS, REDIRECT_STATUSES, TYPES, QRCode, QRDesignTemplate, QRTag
-from qrplatform import events
+from qrplatform import events, quotas
 from qrplatform.errors import NotFound, ServiceError
 from qrplatform.extensions import db
 from qrplatform.storage import content_key, storage
@@ -278,8 +278,18 @@ def build_code(data: dict[str, Any], *, verify_design: bool = True) -> QRCode:
     return code
 
 
+def check_dynamic_quota(adding: int) -> None:
+    """Dynamic codes cost us redirects and analytics: the plan caps how many are live."""
+    if adding <= 0:
+        return
+    used = db.session.scalar(select(func.count()).select_from(QRCode).where(
+        QRCode.kind == "dynamic", QRCode.archived_at.is_(None))) or 0
+    quotas.check("qr.dynamic_codes", used, adding, noun="active dynamic QR codes")
+
+
 def create_code(data: dict[str, Any]) -> QRCode:
     code = build_code(data)
+    check_dynamic_quota(1 if code.kind == "dynamic" else 0)
     db.session.add(code)
     db.session.flush()
     events.publish("qr.created", _event_data(code))
@@ -401,6 +411,7 @@ def archive_code(code_id: int) -> QRCode:
 def restore_code(code_id: int) -> QRCode:
     code = get_code(code_id)
     if code.archived_at is not None:
+        check_dynamic_quota(1 if code.kind == "dynamic" else 0)
         code.archived_at = None
         events.publish("qr.updated", _event_data(code, changed=["archived"]))
         db.session.commit()
@@ -420,6 +431,7 @@ def duplicate_code(code_id: int) -> QRCode:
         "paused": original.paused, "tags": original.tags,
     }
     copy = build_code(data)
+    check_dynamic_quota(1 if copy.kind == "dynamic" else 0)
     copy.password_hash = original.password_hash
     db.session.add(copy)
     db.session.flush()
@@ -696,6 +708,7 @@ def start_bulk(data: bytes, *, kind: str, qr_type: str, skip_invalid: bool,
         raise BulkRowsInvalid(errors, len(rows))
     if not rows:
         raise InvalidInput("No valid rows.", {"file": ["None of the rows is valid."]})
+    check_dynamic_quota(sum(1 for row in rows if row["kind"] == "dynamic"))
     _template_design(design_template_id)
     upload_id = secrets.token_hex(12)
     key = f"bulk/{current_workspace_id()}/{upload_id}.csv"

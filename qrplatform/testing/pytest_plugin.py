@@ -252,6 +252,15 @@ def create_user(app, db) -> Callable:
     return factory
 
 
+def set_plan(workspace_id: int, plan: str) -> None:
+    """Put a workspace on another plan (its limits and quotas follow)."""
+    from qrplatform.auth.models import Workspace
+    from qrplatform.extensions import db
+
+    db.session.get(Workspace, workspace_id).plan = plan
+    db.session.commit()
+
+
 @dataclass
 class ApiClient:
     """Calls the API as one user, with a Bearer token for one workspace."""

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from qrp_qr.models import QRCode
 from qrplatform.tenancy import unscoped
+from qrplatform.testing.pytest_plugin import set_plan
 from tests.qr.conftest import decode_image
 
 
@@ -80,6 +81,7 @@ def test_a_thousand_rows_through_a_real_rq_worker(make_app, db, redis, redis_url
 
     rq_app = make_app(REDIS_URL=redis_url, QRP_JOBS_INLINE=False)
     user = create_user()
+    set_plan(user.personal_workspace_id, "business")  # a thousand live dynamic codes
     _token, token = auth.create_token(user, user.personal_workspace_id, "bulk")
     client = rq_app.test_client()
     bearer = {"Authorization": f"Bearer {token}"}
