@@ -117,6 +117,9 @@ def load_settings(instance_path: str) -> dict:
         QRP_ENVIRONMENT=env.get("QRP_ENVIRONMENT") or "development",
         # How many reverse proxies in front of us may set X-Forwarded-*; 0 trusts none.
         QRP_PROXY_HOPS=int(env.get("QRP_PROXY_HOPS") or 0),
+        # The header in which the CDN in front of us sends the visitor's country (Cloudflare's
+        # by default); set it empty when no CDN sets one, so a client cannot claim a country.
+        QRP_COUNTRY_HEADER=env.get("QRP_COUNTRY_HEADER", "CF-IPCountry"),
         QRP_RATE_LIMITS=dict(DEFAULT_RATE_LIMITS),
         QRP_STORAGE_DIR=env.get("QRP_STORAGE_DIR") or str(instance / "storage"),
         QRP_JOBS_INLINE=_env_bool(env.get("QRP_JOBS_INLINE"), False),

@@ -341,20 +341,16 @@ class ShortLinkMiddleware:
             return None
         if entry is None or entry["password"]:
             return None
-        user_agent = environ.get("HTTP_USER_AGENT")
-        classification, reason = useragents.classify(method, user_agent)
+        details = scan_details(self.app, environ)
+        classification, reason = useragents.classify(method, details["user_agent"])
         outcome = decide(self.app, entry, classification)
         if outcome != "redirected":
             # A page to show: the Flask view renders it (and records the scan).
             if outcome == "cap_reached":
                 environ["qrp.qr.outcome"] = outcome  # already counted: do not count twice
             return None
-        record_scan(self.app, entry, method=method, user_agent=user_agent,
-                    referrer=environ.get("HTTP_REFERER"),
-                    country=environ.get("HTTP_CF_IPCOUNTRY"),
-                    accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
-                    ip=environ.get("REMOTE_ADDR") or "unknown",
-                    classification=classification, reason=reason, outcome=outcome)
+        record_scan(self.app, entry, method=method, classification=classification,
+                    reason=reason, outcome=outcome, **details)
         status = entry["status"]
         start_response(f"{status} {_REASONS[status]}", [
             ("Location", entry["target"]),
@@ -363,6 +359,20 @@ class ShortLinkMiddleware:
             ("Content-Length", "0"),
         ])
         return [b""]
+
+
+def scan_details(app: Flask, environ: dict) -> dict[str, str | None]:
+    """What a scan records from the request, the same on the fast path and through Flask.
+    The country comes from the header the CDN sets (QRP_COUNTRY_HEADER), if any."""
+    country_header = app.config.get("QRP_COUNTRY_HEADER")
+    country_key = "HTTP_" + country_header.upper().replace("-", "_") if country_header else None
+    return {
+        "user_agent": environ.get("HTTP_USER_AGENT"),
+        "referrer": environ.get("HTTP_REFERER"),
+        "country": environ.get(country_key) if country_key else None,
+        "accept_language": environ.get("HTTP_ACCEPT_LANGUAGE"),
+        "ip": environ.get("REMOTE_ADDR") or "unknown",
+    }
 
 
 _REASONS = {301: "Moved Permanently", 302: "Found", 307: "Temporary Redirect",
@@ -388,17 +398,13 @@ def _visit(short_code: str, *, unlocked: bool = False, password_error: str | Non
     if entry is None:
         return _page("missing")
     method = "HEAD" if request.method == "HEAD" else "GET"
-    user_agent = request.headers.get("User-Agent")
-    classification, reason = useragents.classify(method, user_agent)
+    details = scan_details(app, request.environ)
+    classification, reason = useragents.classify(method, details["user_agent"])
     outcome = request.environ.get("qrp.qr.outcome") or decide(
         app, entry, classification, unlocked=unlocked)
     if not (password_error and outcome == "password_required"):
-        record_scan(app, entry, method=method, user_agent=user_agent,
-                    referrer=request.headers.get("Referer"),
-                    country=request.headers.get("CF-IPCountry"),
-                    accept_language=request.headers.get("Accept-Language"),
-                    ip=request.remote_addr or "unknown", classification=classification,
-                    reason=reason, outcome=outcome)
+        record_scan(app, entry, method=method, classification=classification,
+                    reason=reason, outcome=outcome, **details)
     if outcome == "redirected":
         target = entry["target"]
         if unlocked and target.endswith(f"/{short_code}/c"):

@@ -66,6 +66,17 @@ def test_unknown_country_and_language_are_null(client, caller, scans):
     assert [(e.data["country"], e.data["language"]) for e in scans()] == [(None, None)] * 2
 
 
+def test_the_country_header_is_trusted_only_when_a_cdn_sets_one(app, client, caller, scans):
+    code = make_code(caller)
+    scan(client, code, **{"CF-IPCountry": "DE"})
+    app.config["QRP_COUNTRY_HEADER"] = ""  # no CDN in front: a client could claim any country
+    try:
+        scan(client, code, **{"CF-IPCountry": "DE"})
+    finally:
+        app.config["QRP_COUNTRY_HEADER"] = "CF-IPCountry"
+    assert [e.data["country"] for e in scans()] == ["DE", None]
+
+
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 def test_the_redirect_status_is_configurable(client, caller, status):
     code = make_code(caller, redirect_status=status)
