@@ -4,6 +4,8 @@ Every API path that names a resource must have a maker below; the test then crea
 resource in one workspace and tries every method on it from another.
 """
 
+import uuid
+
 import pytest
 
 from qrplatform import jobs
@@ -18,23 +20,39 @@ def make_token(owner) -> str:
 
 def make_job(owner) -> str:
     with tenant_scope(owner.workspace_id):
-        job = jobs.Job(id=f"job-of-{owner.workspace_id}", name="x:y", args=[],
+        job = jobs.Job(id=str(uuid.uuid4()), name="x:y", args=[],
                        workspace_id=owner.workspace_id)
         database.session.add(job)
         database.session.commit()
         return job.id
 
 
+def make_qr_code(owner) -> str:
+    response = owner.post("/api/v1/qr-codes", json={
+        "name": "owner's code", "type": "url", "kind": "dynamic",
+        "destination": "https://example.com"})
+    assert response.status_code == 201, response.json
+    return str(response.json["id"])
+
+
+def make_design_template(owner) -> str:
+    response = owner.post("/api/v1/qr-design-templates", json={
+        "name": f"owner's design {uuid.uuid4().hex[:8]}", "design": {"foreground": "#112233"}})
+    assert response.status_code == 201, response.json
+    return str(response.json["id"])
+
+
 # Path template → maker(owner) returning the id of a resource the owner's workspace holds.
+# A template also covers the paths below it (/qr-codes/{code_id}/analytics, …/image, …).
 MAKERS = {
     "/api/v1/tokens/{token_id}": make_token,
     "/api/v1/jobs/{job_id}": make_job,
-    "/api/v1/qr-codes/{code_id}/analytics": lambda owner: str(owner.post("/api/v1/qr-codes", json={
-        "type": "url", "kind": "dynamic", "destination": "https://example.com"}).json["id"]),
+    "/api/v1/qr-codes/{code_id}": make_qr_code,
+    "/api/v1/qr-design-templates/{template_id}": make_design_template,
 }
 
-# Collections whose listing must never show another workspace's items.
-COLLECTIONS = ["/api/v1/tokens"]
+# Collections whose listing must never show another workspace's items ("owner's" names).
+COLLECTIONS = ["/api/v1/tokens", "/api/v1/qr-codes", "/api/v1/qr-design-templates"]
 
 
 class Owner:
@@ -77,6 +95,8 @@ def test_no_operation_reaches_another_workspace(app, owner_and_intruder):
     owner, intruder = owner_and_intruder
     tried = 0
     for path, template, method in resource_operations(app):
+        if template is None:
+            continue  # reported by the test above
         resource_id = MAKERS[template](owner)
         name = template.rsplit("{", 1)[1].rstrip("}")
         url = path.replace("{" + name + "}", resource_id)
@@ -92,6 +112,8 @@ def test_no_operation_reaches_another_workspace(app, owner_and_intruder):
 def test_listings_show_only_your_workspace(owner_and_intruder):
     owner, intruder = owner_and_intruder
     make_token(owner)
+    make_qr_code(owner)
+    make_design_template(owner)
     for path in COLLECTIONS:
         assert intruder.get(path).status_code == 200
         assert "owner's" not in intruder.get(path).get_data(as_text=True)
