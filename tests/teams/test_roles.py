@@ -45,6 +45,8 @@ VALID_REQUESTS = {
         "content_type": "multipart/form-data"},
     ("post", "/api/v1/qr-design-templates"): lambda: {
         "json": {"name": "Brand", "design": {}}},
+    ("put", "/api/v1/analytics/alert-rules"): lambda: {"json": {"rules": []}},
+    ("post", "/api/v1/analytics/exports"): lambda: {"json": {"kind": "scans"}},
 }
 REFUSAL = re.compile(r"lacks the permission '([\w.]+)'")
 ALL_MAKERS = {**MAKERS, **TEAMS_MAKERS}
