@@ -41,6 +41,14 @@ def test_invite_enrol_two_step_and_sign_in(page, team, shots):
     assert "newbie@example.com" in page.locator("#invitations").inner_text()
     page.screenshot(path=f"{shots}/team.png", full_page=True)
 
+    page.get_by_label("Role of Vera Viewer").select_option("editor")  # submits on change
+    expect(page.locator("#flash")).to_contain_text("Vera Viewer is now editor.")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Withdraw the invitation to ...?"
+    page.locator("#invitations").get_by_role("button", name="Revoke").click()
+    expect(page.locator("#flash")).to_contain_text("The invitation to newbie@example.com is "
+                                                   "withdrawn")
+    expect(page.locator("#invitations")).to_have_count(0)
+
     page.goto("/settings/two-step")
     page.get_by_role("button", name="Set up an authenticator app").click()
     page.wait_for_url("**/settings/two-step")

@@ -92,9 +92,10 @@ def test_a_viewer_cannot_change_anything(app, owner_and_viewer):
         message = (body.get("error") or {}).get("message", "")
         named = REFUSAL.search(message)
         if response.status_code != 403 or not named:
-            hint = ("refused on its input before the permission check: check the permission "
-                    "first (permission_required above @blp.arguments) or add a valid request "
-                    "to VALID_REQUESTS" if response.status_code == 422 else
+            hint = ("refused on its input: the viewer passed the permission check, or the "
+                    "route reads its input first — check the permission first "
+                    "(permission_required above @blp.arguments) or add a valid request to "
+                    "VALID_REQUESTS" if response.status_code == 422 else
                     "no resource to act on: add a maker to MAKERS" if response.status_code
                     == 404 else "a viewer got through")
             problems.append(f"{method.upper()} {path}: {response.status_code} {message!r} "
