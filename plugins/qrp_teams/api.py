@@ -32,10 +32,9 @@ def member_view(member: services.Member) -> dict:
 
 
 def invitation_view(invitation) -> dict:
-    expires = services.as_utc(invitation.expires_at)
-    return {**{name: getattr(invitation, name) for name in (
+    return {name: getattr(invitation, name) for name in (
         "id", "email", "role", "invited_by_id", "created_at", "sent_at", "send_count",
-        "expires_at")}, "expired": expires <= datetime.now(UTC)}
+        "expires_at", "expired")}
 
 
 @blp.get("/members")

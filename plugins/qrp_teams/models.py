@@ -3,7 +3,7 @@ tenant rows), and each person's second factors (account rows, keyed by user)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -54,6 +54,13 @@ class Invitation(TenantMixin, db.Model):
     @property
     def pending(self) -> bool:
         return self.accepted_at is None and self.revoked_at is None
+
+    @property
+    def expired(self) -> bool:
+        expires = self.expires_at
+        if expires.tzinfo is None:  # SQLite hands back naive UTC
+            expires = expires.replace(tzinfo=UTC)
+        return expires <= datetime.now(UTC)
 
 
 class WorkspaceSecurity(TenantMixin, db.Model):

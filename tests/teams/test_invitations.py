@@ -2,10 +2,12 @@
 accepted by signing up or logging in; resent, revoked; seats limited by the plan."""
 
 import time
+from datetime import UTC, datetime
 
 from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
+from qrp_teams import services
 from qrplatform.auth.models import Membership, User
 from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD, csrf_token
 from teams.conftest import invitation_path, mails_to, role_of, set_plan
@@ -73,8 +75,9 @@ def test_an_expired_link_is_refused_with_a_clear_page_and_a_resend_works(
         client, db, api, team, monkeypatch):
     owner = api(team.owner)
     eight_days_ago = int(time.time()) - 8 * 86400
-    with monkeypatch.context() as frozen:  # the link is signed as if a week and a day ago
+    with monkeypatch.context() as frozen:  # sent and signed as if a week and a day ago
         frozen.setattr(TimestampSigner, "get_timestamp", lambda self: eight_days_ago)
+        frozen.setattr(services, "_now", lambda: datetime.fromtimestamp(eight_days_ago, UTC))
         invitation = invite(owner, "late@example.com")
     old_link = invitation_path(mails_to(db, "late@example.com")[0])
 
@@ -83,6 +86,8 @@ def test_an_expired_link_is_refused_with_a_clear_page_and_a_resend_works(
     text = expired.get_data(as_text=True)
     assert "This invitation has expired. Ask Olive Owner to send a new one." in text
     assert "Sign up and join" not in text
+    [listed] = owner.get("/api/v1/teams/invitations").json
+    assert listed["expired"] is True  # the seat is free again; it can be resent
 
     resent = owner.post(f"/api/v1/teams/invitations/{invitation['id']}/resend")
     assert resent.status_code == 200 and resent.json["send_count"] == 2
