@@ -33,12 +33,14 @@ class PluginError(RuntimeError):
 
 @dataclass(frozen=True)
 class NavItem:
-    """A link in the main navigation. Hidden from members lacking ``permission``."""
+    """A link in the main navigation (``menu="main"``) or in the account menu
+    (``menu="account"``). Hidden from members lacking ``permission``."""
 
     label: str
     endpoint: str
     order: int = 100
     permission: str | None = None
+    menu: str = "main"
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,13 @@ def render(template: str, fragment: str | None = None, status: int = 200, **cont
     return response
 
 
-def nav_items() -> list[NavItem]:
-    """The navigation composed from every enabled plugin, minus what the role cannot use."""
+def nav_items(menu: str = "main") -> list[NavItem]:
+    """A menu composed from every enabled plugin, minus what the role cannot use."""
     items = current_app.extensions.get("qrp.nav", [])
     if g.get("user") is None:
         return []
-    return [item for item in items
-            if item.permission is None or permissions.can(item.permission)]
+    return [item for item in items if item.menu == menu
+            and (item.permission is None or permissions.can(item.permission))]
 
 
 def template_context() -> dict:

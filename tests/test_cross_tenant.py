@@ -11,6 +11,7 @@ import pytest
 from qrplatform import jobs
 from qrplatform.extensions import db as database
 from qrplatform.tenancy import tenant_scope
+from tests.teams.makers import TEAMS_MAKERS
 
 
 def make_token(owner) -> str:
@@ -50,6 +51,8 @@ MAKERS = {
     "/api/v1/qr-codes/{code_id}": make_qr_code,
     "/api/v1/qr-design-templates/{template_id}": make_design_template,
 }
+
+MAKERS.update(TEAMS_MAKERS)
 
 # Collections whose listing must never show another workspace's items ("owner's" names).
 COLLECTIONS = ["/api/v1/tokens", "/api/v1/qr-codes", "/api/v1/qr-design-templates"]

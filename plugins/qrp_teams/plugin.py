@@ -22,7 +22,8 @@ plugin = Plugin(
             models.SecondFactor, models.RecoveryCode],
     migrations=str(Path(__file__).parent / "migrations" / "versions"),
     nav=[NavItem("Team", "teams.members", order=80, permission="teams.view"),
-         NavItem("Audit log", "teams.audit", order=85, permission="teams.audit")],
+         NavItem("Audit log", "teams.audit", order=85, permission="teams.audit"),
+         NavItem("Two-step sign-in", "teams.two_factor", order=10, menu="account")],
     events={
         "teams.invitation_sent": "someone was invited (data: invitation_id, email, role)",
         "teams.invitation_resent": "an invitation was sent again with a fresh link "
