@@ -21,6 +21,16 @@ def render(template: str, fragment: str | None = None, status: int = 200, **cont
     return response
 
 
+def form_error(form, error) -> None:
+    """Show a service's refusal (a ServiceError) beside the form field it names, or above the
+    form when it names none."""
+    field = form._fields.get(error.field) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
 def nav_items(menu: str = "main") -> list[NavItem]:
     """A menu composed from every enabled plugin, minus what the role cannot use."""
     items = current_app.extensions.get("qrp.nav", [])

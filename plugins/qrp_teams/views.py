@@ -38,21 +38,12 @@ from qrplatform import permissions
 from qrplatform.auth import services as accounts
 from qrplatform.auth import sessions
 from qrplatform.errors import ServiceError
-from qrplatform.web import render
+from qrplatform.web import form_error, render
 
 bp = Blueprint("teams", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/teams")
 
 AUDIT_PAGE_SIZE = 50
-
-
-def _form_error(form, error: ServiceError) -> None:
-    """A service refusal beside its field, or above the form when it names none."""
-    field = form._fields.get(error.field) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 # -- members and invitations --------------------------------------------------------------------
@@ -93,7 +84,7 @@ def invite():
         except ServiceError as error:
             if error.status == 403:
                 raise
-            _form_error(form, error)
+            form_error(form, error)
         else:
             flash(f"Invitation sent to {invitation.email}.", "success")
             return redirect(url_for("teams.members"))
@@ -188,7 +179,7 @@ def transfer_ownership():
         try:
             member = services.transfer_ownership(form.user_id.data)
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             flash(f"{member.user.name} owns “{g.workspace.name}” now; you are an admin.",
                   "success")
@@ -313,7 +304,7 @@ def invitation_signup(token: str):
             user, _personal = accounts.signup(form.email.data, form.password.data,
                                               form.name.data)
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             sessions.start_session(user)
             try:
@@ -387,7 +378,7 @@ def confirm_totp():
         try:
             codes = services.confirm_totp(g.user, form.code.data)
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             flash("Two-step sign-in is on: your authenticator app is set up.", "success")
             return _recovery_codes_page(codes) if codes else redirect(
@@ -403,7 +394,7 @@ def begin_phone():
         try:
             services.begin_phone(g.user, form.phone.data)
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             flash("We texted a code to that number. Type it below.", "info")
             return redirect(url_for("teams.two_factor"))
@@ -418,7 +409,7 @@ def confirm_phone():
         try:
             codes = services.confirm_phone(g.user, form.code.data)
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             flash("Two-step sign-in by SMS is on.", "success")
             return _recovery_codes_page(codes) if codes else redirect(
@@ -434,7 +425,7 @@ def regenerate_recovery_codes():
         try:
             codes = services.regenerate_recovery_codes(g.user, form.password.data)
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             flash("New recovery codes: the old ones no longer work.", "success")
             return _recovery_codes_page(codes)
@@ -449,7 +440,7 @@ def disable_two_factor():
         try:
             services.disable_two_factor(g.user, form.password.data)
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             flash("Two-step sign-in is off.", "info")
             return redirect(url_for("teams.two_factor"))
@@ -475,7 +466,7 @@ def two_step():
         try:
             method = services.verify_second_step(user, form.code.data)
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             if method == "recovery code":
                 left = services.recovery_codes_left(user)

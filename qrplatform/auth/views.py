@@ -18,18 +18,9 @@ from qrplatform.auth.forms import (
     WorkspaceForm,
 )
 from qrplatform.errors import ServiceError
-from qrplatform.web import render
+from qrplatform.web import form_error, render
 
 bp = Blueprint("account", __name__)
-
-
-def _form_error(form, error: ServiceError) -> None:
-    """Show a service refusal next to its field, or above the form when it has none."""
-    field = form._fields.get(error.field) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 def _safe_next(default: str) -> str:
@@ -61,7 +52,7 @@ def signup():
             user, _workspace = services.signup(form.email.data, form.password.data,
                                                form.name.data)
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             sessions.start_session(user)
             flash(f"Welcome, {user.name}! Your workspace is ready.", "success")
@@ -108,7 +99,7 @@ def reset_password(token: str):
         try:
             services.reset_password(token, form.password.data)
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             flash("Your password is changed. Log in with the new one.", "success")
             return redirect(url_for("account.login"))
@@ -137,7 +128,7 @@ def tokens():
             token, plain = services.create_token(g.user, g.workspace.id, form.name.data,
                                                  form.scopes)
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             created = {"name": token.name, "value": plain}
             form = _token_form(formdata=None)
@@ -174,7 +165,7 @@ def new_workspace():
         try:
             workspace = services.create_workspace(g.user, form.name.data)
         except ServiceError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             session["workspace_id"] = workspace.id
             flash(f"Workspace “{workspace.name}” created.", "success")
