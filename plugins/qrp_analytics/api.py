@@ -129,6 +129,10 @@ class AnalyticsSettingsSchema(Schema):
     bot_countries = fields.List(fields.String())
 
 
+class AnalyticsSettingsChangeSchema(AnalyticsSettingsSchema):
+    """The settings to change; fields left out keep their value."""
+
+
 class AnalyticsAlertRuleSchema(Schema):
     id = fields.Integer(dump_only=True)
     kind = fields.String(required=True, validate=validate.OneOf(ALERT_KINDS))
@@ -210,7 +214,7 @@ def get_settings():
 
 
 @blp.put("/settings")
-@blp.arguments(AnalyticsSettingsSchema(partial=True))
+@blp.arguments(AnalyticsSettingsChangeSchema(partial=True))
 @blp.response(200, AnalyticsSettingsSchema)
 @blp.doc(security=BEARER)
 @authenticated

@@ -294,6 +294,10 @@ CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} (
     {", ".join(f"label_{name} varchar(255)" for name in LABELS)}
 ) ON COMMIT DELETE ROWS
 """
+_STAGING_INDEX = f"CREATE INDEX IF NOT EXISTS {STAGING}_event ON {STAGING} (event_id)"
+# Temporary tables are never analysed automatically; without statistics the planner may join
+# the staged rows with themselves row by row.
+ANALYZE_STAGING = f"ANALYZE {STAGING}"
 _DAY = "(occurred_at AT TIME ZONE 'UTC')::date"
 _HOUR = "date_trunc('hour', occurred_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 _MARK_UNIQUES = f"""
@@ -377,12 +381,14 @@ def _store_postgresql(rows: list[ScanRow]) -> int:
     connection = db.session.connection().connection.driver_connection
     with connection.cursor() as cursor:
         cursor.execute(_STAGING_DDL)
+        cursor.execute(_STAGING_INDEX)
         staged = (*SCAN_COLUMNS, "visitor_hash", *(f"label_{name}" for name in LABELS))
         with cursor.copy(f"COPY {STAGING} ({', '.join(staged)}) FROM STDIN") as copy:
             for row in rows:
                 values, labels = row.values, row.values["_labels"]
                 copy.write_row([*(values[c] for c in SCAN_COLUMNS), row.visitor_hash,
                                 *(labels.get(name) for name in LABELS)])
+        cursor.execute(ANALYZE_STAGING)
         cursor.execute(_MARK_UNIQUES)
         cursor.execute(_INSERT_SCANS)
         inserted = cursor.rowcount
