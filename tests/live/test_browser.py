@@ -47,7 +47,8 @@ def test_pages_fit_a_phone(browser, live_server, create_user):
     page.get_by_label("Password").fill("a long password")
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/dashboard")
-    for path in ("/dashboard", "/settings/tokens"):
+    for path in ("/dashboard", "/settings/tokens", "/qr", "/qr/new", "/analytics", "/team",
+                 "/team/audit"):
         page.goto(path)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways on a phone by {overflow}px"
