@@ -29,6 +29,7 @@ from qrplatform import (
 )
 from qrplatform.events import bus, dispatch, stream
 from qrplatform.extensions import csrf, db, login_manager, migrate
+from qrplatform.jobs import schedules
 from qrplatform.plugins import Plugin, PluginError, load_plugins
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +79,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     gateway.create_limiter(app)
     plugins = load_plugins(app.config.get("QRP_PLUGINS"))
     wire_plugins(app, smorest, plugins)
+    schedules.start_embedded_scheduler(app)
     product_analytics.init_app(app)  # a receiver group of its own, fed by every plugin's events
     cli.init_app(app)
     gateway.build_wsgi_stack(app, [*(m for p in plugins for m in p.wsgi_middleware),
@@ -182,6 +184,8 @@ def _wire(app: Flask, smorest, plugin: Plugin) -> None:
         dispatch.register(app, plugin.name, pattern, func, batch=True)
     for func in plugin.jobs:
         jobs.register(app, func)
+    for schedule in plugin.schedules:
+        schedules.register(app, schedule)
     for command in plugin.commands:
         app.cli.add_command(command)
     permissions.register(app, plugin.permissions)

@@ -75,6 +75,23 @@ def jobs_worker(queues, burst):
     worker.work(burst=burst, with_scheduler=True)
 
 
+@jobs_cli.command("scheduler")
+@click.option("--once", is_flag=True, help="Enqueue what is due now, then stop.")
+def jobs_scheduler(once: bool):
+    """Enqueue the plugins' scheduled jobs when due; run one or more (they share the work)."""
+    from qrplatform.jobs import schedules
+
+    app = current_app._get_current_object()
+    if not schedules.registered(app):
+        raise click.ClickException("no enabled plugin declares a schedule")
+    if once:
+        click.echo(f"enqueued {', '.join(schedules.enqueue_due(app)) or 'nothing'}")
+        return
+    for name, schedule in sorted(schedules.registered(app).items()):
+        click.echo(f"{name} every {schedule.every_seconds} s on the {schedule.queue} queue")
+    schedules.run_forever(app)
+
+
 events_cli = AppGroup("events", help="Domain events: relay the outbox, consume, list types.")
 
 

@@ -57,6 +57,16 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """A job (also listed in ``Plugin.jobs``) that runs by itself every ``every_seconds``,
+    as a system job across all workspaces (an hourly anomaly check, a daily purge)."""
+
+    job: Callable
+    every_seconds: int
+    queue: str = "default"
+
+
+@dataclass(frozen=True)
 class Permission:
     """Something a role may do, such as ``qr.edit``; ``roles`` get it by default."""
 
@@ -93,6 +103,8 @@ class Plugin:
     batch_receivers: Mapping[str, Callable] = field(default_factory=dict)
     # Job functions (module-level, taking ids); enqueued with qrplatform.jobs.enqueue.
     jobs: Sequence[Callable] = ()
+    # Jobs that run by themselves at an interval (qrplatform.jobs.schedules).
+    schedules: Sequence[Schedule] = ()
     # click commands added under `flask <command>`.
     commands: Sequence = ()
     permissions: Sequence[Permission] = ()

@@ -7,7 +7,7 @@ import click
 from flask.cli import AppGroup
 
 from qrp_analytics import api, ingest, jobs, models, views
-from qrplatform.plugins import NavItem, Permission, Plugin
+from qrplatform.plugins import NavItem, Permission, Plugin, Schedule
 
 ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
 
@@ -24,7 +24,7 @@ def purge_command(now):
 @analytics_cli.command("detect")
 @click.option("--now", default=None, help="Pretend it is this ISO time (UTC).")
 def detect_command(now):
-    """Run the anomaly detector on every workspace and send due alerts (run it hourly)."""
+    """Run the anomaly detector on every workspace and send due alerts (scheduled hourly)."""
     click.echo(jobs.detect_anomalies(now or datetime.now(UTC).isoformat()))
 
 
@@ -44,6 +44,9 @@ plugin = Plugin(
     nav=[NavItem("Analytics", "analytics.index", order=20, permission="analytics.view")],
     batch_receivers={ingest.EVENT_TYPE: ingest.ingest_batch},
     jobs=[jobs.export_scans, jobs.export_aggregates, jobs.purge_expired, jobs.detect_anomalies],
+    # The detector looks at the last hour; retention is counted in days.
+    schedules=[Schedule(jobs.detect_anomalies, every_seconds=3600),
+               Schedule(jobs.purge_expired, every_seconds=86400)],
     commands=[analytics_cli],
     permissions=[
         Permission("analytics.view", "See scan analytics", ALL_ROLES),
