@@ -43,6 +43,8 @@ def nav_items(menu: str = "main") -> list[NavItem]:
 def template_context() -> dict:
     return {
         "nav_items": nav_items,
+        # Whether an optional plugin's page exists, to link to it only when it is enabled.
+        "has_endpoint": lambda endpoint: endpoint in current_app.view_functions,
         "can": permissions.can,
         "csp_nonce": g.get("csp_nonce", ""),
         "current_workspace": g.get("workspace"),

@@ -248,14 +248,18 @@ def all_breakdowns(p: Period, code_id: int | None = None, limit: int = 10
 
 
 def top_codes(p: Period, limit: int = 10) -> list[dict[str, Any]]:
+    from qrp_qr import services as qr_services
+
     rows = db.session.execute(
         select(CodeDaily.code_id, *[func.sum(getattr(CodeDaily, c)).label(c)
                                     for c in COUNT_COLUMNS])
         .where(CodeDaily.day >= p.first_day, CodeDaily.day <= p.last_day)
         .group_by(CodeDaily.code_id)
         .order_by(func.sum(CodeDaily.humans).desc(), CodeDaily.code_id)
-        .limit(limit))
-    return [{"code_id": row.code_id, "name": code_name(row.code_id),
+        .limit(limit)).all()
+    names = qr_services.code_names(row.code_id for row in rows)
+    return [{"code_id": row.code_id,
+             "name": names.get(row.code_id, f"Deleted code #{row.code_id}"),
              **{c: int(getattr(row, c)) for c in COUNT_COLUMNS}} for row in rows]
 
 
