@@ -12,14 +12,24 @@ from flask import current_app, g
 from qrplatform.errors import QuotaExceeded
 
 
+def current_plan() -> str:
+    """The plan of the workspace in scope: the request's, or a job's (tenant_scope)."""
+    from qrplatform.auth.models import Workspace
+    from qrplatform.extensions import db
+    from qrplatform.tenancy import current_workspace_id
+
+    workspace = g.get("workspace")
+    if workspace is None and current_workspace_id() is not None:
+        workspace = db.session.get(Workspace, current_workspace_id())
+    return workspace.plan if workspace is not None else "free"
+
+
 def limit(key: str, plan: str | None = None) -> int | None:
     """The workspace plan's limit for ``key``; None means unlimited."""
     declared = current_app.extensions.get("qrp.quotas", {})
     if key not in declared:
         raise KeyError(f"unknown quota {key!r}: no enabled plugin declares it")
-    if plan is None:
-        workspace = g.get("workspace")
-        plan = workspace.plan if workspace is not None else "free"
+    plan = plan or current_plan()
     return declared[key].get(plan, declared[key].get("free"))
 
 
@@ -28,8 +38,7 @@ def check(key: str, used: int, adding: int = 1, *, noun: str | None = None,
     allowed = limit(key, plan)
     if allowed is None or used + adding <= allowed:
         return
-    workspace = g.get("workspace")
-    plan_name = (plan or (workspace.plan if workspace is not None else "free")).capitalize()
+    plan_name = (plan or current_plan()).capitalize()
     what = noun or key
     raise QuotaExceeded(
         f"Your {plan_name} plan allows {allowed} {what}; you have {used}. "
