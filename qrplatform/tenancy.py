@@ -84,6 +84,21 @@ def unscoped() -> Iterator[None]:
 _tenant_tables_cache: tuple[int, frozenset] = (0, frozenset())
 
 
+def get_or_404(model, ident, message: str):
+    """The row of ``model`` with this primary key in the workspace in scope, or NotFound (with
+    ``message``). Always a scoped SELECT: Session.get may answer from the identity map."""
+    from sqlalchemy import select
+
+    from qrplatform.errors import NotFound
+    from qrplatform.extensions import db
+
+    key = inspect(model).primary_key[0]
+    row = db.session.scalar(select(model).where(key == ident))
+    if row is None:
+        raise NotFound(message)
+    return row
+
+
 def _tenant_tables() -> frozenset:
     """The tables of every TenantMixin model (recomputed only when new models appear)."""
     global _tenant_tables_cache

@@ -35,6 +35,7 @@ from qrp_analytics.models import (
 from qrplatform import jobs, permissions, privacy, quotas
 from qrplatform.errors import NotFound, ServiceError
 from qrplatform.extensions import db
+from qrplatform.tenancy import get_or_404
 
 RANGES = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
 DEFAULT_RANGE = "30d"
@@ -519,9 +520,7 @@ def create_alert_rule(data: dict[str, Any]) -> AlertRule:
 
 def delete_alert_rule(rule_id: int) -> None:
     permissions.require("analytics.manage")
-    rule = db.session.scalar(select(AlertRule).where(AlertRule.id == rule_id))
-    if rule is None:
-        raise NotFound("No such alert rule in this workspace.")
+    rule = get_or_404(AlertRule, rule_id, "No such alert rule in this workspace.")
     db.session.delete(rule)
     db.session.commit()
 

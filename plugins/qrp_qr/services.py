@@ -28,7 +28,7 @@ from qrplatform import events, quotas
 from qrplatform.errors import NotFound, ServiceError
 from qrplatform.extensions import db
 from qrplatform.storage import content_key, storage
-from qrplatform.tenancy import unscoped
+from qrplatform.tenancy import get_or_404, unscoped
 
 SHORT_CODE_ALPHABET = string.ascii_letters + string.digits
 # 62^8 ≈ 2·10^14 codes: guessing a live one among millions takes ~10^8 tries per hit.
@@ -60,10 +60,7 @@ class InvalidInput(ServiceError):
 # -- reading ------------------------------------------------------------------------------------
 
 def get_code(code_id: int) -> QRCode:
-    code = db.session.get(QRCode, code_id)
-    if code is None:
-        raise NotFound("No such QR code in this workspace.")
-    return code
+    return get_or_404(QRCode, code_id, "No such QR code in this workspace.")
 
 
 def code_names(code_ids) -> dict[int, str]:
@@ -551,10 +548,7 @@ def list_templates() -> list[QRDesignTemplate]:
 
 
 def get_template(template_id: int) -> QRDesignTemplate:
-    template = db.session.get(QRDesignTemplate, template_id)
-    if template is None:
-        raise NotFound("No such design template in this workspace.")
-    return template
+    return get_or_404(QRDesignTemplate, template_id, "No such design template in this workspace.")
 
 
 def save_template(name: str, design: dict[str, Any], template_id: int | None = None

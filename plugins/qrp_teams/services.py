@@ -29,7 +29,7 @@ from qrplatform.auth import services as accounts
 from qrplatform.auth.models import ROLES, ApiToken, Membership, User, Workspace
 from qrplatform.errors import Conflict, Forbidden, NotFound, ServiceError
 from qrplatform.extensions import db
-from qrplatform.tenancy import tenant_scope, unscoped
+from qrplatform.tenancy import get_or_404, tenant_scope, unscoped
 
 SEATS_QUOTA = "teams.seats"
 SEATS_NOUN = "seats (members and pending invitations)"
@@ -247,10 +247,7 @@ def list_invitations() -> list[Invitation]:
 
 def get_invitation(invitation_id: int) -> Invitation:
     permissions.require("teams.view")
-    invitation = db.session.scalar(select(Invitation).where(Invitation.id == invitation_id))
-    if invitation is None:
-        raise NotFound("No such invitation in this workspace.")
-    return invitation
+    return get_or_404(Invitation, invitation_id, "No such invitation in this workspace.")
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -310,9 +307,7 @@ def invite(email: str, role: str) -> Invitation:
 
 def _open_invitation_for_change(invitation_id: int) -> Invitation:
     permissions.require("teams.manage")
-    invitation = db.session.scalar(select(Invitation).where(Invitation.id == invitation_id))
-    if invitation is None:
-        raise NotFound("No such invitation in this workspace.")
+    invitation = get_or_404(Invitation, invitation_id, "No such invitation in this workspace.")
     if invitation.accepted_at is not None:
         raise Conflict("This invitation was accepted already; manage the member instead.")
     if invitation.revoked_at is not None:

@@ -1,13 +1,11 @@
 """GET /api/v1/jobs/{id}: any plugin's background job, its progress and outcome."""
 
 from marshmallow import Schema, fields
-from sqlalchemy import select
 
 from qrplatform import permissions
 from qrplatform.api import BEARER, api_blueprint, authenticated
-from qrplatform.errors import NotFound
-from qrplatform.extensions import db
 from qrplatform.jobs import Job
+from qrplatform.tenancy import get_or_404
 
 blp = api_blueprint("jobs", __name__, "/api/v1/jobs", "Background jobs and their progress")
 
@@ -30,12 +28,7 @@ class JobSchema(Schema):
 
 def get_job(job_id: str) -> Job:
     """A job of the current workspace; another workspace's job (or a system job) is not found."""
-    # A SELECT (not Session.get, which may answer from the identity map) so the tenant
-    # criteria always apply.
-    job = db.session.scalar(select(Job).where(Job.id == job_id))
-    if job is None:
-        raise NotFound("No such job in this workspace.")
-    return job
+    return get_or_404(Job, job_id, "No such job in this workspace.")
 
 
 @blp.get("/<job_id>")
