@@ -28,7 +28,7 @@ PERSONAL_KEYS = {"email", "e_mail", "ip", "ip_address", "remote_addr", "x_forwar
                  "x_real_ip", "client_ip"}
 
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
-_API_TOKEN = re.compile(r"\bqrp_[A-Za-z0-9_-]{8,}")
+_API_TOKEN = re.compile(r"\bqrp_[A-Za-z0-9_-]{32,}")  # 43 characters: never a module name
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]+):[^\s@/]+@")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _IPV4 = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"

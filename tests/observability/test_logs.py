@@ -136,3 +136,14 @@ def test_request_lines_reach_cloudwatch_logs(make_app, db, moto_server, cloudwat
     streams = logs.describe_log_streams(logGroupName=cloudwatch_group)["logStreams"]
     assert len(streams) == 1  # one stream per process, not one per logger
     assert CLIENT_IP not in json.dumps(messages)
+
+
+def test_api_tokens_are_redacted_but_names_that_look_alike_are_not():
+    import secrets
+
+    from qrplatform.redaction import redact_text
+
+    token = "qrp_" + secrets.token_urlsafe(32)
+    text = redact_text(f"token {token} in job qrp_analytics.jobs:detect_anomalies")
+    assert token not in text and "[redacted]" in text
+    assert "qrp_analytics.jobs:detect_anomalies" in text
