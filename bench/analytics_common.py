@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import psycopg
@@ -75,9 +76,10 @@ def make_workspace(app) -> int:
         return workspace.id
 
 
-def scan_events(workspace_id: int, count: int, codes: int, start: datetime, span: timedelta,
-                seed: int = 1):
-    """``count`` qr.scanned events over ``span`` from ``start``, on ``codes`` code ids."""
+def scan_events(workspace_ids: Sequence[int], count: int, codes: int, start: datetime,
+                span: timedelta, seed: int = 1):
+    """``count`` qr.scanned events over ``span`` from ``start``, on ``codes`` code ids shared
+    out among the workspaces (each code belongs to one of them)."""
     from qrplatform.events import Event
 
     rng = random.Random(seed)
@@ -85,6 +87,7 @@ def scan_events(workspace_id: int, count: int, codes: int, start: datetime, span
     for i in range(count):
         when = start + step * i
         code_id = 1 + int(rng.paretovariate(1.2)) % codes
+        workspace_id = workspace_ids[code_id % len(workspace_ids)]
         if rng.random() < 0.08:
             agent, classification, reason = rng.choice(BOTS)
         else:

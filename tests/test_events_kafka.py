@@ -252,6 +252,79 @@ def test_a_failing_receiver_is_retried_without_committing_past_it(
     assert stats.delivered == 3 and stats.duplicates == 0
 
 
+def test_a_poll_goes_to_a_batch_receiver_whole_and_a_failed_batch_is_retried_uncommitted(
+        db, make_kafka_app, event_domain):
+    app = make_kafka_app()
+    event_type = f"{event_domain}.scanned"
+    app.extensions["qrp.stream_topics"][event_type] = f"qrp.{event_domain}-scans"
+    batches, failures = [], []
+
+    def store(batch):
+        if not failures:
+            failures.append(len(batch))
+            raise ConnectionError("the database is away")
+        batches.append(batch)
+
+    register(app, "scan_probe", event_type, store, batch=True)
+    with app.app_context():
+        # Six workspaces: their events land on every partition of the topic.
+        emitted = [events.emit_stream(event_type, {"n": n}, workspace_id=n % 6 + 1)
+                   for n in range(60)]
+    assert app.extensions["qrp.stream"].flush() == 60
+
+    with app.app_context():
+        stats = run_consumer(app, "scan_probe", once=True)
+
+    assert stats.failures == 1
+    # Retried from the first record of every partition: nothing lost, nothing committed past.
+    assert sorted(e.id for batch in batches for e in batch) == sorted(e.id for e in emitted)
+    assert stats.batched == 60
+    # The partitions of one poll make one call, not one call each.
+    assert len(batches) < 3 and failures == [60]
+    with app.app_context():  # and the offsets of the retried poll were committed
+        again = run_consumer(app, "scan_probe", once=True)
+    assert again.batched == 0
+
+
+def test_records_fetched_while_a_batch_fails_are_fetched_again(
+        db, make_kafka_app, event_domain):
+    """The consumer fetches the next poll while the receivers work on one; when that one
+    fails, the records fetched meanwhile must come again, whatever partition they are on."""
+    app = make_kafka_app()
+    event_type = f"{event_domain}.scanned"
+    app.extensions["qrp.stream_topics"][event_type] = f"qrp.{event_domain}-scans"
+    sink = app.extensions["qrp.stream"].sink
+    with app.app_context():
+        first_wave = [events.make_event(event_type, {"n": n}, workspace_id=1) for n in range(10)]
+        # Six workspaces: some of these land on partitions the first wave is not on.
+        second_wave = [events.make_event(event_type, {"n": n}, workspace_id=n % 6 + 2)
+                       for n in range(30)]
+    received: list = []
+    failed = threading.Event()
+
+    def store(batch):
+        if not failed.is_set():
+            sink.write(second_wave)
+            time.sleep(2)  # long enough for the consumer to poll the second wave meanwhile
+            failed.set()
+            raise ConnectionError("the database is away")
+        received.extend(batch)
+
+    register(app, "scan_probe", event_type, store, batch=True)
+    sink.write(first_wave)
+    consumer = BackgroundConsumer(app, "scan_probe")
+    try:
+        wait_for(lambda: len({e.id for e in received}) == 40, message="both waves")
+    finally:
+        stats = consumer.stop()
+
+    assert {e.id for e in received} == {e.id for e in first_wave + second_wave}
+    assert stats.failures == 1
+    with app.app_context():  # every partition's offsets were committed in the end
+        again = run_consumer(app, "scan_probe", once=True)
+    assert again.batched == 0
+
+
 def test_readyz_names_the_unreachable_broker_and_relay_keeps_the_events(db, make_kafka_app,
                                                                          own_kafka_broker):
     app = make_kafka_app(broker=own_kafka_broker)

@@ -194,3 +194,20 @@ def test_stream_events_reach_batch_receivers_in_process_without_a_transaction(ev
 
     assert events_app.extensions["qrp.stream"].flush() == 3
     assert [[e.data["widget_id"] for e in batch] for batch in batches] == [[0, 1, 2]]
+
+
+def test_a_receiver_registered_later_gets_the_events_after_it(events_app):
+    early, late = [], []
+    register(events_app, "stats_probe", "widget.*", record_into(early))
+    events.publish("widget.created", {"widget_id": 1}, workspace_id=None)
+    db_session().commit()
+    assert drain() == 1
+
+    # The lookups the first delivery remembered must not hide the new receiver.
+    register(events_app, "stats_probe", "widget.created", record_into(late))
+    second = events.publish("widget.created", {"widget_id": 2}, workspace_id=None)
+    db_session().commit()
+    assert drain() == 1
+
+    assert [e.data["widget_id"] for e in early] == [1, 2]
+    assert [e.id for e in late] == [second.id]

@@ -23,6 +23,8 @@ from qrplatform.tenancy import tenant_scope, unscoped
 
 log = logging.getLogger(__name__)
 
+MAX_REMEMBERED_LOOKUPS = 10_000
+
 
 @dataclass(frozen=True)
 class Receiver:
@@ -36,20 +38,38 @@ class Receiver:
 
 
 def registered(app=None) -> list[Receiver]:
+    """Every receiver of the app; add to it only through ``register`` (which resets lookups)."""
     return (app or current_app).extensions.setdefault("qrp.receivers", [])
+
+
+def _lookups(app=None) -> dict[tuple, tuple[Receiver, ...]]:
+    return (app or current_app).extensions.setdefault("qrp.receiver_lookups", {})
 
 
 def register(app, group: str, pattern: str, func: Callable, *, batch: bool = False) -> None:
     registered(app).append(Receiver(group, pattern, func, batch))
+    _lookups(app).clear()
 
 
 def groups() -> list[str]:
     return sorted({r.group for r in registered()})
 
 
-def receivers_for(event_type: str, group: str | None = None, *, batch: bool = False):
-    return [r for r in registered()
-            if r.batch == batch and r.matches(event_type) and group in (None, r.group)]
+def receivers_for(event_type: str, group: str | None = None, *, batch: bool = False
+                  ) -> tuple[Receiver, ...]:
+    """The receivers for an event type, remembered: a consumer asks for every record, and
+    matching each pattern each time cost more than some receivers themselves."""
+    app = current_app._get_current_object()
+    lookups = _lookups(app)
+    key = (event_type, group, batch)
+    found = lookups.get(key)
+    if found is None:
+        if len(lookups) >= MAX_REMEMBERED_LOOKUPS:
+            lookups.clear()  # records with made-up types must not grow it without bound
+        found = lookups[key] = tuple(
+            r for r in registered(app)
+            if r.batch == batch and group in (None, r.group) and r.matches(event_type))
+    return found
 
 
 def groups_for(event_type: str) -> list[str]:

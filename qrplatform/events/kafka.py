@@ -12,7 +12,10 @@
   than waiting on a dead broker again.
 - ``run_consumer(app, group)`` runs one plugin's receivers as the consumer group
   ``<QRP_KAFKA_GROUP_PREFIX><plugin name>``, committing a record's offset only after its
-  receivers succeeded; a redelivered event id is skipped by ``dispatch.deliver``.
+  receivers succeeded; a redelivered event id is skipped by ``dispatch.deliver``. A poll's
+  stream events reach the batch receivers in one call, and the receivers run on a thread of
+  their own while the consumer fetches and decodes the next poll. Groups that read only stream
+  topics fetch in large batches (``QRP_STREAM_MAX_POLL_RECORDS`` and friends).
 
 Topics are created on first use with the admin client (``QRP_KAFKA_PARTITIONS`` partitions,
 ``QRP_KAFKA_REPLICATION_FACTOR`` replicas, -1 meaning the broker's default).
@@ -25,8 +28,9 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import zip_longest
 
 from flask import Flask
@@ -48,8 +52,26 @@ DEFAULTS = {
     "QRP_KAFKA_SESSION_TIMEOUT_MS": 10000,
     # `flask events consume --once` gives up after this many seconds.
     "QRP_KAFKA_ONCE_TIMEOUT": 60.0,
+    # Consumer groups that read only stream topics (their events go to batch receivers):
+    # - records one poll hands over at most. A poll that leaves fetched records buffered
+    #   sends no new fetch, so a small cap stalls on a broker round trip every few hundred
+    #   records; a large one takes whole fetch responses, and the next fetch is on its way
+    #   while the receivers work. Other groups keep kafka-python's 500: their receivers run
+    #   per event, and a poll must not outlast the group's max poll interval.
+    "QRP_STREAM_MAX_POLL_RECORDS": 20000,
+    # - how much one fetch returns per partition: a catching-up consumer's batch size.
+    "QRP_STREAM_MAX_PARTITION_FETCH_BYTES": 8 * 1024 * 1024,
+    # - how much the broker gathers, or how long it waits, before it answers a fetch: fewer,
+    #   larger batches for the same events, at up to that much latency on a quiet topic.
+    "QRP_STREAM_FETCH_MIN_BYTES": 1,
+    "QRP_STREAM_FETCH_MAX_WAIT_MS": 500,
     "QRP_STREAM_SEND_TIMEOUT_MS": 2000,
     "QRP_STREAM_RETRY_AFTER": 5.0,
+    # The stream producer's record batch per partition, at most. Each flush sends a few
+    # thousand events; in batches of kafka-python's 16 KiB that cost the web process about
+    # twice the CPU of 512 KiB ones. Kept under the 1 MiB record-batch limit of brokers'
+    # defaults (Kafka's message.max.bytes, Redpanda's).
+    "QRP_STREAM_BATCH_BYTES": 512 * 1024,
 }
 TOPIC_ALREADY_EXISTS = 36
 
@@ -92,10 +114,11 @@ class KafkaClients:
     """
 
     def __init__(self, config, *, client_id: str, linger_ms: int = 0,
-                 timeout_ms: int | None = None):
+                 batch_bytes: int | None = None, timeout_ms: int | None = None):
         self.config = config
         self.client_id = client_id
         self.linger_ms = linger_ms
+        self.batch_bytes = batch_bytes
         self.timeout_ms = timeout_ms or int(setting(config, "QRP_KAFKA_TIMEOUT_MS"))
         self._lock = threading.Lock()
         self._producer: KafkaProducer | None = None
@@ -105,8 +128,10 @@ class KafkaClients:
     def producer(self) -> KafkaProducer:
         with self._lock:
             if self._producer is None:
+                batching = {"batch_size": self.batch_bytes} if self.batch_bytes else {}
                 self._producer = KafkaProducer(
                     **client_options(self.config, self.timeout_ms),
+                    **batching,
                     client_id=self.client_id,
                     acks="all",
                     enable_idempotence=True,
@@ -233,8 +258,11 @@ class KafkaStreamSink:
         self.spool = spool
         send_timeout_ms = int(setting(app.config, "QRP_STREAM_SEND_TIMEOUT_MS"))
         # The flush thread waits at most this long on a broker, connecting included.
-        self.clients = KafkaClients(app.config, client_id="qrp-stream", linger_ms=20,
-                                    timeout_ms=send_timeout_ms)
+        self.clients = KafkaClients(
+            app.config, client_id="qrp-stream",
+            linger_ms=20,
+            batch_bytes=int(setting(app.config, "QRP_STREAM_BATCH_BYTES")),
+            timeout_ms=send_timeout_ms)
         self.send_timeout_s = send_timeout_ms / 1000
         self.retry_after_s = float(setting(app.config, "QRP_STREAM_RETRY_AFTER"))
         self._broker_retry_at = 0.0
@@ -287,12 +315,27 @@ def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def fetch_options(config, *, streams_only: bool) -> dict:
+    """How much a consumer fetches and takes per poll (see DEFAULTS); {} for kafka-python's."""
+    if not streams_only:
+        return {}
+    return {
+        "max_poll_records": int(setting(config, "QRP_STREAM_MAX_POLL_RECORDS")),
+        "max_partition_fetch_bytes": int(setting(config,
+                                                 "QRP_STREAM_MAX_PARTITION_FETCH_BYTES")),
+        "fetch_min_bytes": int(setting(config, "QRP_STREAM_FETCH_MIN_BYTES")),
+        "fetch_max_wait_ms": int(setting(config, "QRP_STREAM_FETCH_MAX_WAIT_MS")),
+    }
+
+
 def run_consumer(app: Flask, group: str, *, once: bool = False,
                  stop: threading.Event | None = None) -> ConsumeStats:
     """Consume ``group``'s topics until SIGTERM or ``stop`` (or, with ``once``, until caught up).
 
     Each record's offset is committed only after its receivers succeeded. A receiver error
-    leaves the record in place: the partition is rewound to it and retried after a pause.
+    leaves the record in place: the partition is rewound to it and retried after a pause (a
+    batch receiver's error rewinds every partition of its poll). On the way out the poll the
+    receivers are working on is finished and committed, then the consumer leaves the group.
     """
     from qrplatform.events.dispatch import topics_for_group
     from qrplatform.extensions import db
@@ -307,9 +350,11 @@ def run_consumer(app: Flask, group: str, *, once: bool = False,
                               request_timeout_ms=timeout_ms) as admin:
             create_topics(admin, topics, app.config)
         session_timeout_ms = int(setting(app.config, "QRP_KAFKA_SESSION_TIMEOUT_MS"))
+        stream_topics = set(app.extensions.get("qrp.stream_topics", {}).values())
         consumer = KafkaConsumer(
             *sorted(topics),
             **client_options(app.config),
+            **fetch_options(app.config, streams_only=topics <= stream_topics),
             client_id=f"qrp-{group}",
             group_id=group_id(app.config, group),
             enable_auto_commit=False,
@@ -318,37 +363,64 @@ def run_consumer(app: Flask, group: str, *, once: bool = False,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=max(100, session_timeout_ms // 5),
         )
-        group_consumer = GroupConsumer(consumer, group, commit_timeout_ms=timeout_ms)
+        group_consumer = GroupConsumer(app, consumer, group, commit_timeout_ms=timeout_ms)
         deadline = time.monotonic() + float(setting(app.config, "QRP_KAFKA_ONCE_TIMEOUT"))
         log.info("consumer group %s reading %s", group_id(app.config, group), sorted(topics))
         try:
             with _stop_on_sigterm(stop):
                 while not stop.is_set():
                     records = consumer.poll(timeout_ms=500)
-                    if records:
-                        if not group_consumer.handle(records):
-                            stop.wait(1.0)  # a receiver failed: pause, then retry it
-                    elif once and group_consumer.caught_up():
-                        break
+                    settled = group_consumer.handle(records)
+                    # Asked while the receivers work: once they finish the last records, stop
+                    # rather than idle through an empty poll first.
+                    if settled and once and group_consumer.caught_up():
+                        settled = group_consumer.settle()
+                        if settled:
+                            break
+                    if not settled:
+                        stop.wait(1.0)  # a receiver failed: pause, then retry it
                     if once and time.monotonic() > deadline:
                         log.warning("consumer group %s: stopping after the --once timeout", group)
                         break
         finally:
-            # Leaving the group hands its partitions on at once; a member that just vanishes
-            # keeps them until its session times out (Tansu: until it is closed).
-            consumer.close()
-            db.session.remove()
+            try:
+                group_consumer.close()  # the poll in the receivers' hands finishes first
+            finally:
+                # Leaving the group hands its partitions on at once; a member that just
+                # vanishes keeps them until its session times out (Tansu: until it is closed).
+                consumer.close()
+                db.session.remove()
     return group_consumer.stats
 
 
-class GroupConsumer:
-    """Hands polled records to ``group``'s receivers and commits what they finished."""
+@dataclass
+class PollOutcome:
+    """What the receivers made of one poll: offsets to commit, partitions to retry from."""
 
-    def __init__(self, consumer: KafkaConsumer, group: str, *, commit_timeout_ms: int):
+    commits: dict[TopicPartition, OffsetAndMetadata] = field(default_factory=dict)
+    retry_from: dict[TopicPartition, int] = field(default_factory=dict)
+
+
+class GroupConsumer:
+    """Hands polled records to ``group``'s receivers and commits what they finished.
+
+    The receivers run on a thread of their own, one poll at a time and in order, while the
+    consumer's thread (the only one that touches the KafkaConsumer) fetches and decodes the
+    next poll: unpacking and decoding records overlap with the receivers' database round
+    trips instead of adding to them. A poll's offsets are committed, or its partitions
+    rewound, only after its receivers are done with it.
+    """
+
+    def __init__(self, app: Flask, consumer: KafkaConsumer, group: str, *,
+                 commit_timeout_ms: int):
+        self.app = app
         self.consumer = consumer
         self.group = group
         self.commit_timeout_ms = commit_timeout_ms
         self.stats = ConsumeStats()
+        self._receivers = ThreadPoolExecutor(max_workers=1,
+                                             thread_name_prefix=f"qrp-{group}-receivers")
+        self._in_flight: Future[PollOutcome] | None = None
 
     def caught_up(self) -> bool:
         assignment = self.consumer.assignment()
@@ -361,52 +433,123 @@ class GroupConsumer:
             return False  # the broker is away; keep polling until it is back or the deadline
 
     def handle(self, records: dict) -> bool:
-        """Process one poll's records; commit what succeeded. False when a receiver failed."""
-        commits: dict[TopicPartition, OffsetAndMetadata] = {}
-        all_ok = True
-        for tp, partition_records in records.items():
-            done_until, failed_at = self._process_partition(tp, partition_records)
-            if done_until is not None:
-                commits[tp] = OffsetAndMetadata(done_until, "", -1)
-            if failed_at is not None:
-                self.consumer.seek(tp, failed_at)
-                all_ok = False
-        if commits:
+        """Settle the poll the receivers have, then hand them ``records`` (may be empty).
+
+        False when a receiver failed on the previous poll: its partitions were rewound to the
+        failed records, and ``records`` (fetched meanwhile) were given back, not handed over.
+        """
+        decoded = self._decode(records)  # while the receivers are still busy
+        if not self.settle(records):
+            return False
+        if records:
+            self._in_flight = self._receivers.submit(self._deliver, records, decoded)
+        return True
+
+    def settle(self, fetched_meanwhile: dict | None = None) -> bool:
+        """Wait for the receivers' poll; commit what succeeded, rewind what failed."""
+        if self._in_flight is None:
+            return True
+        future, self._in_flight = self._in_flight, None
+        outcome = future.result()
+        if outcome.commits:
             try:
                 # Bounded: a commit waiting out an outage would stall the whole group.
-                self.consumer.commit(commits, timeout_ms=self.commit_timeout_ms)
+                self.consumer.commit(outcome.commits, timeout_ms=self.commit_timeout_ms)
             except KafkaError as exc:
                 # The records come again (after a rebalance or restart): skipped by event id.
                 log.warning("consumer group %s: offset commit failed: %s", self.group, exc)
-        return all_ok
+        if not outcome.retry_from:
+            return True
+        # The later records first, then the failed ones: a partition in both restarts at
+        # its failed record.
+        rewind = {tp: partition_records[0].offset
+                  for tp, partition_records in (fetched_meanwhile or {}).items()}
+        rewind.update(outcome.retry_from)
+        assigned = self.consumer.assignment()
+        for tp, offset in rewind.items():
+            if tp in assigned:  # a rebalance meanwhile hands the rest to the new owner
+                self.consumer.seek(tp, offset)
+        return False
 
-    def _process_partition(self, tp: TopicPartition, records: list
-                           ) -> tuple[int | None, int | None]:
-        """Returns (offset to commit, offset to retry from); either may be None."""
+    def close(self) -> None:
+        """Finish and settle the poll the receivers have, then stop their thread."""
+        try:
+            self.settle()
+        finally:
+            self._receivers.shutdown(wait=True)
+
+    def _decode(self, records: dict) -> dict[TopicPartition, list[tuple[int, Event]]]:
+        decoded: dict[TopicPartition, list[tuple[int, Event]]] = {}
+        for tp, partition_records in records.items():
+            events = decoded[tp] = []
+            for record in partition_records:
+                try:
+                    events.append((record.offset, Event.from_json(record.value)))
+                except (ValueError, TypeError):
+                    self.stats.unreadable += 1
+                    log.error("consumer group %s: %s[%d]@%d is not an event; skipped",
+                              self.group, tp.topic, tp.partition, record.offset)
+        return decoded
+
+    # -- on the receivers' thread --------------------------------------------------------------
+
+    def _deliver(self, records: dict, decoded: dict) -> PollOutcome:
+        """One poll: its stream events to the batch receivers in one call, whatever partitions
+        they came from (a batch receiver's cost is mostly per call), then each partition's
+        events to the per-event receivers in order. If the batch call fails nothing of the
+        poll is committed and every partition is retried from its first record."""
+        from qrplatform.events import dispatch
+        from qrplatform.extensions import db
+
+        with self.app.app_context():
+            try:
+                types = {event.type for events in decoded.values() for _offset, event in events}
+                batch_types = {t for t in types
+                               if dispatch.receivers_for(t, self.group, batch=True)}
+                single_types = {t for t in types if dispatch.receivers_for(t, self.group)}
+                batch = [event for events in decoded.values() for _offset, event in events
+                         if event.type in batch_types]
+                if batch and not self._deliver_batch(batch, records):
+                    return PollOutcome(retry_from={tp: partition_records[0].offset
+                                                   for tp, partition_records in records.items()})
+                outcome = PollOutcome()
+                for tp, partition_records in records.items():
+                    done_until, failed_at = self._deliver_each(tp, partition_records,
+                                                               decoded[tp], single_types)
+                    if done_until is not None:
+                        outcome.commits[tp] = OffsetAndMetadata(done_until, "", -1)
+                    if failed_at is not None:
+                        outcome.retry_from[tp] = failed_at
+                return outcome
+            finally:
+                db.session.remove()
+
+    def _deliver_batch(self, batch: list[Event], records: dict) -> bool:
+        from qrplatform.events import dispatch
+
+        try:
+            self.stats.batched += dispatch.deliver_batch(batch, self.group)
+        except Exception:
+            self.stats.failures += 1
+            where = ", ".join(f"{tp.topic}[{tp.partition}]@{partition_records[0].offset}"
+                              for tp, partition_records in records.items())
+            log.exception("consumer group %s: batch receiver failed on %d events from %s; "
+                          "will retry", self.group, len(batch), where)
+            return False
+        return True
+
+    def _deliver_each(self, tp: TopicPartition, records: list, events: list[tuple[int, Event]],
+                      types: set[str]) -> tuple[int | None, int | None]:
+        """Per-event receivers (for the event ``types`` that have some), in partition order.
+
+        Returns (offset to commit, offset to retry from); either may be None.
+        """
         from qrplatform.events import dispatch
 
         group, stats = self.group, self.stats
-        events: list[tuple[int, Event]] = []
-        for record in records:
-            try:
-                events.append((record.offset, Event.from_json(record.value)))
-            except (ValueError, TypeError):
-                stats.unreadable += 1
-                log.error("consumer group %s: %s[%d]@%d is not an event; skipped",
-                          group, tp.topic, tp.partition, record.offset)
         first_offset = records[0].offset
-        batch = [event for _offset, event in events
-                 if dispatch.receivers_for(event.type, group, batch=True)]
-        try:
-            if batch:
-                stats.batched += dispatch.deliver_batch(batch, group)
-        except Exception:
-            stats.failures += 1
-            log.exception("consumer group %s: batch receiver failed at %s[%d]@%d; will retry",
-                          group, tp.topic, tp.partition, first_offset)
-            return None, first_offset
         for offset, event in events:
-            if not dispatch.receivers_for(event.type, group):
+            if event.type not in types:
                 continue
             try:
                 if dispatch.deliver(event, group):
