@@ -5,7 +5,6 @@ The core wires; plugins declare (see ``qrplatform.plugins``). ``app_created`` is
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from flask import Flask
@@ -27,6 +26,7 @@ from qrplatform import (
     telemetry,
     web,
 )
+from qrplatform.config import load_settings, plugin_setting
 from qrplatform.events import bus, dispatch, stream
 from qrplatform.extensions import csrf, db, login_manager, migrate
 from qrplatform.jobs import schedules
@@ -55,8 +55,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder="static",
     )
-    from qrplatform.config import load_settings
-
     app.config.update(load_settings(app.instance_path))
     if test_config:
         app.config.update(test_config)
@@ -86,16 +84,6 @@ def create_app(test_config: dict | None = None) -> Flask:
                                    metrics.endpoint_middleware])
     signals.app_created.send(app)
     return app
-
-
-def setting_from_environment(name: str, default):
-    """A plugin setting: the environment variable ``name`` if set, cast like ``default``."""
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    if isinstance(default, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    return type(default)(raw) if default is not None else raw
 
 
 def _init_extensions(app: Flask) -> None:
@@ -164,7 +152,7 @@ def wire_plugins(app: Flask, smorest, plugins: list[Plugin]) -> None:
 
 def _wire(app: Flask, smorest, plugin: Plugin) -> None:
     for name, default in plugin.settings.items():
-        app.config.setdefault(name, setting_from_environment(name, default))
+        app.config.setdefault(name, plugin_setting(name, default))
     for blueprint in plugin.blueprints:
         app.register_blueprint(blueprint)
     for blueprint in plugin.api_blueprints:

@@ -73,6 +73,17 @@ def _env_bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def plugin_setting(name: str, default):
+    """A plugin's setting (Plugin.settings): the environment variable ``name`` when set, cast
+    like ``default``; else the default."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if isinstance(default, bool):
+        return _env_bool(raw, default)
+    return type(default)(raw) if default is not None else raw
+
+
 def _env_list(value: str | None) -> list[str] | None:
     if value is None or not value.strip():
         return None

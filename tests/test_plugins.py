@@ -73,3 +73,12 @@ def test_cli_lists_plugins(app):
     result = app.test_cli_runner().invoke(args=["plugins", "list"])
     assert result.exit_code == 0
     assert "qr" in result.output and "enabled" in result.output
+
+
+def test_plugin_settings_come_from_the_environment(make_app, monkeypatch):
+    assert make_app().config["QR_REDIRECT_FAST_PATH"] is True  # the plugin's default
+    monkeypatch.setenv("QR_REDIRECT_FAST_PATH", "0")
+    monkeypatch.setenv("QR_BULK_PROCESSES", "3")
+    app = make_app()
+    assert app.config["QR_REDIRECT_FAST_PATH"] is False
+    assert app.config["QR_BULK_PROCESSES"] == 3
