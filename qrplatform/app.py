@@ -38,6 +38,8 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 CORE_EVENTS = {
     "user.signed_up": "a person created an account (data: user_id)",
     "workspace.created": "a workspace was created (data: workspace_id, name, personal)",
+    "workspace.updated": "a workspace was renamed or changed its settings (data: workspace_id, "
+                         "name, changed)",
     "token.created": "an API token was created (data: token_id, name, scopes)",
     "token.revoked": "an API token was revoked (data: token_id, name)",
     "gateway.rate_limited": "a request was refused by a rate limit (stream qrp.gateway; data: "

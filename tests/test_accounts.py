@@ -5,6 +5,7 @@ import re
 from sqlalchemy import select
 
 from qrplatform.auth.models import ApiToken, User
+from qrplatform.events.models import OutboxEvent
 from qrplatform.notify import Notification
 from qrplatform.tenancy import unscoped
 from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD, csrf_token
@@ -190,3 +191,29 @@ def test_api_signup_validation_uses_the_one_error_shape(client, db):
     assert error["code"] == "validation_error" and error["status"] == 422
     assert set(error["fields"]) == {"email", "password", "name"}
     assert error["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_workspace_settings_page_and_api(client, db, create_user, login, api):
+    from qrplatform.auth.models import Workspace
+
+    owner = create_user(name="Wes")
+    login(owner)
+    page = client.get("/settings/workspace")
+    assert page.status_code == 200 and 'checked' in page.get_data(as_text=True)  # sharing on
+    blank = client.post("/settings/workspace", data={
+        "name": "", "csrf_token": csrf_token(client, "/settings/workspace")})
+    assert blank.status_code == 422 and 'id="name-error"' in blank.get_data(as_text=True)
+    saved = client.post("/settings/workspace", data={
+        "name": "Wes & Co", "csrf_token": csrf_token(client, "/settings/workspace")})
+    assert saved.status_code == 302
+    workspace = db.session.get(Workspace, owner.personal_workspace_id)
+    db.session.refresh(workspace)
+    assert (workspace.name, workspace.analytics_opt_out) == ("Wes & Co", True)
+
+    caller = api(owner)
+    changed = caller.patch("/api/v1/workspace", json={"analytics_opt_out": False})
+    assert changed.status_code == 200
+    assert changed.json["analytics_opt_out"] is False and changed.json["name"] == "Wes & Co"
+    assert caller.patch("/api/v1/workspace", json={"name": ""}).status_code == 422
+    with unscoped():
+        assert db.session.query(OutboxEvent).filter_by(type="workspace.updated").count() == 2

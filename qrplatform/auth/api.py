@@ -12,6 +12,8 @@ from qrplatform.auth.schemas import (
     TokenCreatedSchema,
     TokenRequestSchema,
     TokenSchema,
+    WorkspaceSchema,
+    WorkspaceUpdateSchema,
 )
 from qrplatform.errors import ServiceError
 
@@ -21,7 +23,7 @@ blp = api_blueprint("auth", __name__, "/api/v1", "Accounts, API tokens and works
 def workspace_view(membership) -> dict:
     ws = membership.workspace
     return {"id": ws.id, "name": ws.name, "plan": ws.plan, "personal": ws.personal,
-            "role": membership.role}
+            "role": membership.role, "analytics_opt_out": ws.analytics_opt_out}
 
 
 def token_view(token, plain: str | None = None) -> dict:
@@ -89,3 +91,14 @@ def me():
         "permissions": sorted(name for name in permissions.registered()
                               if permissions.can(name)),
     }
+
+
+@blp.patch("/workspace")
+@blp.arguments(WorkspaceUpdateSchema)
+@blp.response(200, WorkspaceSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def update_workspace(data):
+    """Rename the token's workspace or opt it out of product analytics (owners and admins)."""
+    services.update_workspace(g.workspace, **data)
+    return workspace_view(g.user.membership(g.workspace.id))

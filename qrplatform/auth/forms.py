@@ -68,5 +68,12 @@ class WorkspaceForm(FlaskForm):
     name = StringField("Workspace name", validators=[DataRequired(), Length(max=120)])
 
 
+class WorkspaceSettingsForm(FlaskForm):
+    name = StringField("Workspace name", validators=[DataRequired(), Length(max=120)])
+    share_usage = BooleanField(
+        "Help us improve QR Platform with anonymous product usage (Mixpanel)",
+        description="Which features are used, never your codes' content or your visitors.")
+
+
 class SwitchWorkspaceForm(FlaskForm):
     workspace_id = SelectField("Workspace", coerce=int)

@@ -16,6 +16,15 @@ class WorkspaceSchema(Schema):
     plan = fields.String(dump_only=True)
     personal = fields.Boolean(dump_only=True)
     role = fields.String(dump_only=True, metadata={"description": "your role in it"})
+    analytics_opt_out = fields.Boolean(
+        dump_only=True, metadata={"description": "sends nothing to our product analytics"})
+
+
+class WorkspaceUpdateSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    analytics_opt_out = fields.Boolean(
+        metadata={"description": "true: send nothing about this workspace to our product "
+                                 "analytics (Mixpanel)"})
 
 
 class SignupSchema(Schema):

@@ -14,7 +14,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from qrplatform import events, notify, signals
+from qrplatform import events, notify, permissions, signals
 from qrplatform.auth.models import ApiToken, Membership, User, Workspace
 from qrplatform.errors import Conflict, Forbidden, NotFound, ServiceError
 from qrplatform.extensions import db
@@ -94,6 +94,29 @@ def create_workspace(owner: User, name: str) -> Workspace:
                            code="validation_error")
     workspace = _new_workspace(owner, name)
     db.session.commit()
+    return workspace
+
+
+def update_workspace(workspace: Workspace, *, name: str | None = None,
+                     analytics_opt_out: bool | None = None) -> Workspace:
+    """Rename the workspace, or opt it out of (or back into) product analytics."""
+    permissions.require("workspace.manage")
+    changed = []
+    if name is not None:
+        if not name.strip():
+            raise ServiceError("Give the workspace a name.", field="name", status=422,
+                               code="validation_error")
+        if name.strip()[:120] != workspace.name:
+            workspace.name = name.strip()[:120]
+            changed.append("name")
+    if analytics_opt_out is not None and analytics_opt_out != workspace.analytics_opt_out:
+        workspace.analytics_opt_out = analytics_opt_out
+        changed.append("analytics_opt_out")
+    if changed:
+        events.publish("workspace.updated", {"workspace_id": workspace.id,
+                                             "name": workspace.name, "changed": changed},
+                       workspace_id=workspace.id)
+        db.session.commit()
     return workspace
 
 

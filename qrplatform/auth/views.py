@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, g, redirect, request, session, url_for
 from flask_login import login_required, logout_user
 
+from qrplatform import permissions
 from qrplatform.auth import services, sessions
 from qrplatform.auth.forms import (
     ForgotPasswordForm,
@@ -16,6 +17,7 @@ from qrplatform.auth.forms import (
     SwitchWorkspaceForm,
     TokenForm,
     WorkspaceForm,
+    WorkspaceSettingsForm,
 )
 from qrplatform.errors import ServiceError
 from qrplatform.web import form_error, render
@@ -155,6 +157,26 @@ def switch_workspace():
     else:
         flash("That workspace is not one of yours.", "error")
     return redirect(_safe_next(url_for("account.dashboard")))
+
+
+@bp.route("/settings/workspace", methods=["GET", "POST"])
+@login_required
+def workspace_settings():
+    permissions.require("workspace.manage")
+    workspace = g.workspace
+    form = WorkspaceSettingsForm(data={"name": workspace.name,
+                                       "share_usage": not workspace.analytics_opt_out})
+    if form.validate_on_submit():
+        try:
+            services.update_workspace(workspace, name=form.name.data,
+                                      analytics_opt_out=not form.share_usage.data)
+        except ServiceError as error:
+            form_error(form, error)
+        else:
+            flash("Workspace settings saved.", "success")
+            return redirect(url_for("account.workspace_settings"))
+    return render("workspaces/settings.html", form=form,
+                  status=422 if form.errors else 200)
 
 
 @bp.route("/workspaces/new", methods=["GET", "POST"])
