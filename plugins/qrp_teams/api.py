@@ -6,12 +6,16 @@ member who may not act is told which permission they lack rather than what the b
 
 from datetime import UTC, datetime, time, timedelta
 
+from flask import g
+
 from qrp_teams import services
 from qrp_teams.schemas import (
     AuditArgsSchema,
     AuditPageSchema,
+    InvitationAcceptSchema,
     InvitationCreateSchema,
     InvitationSchema,
+    JoinedWorkspaceSchema,
     MemberSchema,
     OwnershipSchema,
     RoleChangeSchema,
@@ -118,6 +122,19 @@ def invite(data):
     """E-mail an invitation with a signed link that works once and expires. Members and
     pending invitations take seats; a full plan answers 402."""
     return invitation_view(services.invite(data["email"], data["role"]))
+
+
+@blp.post("/invitations/accept")
+@blp.arguments(InvitationAcceptSchema)
+@blp.response(201, JoinedWorkspaceSchema)
+@blp.doc(security=BEARER)
+@authenticated
+def accept_invitation(data):
+    """Join the workspace an invitation link was sent for, as the signed-in person (the mobile
+    app's way to accept; the link works once). Use a token of any of your workspaces."""
+    workspace = services.accept_invitation(data["token"], g.user)
+    return {"id": workspace.id, "name": workspace.name,
+            "role": g.user.membership(workspace.id).role}
 
 
 @blp.get("/invitations/<int:invitation_id>")

@@ -32,6 +32,17 @@ class InvitationCreateSchema(Schema):
     role = ROLE
 
 
+class InvitationAcceptSchema(Schema):
+    token = fields.String(required=True, metadata={
+        "description": "the token at the end of the invitation link (/invitations/<token>)"})
+
+
+class JoinedWorkspaceSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    role = fields.String()
+
+
 class InvitationSchema(Schema):
     id = fields.Integer(dump_only=True)
     email = fields.String(dump_only=True)

@@ -71,6 +71,22 @@ def test_an_existing_account_logs_in_then_accepts(client, db, api, team, create_
     ).get_data(as_text=True)
 
 
+def test_the_mobile_app_accepts_through_the_api(db, api, team, create_user):
+    lee = create_user(email="lee@example.com", name="Lee")
+    invite(api(team.owner), "lee@example.com", "viewer")
+    token = invitation_path(mails_to(db, "lee@example.com")[0]).rsplit("/", 1)[-1]
+    app_client = api(lee)  # a token of Lee's own workspace
+    joined = app_client.post("/api/v1/teams/invitations/accept", json={"token": token})
+    assert joined.status_code == 201, joined.json
+    assert joined.json == {"id": team.workspace_id, "name": "Olive Owner's workspace",
+                           "role": "viewer"}
+    assert role_of(db, lee.id, team.workspace_id) == "viewer"
+    spent = app_client.post("/api/v1/teams/invitations/accept", json={"token": token})
+    assert spent.status_code == 410 and "already been used" in spent.json["error"]["message"]
+    forged = app_client.post("/api/v1/teams/invitations/accept", json={"token": "nope"})
+    assert forged.status_code == 400 and forged.json["error"]["code"] == "bad_request"
+
+
 def test_an_expired_link_is_refused_with_a_clear_page_and_a_resend_works(
         client, db, api, team, monkeypatch):
     owner = api(team.owner)

@@ -23,6 +23,7 @@ PUBLIC = {
 SELF_SERVICE = {
     ("delete", "/api/v1/tokens/{token_id}"): "revokes one of the caller's own tokens",
     ("post", "/api/v1/teams/leave"): "the caller leaves the workspace",
+    ("post", "/api/v1/teams/invitations/accept"): "the caller joins another workspace by link",
 }
 
 
