@@ -143,6 +143,8 @@ def load_settings(instance_path: str) -> dict:
         # Seconds before each retry of a job that is safe to repeat, e.g. "5,30,120,600".
         QRP_JOBS_RETRY_BACKOFF=[int(s) for s in _env_list(env.get("QRP_JOBS_RETRY_BACKOFF")) or []]
         or None,
+        # Fernet keys for secrets at rest, newest first (qrplatform.encryption).
+        QRP_ENCRYPTION_KEYS=_env_list(env.get("QRP_ENCRYPTION_KEYS")),
         # The verified sender SendGrid sends from.
         QRP_MAIL_FROM=env.get("QRP_MAIL_FROM") or None,
         QRP_LOG_LEVEL=env.get("QRP_LOG_LEVEL") or "INFO",

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from qrplatform import encryption
 from qrplatform.auth.models import User
 from qrplatform.extensions import db
 from qrplatform.tenancy import TenantMixin
@@ -111,7 +112,8 @@ class SecondFactor(db.Model):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
                                          primary_key=True)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The seed, encrypted (qrplatform.encryption); read and set it through ``totp_key``.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     phone: Mapped[str | None] = mapped_column(String(20))
@@ -121,6 +123,14 @@ class SecondFactor(db.Model):
     sms_code_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def totp_key(self) -> str | None:
+        return encryption.decrypt(self.totp_secret) if self.totp_secret else None
+
+    @totp_key.setter
+    def totp_key(self, seed: str) -> None:
+        self.totp_secret = encryption.encrypt(seed)
 
     @property
     def has_totp(self) -> bool:

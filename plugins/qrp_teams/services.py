@@ -631,13 +631,13 @@ def begin_totp(user: User) -> str:
     if factor.has_totp:
         raise Conflict("An authenticator app is set up already. Turn two-step sign-in off "
                        "first to change it.")
-    factor.totp_secret = pyotp.random_base32()
+    factor.totp_key = pyotp.random_base32()
     db.session.commit()
     return totp_uri(user, factor)
 
 
 def totp_uri(user: User, factor: SecondFactor) -> str:
-    return pyotp.TOTP(factor.totp_secret).provisioning_uri(name=user.email,
+    return pyotp.TOTP(factor.totp_key).provisioning_uri(name=user.email,
                                                            issuer_name=TOTP_ISSUER)
 
 
@@ -650,7 +650,7 @@ def _totp_step(factor: SecondFactor, code: str) -> int | None:
     a right code of the app that has not been used yet."""
     if not factor.totp_secret or not code.isdigit() or len(code) != 6:
         return None
-    totp = pyotp.TOTP(factor.totp_secret)
+    totp = pyotp.TOTP(factor.totp_key)
     now = _now()
     for drift in (0, -1, 1):
         moment = now + timedelta(seconds=drift * totp.interval)

@@ -336,7 +336,7 @@ def _two_factor_page(code_form: CodeForm | None = None, phone_form: PhoneForm | 
     return render(
         "teams/two_factor.html", factor=factor, enabled=services.two_factor_enabled(user),
         totp_pending=totp_pending, totp_uri=uri, totp_qr=_qr_data_uri(uri) if uri else None,
-        totp_secret=factor.totp_secret if totp_pending else None,
+        totp_secret=factor.totp_key if totp_pending else None,
         phone_pending=factor is not None and factor.phone and not factor.has_phone,
         sms_available=services.sms_available(), mask_phone=services.mask_phone,
         recovery_left=services.recovery_codes_left(user),

@@ -49,6 +49,8 @@ def test_enrol_an_authenticator_app_then_sign_in_with_it(client, db, create_user
     secret = re.search(r'id="totp-secret"[^>]*>([A-Z2-7]+)<', page).group(1)
     assert decoded.text == pyotp.TOTP(secret).provisioning_uri(name="tia@example.com",
                                                                 issuer_name="QR Platform")
+    stored_seed = db.session.scalar(select(SecondFactor.totp_secret))
+    assert secret not in stored_seed  # encrypted at rest (qrplatform.encryption)
 
     wrong = client.post("/settings/two-step/app/confirm", data={
         "code": "000000", "csrf_token": csrf_token(client, "/settings/two-step")})
