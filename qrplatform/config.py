@@ -46,6 +46,15 @@ DEFAULT_RATE_LIMITS = {
 }
 
 
+# A managed Kafka's TLS and SASL settings: environment name -> kafka-python client option.
+KAFKA_SECURITY_VARIABLES = {
+    "KAFKA_SECURITY_PROTOCOL": "security_protocol",  # PLAINTEXT, SSL, SASL_SSL, SASL_PLAINTEXT
+    "KAFKA_SASL_MECHANISM": "sasl_mechanism",  # PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+    "KAFKA_SASL_USERNAME": "sasl_plain_username",
+    "KAFKA_SASL_PASSWORD": "sasl_plain_password",
+    "KAFKA_SSL_CAFILE": "ssl_cafile",
+}
+
 # Tuning knobs: read from the environment when set, otherwise the code's own defaults apply.
 TUNING_VARIABLES = {
     "QRP_KAFKA_TIMEOUT_MS": int,
@@ -183,6 +192,7 @@ def load_settings(instance_path: str) -> dict:
     )
     settings.update({name: kind(env[name]) for name, kind in TUNING_VARIABLES.items()
                      if env.get(name)})
+    settings.update({name: env[name] for name in KAFKA_SECURITY_VARIABLES if env.get(name)})
     if env.get("SHORT_LINK_BASE_URL"):
         settings["SHORT_LINK_BASE_URL"] = env["SHORT_LINK_BASE_URL"].rstrip("/")
     else:

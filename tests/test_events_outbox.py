@@ -211,3 +211,20 @@ def test_a_receiver_registered_later_gets_the_events_after_it(events_app):
 
     assert [e.data["widget_id"] for e in early] == [1, 2]
     assert [e.id for e in late] == [second.id]
+
+
+def test_managed_kafka_tls_and_sasl_settings_reach_the_client(monkeypatch, tmp_path):
+    from qrplatform.config import load_settings
+    from qrplatform.events.kafka import client_options
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "broker-1:9093, broker-2:9093")
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "qrp")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret")
+    options = client_options(load_settings(str(tmp_path)))
+    assert options["bootstrap_servers"] == ["broker-1:9093", "broker-2:9093"]
+    assert (options["security_protocol"], options["sasl_mechanism"]) == ("SASL_SSL",
+                                                                         "SCRAM-SHA-512")
+    assert (options["sasl_plain_username"], options["sasl_plain_password"]) == ("qrp", "s3cret")
+    assert "ssl_cafile" not in options  # unset: the library's default trust store

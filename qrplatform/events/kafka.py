@@ -38,6 +38,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError, for_code
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+from qrplatform.config import KAFKA_SECURITY_VARIABLES
 from qrplatform.events import Event, topic_for
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,9 @@ def client_options(config, timeout_ms: int | None = None) -> dict:
         "bootstrap_timeout_ms": timeout_ms,
         # The default backoff grows to 30 s; a broker back from an outage is found within 1 s.
         "reconnect_backoff_max_ms": 1000,
+        # TLS and SASL for a managed broker, when configured.
+        **{option: config[name] for name, option in KAFKA_SECURITY_VARIABLES.items()
+           if config.get(name)},
     }
 
 
