@@ -152,6 +152,41 @@ def event_types():
         click.echo(f"{name:28} {plugin:12} {description}")
 
 
+@events_cli.command("failures")
+@click.option("--all", "everything", is_flag=True, help="Also events still being retried.")
+def event_failures(everything: bool):
+    """Events a consumer group's receivers gave up on (parked), newest first."""
+    from sqlalchemy import select
+
+    from qrplatform.events.models import EventFailure
+    from qrplatform.extensions import db
+
+    query = select(EventFailure).order_by(EventFailure.last_failed_at.desc())
+    if not everything:
+        query = query.where(EventFailure.parked_at.is_not(None))
+    failures = list(db.session.scalars(query))
+    for f in failures:
+        state = "parked" if f.parked_at else "retrying"
+        click.echo(f"{f.group:18} {f.event_id} {f.event_type:24} {state:8} "
+                   f"{f.attempts:>3}x  {f.last_error}")
+    if not failures:
+        click.echo("no failed events")
+
+
+@events_cli.command("replay")
+@click.argument("group")
+@click.argument("event_id")
+def event_replay(group: str, event_id: str):
+    """Run a parked event through GROUP's receivers again (after fixing what failed)."""
+    from qrplatform.events.dispatch import replay
+
+    try:
+        delivered = replay(group, event_id)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("delivered" if delivered else "failed again: see `flask events failures --all`")
+
+
 def init_app(app) -> None:
     app.cli.add_command(_db_group(), "db")
     app.cli.add_command(plugins_cli)

@@ -49,7 +49,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    from qrplatform.events.outbox import backlog
+    from qrplatform.events.outbox import backlog, parked_events
     from qrplatform.events.stream import spool_of
 
     results, ready = {}, True
@@ -72,6 +72,10 @@ def readyz():
         results["outbox"] = {"backlog": backlog()}
     except Exception:
         results["outbox"] = {"backlog": None}
+    try:
+        results["outbox"]["parked"] = parked_events()
+    except Exception:
+        results["outbox"]["parked"] = None
     # Stream events (scans) the broker did not take yet, waiting in the durable spool.
     spool = spool_of()
     if spool is not None:

@@ -14,7 +14,7 @@ from qrplatform import events
 from qrplatform.auth.models import User, Workspace
 from qrplatform.events import Event
 from qrplatform.events.dispatch import deliver, register
-from qrplatform.events.models import OutboxEvent, ProcessedEvent
+from qrplatform.events.models import EventFailure, OutboxEvent, ProcessedEvent
 from qrplatform.events.outbox import EventBacklogCollector, backlog, drain
 
 
@@ -147,6 +147,56 @@ def test_a_failing_receiver_keeps_the_event_in_the_outbox_until_it_succeeds(even
     assert delivered == [event.id]
     assert [e.id for e in steady] == [event.id]  # the group that had it already is not re-run
     assert backlog() == 0
+
+
+def test_an_event_failing_every_time_is_parked_and_the_rest_flow_on(events_app):
+    events_app.config["QRP_EVENTS_MAX_ATTEMPTS"] = 3
+    broken = {"on": True}
+    delivered = []
+
+    def picky(event):
+        if broken["on"] and event.data["widget_id"] == 1:
+            raise ValueError("cannot handle widget 1")
+        delivered.append(event.data["widget_id"])
+
+    register(events_app, "picky_probe", "widget.*", picky)
+    poison = events.publish("widget.created", {"widget_id": 1}, workspace_id=None)
+    db_session().commit()
+    events.publish("widget.created", {"widget_id": 2}, workspace_id=None)
+    db_session().commit()
+
+    assert [drain(), drain()] == [0, 0]  # attempts 1 and 2: everything waits behind it
+    assert delivered == []
+    assert drain() == 2  # attempt 3 parks it; the event behind it is delivered
+    assert delivered == [2]
+    failure = db_session().get(EventFailure, ("picky_probe", poison.id))
+    assert failure.attempts == 3 and failure.parked_at is not None
+    assert failure.last_error == "ValueError: cannot handle widget 1"
+    assert events_app.test_client().get("/readyz").json["checks"]["outbox"]["parked"] == 1
+    listed = events_app.test_cli_runner().invoke(args=["events", "failures"])
+    assert poison.id in listed.output and "parked" in listed.output
+
+    broken["on"] = False  # the bug is fixed: replay the dead letter
+    replayed = events_app.test_cli_runner().invoke(
+        args=["events", "replay", "picky_probe", poison.id])
+    assert replayed.exit_code == 0 and "delivered" in replayed.output
+    assert delivered == [2, 1]
+    assert db_session().get(EventFailure, ("picky_probe", poison.id)) is None
+    assert deliver(Event.from_json(poison.to_json()), "picky_probe") is False  # once only
+
+
+def test_a_receivers_own_integrity_error_is_a_failure_not_a_duplicate(events_app):
+    from sqlalchemy.exc import IntegrityError
+
+    def clashing(event):
+        raise IntegrityError("INSERT ...", {}, Exception("duplicate key in the plugin's table"))
+
+    register(events_app, "clash_probe", "widget.*", clashing)
+    events.publish("widget.created", {"widget_id": 1}, workspace_id=None)
+    db_session().commit()
+    assert drain() == 0
+    [row] = outbox_rows()
+    assert row.published_at is None and "duplicate key" in row.last_error
 
 
 def test_readyz_and_metrics_show_the_outbox_backlog(events_app):

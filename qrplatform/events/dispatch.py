@@ -12,18 +12,22 @@ import fnmatch
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from flask import current_app
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from qrplatform.events import TOPIC_PREFIX, Event, topic_for
-from qrplatform.events.models import ProcessedEvent
+from qrplatform.events.models import EventFailure, ProcessedEvent
 from qrplatform.extensions import db
 from qrplatform.tenancy import tenant_scope, unscoped
 
 log = logging.getLogger(__name__)
 
 MAX_REMEMBERED_LOOKUPS = 10_000
+# Attempts before a failing event is parked as a dead letter (QRP_EVENTS_MAX_ATTEMPTS).
+DEFAULT_MAX_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
@@ -104,28 +108,74 @@ def topics_for_group(group: str, app=None) -> set[str]:
     return topics
 
 
+def max_attempts(app=None) -> int:
+    return int((app or current_app).config.get("QRP_EVENTS_MAX_ATTEMPTS") or
+               DEFAULT_MAX_ATTEMPTS)
+
+
 def deliver(event: Event, group: str) -> bool:
-    """Run ``group``'s receivers for ``event`` once. False when it was already processed."""
+    """Run ``group``'s receivers for ``event`` once. False when it was already processed,
+    or when it has now failed ``QRP_EVENTS_MAX_ATTEMPTS`` times and is parked."""
     receivers = receivers_for(event.type, group)
     if not receivers:
         return False
-    if db.session.get(ProcessedEvent, (group, event.id)) is not None:
-        return False
     scope = tenant_scope(event.workspace_id) if event.workspace_id else unscoped()
+    try:
+        # The processed mark first: a second consumer of the group waits here, then finds
+        # the event done; a receiver's own integrity errors below stay failures.
+        db.session.add(ProcessedEvent(group=group, event_id=event.id))
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return False
     try:
         with scope:
             for receiver in receivers:
                 receiver.func(event)
-            db.session.add(ProcessedEvent(group=group, event_id=event.id))
             db.session.commit()
-    except IntegrityError:
-        # Another consumer of the same group got there first: processed once, as wanted.
+    except Exception as exc:
         db.session.rollback()
-        return False
-    except Exception:
-        db.session.rollback()
+        if _record_failure(event, group, exc):
+            return False
         raise
     return True
+
+
+def _record_failure(event: Event, group: str, exc: Exception) -> bool:
+    """Count a failed attempt; park the event once it has failed too often. True if parked."""
+    now = datetime.now(UTC)
+    with unscoped():
+        failure = db.session.get(EventFailure, (group, event.id)) or EventFailure(
+            group=group, event_id=event.id, event_type=event.type, payload=event.to_json(),
+            attempts=0)
+        failure.attempts += 1
+        failure.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        failure.last_failed_at = now
+        parked = failure.attempts >= max_attempts()
+        if parked:
+            failure.parked_at = now
+            db.session.add(ProcessedEvent(group=group, event_id=event.id))
+        db.session.add(failure)
+        db.session.commit()
+    if parked:
+        log.error("consumer group %s gave up on %s %s after %d attempts (%s); it is parked: "
+                  "`flask events failures` lists it, `flask events replay` runs it again",
+                  group, event.type, event.id, failure.attempts, failure.last_error)
+    return parked
+
+
+def replay(group: str, event_id: str) -> bool:
+    """Run a parked (or failing) event through its group's receivers again."""
+    with unscoped():
+        failure = db.session.get(EventFailure, (group, event_id))
+        if failure is None:
+            raise LookupError(f"no failed event {event_id} in group {group!r}")
+        event = Event.from_json(failure.payload)
+        db.session.execute(delete(ProcessedEvent).where(ProcessedEvent.group == group,
+                                                        ProcessedEvent.event_id == event_id))
+        db.session.delete(failure)
+        db.session.commit()
+    return deliver(event, group)
 
 
 def deliver_batch(events: Iterable[Event], group: str | None = None) -> int:

@@ -36,3 +36,22 @@ class ProcessedEvent(db.Model):
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                    server_default=func.now())
+
+
+class EventFailure(db.Model):
+    """A consumer group's receivers failing on one event. After QRP_EVENTS_MAX_ATTEMPTS the
+    event is parked (a dead letter): marked processed so that the events behind it flow
+    again, and kept here with its error until someone replays it (`flask events replay`)."""
+
+    __tablename__ = "event_failures"
+
+    group: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    first_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                      server_default=func.now())
+    last_failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    parked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)

@@ -60,6 +60,14 @@ def backlog() -> int:
     ) or 0
 
 
+def parked_events() -> int:
+    """Events some consumer group gave up on (dead letters waiting for a replay)."""
+    from qrplatform.events.models import EventFailure
+
+    return db.session.scalar(select(func.count()).select_from(EventFailure)
+                             .where(EventFailure.parked_at.is_not(None))) or 0
+
+
 def oldest_pending_age_seconds() -> float:
     oldest = db.session.scalar(
         select(func.min(OutboxEvent.created_at)).where(OutboxEvent.published_at.is_(None))
