@@ -48,10 +48,22 @@ def _days(first_day: str, last_day: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _store_csv(buffer: io.StringIO, name: str) -> str:
+def _export_csv(name: str, header, rows, total: int, noun: str) -> dict:
+    """Write ``rows`` as CSV with progress every EXPORT_CHUNK rows, then store the file."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    done = 0
+    for row in rows:
+        writer.writerow(row)
+        done += 1
+        if done % EXPORT_CHUNK == 0:
+            jobs.progress(done, total, f"{done:,} of {total:,} {noun}")
     # A random key: only whoever gets the link from the job can fetch the file.
     key = f"exports/analytics/{secrets.token_urlsafe(24)}/{name}"
-    return storage().put(key, buffer.getvalue().encode("utf-8"), "text/csv; charset=utf-8")
+    url = storage().put(key, buffer.getvalue().encode("utf-8"), "text/csv; charset=utf-8")
+    jobs.progress(done, total, f"{done:,} {noun} exported")
+    return {"download_url": url, "rows": done}
 
 
 class _Names:
@@ -75,26 +87,18 @@ def export_scans(first_day: str, last_day: str) -> dict:
     bounds = (Scan.occurred_at >= start, Scan.occurred_at < end)
     total = db.session.scalar(select(func.count()).select_from(Scan).where(*bounds)) or 0
     jobs.progress(0, total, "Reading scans")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(SCAN_COLUMNS)
     names = _Names()
-    done = 0
     query = select(Scan).where(*bounds).order_by(Scan.occurred_at, Scan.event_id)
-    for scan in db.session.scalars(query.execution_options(yield_per=EXPORT_CHUNK)):
-        writer.writerow([
-            scan.occurred_at.astimezone(UTC).isoformat() if scan.occurred_at.tzinfo
-            else scan.occurred_at.replace(tzinfo=UTC).isoformat(),
-            scan.code_id, names(scan.code_id), scan.method, scan.classification,
-            scan.reason or "", scan.outcome, int(scan.counted), int(scan.is_unique),
-            scan.country or "", scan.language or "", scan.device or "", scan.os or "",
-            scan.browser or "", scan.referrer_domain or ""])
-        done += 1
-        if done % EXPORT_CHUNK == 0:
-            jobs.progress(done, total, f"{done:,} of {total:,} scans")
-    url = _store_csv(buffer, f"scans-{first_day}-to-{last_day}.csv")
-    jobs.progress(done, total, f"{done:,} scans exported")
-    return {"download_url": url, "rows": done}
+    rows = ([
+        scan.occurred_at.astimezone(UTC).isoformat() if scan.occurred_at.tzinfo
+        else scan.occurred_at.replace(tzinfo=UTC).isoformat(),
+        scan.code_id, names(scan.code_id), scan.method, scan.classification,
+        scan.reason or "", scan.outcome, int(scan.counted), int(scan.is_unique),
+        scan.country or "", scan.language or "", scan.device or "", scan.os or "",
+        scan.browser or "", scan.referrer_domain or ""]
+        for scan in db.session.scalars(query.execution_options(yield_per=EXPORT_CHUNK)))
+    return _export_csv(f"scans-{first_day}-to-{last_day}.csv", SCAN_COLUMNS, rows, total,
+                       "scans")
 
 
 def export_aggregates(first_day: str, last_day: str) -> dict:
@@ -103,21 +107,13 @@ def export_aggregates(first_day: str, last_day: str) -> dict:
     bounds = (CodeDaily.day >= first, CodeDaily.day <= last)
     total = db.session.scalar(select(func.count()).select_from(CodeDaily).where(*bounds)) or 0
     jobs.progress(0, total, "Reading daily counts")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(("day", "code_id", "code_name", *COUNT_COLUMNS))
     names = _Names()
-    done = 0
-    for row in db.session.scalars(select(CodeDaily).where(*bounds)
-                                  .order_by(CodeDaily.day, CodeDaily.code_id)):
-        writer.writerow([row.day.isoformat(), row.code_id, names(row.code_id),
-                         *[getattr(row, c) for c in COUNT_COLUMNS]])
-        done += 1
-        if done % EXPORT_CHUNK == 0:
-            jobs.progress(done, total, f"{done:,} of {total:,} rows")
-    url = _store_csv(buffer, f"daily-counts-{first_day}-to-{last_day}.csv")
-    jobs.progress(done, total, f"{done:,} rows exported")
-    return {"download_url": url, "rows": done}
+    rows = ([row.day.isoformat(), row.code_id, names(row.code_id),
+             *[getattr(row, c) for c in COUNT_COLUMNS]]
+            for row in db.session.scalars(select(CodeDaily).where(*bounds)
+                                          .order_by(CodeDaily.day, CodeDaily.code_id)))
+    return _export_csv(f"daily-counts-{first_day}-to-{last_day}.csv",
+                       ("day", "code_id", "code_name", *COUNT_COLUMNS), rows, total, "rows")
 
 
 # -- retention ------------------------------------------------------------------------------------
