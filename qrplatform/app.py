@@ -28,7 +28,7 @@ from qrplatform import (
 )
 from qrplatform.config import load_settings, plugin_setting
 from qrplatform.events import bus, dispatch, stream
-from qrplatform.extensions import csrf, db, login_manager, migrate
+from qrplatform.extensions import Migrations, csrf, db, login_manager
 from qrplatform.jobs import schedules
 from qrplatform.plugins import Plugin, PluginError, load_plugins
 
@@ -90,7 +90,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    app.extensions["migrate"] = Migrations(db, str(MIGRATIONS_DIR), _plugin_version_locations)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "account.login"
@@ -106,7 +106,6 @@ def _load_user(user_id: str):
     return db.session.get(User, int(user_id))
 
 
-@migrate.configure
 def _plugin_version_locations(config):
     """Alembic reads the core's versions plus every enabled plugin's branch."""
     from flask import current_app

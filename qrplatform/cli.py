@@ -8,31 +8,51 @@ import time
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
-from flask_migrate import upgrade as migrate_upgrade
-from flask_migrate.cli import db as migrate_db
 
 
-def _db_group() -> click.Group:
+class MigrationCommands(click.Group):
     """Flask-Migrate's `db` group, with `upgrade` defaulting to every head.
 
     Each plugin owns an Alembic branch, so there are several heads; plain `flask db upgrade`
-    must bring them all up.
+    must bring them all up. The commands are read from Flask-Migrate when a `db` command is
+    looked up, so that no other command (nor the web app) imports Alembic.
     """
 
-    @click.command("upgrade")
-    @click.option("--sql", is_flag=True, help="Print the SQL instead of running it")
-    @click.argument("revision", default="heads")
-    @with_appcontext
-    def upgrade(sql: bool, revision: str):
-        """Upgrade the core and every enabled plugin to their latest revision."""
-        migrate_upgrade(revision=revision, sql=sql)
+    def __init__(self):
+        super().__init__("db", help="Perform database migrations.")
+        self._loaded = False
 
-    group = click.Group("db", help=migrate_db.help, params=list(migrate_db.params),
-                        callback=migrate_db.callback)
-    for name, command in migrate_db.commands.items():
-        group.add_command(command, name)
-    group.add_command(upgrade, "upgrade")
-    return group
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        from flask_migrate import upgrade as migrate_upgrade
+        from flask_migrate.cli import db as migrate_db
+
+        @click.command("upgrade")
+        @click.option("--sql", is_flag=True, help="Print the SQL instead of running it")
+        @click.argument("revision", default="heads")
+        @with_appcontext
+        def upgrade(sql: bool, revision: str):
+            """Upgrade the core and every enabled plugin to their latest revision."""
+            migrate_upgrade(revision=revision, sql=sql)
+
+        self.params, self.callback = list(migrate_db.params), migrate_db.callback
+        for name, command in migrate_db.commands.items():
+            self.add_command(command, name)
+        self.add_command(upgrade, "upgrade")
+        self._loaded = True
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        self._load()  # the group's own options (-d, -x) come from Flask-Migrate too
+        return super().make_context(info_name, args, parent=parent, **extra)
 
 
 plugins_cli = AppGroup("plugins", help="Installed and enabled plugins.")
@@ -188,7 +208,7 @@ def event_replay(group: str, event_id: str):
 
 
 def init_app(app) -> None:
-    app.cli.add_command(_db_group(), "db")
+    app.cli.add_command(MigrationCommands(), "db")
     app.cli.add_command(plugins_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(events_cli)

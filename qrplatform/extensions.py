@@ -1,7 +1,6 @@
 """The Flask extensions, created once and bound to the app in create_app()."""
 
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
@@ -21,7 +20,33 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class Migrations:
+    """What Flask-Migrate reads from ``app.extensions["migrate"]``, with Flask-Migrate (and
+    Alembic) imported only when a migration runs: they take a few hundred milliseconds to
+    import, which no web worker, consumer or relay needs."""
+
+    def __init__(self, db: SQLAlchemy, directory: str, configure):
+        self.db = db
+        self.directory = directory
+        self.configure_args: dict = {}
+        self._configure = configure
+        self._migrate = None
+
+    @property
+    def metadata(self) -> MetaData:
+        return self.db.metadata
+
+    @property
+    def migrate(self):
+        if self._migrate is None:
+            from flask_migrate import Migrate
+
+            migrate = Migrate(db=self.db, directory=self.directory)
+            migrate.configure(self._configure)
+            self._migrate = migrate
+        return self._migrate
+
+
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -59,6 +59,8 @@ def configure_logging(app: Flask) -> None:
     root.setLevel(app.config.get("QRP_LOG_LEVEL", "INFO"))
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    # Alembic, imported only when a migration runs, announces each of its plugins.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # Our own CloudWatch calls would otherwise log about themselves, line by line.
     logging.getLogger("botocore").setLevel(logging.WARNING)
 

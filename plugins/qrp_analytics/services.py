@@ -9,13 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from flask import current_app, g, has_request_context
 from sqlalchemy import delete, func, select
 
-from qrp_analytics import anomalies, classify
+from qrp_analytics import classify
 from qrp_analytics.models import (
     ALERT_KINDS,
     BREAKDOWN_COUNTS,
@@ -36,6 +35,9 @@ from qrplatform import jobs, permissions, privacy, quotas
 from qrplatform.errors import NotFound, ServiceError
 from qrplatform.extensions import db
 from qrplatform.tenancy import get_or_404
+
+if TYPE_CHECKING:  # numpy is imported by the two functions that use it: pages rarely do
+    import numpy as np
 
 RANGES = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
 DEFAULT_RANGE = "30d"
@@ -342,6 +344,8 @@ def anomaly_dict(anomaly: Anomaly) -> dict[str, Any]:
 def hourly_matrix(code_ids: list[int], start: datetime, end: datetime, column: str = "humans"
                   ) -> np.ndarray:
     """(len(code_ids), hours) of one counter from the code rollups, zeros where none."""
+    import numpy as np
+
     hours = int((end - start).total_seconds() // 3600)
     matrix = np.zeros((len(code_ids), hours))
     if not code_ids or hours <= 0:
@@ -357,6 +361,8 @@ def hourly_matrix(code_ids: list[int], start: datetime, end: datetime, column: s
 
 
 def code_forecast(code_id: int, now: datetime | None = None) -> dict[str, Any]:
+    from qrp_analytics import anomalies  # numpy: only this page needs it
+
     now = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
     start = _midnight(now.date()) - timedelta(days=anomalies.TRAIN_DAYS)
     history = hourly_matrix([code_id], start, now)

@@ -66,9 +66,11 @@ def test_every_placeholder_is_explained_in_the_env_example():
 
 def _resolve(cli: click.Group, args: list[str]) -> tuple[click.Command, list[str], str]:
     command, path = cli, []
-    while isinstance(command, click.Group) and args and args[0] in command.commands:
+    # get_command, not .commands: a group may load its commands when asked (`flask db`).
+    while isinstance(command, click.Group) and args and (
+            sub := command.get_command(click.Context(command), args[0])) is not None:
         path.append(args[0])
-        command, args = command.commands[args[0]], args[1:]
+        command, args = sub, args[1:]
     return command, args, " ".join(path)
 
 
