@@ -1,39 +1,61 @@
-"""Scan redirect throughput and latency: our app against a bare Flask app, side by side.
+"""Scan redirect as shipped, against a bare Flask app measured in the same run.
 
-    .venv/bin/python bench/redirect.py                 # sync and gthread, 2 workers each
-    REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python bench/redirect.py
-    BENCH_CLASSES=gthread BENCH_DURATION=10s .venv/bin/python bench/redirect.py
+    .venv/bin/python bench/redirect.py
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_perf \\
+        BENCH_REDIS_URL=redis://127.0.0.1:6379/13 .venv/bin/python bench/redirect.py
+    BENCH_ROUNDS=3 BENCH_DURATION=10s BENCH_SETUPS=kafka,embedded .venv/bin/python bench/redirect.py
 
-Both apps run under gunicorn on loopback with the same worker class and count, and the same
-wrk load (``wrk -t2 -c32 -d10s``, each request a random one of 200 short codes). Ours does the
-real work of a scan: the lookup (in-process cache in front of Redis when REDIS_URL is set,
-else the database), the rules (state, expiry, cap), user-agent classification, the salted
-hashes and one ``qr.scanned`` stream event per request. The bare app answers a 302 from a dict.
+Configuration measured (the production one, see bench/production.py):
+- ``gunicorn -c gunicorn.conf.py wsgi:app`` with the file unchanged (its logging, its worker
+  recycling, its preloading); ``GUNICORN_WORKERS`` (the file's own setting) is set to
+  BENCH_WORKERS (2) for ours and the bare app alike;
+- every installed plugin, PostgreSQL and Redis;
+- scans recorded, two ways:
+  ``kafka``: the stream producer in each web worker → a Tansu broker → ``flask events
+  consume analytics`` (raw scans, uniques, rollups in PostgreSQL), with ``flask events relay``
+  running too, as deployed;
+  ``embedded``: no broker, the web workers' flush thread hands scans to the analytics
+  receiver in-process (the ``make run`` path, on PostgreSQL and Redis).
+- the bare app: Flask answering a 302 from a dict, ``gunicorn -w BENCH_WORKERS`` with
+  gunicorn's defaults (sync workers, no access log).
 
-Prints requests/s, p50 and p99 for each, and ours as a share of the bare app's throughput
-(target: at least 70 %, p99 under 15 ms).
+Load: ``wrk -t2 -c32 -dBENCH_DURATION`` on loopback, each request a random one of 200 short
+codes, an iPhone User-Agent. Rounds are interleaved (bare, kafka, embedded, bare, ...) and each
+setup's figure is the median of its rounds. After each round of ours the bench waits until
+every scan sent is stored (``analytics_scans``), so no round pays for the previous one's
+backlog; "sent" is counted by wrk's request generator (it includes requests wrk abandoned when
+its time was up: the server still answers and records those).
+
+Targets (issue 12): ours >= 1.0x the bare app's requests/s, p99 <= 1.2x the bare app's p99,
+scans recorded = scans sent. wrk shares the 2 CPUs with the servers, the broker, the consumer
+and PostgreSQL: the ratios, not the absolute figures, are what compares across runs.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
-import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from production import ROOT, VENV_BIN, Stack, load_average, plain_postgres_url, wait_until
+
 CODES = 200
 WORKERS = os.environ.get("BENCH_WORKERS", "2")
 DURATION = os.environ.get("BENCH_DURATION", "10s")
-CLASSES = os.environ.get("BENCH_CLASSES", "sync,gthread").split(",")
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+SETUPS = os.environ.get("BENCH_SETUPS", "kafka,embedded").split(",")
 UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
       "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
 
@@ -51,63 +73,88 @@ def follow(code):
     return redirect(target, 302)
 '''
 
+SEED = textwrap.dedent('''
+    import json, sys
+    from qrplatform import create_app
+    from qrplatform.auth import services as auth
+    from qrplatform.extensions import db
+    app = create_app()
+    with app.app_context():
+        user, workspace = auth.signup("bench@example.com", "long enough pw", "Bench")
+        workspace.plan = "business"  # more live dynamic codes than the free plan allows
+        _token, plain = auth.create_token(user, workspace.id, "bench")
+        db.session.commit()
+    client = app.test_client()
+    targets = {}
+    for i in range(int(sys.argv[1])):
+        response = client.post("/api/v1/qr-codes", headers={"Authorization": "Bearer " + plain},
+                               json={"kind": "dynamic", "type": "url", "name": f"Bench {i}",
+                                     "content": {"url": f"https://example.com/landing/{i}"}})
+        assert response.status_code == 201, response.json
+        short_code = response.json["short_url"].rsplit("/", 1)[1]
+        targets[short_code] = response.json["destination"]
+    print("TARGETS " + json.dumps(targets))
+''')
+
+# Counts every request wrk generates (sent), across its threads, printed when it is done.
+WRK_SCRIPT = '''
+local paths = {%(paths)s}
+wrk.headers["User-Agent"] = "%(ua)s"
+wrk.headers["Accept-Language"] = "en-GB,en;q=0.9"
+sent = 0
+request = function()
+  sent = sent + 1
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+done = function(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do total = total + thread:get("sent") end
+  io.write(string.format("SENT %%d\\n", total))
+end
+'''
+
 
 def free_port() -> int:
+    import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def prepare(workdir: Path, env: dict) -> dict[str, str]:
-    """A fresh database with one user and CODES dynamic codes; returns code → destination."""
-    subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
-                   env=env, check=True, capture_output=True)
-    script = textwrap.dedent(f'''
-        import json, sys
-        from qrplatform import create_app
-        from qrplatform.auth import services as auth
-        from qrplatform.tenancy import tenant_scope
-        from qrp_qr import services
-        app = create_app()
-        with app.app_context():
-            user, ws = auth.signup("bench@example.com", "long enough pw", "Bench")
-            out = {{}}
-            with tenant_scope(ws.id):
-                for i in range({CODES}):
-                    code = services.build_code({{"type": "url", "kind": "dynamic",
-                        "content": {{"url": f"https://example.com/landing/{{i}}"}}}},
-                        verify_design=False)
-                    from qrplatform.extensions import db
-                    db.session.add(code)
-                    db.session.flush()
-                    out[code.short_code] = code.destination
-                db.session.commit()
-            json.dump(out, sys.stdout)
-    ''')
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True,
-                            capture_output=True, text=True)
-    return __import__("json").loads(result.stdout.strip().splitlines()[-1])
+class Server:
+    def __init__(self, name: str, stack: Stack, args: list[str], cwd: Path, env: dict):
+        self.name = name
+        self.port = free_port()
+        self.log = stack.workdir / f"{name}.log"
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [*args, "--bind", f"127.0.0.1:{self.port}"], cwd=cwd,
+                env={**stack.env, **env, "GUNICORN_WORKERS": WORKERS},
+                stdout=log, stderr=subprocess.STDOUT)
+        if not wait_until(self.up, 60):
+            self.stop()
+            raise RuntimeError(f"{name} did not start; see {self.log}")
 
-
-def start_gunicorn(target: str, worker_class: str, env: dict, cwd: Path) -> tuple:
-    port = free_port()
-    args = [str(VENV_BIN / "gunicorn"), "-c", "/dev/null", "--bind", f"127.0.0.1:{port}",
-            "--workers", WORKERS, "--worker-class", worker_class, "--log-level", "warning",
-            "--backlog", "2048"]
-    if worker_class == "gthread":
-        args += ["--threads", "4"]
-    process = subprocess.Popen([*args, target], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def up(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited; see {self.log}")
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/r/none", timeout=1)
+            urllib.request.urlopen(f"http://127.0.0.1:{self.port}/r/none", timeout=1)
         except urllib.error.HTTPError:
-            return process, port   # a 404 from the app: it is up
+            return True  # an answer from the app (404): it is up
         except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"gunicorn {target} did not start: {process.stderr.read()[:2000]}")
+            return False
+        return True
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 def check_redirect(port: int, code: str, expected: str) -> None:
@@ -126,71 +173,124 @@ def check_redirect(port: int, code: str, expected: str) -> None:
     raise AssertionError("no redirect")
 
 
-def run_wrk(port: int, lua: Path) -> dict[str, float]:
+def milliseconds(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def run_wrk(port: int, lua: Path, duration: str = DURATION) -> dict[str, float]:
     output = subprocess.run(
-        ["wrk", "-t2", "-c32", f"-d{DURATION}", "--latency", "-s", str(lua),
+        ["wrk", "-t2", "-c32", f"-d{duration}", "--latency", "-s", str(lua),
          f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
 
     def latency(label: str) -> float:
-        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
-        value, unit = float(match.group(1)), match.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M)
+        return milliseconds(*match.groups())
 
+    peak = re.search(r"^\s+Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s|m)", output, re.M)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                              r"timeout (\d+)", output)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "p50": latency("50"), "p99": latency("99"),
+        "p50": latency("50"), "p99": latency("99"), "max": milliseconds(*peak.groups()),
         "bad": int(errors.group(1)) if errors else 0,
+        "socket_errors": sum(map(int, socket_errors.groups())) if socket_errors else 0,
+        "sent": int(re.search(r"^SENT (\d+)$", output, re.M).group(1)),
     }
 
 
+def stored_scans(database_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(plain_postgres_url(database_url)) as conn:
+        return conn.execute("SELECT count(*) FROM analytics_scans").fetchone()[0]
+
+
 def main() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="qr-bench-"))
-    env = {**os.environ, "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL")
-           or f"sqlite:///{workdir / 'bench.db'}",
-           "QRP_STORAGE_DIR": str(workdir / "storage"), "QRP_PLUGINS": "qr",
-           "QRP_LOG_LEVEL": "WARNING", "SECRET_KEY": "bench", "PYTHONPATH": str(ROOT)}
-    targets = prepare(workdir, env)
-    (workdir / "targets.json").write_text(__import__("json").dumps(
-        {code: dest for code, dest in targets.items()}))
-    (workdir / "bare_app.py").write_text(BARE_APP)
-    codes = list(targets)
-    random.shuffle(codes)
-    lua = workdir / "paths.lua"
-    lua.write_text(
-        "local paths = {" + ",".join(f'"/r/{c}"' for c in codes) + "}\n"
-        f'wrk.headers["User-Agent"] = "{UA}"\n'
-        'wrk.headers["Accept-Language"] = "en-GB,en;q=0.9"\n'
-        "request = function() return wrk.format(\"GET\", paths[math.random(#paths)]) end\n")
-    print(f"wrk -t2 -c32 -d{DURATION}, {WORKERS} workers, {len(codes)} codes, "
-          f"Redis: {env.get('REDIS_URL') or 'no (in-process cache)'}; "
-          f"{os.cpu_count()} CPUs shared by wrk and gunicorn")
-    print(f"{'app':<26}{'class':<9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-3xx':>9}")
-    for worker_class in CLASSES:
-        results = {}
-        for name, target, cwd, extra in (
-                ("bare Flask (dict → 302)", "bare_app:app", workdir, {}),
-                ("QR Platform scan", "wsgi:app", ROOT, {}),
-                ("  same, all through Flask", "wsgi:app", ROOT,
-                 {"QR_REDIRECT_FAST_PATH": "0"})):
-            process, port = start_gunicorn(target, worker_class,
-                                           {**env, **extra, "BENCH_TARGETS": str(
-                                               workdir / "targets.json")}, cwd)
-            try:
-                check_redirect(port, codes[0], targets[codes[0]])
-                run_wrk(port, lua) if os.environ.get("BENCH_WARMUP", "1") == "1" else None
-                results[name] = run_wrk(port, lua)
-            finally:
-                process.terminate()
-                process.wait(timeout=30)
-            r = results[name]
-            print(f"{name:<26}{worker_class:<9}{r['rps']:>9.0f}{r['p50']:>9.2f}"
-                  f"{r['p99']:>9.2f}{r['bad']:>9}")
-        ours, bare = results["QR Platform scan"], results["bare Flask (dict → 302)"]
-        share = 100 * ours["rps"] / bare["rps"]
-        verdict = "OK" if share >= 70 and ours["p99"] < 15 else "BELOW TARGET"
-        print(f"  → {worker_class}: ours = {share:.0f} % of bare throughput, "
-              f"p99 {ours['p99']:.2f} ms  [{verdict}]")
+    workdir = Path(tempfile.mkdtemp(prefix="qr-bench-redirect-"))
+    print(f"load average before: {load_average()}; work folder {workdir}")
+    with Stack("redirect", workdir, kafka="kafka" in SETUPS) as stack:
+        stack.migrate()
+        seeded = stack.python(SEED, str(CODES))
+        targets = json.loads(next(line for line in seeded.splitlines()
+                                  if line.startswith("TARGETS "))[8:])
+        (workdir / "targets.json").write_text(json.dumps(targets))
+        (workdir / "bare_app.py").write_text(BARE_APP)
+        codes = list(targets)
+        random.shuffle(codes)
+        lua = workdir / "paths.lua"
+        lua.write_text(WRK_SCRIPT % {"paths": ",".join(f'"/r/{c}"' for c in codes), "ua": UA})
+
+        gunicorn = str(VENV_BIN / "gunicorn")
+        servers = {"bare": Server("bare", stack, [gunicorn, "-c", "/dev/null", "--workers",
+                                                  WORKERS, "bare_app:app"], workdir,
+                                  {"BENCH_TARGETS": str(workdir / "targets.json")})}
+        no_broker = {"KAFKA_BOOTSTRAP_SERVERS": ""}
+        for setup in SETUPS:
+            if setup == "kafka":
+                stack.start_event_services("analytics")
+                servers[setup] = Server(setup, stack, [gunicorn, "-c", "gunicorn.conf.py",
+                                                       "wsgi:app"], ROOT, {})
+            elif setup == "embedded":
+                servers[setup] = Server(setup, stack, [gunicorn, "-c", "gunicorn.conf.py",
+                                                       "wsgi:app"], ROOT, no_broker)
+            else:
+                raise SystemExit(f"unknown setup {setup!r} (kafka, embedded)")
+        try:
+            for server in servers.values():
+                check_redirect(server.port, codes[0], targets[codes[0]])
+                run_wrk(server.port, lua, "3s")  # warm up: caches filled, consumer joined
+            if not wait_until(lambda: stored_scans(stack.database_url) >= 3, 60):
+                raise SystemExit("the warm-up scans were never recorded")
+            time.sleep(3)
+            results: dict[str, list[dict]] = {name: [] for name in servers}
+            print(f"wrk -t2 -c32 -d{DURATION}, {WORKERS} sync workers each, {len(codes)} codes, "
+                  f"{ROUNDS} interleaved rounds; {os.cpu_count()} CPUs shared by everything")
+            print(f"{'round':<6}{'setup':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+                  f"{'max ms':>9}{'sent':>9}{'stored':>9}{'lag s':>7}{'errors':>8}")
+            for round_ in range(1, ROUNDS + 1):
+                for name, server in servers.items():
+                    before = stored_scans(stack.database_url)
+                    result = run_wrk(server.port, lua)
+                    ended = time.monotonic()
+                    if name != "bare":
+                        wait_until(lambda b=before, r=result: stored_scans(
+                            stack.database_url) - b >= r["sent"], 120, 0.1)
+                        result["lag"] = time.monotonic() - ended
+                        time.sleep(1)  # anything beyond "sent" would show now
+                        result["stored"] = stored_scans(stack.database_url) - before
+                    results[name].append(result)
+                    print(f"{round_:<6}{name:<10}{result['rps']:>9.0f}{result['p50']:>9.2f}"
+                          f"{result['p99']:>9.2f}{result['max']:>9.1f}{result['sent']:>9}"
+                          f"{result.get('stored', '-'):>9}"
+                          f"{result.get('lag', 0):>7.1f}"
+                          f"{result['bad'] + result['socket_errors']:>8}", flush=True)
+        finally:
+            for server in servers.values():
+                server.stop()
+        report(results)
+    print(f"load average after: {load_average()}")
+
+
+def report(results: dict[str, list[dict]]) -> None:
+    def median(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[name])
+
+    bare_rps, bare_p99 = median("bare", "rps"), median("bare", "p99")
+    print(f"\nmedians of {ROUNDS} rounds")
+    print(f"{'setup':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+          f"{'x bare rps':>12}{'x bare p99':>12}  scans stored/sent")
+    for name in results:
+        rps, p99 = median(name, "rps"), median(name, "p99")
+        line = (f"{name:<10}{rps:>9.0f}{median(name, 'p50'):>9.2f}{p99:>9.2f}"
+                f"{median(name, 'max'):>9.1f}{rps / bare_rps:>12.2f}{p99 / bare_p99:>12.2f}")
+        if name != "bare":
+            sent = sum(r["sent"] for r in results[name])
+            stored = sum(r["stored"] for r in results[name])
+            ok = rps >= bare_rps and p99 <= 1.2 * bare_p99 and stored == sent
+            line += f"  {stored}/{sent}  [{'OK' if ok else 'BELOW TARGET'}]"
+        print(line)
+    print("targets: >= 1.00x the bare app's req/s, p99 <= 1.20x its p99, every scan stored")
 
 
 if __name__ == "__main__":
