@@ -1,7 +1,9 @@
 """The API root: flask-smorest, the OpenAPI document at /api/openapi.json, docs at /api/docs.
 
 Plugins create their API blueprints with ``api_blueprint()``; the core registers them under
-/api/v1 and they appear in the document. Errors keep the one shape defined in
+/api/v1 and they appear in the document. Every operation of such a blueprint needs a Bearer
+token (documented as ``bearerAuth``, answered 401 in the one error shape without one), except
+those marked ``@public``. Errors keep the one shape defined in
 ``qrplatform.errors`` (the ``Error`` schema in the document).
 """
 
@@ -24,14 +26,32 @@ class Api(flask_smorest.Api):
         """The core's handlers (qrplatform.errors) serve the API and the pages alike."""
 
 
-def api_blueprint(name: str, import_name: str, url_prefix: str, description: str = ""):
+class ApiBlueprint(flask_smorest.Blueprint):
+    """A smorest blueprint whose operations need a Bearer token unless marked ``@public``."""
+
+    def add_url_rule(self, rule, endpoint=None, view_func=None,
+                     provide_automatic_options=None, **options):
+        if view_func is not None and not getattr(view_func, "_qrp_public", False):
+            view_func = self.doc(security=BEARER)(authenticated(view_func))
+        super().add_url_rule(rule, endpoint, view_func, provide_automatic_options, **options)
+
+
+def api_blueprint(name: str, import_name: str, url_prefix: str,
+                  description: str = "") -> ApiBlueprint:
     """A smorest blueprint for a plugin's API; ``url_prefix`` starts with /api/v1."""
-    return flask_smorest.Blueprint(name, import_name, url_prefix=url_prefix,
-                                   description=description)
+    return ApiBlueprint(name, import_name, url_prefix=url_prefix, description=description)
+
+
+def public(view):
+    """An operation anyone may call (signing up, trading a password for a token); put it
+    below the route decorator."""
+    view._qrp_public = True
+    return view
 
 
 def authenticated(view):
-    """API views that need a Bearer token; answers 401 in the one error shape otherwise."""
+    """Refuse a caller without a Bearer token: 401 in the one error shape. ``ApiBlueprint``
+    applies it to every operation; call it yourself only outside one."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):

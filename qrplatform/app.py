@@ -20,6 +20,7 @@ from qrplatform import (
     notify,
     permissions,
     product_analytics,
+    registry,
     sentry,
     signals,
     storage,
@@ -31,6 +32,7 @@ from qrplatform.events import bus, dispatch, stream
 from qrplatform.extensions import Migrations, csrf, db, login_manager
 from qrplatform.jobs import schedules
 from qrplatform.plugins import Plugin, PluginError, load_plugins
+from qrplatform.registry import CORE, Registry
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -46,8 +48,15 @@ CORE_EVENTS = {
                             "endpoint, limit, scope workspace|anonymous)",
 }
 
-# The core's high-volume events: sent with emit_stream() to their own topic, never the outbox.
-CORE_STREAMS = {"gateway.rate_limited": "qrp.gateway"}
+# What the core itself declares, the way a plugin would (checked for clashes the same way).
+CORE_DECLARATIONS = Plugin(
+    name=CORE,
+    events=CORE_EVENTS,
+    # High-volume events: sent with emit_stream() to their own topic, never the outbox.
+    streams={"gateway.rate_limited": "qrp.gateway"},
+    permissions=permissions.CORE_PERMISSIONS,
+    product_events=product_analytics.CORE_PRODUCT_EVENTS,
+)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -66,6 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     telemetry.init_app(app)
     sentry.init_app(app)
     metrics.init_app(app)
+    found = registry.init_app(app)
     _init_extensions(app)
     bus.init_app(app)
     stream.init_app(app)
@@ -79,8 +89,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     gateway.create_limiter(app)
     plugins = load_plugins(app.config.get("QRP_PLUGINS"))
     wire_plugins(app, smorest, plugins)
+    signals.connect_declared(found.signal_receivers)
     schedules.start_embedded_scheduler(app)
-    product_analytics.init_app(app)  # a receiver group of its own, fed by every plugin's events
+    product_analytics.init_app(app)  # a receiver group of its own, fed by every declaration
     cli.init_app(app)
     gateway.build_wsgi_stack(app, [*(m for p in plugins for m in p.wsgi_middleware),
                                    metrics.endpoint_middleware])
@@ -111,7 +122,7 @@ def _plugin_version_locations(config):
     from flask import current_app
 
     locations = [str(MIGRATIONS_DIR / "versions")]
-    locations += [p.migrations for p in current_app.extensions["qrp.plugins"] if p.migrations]
+    locations += [p.migrations for p in registry.registry(current_app).plugins if p.migrations]
     config.set_main_option("version_locations", " ".join(locations))
     config.set_main_option("path_separator", "space")
     return config
@@ -129,29 +140,27 @@ def _register_core(app: Flask, smorest) -> None:
     for blueprint in (auth_api.blp, jobs_api.blp):
         csrf.exempt(blueprint)
         smorest.register_blueprint(blueprint)
-    permissions.register(app, permissions.CORE_PERMISSIONS)
-    app.extensions["qrp.event_types"] = {
-        name: ("core", description) for name, description in CORE_EVENTS.items()
-    }
-    app.extensions["qrp.nav"] = []
+    registry.registry(app).declare(CORE, CORE_DECLARATIONS)
+    metrics.declare_all(app, CORE_DECLARATIONS.metrics)
 
 
 def wire_plugins(app: Flask, smorest, plugins: list[Plugin]) -> None:
     """Plug each plugin's declarations into the app, in dependency order."""
-    app.extensions["qrp.plugins"] = plugins
-    app.extensions["qrp.stream_topics"] = dict(CORE_STREAMS)
+    found: Registry = registry.registry(app)
+    found.plugins = list(plugins)
     for plugin in plugins:
         try:
-            _wire(app, smorest, plugin)
+            _wire(app, smorest, found, plugin)
         except PluginError:
             raise
         except Exception as exc:
             raise PluginError(f"plugin {plugin.name!r} could not be wired: {exc!r}") from exc
         signals.plugin_wired.send(plugin, app=app)
-    app.extensions["qrp.nav"].sort(key=lambda item: (item.order, item.label))
+    found.nav.sort(key=lambda item: (item.order, item.label))
 
 
-def _wire(app: Flask, smorest, plugin: Plugin) -> None:
+def _wire(app: Flask, smorest, found: Registry, plugin: Plugin) -> None:
+    found.declare(plugin.name, plugin)
     for name, default in plugin.settings.items():
         app.config.setdefault(name, plugin_setting(name, default))
     for blueprint in plugin.blueprints:
@@ -159,28 +168,17 @@ def _wire(app: Flask, smorest, plugin: Plugin) -> None:
     for blueprint in plugin.api_blueprints:
         csrf.exempt(blueprint)  # Bearer tokens, not cookies: no CSRF to forge
         smorest.register_blueprint(blueprint)
-    app.extensions["qrp.nav"].extend(plugin.nav)
-    event_types = app.extensions["qrp.event_types"]
-    for name, description in plugin.events.items():
-        if name in event_types:
-            raise PluginError(f"plugin {plugin.name!r} declares event {name!r}, already "
-                              f"declared by {event_types[name][0]!r}")
-        event_types[name] = (plugin.name, description)
-    app.extensions["qrp.stream_topics"].update(plugin.streams)
     for pattern, func in plugin.receivers.items():
         dispatch.register(app, plugin.name, pattern, func)
     for pattern, func in plugin.batch_receivers.items():
         dispatch.register(app, plugin.name, pattern, func, batch=True)
     for func in plugin.jobs:
-        jobs.register(app, func)
+        jobs.register(app, func, name=f"{plugin.name}.{func.__name__}", owner=plugin.name)
     for schedule in plugin.schedules:
         schedules.register(app, schedule)
     for command in plugin.commands:
         app.cli.add_command(command)
-    permissions.register(app, plugin.permissions)
+    metrics.declare_all(app, plugin.metrics)
     gateway.apply_rate_limits(app, plugin.rate_limits)
-    quotas = app.extensions.setdefault("qrp.quotas", {})
-    for key, limits in plugin.quotas.items():
-        quotas[key] = dict(limits)
     if plugin.setup is not None:
         plugin.setup(app)

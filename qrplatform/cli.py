@@ -9,6 +9,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from qrplatform.registry import registry
+
 
 class MigrationCommands(click.Group):
     """Flask-Migrate's `db` group, with `upgrade` defaulting to every head.
@@ -63,7 +65,7 @@ def list_plugins():
     """Show the enabled plugins in load order."""
     from qrplatform.plugins import installed_entry_points
 
-    enabled = {p.name: p for p in current_app.extensions["qrp.plugins"]}
+    enabled = {p.name: p for p in registry().plugins}
     for name, ep in sorted(installed_entry_points().items()):
         state = "enabled" if name in enabled else "installed"
         requires = ", ".join(enabled[name].requires) if name in enabled else ""
@@ -168,7 +170,7 @@ def events_consume(group: str, once: bool):
 @events_cli.command("types")
 def event_types():
     """Every event type the enabled plugins publish, with what it means."""
-    for name, (plugin, description) in sorted(current_app.extensions["qrp.event_types"].items()):
+    for name, (plugin, description) in sorted(registry().event_types.items()):
         click.echo(f"{name:28} {plugin:12} {description}")
 
 

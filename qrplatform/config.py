@@ -140,7 +140,9 @@ def load_settings(instance_path: str) -> dict:
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         PUBLIC_BASE_URL=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         S3_REGION=env.get("S3_REGION") or "us-east-1",
-        QRP_PLUGINS=_env_list(env.get("QRP_PLUGINS")),
+        # Unset: every installed plugin; empty: none (safe mode, the bare core).
+        QRP_PLUGINS=None if env.get("QRP_PLUGINS") is None else _env_list(env["QRP_PLUGINS"])
+        or [],
         QRP_ENVIRONMENT=env.get("QRP_ENVIRONMENT") or "development",
         # How many reverse proxies in front of us may set X-Forwarded-*; 0 trusts none.
         QRP_PROXY_HOPS=int(env.get("QRP_PROXY_HOPS") or 0),
@@ -194,8 +196,6 @@ def load_settings(instance_path: str) -> dict:
     settings.update({name: kind(env[name]) for name, kind in TUNING_VARIABLES.items()
                      if env.get(name)})
     settings.update({name: env[name] for name in KAFKA_SECURITY_VARIABLES if env.get(name)})
-    if env.get("SHORT_LINK_BASE_URL"):
-        settings["SHORT_LINK_BASE_URL"] = env["SHORT_LINK_BASE_URL"].rstrip("/")
-    else:
-        settings["SHORT_LINK_BASE_URL"] = settings["PUBLIC_BASE_URL"] + "/r"
+    # Unset: the plugin serving short links picks its path under PUBLIC_BASE_URL.
+    settings["SHORT_LINK_BASE_URL"] = (env.get("SHORT_LINK_BASE_URL") or "").rstrip("/") or None
     return settings

@@ -8,7 +8,8 @@ Counted as things happen (prometheus-flask-exporter and our own counters):
 - ``qrp_rate_limit_hits_total{route, scope}``: 429 answers; scope ``workspace`` or
   ``anonymous`` (keyed by IP);
 - ``qrp_errors_total{route, exception}``: unhandled exceptions (``got_request_exception``);
-- ``qrp_scans_total{outcome, classification}``: scan redirects, fast path included;
+- every metric a plugin declares (``Plugin.metrics``; the qr plugin's ``qrp_scans_total``),
+  counted with ``metric(name, app).labels(...).inc()``;
 - ``qrp_job_duration_seconds{job, outcome}`` and ``qrp_job_failures_total{job}``: job attempts.
   With RQ these are kept in Redis (``RedisJobStats``): RQ runs each job in a forked work horse
   that lives for one job, in worker containers Prometheus does not scrape, so every web
@@ -46,6 +47,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
+
+from qrplatform.plugins import Metric
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +90,8 @@ class Metrics:
         self.errors = Counter(
             "qrp_errors_total", "Unhandled exceptions while answering a request",
             ["route", "exception"], registry=self.registry)
-        self.scans = Counter(
-            "qrp_scans_total", "Visits of a dynamic code's short link",
-            ["outcome", "classification"], registry=self.registry)
+        # Metric name -> the Counter or Histogram a plugin (or the core) declared.
+        self.declared: dict[str, Counter | Histogram] = {}
         self._job_stats: LocalJobStats | RedisJobStats | None = None
         self._job_stats_lock = threading.Lock()
         self.scrape_collectors: list[Collector] = [
@@ -98,6 +100,22 @@ class Metrics:
         if multiprocess_dir() is None:
             for collector in self.scrape_collectors:
                 self.registry.register(collector)
+
+    def declare(self, metric: Metric) -> Counter | Histogram:
+        """Create a declared metric on this app's registry. Counters and histograms are
+        written to PROMETHEUS_MULTIPROC_DIR like the core's, so every worker adds up."""
+        if metric.kind == "counter":
+            made = Counter(metric.name, metric.documentation, list(metric.labels),
+                           registry=self.registry)
+        elif metric.kind == "histogram":
+            made = Histogram(metric.name, metric.documentation, list(metric.labels),
+                             buckets=metric.buckets or Histogram.DEFAULT_BUCKETS,
+                             registry=self.registry)
+        else:
+            raise ValueError(f"metric {metric.name}: kind {metric.kind!r} is not counter or "
+                             "histogram")
+        self.declared[metric.name] = made
+        return made
 
     @property
     def job_stats(self) -> LocalJobStats | RedisJobStats:
@@ -320,11 +338,21 @@ def _metrics(app: Flask | None = None) -> Metrics | None:
     return app.extensions.get(EXTENSION)
 
 
-def count_scan(app: Flask, outcome: str, classification: str) -> None:
-    """One visit of a short link (the qr plugin's redirect calls this)."""
+def declare_all(app: Flask, declared: Iterable[Metric]) -> None:
+    for metric in declared:
+        app.extensions[EXTENSION].declare(metric)
+
+
+def metric(name: str, app: Flask | None = None) -> Counter | Histogram:
+    """A metric declared in ``Plugin.metrics``, on ``app`` (default the current app; pass it
+    where there is no app context, as in WSGI middleware)::
+
+        metrics.metric("qrp_scans_total", app).labels(outcome="redirected", ...).inc()
+    """
     metrics = _metrics(app)
-    if metrics is not None:
-        metrics.scans.labels(outcome=outcome, classification=classification).inc()
+    if metrics is None or name not in metrics.declared:
+        raise KeyError(f"metric {name!r} is not declared by any enabled plugin")
+    return metrics.declared[name]
 
 
 def observe_job(name: str, outcome: str, duration: float) -> None:

@@ -6,13 +6,13 @@ Pages and API call ``require(name)`` (or decorate with ``permission_required``);
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from functools import wraps
 
-from flask import Flask, current_app, g
+from flask import g
 
 from qrplatform.errors import Forbidden
 from qrplatform.plugins import Permission
+from qrplatform.registry import registry
 
 CORE_PERMISSIONS = (
     Permission("workspace.view", "See the workspace and its members",
@@ -23,26 +23,10 @@ CORE_PERMISSIONS = (
                ("owner", "admin", "editor", "viewer", "billing")),
 )
 
-# Declared by the core so that roles mean the same with or without a billing plugin (the
-# billing role manages the plan only); a plugin that declares the same name takes it over.
-PROVISIONAL_PERMISSIONS = (
-    Permission("billing.manage", "Change the plan, payment details and invoices",
-               ("owner", "billing")),
-)
-CORE_PERMISSIONS = CORE_PERMISSIONS + PROVISIONAL_PERMISSIONS
-
-
-def register(app: Flask, permissions: Iterable[Permission]) -> None:
-    registry = app.extensions.setdefault("qrp.permissions", {})
-    for permission in permissions:
-        declared = registry.get(permission.name)
-        if declared is not None and declared not in PROVISIONAL_PERMISSIONS:
-            raise RuntimeError(f"permission {permission.name!r} is declared twice")
-        registry[permission.name] = permission
-
 
 def registered() -> dict[str, Permission]:
-    return current_app.extensions.get("qrp.permissions", {})
+    """Every permission the core and the enabled plugins declared (``Plugin.permissions``)."""
+    return registry().permissions
 
 
 def role_allows(role: str | None, name: str) -> bool:

@@ -3,15 +3,19 @@
 A plugin is a ``Plugin`` object published under the entry-point group ``qrplatform.plugins``;
 the built-ins in plugins/ are declared in setup.cfg exactly like a third-party package. The
 plugin declares what it brings; ``wire_plugins`` plugs it into the app. Installed is not
-enabled: ``QRP_PLUGINS`` (comma-separated names) picks the enabled ones, all installed by default.
+enabled: ``QRP_PLUGINS`` (comma-separated names) picks the enabled ones, all installed when it
+is unset; ``QRP_PLUGINS=""`` enables none (a safe mode that boots the bare core).
 
 A bad plugin stops startup with a ``PluginError`` that names it: a duplicate name, a missing
-requirement, a dependency cycle, an import failure, a wrong type, or a blueprint, table or API
-prefix that does not follow the naming rules below.
+requirement, a dependency cycle, an import failure, a wrong type, or a name that does not follow
+the naming rules below. A declaration two plugins make (an event type, a permission, a job...)
+stops startup naming both (``qrplatform.registry``).
 
-Naming rules (so that two plugins can never collide):
-- HTML and API blueprint names start with the plugin name;
-- table names start with ``<plugin name>_``;
+Naming rules (so that two plugins can never collide), for a plugin called ``name``:
+- blueprint and table names are ``name`` or start with ``name_`` (a plugin ``q`` owns no
+  ``qr_`` table);
+- event types, stream types, permissions, quota keys and product-analytics mappings are
+  ``name.something``; settings are ``NAME_SOMETHING``;
 - API blueprints live under ``/api/v1``.
 """
 
@@ -22,6 +26,12 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from blinker import Signal
+
+    from qrplatform.events import Event
 
 ENTRY_POINT_GROUP = "qrplatform.plugins"
 API_PREFIX = "/api/v1"
@@ -75,6 +85,46 @@ class Permission:
     roles: tuple[str, ...] = ("owner", "admin", "editor")
 
 
+@dataclass(frozen=True)
+class Metric:
+    """A Prometheus metric a plugin counts (``qrplatform.metrics.metric(name)`` returns it).
+
+    ``kind`` is ``counter`` or ``histogram`` (with ``buckets``): both add up across gunicorn
+    workers in multiprocess mode. Label values must be bounded (an outcome, never an id)."""
+
+    name: str
+    documentation: str
+    labels: tuple[str, ...] = ()
+    kind: str = "counter"
+    buckets: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ProductEvent:
+    """How one domain event type reaches product analytics (Mixpanel, with MIXPANEL_TOKEN).
+
+    ``name`` is the Mixpanel event; ``properties(event)`` adds properties (never personal data;
+    the workspace id and plan are always added); ``distinct_id(event)`` is who did it (by
+    default the acting user, else the workspace).
+
+    A stream event (``Plugin.streams``) is counted instead, per workspace, and sent once per
+    QRP_MIXPANEL_SCAN_WINDOW: ``count(event)`` names the counters it adds one to,
+    ``distinct(event)`` an item counted once (a code id), and ``summary(counts, distinct)`` turns
+    them into the properties of the one Mixpanel event.
+    """
+
+    name: str
+    properties: Callable[[Event], dict[str, Any]] | None = None
+    distinct_id: Callable[[Event], str | None] | None = None
+    count: Callable[[Event], Sequence[str]] | None = None
+    distinct: Callable[[Event], object] | None = None
+    summary: Callable[[Mapping[str, int], int], dict[str, Any]] | None = None
+
+    @property
+    def windowed(self) -> bool:
+        return self.count is not None
+
+
 @dataclass
 class Plugin:
     """What a plugin declares. Only ``name`` is required."""
@@ -101,7 +151,8 @@ class Plugin:
     streams: Mapping[str, str] = field(default_factory=dict)
     # Receivers of stream events, called with a list of events; idempotent by event id.
     batch_receivers: Mapping[str, Callable] = field(default_factory=dict)
-    # Job functions (module-level, taking ids); enqueued with qrplatform.jobs.enqueue.
+    # Job functions (module-level, taking ids), registered as "<plugin>.<function name>" and
+    # enqueued by that name: jobs.enqueue("qr.bulk_create", ...).
     jobs: Sequence[Callable] = ()
     # Jobs that run by themselves at an interval (qrplatform.jobs.schedules).
     schedules: Sequence[Schedule] = ()
@@ -118,7 +169,19 @@ class Plugin:
     # WSGI middleware factories, factory(app, wsgi_app) -> wsgi_app, for paths that must not
     # pay for the whole Flask pipeline (the scan redirect); mounted inside ProxyFix.
     wsgi_middleware: Sequence[Callable] = ()
-    # Called once with the app after the core wired everything above, for anything else.
+    # Prometheus metrics this plugin counts (qrplatform.metrics.metric(name) returns one).
+    metrics: Sequence[Metric] = ()
+    # Product analytics: this plugin's event type -> how it reaches Mixpanel.
+    product_events: Mapping[str, ProductEvent] = field(default_factory=dict)
+    # In-process hooks: a signal of qrplatform.signals -> receiver (or a list of receivers),
+    # connected by the core for the apps that enable this plugin only.
+    signal_receivers: Mapping[Signal, Callable | Sequence[Callable]] = field(
+        default_factory=dict)
+    # Template slots this plugin fills: slot name ("qr.code_actions") -> template(s) rendered
+    # where a page calls {{ slot("qr.code_actions", code=code) }}.
+    slots: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
+    # Called once with the app after the core wired everything above, for app-local wiring
+    # (before_request hooks, blueprints mounted at a configured path).
     setup: Callable | None = None
 
     @property
@@ -159,24 +222,52 @@ def _load(ep: EntryPoint) -> Plugin:
     return plugin
 
 
+def owns(plugin_name: str, name: str, separator: str = "_") -> bool:
+    """Whether ``name`` carries the plugin's prefix: ``qr`` owns ``qr`` and ``qr_codes``, not
+    ``qrx_codes``; with ``separator="."``, ``qr.created``."""
+    return name == plugin_name or name.startswith(plugin_name + separator)
+
+
+# What a plugin declares under its own name: (what, the names, the separator, case).
+def _declared_names(plugin: Plugin) -> list[tuple[str, list[str], str]]:
+    return [
+        ("event type", list(plugin.events), "."),
+        ("stream type", list(plugin.streams), "."),
+        ("permission", [p.name for p in plugin.permissions], "."),
+        ("quota", list(plugin.quotas), "."),
+        ("product event", list(plugin.product_events), "."),
+    ]
+
+
 def _check_names(plugin: Plugin) -> None:
+    name = plugin.name
     for bp in [*plugin.blueprints, *plugin.api_blueprints]:
-        if not bp.name.startswith(plugin.name):
+        if not owns(name, bp.name):
             raise PluginError(
-                f"plugin {plugin.name!r}: blueprint {bp.name!r} must start with the plugin name"
+                f"plugin {name!r}: blueprint {bp.name!r} must be {name!r} or start with "
+                f"'{name}_'"
             )
     for bp in plugin.api_blueprints:
         if not (bp.url_prefix or "").startswith(API_PREFIX):
             raise PluginError(
-                f"plugin {plugin.name!r}: API blueprint {bp.name!r} must live under {API_PREFIX}"
+                f"plugin {name!r}: API blueprint {bp.name!r} must live under {API_PREFIX}"
             )
     for model in plugin.models:
         table = getattr(model, "__tablename__", "")
-        if not table.startswith(plugin.name + "_"):
+        if not owns(name, table):
             raise PluginError(
-                f"plugin {plugin.name!r}: table {table!r} of {model.__name__} must start with "
-                f"'{plugin.name}_'"
+                f"plugin {name!r}: table {table!r} of {model.__name__} must start with "
+                f"'{name}_'"
             )
+    for what, names, separator in _declared_names(plugin):
+        for declared in names:
+            if not owns(name, declared, separator) or declared == name:
+                raise PluginError(f"plugin {name!r}: {what} {declared!r} must start with "
+                                  f"'{name}{separator}'")
+    for setting in plugin.settings:
+        if not setting.startswith(name.upper() + "_"):
+            raise PluginError(f"plugin {name!r}: setting {setting!r} must start with "
+                              f"'{name.upper()}_'")
     if plugin.migrations and not os.path.isdir(plugin.migrations):
         raise PluginError(
             f"plugin {plugin.name!r}: migrations folder {plugin.migrations} does not exist"
@@ -184,7 +275,8 @@ def _check_names(plugin: Plugin) -> None:
 
 
 def load_plugins(enabled: Sequence[str] | None = None) -> list[Plugin]:
-    """Load the enabled plugins (all installed when ``enabled`` is None) in dependency order."""
+    """Load the enabled plugins (all installed when ``enabled`` is None, none when it is
+    empty) in dependency order."""
     installed = installed_entry_points()
     names = list(installed) if enabled is None else list(dict.fromkeys(enabled))
     unknown = [name for name in names if name not in installed]

@@ -2,23 +2,15 @@
 
 The receivers form a consumer group of their own, ``product_analytics``: with Kafka,
 ``flask events consume product_analytics`` runs them; without it the relay hands them each
-event in-process. Domain events become Mixpanel events:
+event in-process. Which domain events become which Mixpanel events is declared, by the core for
+its own (``CORE_PRODUCT_EVENTS``: ``user.signed_up`` → Signup, ``gateway.rate_limited`` → Rate
+Limit Hit) and by each plugin for its own (``Plugin.product_events``, a ``ProductEvent`` each);
+``flask product-analytics events`` lists them.
 
-==========================  =====================  ============================================
-domain event                Mixpanel event         distinct_id
-==========================  =====================  ============================================
-``user.signed_up``          Signup                 the new user
-``qr.created``              QR Code Created        the acting user (the workspace for jobs)
-``microsite.published``     Microsite Published    the acting user
-``workspace.plan_changed``  Plan Changed           the acting user
-``qr.scanned`` (stream)     QR Code Scanned        the workspace, one event per window
-``gateway.rate_limited``    Rate Limit Hit         the workspace, one event per window
-==========================  =====================  ============================================
-
-Every event carries ``workspace_id`` and ``plan``. Scans are far too many to send one by one:
-they are counted per workspace and sent as one event per QRP_MIXPANEL_SCAN_WINDOW seconds
-(``scan_count``, ``human_scans``, ``bot_scans``, ``codes``); rate-limit hits likewise. Counts
-held for an open window are lost if the process dies — acceptable for product analytics, and
+Every event carries ``workspace_id`` and ``plan``. Stream events (scans) are far too many to
+send one by one: they are counted per workspace and sent as one event per
+QRP_MIXPANEL_SCAN_WINDOW seconds, with the properties the declaration's ``summary`` makes.
+Counts held for an open window are lost if the process dies — acceptable for product analytics, and
 the window can be set to 0 (one event per batch of the stream). A workspace with
 ``analytics_opt_out`` sends nothing at all.
 
@@ -39,7 +31,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -49,6 +41,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from qrplatform.events import Event, dispatch
+from qrplatform.plugins import ProductEvent
+from qrplatform.registry import registry
 
 log = logging.getLogger(__name__)
 
@@ -168,33 +162,20 @@ def _acting_user(event: Event) -> str | None:
     return str(actor["id"]) if actor.get("type") == "user" and actor.get("id") else None
 
 
-def _signup(event: Event) -> tuple[str, str, dict]:
-    return str(event.data["user_id"]), "Signup", {}
+def _rate_limit_counters(event: Event) -> tuple[str, ...]:
+    return ("all",)
 
 
-def _qr_created(event: Event) -> tuple[str | None, str, dict]:
-    data = event.data
-    return _acting_user(event), "QR Code Created", {
-        "kind": data.get("kind"), "type": data.get("type"),
-        "bulk": bool(data.get("bulk")), "duplicate": bool(data.get("duplicate_of"))}
+def _rate_limit_summary(counts: Mapping[str, int], _distinct: int) -> dict:
+    return {"hit_count": counts.get("all", 0)}
 
 
-def _microsite_published(event: Event) -> tuple[str | None, str, dict]:
-    return _acting_user(event), "Microsite Published", {
-        "microsite_id": event.data.get("microsite_id")}
-
-
-def _plan_changed(event: Event) -> tuple[str | None, str, dict]:
-    return _acting_user(event), "Plan Changed", {
-        "plan": event.data.get("plan"), "previous_plan": event.data.get("previous_plan")}
-
-
-# Domain event type → (distinct_id or None for "the workspace", Mixpanel name, properties).
-EVENT_MAP: dict[str, Callable[[Event], tuple[str | None, str, dict]]] = {
-    "user.signed_up": _signup,
-    "qr.created": _qr_created,
-    "microsite.published": _microsite_published,
-    "workspace.plan_changed": _plan_changed,
+# The core's own events; plugins declare theirs in Plugin.product_events.
+CORE_PRODUCT_EVENTS = {
+    "user.signed_up": ProductEvent("Signup",
+                                   distinct_id=lambda event: str(event.data["user_id"])),
+    "gateway.rate_limited": ProductEvent("Rate Limit Hit", count=_rate_limit_counters,
+                                         summary=_rate_limit_summary),
 }
 
 
@@ -207,29 +188,30 @@ class _Tally:
     first_event_id: str
     plan: str
     counts: dict[str, int] = field(default_factory=dict)
-    codes: set = field(default_factory=set)
+    distinct: set = field(default_factory=set)
 
 
 class WindowedCounter:
     """Stream events counted per workspace and sent as one Mixpanel event per window."""
 
-    def __init__(self, name: str, window: float, summarise: Callable[[_Tally], dict]):
-        self.name = name
+    def __init__(self, declared: ProductEvent, window: float):
+        self.declared = declared
+        self.name = declared.name
         self.window = window
-        self.summarise = summarise
         self.lock = threading.Lock()
         self.tallies: dict[int, _Tally] = {}
         self.opened_at = time.monotonic()
 
-    def add(self, workspace_id: int, plan: str, event: Event, keys: tuple[str, ...],
-            code: object = None) -> None:
+    def add(self, workspace_id: int, plan: str, event: Event) -> None:
+        keys = self.declared.count(event)
+        item = self.declared.distinct(event) if self.declared.distinct else None
         with self.lock:
             tally = self.tallies.setdefault(workspace_id, _Tally(event.id, plan))
             tally.plan = plan
             for key in keys:
                 tally.counts[key] = tally.counts.get(key, 0) + 1
-            if code is not None:
-                tally.codes.add(code)
+            if item is not None:
+                tally.distinct.add(item)
 
     def send_due(self, sink: MixpanelSink, *, force: bool = False) -> None:
         with self.lock:
@@ -242,31 +224,28 @@ class WindowedCounter:
         for workspace_id, tally in tallies.items():
             sink.track(workspace_distinct_id(workspace_id), self.name,
                        {"workspace_id": workspace_id, "plan": tally.plan,
-                        **self.summarise(tally)},
+                        **self._summary(tally)},
                        insert_id=str(uuid.uuid5(uuid.NAMESPACE_URL,
                                                 f"{self.name}:{tally.first_event_id}")),
                        occurred=now)
 
-
-def _scan_summary(tally: _Tally) -> dict:
-    return {"scan_count": tally.counts.get("all", 0),
-            "human_scans": tally.counts.get("human", 0),
-            "bot_scans": tally.counts.get("bot", 0),
-            "codes": len(tally.codes)}
-
-
-def _rate_limit_summary(tally: _Tally) -> dict:
-    return {"hit_count": tally.counts.get("all", 0)}
+    def _summary(self, tally: _Tally) -> dict:
+        if self.declared.summary is None:
+            return {"count": tally.counts.get("all", 0)}
+        return self.declared.summary(tally.counts, len(tally.distinct))
 
 
 class ProductAnalytics:
-    def __init__(self, app: Flask):
+    def __init__(self, app: Flask, declared: Mapping[str, ProductEvent]):
         self.app = app
         config = app.config
+        self.declared = dict(declared)
         self.sink = MixpanelSink(config["MIXPANEL_TOKEN"], config.get("MIXPANEL_API_HOST"))
         window = float(config.get("QRP_MIXPANEL_SCAN_WINDOW") or 0)
-        self.scans = WindowedCounter("QR Code Scanned", window, _scan_summary)
-        self.rate_limits = WindowedCounter("Rate Limit Hit", window, _rate_limit_summary)
+        # Stream event type -> its window.
+        self.windows = {event_type: WindowedCounter(product_event, window)
+                        for event_type, product_event in self.declared.items()
+                        if product_event.windowed}
         self.flush_interval = float(config.get("QRP_MIXPANEL_FLUSH_INTERVAL") or 0)
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
@@ -303,43 +282,37 @@ class ProductAnalytics:
     # receivers (called by the event bus) --
     def on_event(self, event: Event) -> None:
         self._ensure_flusher()
-        distinct_id, name, properties = EVENT_MAP[event.type](event)
+        declared = self.declared[event.type]
         if event.workspace_id is None:
             return
         facts = workspace_facts({event.workspace_id}).get(event.workspace_id)
         if facts is None or facts.opted_out:
             return
+        properties = declared.properties(event) if declared.properties else {}
+        distinct_id = (declared.distinct_id or _acting_user)(event)
         plan = properties.pop("plan", None) or facts.plan
-        self.sink.track(distinct_id or workspace_distinct_id(event.workspace_id), name,
+        self.sink.track(distinct_id or workspace_distinct_id(event.workspace_id), declared.name,
                         {"workspace_id": event.workspace_id, "plan": plan, **properties},
                         insert_id=event.id, occurred=_epoch(event))
 
-    def on_scans(self, events: list[Event]) -> None:
+    def on_stream(self, events: list[Event]) -> None:
         self._ensure_flusher()
         facts = workspace_facts({e.workspace_id for e in events if e.workspace_id})
+        touched = set()
         for event in events:
             known = facts.get(event.workspace_id)
-            if known is None or known.opted_out:
+            window = self.windows.get(event.type)
+            if known is None or known.opted_out or window is None:
                 continue
-            classification = event.data.get("classification")
-            keys = ("all", classification) if classification in ("human", "bot") else ("all",)
-            self.scans.add(event.workspace_id, known.plan, event, keys,
-                           code=event.data.get("code_id"))
-        self.scans.send_due(self.sink)
-
-    def on_rate_limits(self, events: list[Event]) -> None:
-        self._ensure_flusher()
-        facts = workspace_facts({e.workspace_id for e in events if e.workspace_id})
-        for event in events:
-            known = facts.get(event.workspace_id)
-            if known is not None and not known.opted_out:
-                self.rate_limits.add(event.workspace_id, known.plan, event, ("all",))
-        self.rate_limits.send_due(self.sink)
+            window.add(event.workspace_id, known.plan, event)
+            touched.add(event.type)
+        for event_type in touched:
+            self.windows[event_type].send_due(self.sink)
 
     def flush(self, *, close_windows: bool = False) -> int:
         """Send what is due (every open window too with ``close_windows``) to Mixpanel."""
-        for counter in (self.scans, self.rate_limits):
-            counter.send_due(self.sink, force=close_windows)
+        for window in self.windows.values():
+            window.send_due(self.sink, force=close_windows)
         return self.sink.flush()
 
 
@@ -351,12 +324,8 @@ def _on_event(event: Event) -> None:
     analytics().on_event(event)
 
 
-def _on_scans(events: list[Event]) -> None:
-    analytics().on_scans(events)
-
-
-def _on_rate_limits(events: list[Event]) -> None:
-    analytics().on_rate_limits(events)
+def _on_stream(events: list[Event]) -> None:
+    analytics().on_stream(events)
 
 
 # -- opting a workspace out ---------------------------------------------------------------------
@@ -373,6 +342,16 @@ def set_opt_out(workspace_id: int, opted_out: bool) -> None:
         raise click.ClickException(f"no workspace {workspace_id}")
     workspace.analytics_opt_out = opted_out
     db.session.commit()
+
+
+@cli.command("events")
+def list_events():
+    """Which domain events reach Mixpanel, under which name."""
+    for event_type, declared in sorted(registry().product_events.items()):
+        owner = registry().event_types.get(event_type)
+        kind = "counted per window" if declared.windowed else "one by one"
+        click.echo(f"{event_type:28} {declared.name:24} {kind:20} "
+                   f"{owner.owner if owner else ''}")
 
 
 @cli.command("opt-out")
@@ -397,10 +376,12 @@ def init_app(app: Flask) -> ProductAnalytics | None:
     app.cli.add_command(cli)
     if not app.config.get("MIXPANEL_TOKEN"):
         return None
-    product_analytics = ProductAnalytics(app)
+    declared = registry(app).product_events
+    product_analytics = ProductAnalytics(app, declared)
     app.extensions[EXTENSION] = product_analytics
-    for event_type in EVENT_MAP:
-        dispatch.register(app, GROUP, event_type, _on_event)
-    dispatch.register(app, GROUP, "qr.scanned", _on_scans, batch=True)
-    dispatch.register(app, GROUP, "gateway.rate_limited", _on_rate_limits, batch=True)
+    for event_type, product_event in declared.items():
+        if product_event.windowed:
+            dispatch.register(app, GROUP, event_type, _on_stream, batch=True)
+        else:
+            dispatch.register(app, GROUP, event_type, _on_event)
     return product_analytics

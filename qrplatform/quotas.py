@@ -7,9 +7,10 @@ raises ``QuotaExceeded`` (HTTP 402) with a message that names the plan, the limi
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import g
 
 from qrplatform.errors import QuotaExceeded
+from qrplatform.registry import registry
 
 
 def current_plan() -> str:
@@ -26,7 +27,7 @@ def current_plan() -> str:
 
 def limit(key: str, plan: str | None = None) -> int | None:
     """The workspace plan's limit for ``key``; None means unlimited."""
-    declared = current_app.extensions.get("qrp.quotas", {})
+    declared = registry().quotas
     if key not in declared:
         raise KeyError(f"unknown quota {key!r}: no enabled plugin declares it")
     plan = plan or current_plan()

@@ -5,15 +5,21 @@ things that must happen inside the same request or transaction (adding a row nex
 workspace, refusing an action). Anything that may happen later reacts to a *domain event*
 instead (``Plugin.receivers``; the event types are listed by ``flask events types``).
 
-Connect in your plugin's ``setup(app)`` or at import time::
+A plugin declares its receivers and the core connects them, for the apps that enable the
+plugin only (never ``signal.connect`` yourself: that would run in every app of the process)::
 
-    from qrplatform import signals
+    plugin = Plugin(..., signal_receivers={signals.workspace_created: give_trial})
 
-    @signals.workspace_created.connect
-    def give_trial(sender, workspace, **extra): ...
+    def give_trial(sender, owner, **extra): ...
 """
 
-from blinker import Namespace
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+
+from blinker import Namespace, Signal
+from flask import Flask, current_app, has_app_context
 
 _signals = Namespace()
 
@@ -89,3 +95,44 @@ api_token_requested = _signals.signal(
     :param second_factor: the request's ``second_factor`` field (a one-time code), or None
     """,
 )
+
+
+# -- connecting declared receivers ---------------------------------------------------------------
+
+# (signal, receiver) -> the wrapper connected for it, once per process whatever the app count.
+_connected: dict[tuple[int, Callable], Callable] = {}
+
+
+def connect_declared(receivers: Iterable) -> None:
+    """Connect each declared receiver (``Plugin.signal_receivers``) once; it then runs only
+    when the app the signal is sent in declared it, so a plugin disabled in one app of the
+    process stays silent there."""
+    for declared in receivers:
+        key = (id(declared.signal), declared.func)
+        if key not in _connected:
+            wrapper = _only_where_declared(declared.signal, declared.func)
+            declared.signal.connect(wrapper, weak=False)
+            _connected[key] = wrapper
+
+
+def _app_of(sender, extra: dict) -> Flask | None:
+    if isinstance(sender, Flask):
+        return sender
+    if isinstance(extra.get("app"), Flask):
+        return extra["app"]
+    return current_app._get_current_object() if has_app_context() else None
+
+
+def _only_where_declared(signal: Signal, func: Callable) -> Callable:
+    from qrplatform.registry import EXTENSION
+
+    @wraps(func)
+    def receive(sender, **extra):
+        app = _app_of(sender, extra)
+        found = app.extensions.get(EXTENSION) if app is not None else None
+        if found is None or not any(r.signal is signal and r.func is func
+                                    for r in found.signal_receivers):
+            return None
+        return func(sender, **extra)
+
+    return receive

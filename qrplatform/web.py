@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask import current_app, g, make_response, render_template, request
+from markupsafe import Markup
 
 from qrplatform import permissions
 from qrplatform.plugins import NavItem
+from qrplatform.registry import registry
 
 
 def is_htmx() -> bool:
@@ -33,16 +35,25 @@ def form_error(form, error) -> None:
 
 def nav_items(menu: str = "main") -> list[NavItem]:
     """A menu composed from every enabled plugin, minus what the role cannot use."""
-    items = current_app.extensions.get("qrp.nav", [])
+    items = registry().nav
     if g.get("user") is None:
         return []
     return [item for item in items if item.menu == menu
             and (item.permission is None or permissions.can(item.permission))]
 
 
+def slot(name: str, **context) -> Markup:
+    """Render what the enabled plugins put in the template slot ``name`` (``Plugin.slots``),
+    in plugin order, each with ``context``; nothing when no plugin fills it. A page offers a
+    slot with ``{{ slot("qr.code_actions", code=code) }}``."""
+    return Markup("").join(Markup(render_template(template, **context))
+                           for template in registry().slots.get(name, ()))
+
+
 def template_context() -> dict:
     return {
         "nav_items": nav_items,
+        "slot": slot,
         # Whether an optional plugin's page exists, to link to it only when it is enabled.
         "has_endpoint": lambda endpoint: endpoint in current_app.view_functions,
         "can": permissions.can,

@@ -16,6 +16,7 @@ from qrplatform.events.dispatch import register
 from qrplatform.events.kafka import run_consumer
 from qrplatform.events.models import OutboxEvent
 from qrplatform.events.outbox import backlog, drain
+from qrplatform.registry import registry
 from qrplatform.testing.kafka import KAFKA_TEST_CONFIG, portable_config, read_topic
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -256,7 +257,7 @@ def test_a_poll_goes_to_a_batch_receiver_whole_and_a_failed_batch_is_retried_unc
         db, make_kafka_app, event_domain):
     app = make_kafka_app()
     event_type = f"{event_domain}.scanned"
-    app.extensions["qrp.stream_topics"][event_type] = f"qrp.{event_domain}-scans"
+    registry(app).stream_topics[event_type] = f"qrp.{event_domain}-scans"
     batches, failures = [], []
 
     def store(batch):
@@ -292,7 +293,7 @@ def test_records_fetched_while_a_batch_fails_are_fetched_again(
     fails, the records fetched meanwhile must come again, whatever partition they are on."""
     app = make_kafka_app()
     event_type = f"{event_domain}.scanned"
-    app.extensions["qrp.stream_topics"][event_type] = f"qrp.{event_domain}-scans"
+    registry(app).stream_topics[event_type] = f"qrp.{event_domain}-scans"
     sink = app.extensions["qrp.stream"].sink
     with app.app_context():
         first_wave = [events.make_event(event_type, {"n": n}, workspace_id=1) for n in range(10)]
@@ -355,6 +356,6 @@ def test_a_group_subscribes_to_the_topics_its_receivers_need(make_app, pattern, 
     from qrplatform.events.dispatch import topics_for_group
 
     app = make_app()
-    app.extensions["qrp.stream_topics"]["qr.scanned"] = "qrp.scans"
+    registry(app).stream_topics["qr.scanned"] = "qrp.scans"
     register(app, "routing", pattern, print)
     assert topics_for_group("routing", app) == expected

@@ -19,6 +19,7 @@ from qrplatform.events.dispatch import register
 from qrplatform.events.kafka import run_consumer
 from qrplatform.events.outbox import EventBacklogCollector, backlog
 from qrplatform.events.stream import FileSpool, RedisSpool, drain_spool, spool_of
+from qrplatform.registry import registry
 from qrplatform.testing.kafka import portable_config, read_topic
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 def route_stream(app, domain: str) -> tuple[str, str]:
     """Declare ``<domain>.scanned`` a stream type, as a plugin's ``streams`` would."""
     event_type, topic = f"{domain}.scanned", f"qrp.{domain}-scans"
-    app.extensions["qrp.stream_topics"][event_type] = topic
+    registry(app).stream_topics[event_type] = topic
     return event_type, topic
 
 
@@ -127,7 +128,7 @@ WEB_PROCESS = textwrap.dedent("""
 
     config, event_type, topic = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
     app = create_app(config)
-    app.extensions["qrp.stream_topics"][event_type] = topic
+    registry(app).stream_topics[event_type] = topic
     with app.app_context():
         ids = [emit_stream(event_type, {"n": n}, workspace_id=1).id for n in range(200)]
     print(json.dumps(ids), flush=True)

@@ -9,6 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from qrplatform import PROJECT_ROOT
+from qrplatform.registry import registry
 from qrplatform.testing.pytest_plugin import builtin_plugins
 
 
@@ -17,7 +18,7 @@ def owned_by_enabled_code(app):
     models of another plugin whose migrations are not applied here."""
     from qrplatform.extensions import db
 
-    prefixes = tuple(f"{plugin.name}_" for plugin in app.extensions["qrp.plugins"])
+    prefixes = tuple(f"{plugin.name}_" for plugin in registry(app).plugins)
 
     def include(obj, name, type_, reflected, compare_to):
         if type_ != "table":

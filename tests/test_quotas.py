@@ -3,12 +3,13 @@ from flask import g
 
 from qrplatform import quotas
 from qrplatform.errors import QuotaExceeded
+from qrplatform.registry import registry
 
 
 @pytest.fixture
 def quota_app(make_app, db):
     app = make_app()
-    app.extensions["qrp.quotas"]["demo.things"] = {"free": 2, "pro": 10, "business": None}
+    registry(app).quotas["demo.things"] = {"free": 2, "pro": 10, "business": None}
     return app
 
 

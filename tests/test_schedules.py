@@ -58,14 +58,14 @@ def test_embedded_scheduler_keeps_its_times_in_memory(scheduled_app, db):
 
 def test_scheduler_command_and_the_analytics_schedules(app, db):
     names = set(schedules.registered(app))
-    assert {"qrp_analytics.jobs:detect_anomalies", "qrp_analytics.jobs:purge_expired"} <= names
+    assert {"analytics.detect_anomalies", "analytics.purge_expired"} <= names
     result = app.test_cli_runner().invoke(args=["jobs", "scheduler", "--once"])
     assert result.exit_code == 0, result.output
     assert "detect_anomalies" in result.output and "purge_expired" in result.output
     with unscoped():
         states = {job.name: job.state for job in db.session.scalars(select(Job))}
-    assert states["qrp_analytics.jobs:purge_expired"] == "finished"
-    assert states["qrp_analytics.jobs:detect_anomalies"] == "finished"
+    assert states["analytics.purge_expired"] == "finished"
+    assert states["analytics.detect_anomalies"] == "finished"
 
 
 def test_a_schedule_more_often_than_the_scheduler_looks_is_refused(make_app):

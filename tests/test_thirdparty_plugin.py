@@ -16,6 +16,7 @@ from qrplatform.events.dispatch import deliver
 from qrplatform.events.models import OutboxEvent
 from qrplatform.events.outbox import drain
 from qrplatform.extensions import db as database
+from qrplatform.registry import registry
 from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD, builtin_plugins, csrf_token
 
 PACKAGE = Path(__file__).parent / "thirdparty_plugin"
@@ -54,7 +55,7 @@ def plugin_database(database_url):
 def test_pip_installed_plugin_adds_page_api_model_nav_and_receiver(
         installed_plugin, plugin_database, make_app):
     app = make_app(QRP_PLUGINS=None, SQLALCHEMY_DATABASE_URI=plugin_database)
-    names = [plugin.name for plugin in app.extensions["qrp.plugins"]]
+    names = [plugin.name for plugin in registry(app).plugins]
     assert "hello" in names and set(builtin_plugins()) <= set(names)
 
     with app.app_context():
@@ -90,3 +91,5 @@ def test_pip_installed_plugin_adds_page_api_model_nav_and_receiver(
         page = client.get("/hello").get_data(as_text=True)
         assert "Welcome to Pat&#39;s workspace!" in page
         assert 'href="/hello"' in page  # the nav entry, composed into base.html
+        home = client.get("/dashboard").get_data(as_text=True)
+        assert 'id="hello-card"' in home  # the plugin's card in the core's "home.cards" slot

@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 from qrp_analytics import services
 from qrp_analytics.models import ALERT_KINDS, CHANNELS, COUNT_COLUMNS, DIMENSIONS
 from qrplatform import permissions
-from qrplatform.api import BEARER, api_blueprint, authenticated
+from qrplatform.api import api_blueprint
 
 codes_blp = api_blueprint("analytics_codes", __name__, "/api/v1/qr-codes",
                           "Scan analytics of one QR code")
@@ -168,8 +168,6 @@ def _period(args) -> services.Period:
 @codes_blp.get("/<int:code_id>/analytics")
 @codes_blp.arguments(AnalyticsPeriodArgs, location="query")
 @codes_blp.response(200, AnalyticsCodeInsightsSchema)
-@codes_blp.doc(security=BEARER)
-@authenticated
 def code_analytics(args, code_id):
     """A code's insights: totals, humans and bots apart, series with the previous period,
     breakdowns, anomalies, the live counter and a 14-day forecast."""
@@ -184,8 +182,6 @@ def code_analytics(args, code_id):
 @blp.get("")
 @blp.arguments(AnalyticsPeriodArgs, location="query")
 @blp.response(200, AnalyticsInsightsSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def workspace_analytics(args):
     """The workspace's insights, with its top codes."""
     permissions.require("analytics.view")
@@ -205,8 +201,6 @@ def _settings_dict(found) -> dict:
 
 @blp.get("/settings")
 @blp.response(200, AnalyticsSettingsSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def get_settings():
     """Privacy switches, retention and the workspace's own bot rules."""
     permissions.require("analytics.view")
@@ -216,8 +210,6 @@ def get_settings():
 @blp.put("/settings")
 @blp.arguments(AnalyticsSettingsChangeSchema(partial=True))
 @blp.response(200, AnalyticsSettingsSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def put_settings(data):
     """Change the settings; fields left out keep their value."""
     return _settings_dict(services.update_settings(data))
@@ -225,8 +217,6 @@ def put_settings(data):
 
 @blp.get("/alert-rules")
 @blp.response(200, AnalyticsAlertRulesSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def get_alert_rules():
     permissions.require("analytics.view")
     return {"rules": services.alert_rules()}
@@ -235,8 +225,6 @@ def get_alert_rules():
 @blp.put("/alert-rules")
 @blp.arguments(AnalyticsAlertRulesSchema)
 @blp.response(200, AnalyticsAlertRulesSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def put_alert_rules(data):
     """Replace the workspace's alert rules with these."""
     return {"rules": services.replace_alert_rules(data["rules"])}
@@ -245,8 +233,6 @@ def put_alert_rules(data):
 @blp.post("/exports")
 @blp.arguments(AnalyticsExportRequestSchema)
 @blp.response(202, AnalyticsExportAcceptedSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def start_export(data):
     """Build a CSV in the background; follow ``status_url`` until ``result.download_url``."""
     job = services.start_export(data["kind"], _period(data))

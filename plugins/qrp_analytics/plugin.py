@@ -57,4 +57,5 @@ plugin = Plugin(
     ],
     # Days of scans kept, by plan; a workspace may choose fewer.
     quotas={"analytics.retention_days": {"free": 90, "pro": 400, "business": 1095}},
+    slots={"qr.code_actions": "analytics/_code_action.html"},
 )

@@ -550,12 +550,10 @@ EXPORT_KINDS = ("scans", "aggregates")
 
 def start_export(kind: str, p: Period) -> jobs.Job:
     permissions.require("analytics.export")
-    from qrp_analytics import jobs as analytics_jobs
-
     if kind not in EXPORT_KINDS:
         raise InvalidInput("Export scans or aggregates.", field="kind")
-    func_ = analytics_jobs.export_scans if kind == "scans" else analytics_jobs.export_aggregates
-    job = jobs.enqueue(func_, p.first_day.isoformat(), p.last_day.isoformat(), queue="bulk",
+    job = jobs.enqueue(f"analytics.export_{kind}", p.first_day.isoformat(),
+                       p.last_day.isoformat(), queue="bulk",
                        description=f"{kind} export {p.first_day} to {p.last_day}")
     db.session.commit()
     return job

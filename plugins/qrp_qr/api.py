@@ -22,7 +22,7 @@ from qrp_qr.schemas import (
     QRCodeUpdateSchema,
 )
 from qrplatform import permissions
-from qrplatform.api import BEARER, api_blueprint, authenticated
+from qrplatform.api import api_blueprint
 
 blp = api_blueprint("qr_codes", __name__, "/api/v1/qr-codes",
                     "QR codes: static and dynamic, their design, images and bulk creation")
@@ -55,8 +55,6 @@ def _content_shorthand(data: dict) -> dict:
 @blp.get("")
 @blp.arguments(QRCodeListArgs, location="query")
 @blp.response(200, QRCodePageSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def list_codes(args):
     """The workspace's codes, newest first: search, filter by type, kind, tag and status."""
     permissions.require("qr.view")
@@ -70,8 +68,6 @@ def list_codes(args):
 @blp.post("")
 @blp.arguments(QRCodeCreateSchema)
 @blp.response(201, QRCodeSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def create_code(data):
     """Create a code. The design is decoded by a real QR decoder first; a design that would
     not scan is refused with 422 and a message saying what to change."""
@@ -81,8 +77,6 @@ def create_code(data):
 
 @blp.get("/<int:code_id>")
 @blp.response(200, QRCodeSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def get_code(code_id):
     """One code."""
     permissions.require("qr.view")
@@ -92,8 +86,6 @@ def get_code(code_id):
 @blp.patch("/<int:code_id>")
 @blp.arguments(QRCodeUpdateSchema)
 @blp.response(200, QRCodeSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def update_code(data, code_id):
     """Change a code. A dynamic code keeps its short link: the printed code stays valid.
     ``archived: false`` restores an archived code."""
@@ -110,8 +102,6 @@ def update_code(data, code_id):
 
 @blp.delete("/<int:code_id>")
 @blp.response(204)
-@blp.doc(security=BEARER)
-@authenticated
 def archive_code(code_id):
     """Archive a code: its short link stops redirecting and says so. Nothing is erased
     (scans stay for analytics); PATCH ``archived: false`` restores it."""
@@ -121,8 +111,6 @@ def archive_code(code_id):
 
 @blp.post("/<int:code_id>/duplicate")
 @blp.response(201, QRCodeSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def duplicate_code(code_id):
     """A copy of the code; a dynamic copy gets its own short link."""
     permissions.require("qr.edit")
@@ -132,8 +120,6 @@ def duplicate_code(code_id):
 @blp.get("/<int:code_id>/image")
 @blp.arguments(ImageArgs, location="query")
 @blp.response(200, ImageSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def code_image(args, code_id):
     """The code as PNG, SVG or PDF at any size within limits (drawn once, then cached)."""
     permissions.require("qr.view")
@@ -147,8 +133,6 @@ def code_image(args, code_id):
 @blp.post("/logos")
 @blp.arguments(LogoUploadSchema, location="files")
 @blp.response(201, LogoSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def upload_logo(files):
     """Upload a logo (multipart field ``file``); put the returned key in ``design.logo``."""
     permissions.require("qr.edit")
@@ -162,8 +146,6 @@ def upload_logo(files):
 @blp.arguments(BulkUploadSchema, location="files")
 @blp.arguments(BulkFormSchema, location="form")
 @blp.response(202, BulkAcceptedSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def bulk_create(files, form):
     """Create up to 10,000 codes from a CSV (multipart ``file``). Every row is checked first:
     bad rows answer 422 with their line numbers and nothing is created, unless
@@ -181,8 +163,6 @@ def bulk_create(files, form):
 
 @templates_blp.get("")
 @templates_blp.response(200, DesignTemplateSchema(many=True))
-@templates_blp.doc(security=BEARER)
-@authenticated
 def list_templates():
     """The workspace's saved designs."""
     permissions.require("qr.view")
@@ -192,8 +172,6 @@ def list_templates():
 @templates_blp.post("")
 @templates_blp.arguments(DesignTemplateSchema)
 @templates_blp.response(201, DesignTemplateSchema)
-@templates_blp.doc(security=BEARER)
-@authenticated
 def create_template(data):
     """Save a design for reuse (it must scan, like any design)."""
     permissions.require("qr.edit")
@@ -202,8 +180,6 @@ def create_template(data):
 
 @templates_blp.get("/<int:template_id>")
 @templates_blp.response(200, DesignTemplateSchema)
-@templates_blp.doc(security=BEARER)
-@authenticated
 def get_template(template_id):
     """One saved design."""
     permissions.require("qr.view")
@@ -213,8 +189,6 @@ def get_template(template_id):
 @templates_blp.patch("/<int:template_id>")
 @templates_blp.arguments(DesignTemplatePatchSchema)
 @templates_blp.response(200, DesignTemplateSchema)
-@templates_blp.doc(security=BEARER)
-@authenticated
 def update_template(data, template_id):
     """Rename or change a saved design (codes already made keep their own copy)."""
     permissions.require("qr.edit")
@@ -225,8 +199,6 @@ def update_template(data, template_id):
 
 @templates_blp.delete("/<int:template_id>")
 @templates_blp.response(204)
-@templates_blp.doc(security=BEARER)
-@authenticated
 def delete_template(template_id):
     """Delete a saved design."""
     permissions.require("qr.edit")

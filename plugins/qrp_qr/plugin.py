@@ -3,14 +3,33 @@
 from pathlib import Path
 
 from qrp_qr import api, jobs, models, redirect, views
-from qrplatform.plugins import NavItem, Permission, Plugin
+from qrplatform.plugins import Metric, NavItem, Permission, Plugin, ProductEvent
 
 ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
 
 
 def setup(app) -> None:
     """The short links live at SHORT_LINK_BASE_URL's path, known only once the app is set up."""
+    if not app.config.get("SHORT_LINK_BASE_URL"):
+        app.config["SHORT_LINK_BASE_URL"] = (app.config["PUBLIC_BASE_URL"].rstrip("/")
+                                             + app.config["QR_SHORT_LINK_PATH"])
     redirect.init_app(app)
+
+
+def _created_properties(event) -> dict:
+    data = event.data
+    return {"kind": data.get("kind"), "type": data.get("type"),
+            "bulk": bool(data.get("bulk")), "duplicate": bool(data.get("duplicate_of"))}
+
+
+def _scan_counters(event) -> tuple[str, ...]:
+    classification = event.data.get("classification")
+    return ("all", classification) if classification in ("human", "bot") else ("all",)
+
+
+def _scan_summary(counts, codes: int) -> dict:
+    return {"scan_count": counts.get("all", 0), "human_scans": counts.get("human", 0),
+            "bot_scans": counts.get("bot", 0), "codes": codes}
 
 
 plugin = Plugin(
@@ -43,11 +62,22 @@ plugin = Plugin(
     settings={
         "QR_REDIRECT_FAST_PATH": True,  # answer plain redirects before the Flask pipeline
         "QR_BULK_PROCESSES": 0,  # processes drawing bulk images; 0 means one per CPU
+        # Where short links live under PUBLIC_BASE_URL when SHORT_LINK_BASE_URL is unset.
+        "QR_SHORT_LINK_PATH": "/r",
     },
     wsgi_middleware=[redirect.short_link_middleware],
     permissions=[
         Permission("qr.view", "See QR codes, their designs and images", ALL_ROLES),
         Permission("qr.edit", "Create, change, archive and bulk-create QR codes"),
     ],
+    metrics=[Metric(redirect.SCANS_METRIC, "Visits of a dynamic code's short link",
+                    ("outcome", "classification"))],
+    product_events={
+        "qr.created": ProductEvent("QR Code Created", properties=_created_properties),
+        # Scans are many: one Mixpanel event per workspace per QRP_MIXPANEL_SCAN_WINDOW.
+        "qr.scanned": ProductEvent("QR Code Scanned", count=_scan_counters,
+                                   distinct=lambda event: event.data.get("code_id"),
+                                   summary=_scan_summary),
+    },
     setup=setup,
 )

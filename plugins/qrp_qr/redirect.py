@@ -45,6 +45,7 @@ LOCAL_TTL = 300.0            # seconds a link stays in a process (a safety net; 
 MISSING_TTL = 10.0           # an unknown code is remembered briefly (scanners retry)
 LOCAL_SIZE = 50_000
 CONTENT_TOKEN_AGE = 600      # seconds a password-unlocked content link stays valid
+SCANS_METRIC = "qrp_scans_total"  # declared in plugin.py
 
 # Only set the entry if nobody invalidated the code since we read its generation.
 _SET_IF_GENERATION = """
@@ -290,7 +291,8 @@ def record_scan(app: Flask, entry: dict[str, Any], *, method: str, user_agent: s
                 referrer: str | None, country: str | None, accept_language: str | None,
                 ip: str, classification: str, reason: str | None, outcome: str) -> None:
     """One qr.scanned stream event; the raw IP never leaves this function."""
-    metrics.count_scan(app, outcome, classification)
+    metrics.metric(SCANS_METRIC, app).labels(outcome=outcome,
+                                             classification=classification).inc()
     salt = privacy.daily_salt(app)
     user_agent = user_agent[:512] if user_agent else None
     data = {

@@ -699,7 +699,6 @@ def parse_bulk_csv(data: bytes, *, kind: str = "dynamic", qr_type: str = "url"
 def start_bulk(data: bytes, *, kind: str, qr_type: str, skip_invalid: bool,
                design_template_id: int | None = None):
     """Check the whole file now (so bad rows are reported at once), then hand it to a job."""
-    from qrp_qr import jobs
     from qrplatform.jobs import enqueue
     from qrplatform.tenancy import current_workspace_id
 
@@ -713,7 +712,7 @@ def start_bulk(data: bytes, *, kind: str, qr_type: str, skip_invalid: bool,
     upload_id = secrets.token_hex(12)
     key = f"bulk/{current_workspace_id()}/{upload_id}.csv"
     storage().put(key, data, content_type="text/csv")
-    job = enqueue(jobs.bulk_create, key, upload_id,
+    job = enqueue("qr.bulk_create", key, upload_id,
                   {"kind": kind, "type": qr_type, "design_template_id": design_template_id,
                    "skip_invalid": skip_invalid},
                   queue="bulk", description=f"Creating {len(rows):,} QR codes")

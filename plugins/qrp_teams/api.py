@@ -22,7 +22,7 @@ from qrp_teams.schemas import (
     SecuritySchema,
 )
 from qrplatform import permissions
-from qrplatform.api import BEARER, api_blueprint, authenticated
+from qrplatform.api import api_blueprint
 from qrplatform.permissions import permission_required
 
 blp = api_blueprint("teams_api", __name__, "/api/v1/teams",
@@ -43,8 +43,6 @@ def invitation_view(invitation) -> dict:
 
 @blp.get("/members")
 @blp.response(200, MemberSchema(many=True))
-@blp.doc(security=BEARER)
-@authenticated
 def list_members():
     """Everyone in this workspace, owners first, with their role and two-step sign-in."""
     return [member_view(m) for m in services.list_members()]
@@ -52,19 +50,15 @@ def list_members():
 
 @blp.get("/members/<int:user_id>")
 @blp.response(200, MemberSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def get_member(user_id):
     """One member."""
     return member_view(services.get_member(user_id))
 
 
 @blp.patch("/members/<int:user_id>")
-@authenticated
 @permission_required("teams.manage")
 @blp.arguments(RoleChangeSchema)
 @blp.response(200, MemberSchema)
-@blp.doc(security=BEARER)
 def change_role(data, user_id):
     """Change a member's role. Only owners grant or take away 'owner'; the last owner keeps
     it (409)."""
@@ -72,10 +66,8 @@ def change_role(data, user_id):
 
 
 @blp.delete("/members/<int:user_id>")
-@authenticated
 @permission_required("teams.manage")
 @blp.response(204)
-@blp.doc(security=BEARER)
 def remove_member(user_id):
     """Remove a member; their API tokens for this workspace are revoked. The last owner
     cannot be removed (409)."""
@@ -83,9 +75,7 @@ def remove_member(user_id):
 
 
 @blp.post("/leave")
-@authenticated
 @blp.response(204)
-@blp.doc(security=BEARER)
 def leave():
     """Leave this workspace (any member may); the last owner cannot (409). Your tokens for
     it, this one included, stop working."""
@@ -93,11 +83,9 @@ def leave():
 
 
 @blp.post("/ownership")
-@authenticated
 @permission_required("teams.transfer")
 @blp.arguments(OwnershipSchema)
 @blp.response(200, MemberSchema)
-@blp.doc(security=BEARER)
 def transfer_ownership(data):
     """Hand ownership to another member; you stay on as admin."""
     return member_view(services.transfer_ownership(data["user_id"]))
@@ -105,19 +93,15 @@ def transfer_ownership(data):
 
 @blp.get("/invitations")
 @blp.response(200, InvitationSchema(many=True))
-@blp.doc(security=BEARER)
-@authenticated
 def list_invitations():
     """Invitations not yet accepted or withdrawn (expired ones too, to resend)."""
     return [invitation_view(i) for i in services.list_invitations()]
 
 
 @blp.post("/invitations")
-@authenticated
 @permission_required("teams.manage")
 @blp.arguments(InvitationCreateSchema)
 @blp.response(201, InvitationSchema)
-@blp.doc(security=BEARER)
 def invite(data):
     """E-mail an invitation with a signed link that works once and expires. Members and
     pending invitations take seats; a full plan answers 402."""
@@ -127,8 +111,6 @@ def invite(data):
 @blp.post("/invitations/accept")
 @blp.arguments(InvitationAcceptSchema)
 @blp.response(201, JoinedWorkspaceSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def accept_invitation(data):
     """Join the workspace an invitation link was sent for, as the signed-in person (the mobile
     app's way to accept; the link works once). Use a token of any of your workspaces."""
@@ -139,28 +121,22 @@ def accept_invitation(data):
 
 @blp.get("/invitations/<int:invitation_id>")
 @blp.response(200, InvitationSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def get_invitation(invitation_id):
     """One invitation."""
     return invitation_view(services.get_invitation(invitation_id))
 
 
 @blp.post("/invitations/<int:invitation_id>/resend")
-@authenticated
 @permission_required("teams.manage")
 @blp.response(200, InvitationSchema)
-@blp.doc(security=BEARER)
 def resend_invitation(invitation_id):
     """Send the invitation again with a fresh link and expiry; the old link stops working."""
     return invitation_view(services.resend_invitation(invitation_id))
 
 
 @blp.delete("/invitations/<int:invitation_id>")
-@authenticated
 @permission_required("teams.manage")
 @blp.response(204)
-@blp.doc(security=BEARER)
 def revoke_invitation(invitation_id):
     """Withdraw an invitation; its link stops working."""
     services.revoke_invitation(invitation_id)
@@ -168,8 +144,6 @@ def revoke_invitation(invitation_id):
 
 @blp.get("/security")
 @blp.response(200, SecuritySchema)
-@blp.doc(security=BEARER)
-@authenticated
 def get_security():
     """The workspace's sign-in rule."""
     permissions.require("teams.view")
@@ -177,11 +151,9 @@ def get_security():
 
 
 @blp.patch("/security")
-@authenticated
 @permission_required("teams.security")
 @blp.arguments(SecuritySchema)
 @blp.response(200, SecuritySchema)
-@blp.doc(security=BEARER)
 def set_security(data):
     """Require two-step sign-in of every member (owners only)."""
     settings = services.set_require_two_factor(data["require_two_factor"])
@@ -191,8 +163,6 @@ def set_security(data):
 @blp.get("/audit")
 @blp.arguments(AuditArgsSchema, location="query")
 @blp.response(200, AuditPageSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def audit(args):
     """Who changed what and when in this workspace, newest first, with the request id."""
     since, until = args.get("since"), args.get("until")

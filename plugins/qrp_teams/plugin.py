@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from qrp_teams import api, models, receivers, views
+from qrplatform import signals
 from qrplatform.plugins import NavItem, Permission, Plugin, RateLimit
 
 
@@ -66,6 +67,11 @@ plugin = Plugin(
         "teams.send_login_sms": RateLimit("5 per 10 minutes"),
         "teams.begin_phone": RateLimit("5 per 10 minutes"),
         "teams.invitation_signup": RateLimit("20 per hour"),
+    },
+    signal_receivers={
+        signals.app_created: receivers.audit_every_declared_event,
+        signals.password_verified: receivers.ask_for_second_step,
+        signals.api_token_requested: receivers.check_token_request,
     },
     setup=setup,
 )

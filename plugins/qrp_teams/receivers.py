@@ -3,12 +3,12 @@ of signing in, and the workspace rule that members use two-step sign-in."""
 
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, request, url_for
+from flask import flash, g, redirect, request, url_for
 
 from qrp_teams import services
-from qrplatform import signals
 from qrplatform.errors import Forbidden, ServiceError, api_error, is_api_request
 from qrplatform.events import dispatch
+from qrplatform.registry import registry
 
 # Pages a member of a workspace that requires two-step sign-in can still reach without it:
 # setting it up, logging out, switching workspace, accepting invitations.
@@ -21,38 +21,26 @@ SETUP_ENDPOINTS = {
 }
 
 
-def _enabled(app=None) -> bool:
-    app = app or current_app
-    return any(p.name == "teams" for p in app.extensions.get("qrp.plugins", []))
-
-
-@signals.app_created.connect
 def audit_every_declared_event(app, **_extra) -> None:
     """One audit receiver per declared event type, once every plugin has declared its own.
 
     Not a "*" pattern: that would also match high-volume stream events (scans, page views),
     which are not changes and would make the consumer read the stream topics.
     """
-    if not _enabled(app):
-        return
-    streams = app.extensions.get("qrp.stream_topics", {})
-    for event_type in sorted(app.extensions.get("qrp.event_types", {})):
-        if event_type not in streams:
+    declared = registry(app)
+    for event_type in sorted(declared.event_types):
+        if event_type not in declared.stream_topics:
             dispatch.register(app, "teams", event_type, services.record_event)
 
 
-@signals.password_verified.connect
 def ask_for_second_step(user, **_extra) -> str | None:
-    if _enabled() and services.two_factor_enabled(user):
+    if services.two_factor_enabled(user):
         return url_for("teams.two_step")
     return None
 
 
-@signals.api_token_requested.connect
 def check_token_request(user, workspace_id: int, second_factor: str | None = None,
                         **_extra) -> None:
-    if not _enabled():
-        return
     if services.two_factor_enabled(user):
         if not second_factor:
             raise ServiceError(

@@ -29,6 +29,7 @@ from qrplatform.auth import services as accounts
 from qrplatform.auth.models import ROLES, ApiToken, Membership, User, Workspace
 from qrplatform.errors import Conflict, Forbidden, NotFound, ServiceError
 from qrplatform.extensions import db
+from qrplatform.registry import registry
 from qrplatform.tenancy import get_or_404, tenant_scope, unscoped
 
 SEATS_QUOTA = "teams.seats"
@@ -486,7 +487,7 @@ def describe(event) -> str:
     template = SUMMARIES.get(event.type)
     if template:
         return template.format_map(_Blank(data))
-    declared = current_app.extensions.get("qrp.event_types", {}).get(event.type)
+    declared = registry().event_types.get(event.type)
     meaning = declared[1].split(" (data:")[0] if declared else event.type
     name = data.get("name")
     return f"{meaning}: {name}" if name else meaning

@@ -3,7 +3,7 @@
 from flask import g
 
 from qrplatform import permissions, signals
-from qrplatform.api import BEARER, api_blueprint, authenticated
+from qrplatform.api import api_blueprint, public
 from qrplatform.auth import services
 from qrplatform.auth.schemas import (
     MeSchema,
@@ -34,6 +34,7 @@ def token_view(token, plain: str | None = None) -> dict:
 
 
 @blp.post("/auth/signup")
+@public
 @blp.arguments(SignupSchema)
 @blp.response(201, SignupResultSchema)
 def signup(data):
@@ -43,6 +44,7 @@ def signup(data):
 
 
 @blp.post("/auth/tokens")
+@public
 @blp.arguments(TokenRequestSchema)
 @blp.response(201, TokenCreatedSchema)
 def create_token(data):
@@ -61,8 +63,6 @@ def create_token(data):
 
 @blp.get("/tokens")
 @blp.response(200, TokenSchema(many=True))
-@blp.doc(security=BEARER)
-@authenticated
 def list_tokens():
     """Your tokens in this workspace (never their values)."""
     return [token_view(t) for t in services.user_tokens(g.user)]
@@ -70,8 +70,6 @@ def list_tokens():
 
 @blp.delete("/tokens/<int:token_id>")
 @blp.response(204)
-@blp.doc(security=BEARER)
-@authenticated
 def revoke_token(token_id):
     """Revoke one of your tokens; it stops working at once."""
     services.revoke_token(g.user, token_id)
@@ -79,8 +77,6 @@ def revoke_token(token_id):
 
 @blp.get("/me")
 @blp.response(200, MeSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def me():
     """The caller, the token's workspace, and every workspace they belong to."""
     current = g.user.membership(g.workspace.id)
@@ -96,8 +92,6 @@ def me():
 @blp.patch("/workspace")
 @blp.arguments(WorkspaceUpdateSchema)
 @blp.response(200, WorkspaceSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def update_workspace(data):
     """Rename the token's workspace or opt it out of product analytics (owners and admins)."""
     services.update_workspace(g.workspace, **data)

@@ -18,6 +18,7 @@ from qrplatform import events, notify, permissions, signals
 from qrplatform.auth.models import ApiToken, Membership, User, Workspace
 from qrplatform.errors import Conflict, Forbidden, NotFound, ServiceError
 from qrplatform.extensions import db
+from qrplatform.registry import registry
 from qrplatform.tenancy import tenant_scope, unscoped
 
 TOKEN_PREFIX = "qrp_"
@@ -167,7 +168,7 @@ def token_scopes() -> dict[str, str]:
     from qrplatform import permissions
 
     titles = {plugin.name: plugin.label
-              for plugin in current_app.extensions.get("qrp.plugins", [])}
+              for plugin in registry().plugins}
     scopes = {"*": "Full access: everything your role may do",
               "read": "Read-only: look, change nothing"}
     for name in sorted(permissions.registered()):

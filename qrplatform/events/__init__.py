@@ -30,6 +30,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, has_request_context
 
+from qrplatform.registry import registry
 from qrplatform.tenancy import current_workspace_id
 
 SCHEMA_VERSION = 1
@@ -72,7 +73,7 @@ def topic_for(event_type: str, app: Flask | None = None) -> str:
     ``app`` is for callers without an app context (the stream flush thread).
     """
     app = app or (current_app._get_current_object() if current_app else None)
-    streams = app.extensions.get("qrp.stream_topics", {}) if app is not None else {}
+    streams = registry(app).stream_topics if app is not None else {}
     return streams.get(event_type) or TOPIC_PREFIX + event_type.split(".", 1)[0]
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from qrplatform.events import TOPIC_PREFIX, Event, topic_for
 from qrplatform.events.models import EventFailure, ProcessedEvent
 from qrplatform.extensions import db
+from qrplatform.registry import registry
 from qrplatform.tenancy import tenant_scope, unscoped
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,7 @@ def topics_for_group(group: str, app=None) -> set[str]:
     stream topic a ``qr.`` stream type is routed to; batch receivers read stream topics.
     """
     app = app or current_app._get_current_object()
-    known_types = set(app.extensions.get("qrp.event_types", {}))
-    known_types |= set(app.extensions.get("qrp.stream_topics", {}))
+    known_types = set(registry(app).event_types) | set(registry(app).stream_topics)
     topics: set[str] = set()
     for receiver in registered(app):
         if receiver.group != group:

@@ -40,6 +40,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from qrplatform.config import KAFKA_SECURITY_VARIABLES
 from qrplatform.events import Event, topic_for
+from qrplatform.registry import registry
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +355,7 @@ def run_consumer(app: Flask, group: str, *, once: bool = False,
                               request_timeout_ms=timeout_ms) as admin:
             create_topics(admin, topics, app.config)
         session_timeout_ms = int(setting(app.config, "QRP_KAFKA_SESSION_TIMEOUT_MS"))
-        stream_topics = set(app.extensions.get("qrp.stream_topics", {}).values())
+        stream_topics = set(registry(app).stream_topics.values())
         consumer = KafkaConsumer(
             *sorted(topics),
             **client_options(app.config),

@@ -1,9 +1,11 @@
 """Background jobs with progress, for every plugin.
 
-A job is a module-level function a plugin lists in ``Plugin.jobs``. It takes ids (never ORM
-objects), runs inside the workspace scope it was enqueued from, reports progress with
-``progress(done, total, message)`` and returns a JSON-able result. Raise ``JobError`` with a
-message for the user when it cannot be done: that failure is final, it is not retried.
+A job is a module-level function a plugin lists in ``Plugin.jobs``; it is registered as
+``<plugin>.<function name>`` and enqueued by that name (``enqueue("qr.bulk_create", key)``), so
+a service never imports the module that holds its jobs. It takes ids (never ORM objects), runs
+inside the workspace scope it was enqueued from, reports progress with ``progress(done, total,
+message)`` and returns a JSON-able result. Raise ``JobError`` with a message for the user when
+it cannot be done: that failure is final, it is not retried.
 
 Each job has a row in ``jobs`` (tenant-owned, so ``GET /api/v1/jobs/{id}`` and the HTMX
 progress partial are scoped like everything else). ``enqueue()`` writes that row in the
@@ -38,6 +40,7 @@ from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from qrplatform import telemetry
 from qrplatform.extensions import db
+from qrplatform.registry import CORE, registry
 from qrplatform.tenancy import TenantMixin, current_workspace_id, tenant_scope, unscoped
 
 log = logging.getLogger(__name__)
@@ -89,15 +92,28 @@ class Job(TenantMixin, db.Model):
 
 
 def job_name(func: Callable) -> str:
+    """The name of a job the core registers (a plugin's jobs are ``<plugin>.<function>``)."""
     return f"{func.__module__}:{func.__qualname__}"
 
 
-def register(app: Flask, func: Callable) -> None:
-    app.extensions.setdefault("qrp.jobs", {})[job_name(func)] = func
+def register(app: Flask, func: Callable, name: str | None = None, owner: str = CORE) -> str:
+    name = name or job_name(func)
+    registry(app).add_job(name, func, owner)
+    return name
 
 
 def registered(app: Flask | None = None) -> dict[str, Callable]:
-    return (app or current_app).extensions.setdefault("qrp.jobs", {})
+    return registry(app).jobs
+
+
+def registered_name(job: str | Callable, app: Flask | None = None) -> str:
+    """The registered name of a job given by name or by function; unknown ones raise."""
+    found = registry(app)
+    name = job if isinstance(job, str) else found.job_names.get(job, job_name(job))
+    name = found.job_aliases.get(name, name)
+    if name not in found.jobs:
+        raise RuntimeError(f"job {name} is not declared in any enabled plugin's Plugin.jobs")
+    return name
 
 
 def retry_backoff(app: Flask | None = None) -> Sequence[float]:
@@ -113,16 +129,15 @@ class Submission:
     retries: int = 0
 
 
-def enqueue(func: Callable, *args, queue: str = "default", retries: int = 0,
+def enqueue(job: str | Callable, *args, queue: str = "default", retries: int = 0,
             description: str = "", workspace_id: int | None = None) -> Job:
-    """Record a job in the current transaction; it runs once that transaction commits.
+    """Record a job, given by its registered name, in the current transaction; it runs once
+    that transaction commits.
 
     ``retries`` > 0 declares the job safe to repeat: an unexpected error is retried with
     backoff. ``workspace_id`` defaults to the workspace in scope (none for system jobs).
     """
-    name = job_name(func)
-    if name not in registered():
-        raise RuntimeError(f"job {name} is not declared in any enabled plugin's Plugin.jobs")
+    name = registered_name(job)
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; use one of {QUEUES}")
     if retries < 0:
@@ -137,7 +152,7 @@ def enqueue(func: Callable, *args, queue: str = "default", retries: int = 0,
         name=name,
         queue=queue,
         args=list(args),
-        description=description or name.rsplit(":", 1)[-1].replace("_", " "),
+        description=description or short_name(name).replace("_", " "),
         max_retries=retries,
         created_by_id=user.id if user is not None else None,
         workspace_id=workspace_id if workspace_id is not None else current_workspace_id(),
@@ -149,6 +164,11 @@ def enqueue(func: Callable, *args, queue: str = "default", retries: int = 0,
     session.info.setdefault(_PENDING, []).append(
         (transaction, Submission(job.id, queue, retries)))
     return job
+
+
+def short_name(name: str) -> str:
+    """``qr.bulk_create`` (or ``module:bulk_create``) → ``bulk_create``."""
+    return name.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
 
 
 def _is_within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
@@ -280,7 +300,8 @@ def _execute(job_id: str) -> Any:
     try:
         with (tenant_scope(workspace_id) if workspace_id else unscoped(),
               telemetry.job_run(job_id, name, workspace_id, running.attempt)):
-            func = registered().get(name)
+            found = registry()
+            func = found.jobs.get(found.job_aliases.get(name, name))
             if func is None:
                 raise JobError(f"The job {name} is not provided by any enabled plugin.")
             result = _as_json(func(*args))

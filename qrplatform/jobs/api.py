@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields
 
 from qrplatform import permissions
-from qrplatform.api import BEARER, api_blueprint, authenticated
+from qrplatform.api import api_blueprint
 from qrplatform.jobs import Job
 from qrplatform.tenancy import get_or_404
 
@@ -33,8 +33,6 @@ def get_job(job_id: str) -> Job:
 
 @blp.get("/<job_id>")
 @blp.response(200, JobSchema)
-@blp.doc(security=BEARER)
-@authenticated
 def job_status(job_id):
     """State, progress, result or error of a background job."""
     permissions.require("jobs.view")

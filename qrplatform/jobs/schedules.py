@@ -17,6 +17,7 @@ import time
 from flask import Flask
 
 from qrplatform.plugins import Schedule
+from qrplatform.registry import registry
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +27,18 @@ TICK_SECONDS = 10
 
 
 def register(app: Flask, schedule: Schedule) -> None:
+    """Schedule a job already registered (a plugin lists it in ``Plugin.jobs`` too)."""
     from qrplatform import jobs
 
+    name = jobs.registered_name(schedule.job, app)
     if schedule.every_seconds < TICK_SECONDS:
-        raise ValueError(f"schedule of {jobs.job_name(schedule.job)} runs more often than the "
-                         f"scheduler looks ({TICK_SECONDS} s)")
-    jobs.register(app, schedule.job)
-    app.extensions.setdefault("qrp.schedules", {})[jobs.job_name(schedule.job)] = schedule
+        raise ValueError(f"schedule of {name} runs more often than the scheduler looks "
+                         f"({TICK_SECONDS} s)")
+    registry(app).schedules[name] = schedule
 
 
 def registered(app: Flask) -> dict[str, Schedule]:
-    return app.extensions.get("qrp.schedules", {})
+    return registry(app).schedules
 
 
 class RedisClaims:
@@ -89,8 +91,8 @@ def enqueue_due(app: Flask) -> list[str]:
         if not claims.claim(name, schedule.every_seconds):
             continue
         with app.app_context(), unscoped():
-            jobs.enqueue(schedule.job, queue=schedule.queue,
-                         description=f"scheduled: {name.rsplit(':', 1)[-1].replace('_', ' ')}")
+            jobs.enqueue(name, queue=schedule.queue,
+                         description=f"scheduled: {jobs.short_name(name).replace('_', ' ')}")
             db.session.commit()
         enqueued.append(name)
     return enqueued

@@ -97,6 +97,25 @@ def enabled_plugins() -> list[str]:
     return builtin_plugins()
 
 
+@pytest.fixture
+def install_plugins(monkeypatch) -> Callable:
+    """``install_plugins(billing="fake_plugins:billing")``: for this test, plugins installed
+    next to the real ones (entry point name = module:attribute); enable them with
+    ``make_app(QRP_PLUGINS=[*builtin_plugins(), "billing"])``."""
+    from importlib.metadata import EntryPoint
+
+    import qrplatform.plugins as loader
+
+    real = loader.entry_points
+
+    def install(**points: str) -> None:
+        extra = [EntryPoint(name=name, value=value, group=loader.ENTRY_POINT_GROUP)
+                 for name, value in points.items()]
+        monkeypatch.setattr(loader, "entry_points", lambda group: [*real(group=group), *extra])
+
+    return install
+
+
 def base_test_config(database_url: str, storage_dir: str, plugins: list[str]) -> dict:
     return {
         "QRP_PLUGINS": plugins,

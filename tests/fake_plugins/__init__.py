@@ -2,7 +2,8 @@
 
 from flask import Blueprint
 
-from qrplatform.plugins import Plugin
+from qrplatform import signals
+from qrplatform.plugins import Metric, Permission, Plugin, ProductEvent
 
 needs_missing = Plugin(name="needs_missing", requires=["nowhere"])
 first = Plugin(name="first")
@@ -19,3 +20,48 @@ def broken_setup(app):
 
 
 broken = Plugin(name="broken", setup=broken_setup)
+
+
+class _Table:
+    """Just what the loader reads of a model."""
+
+    def __init__(self, name: str):
+        self.__tablename__ = name
+        self.__name__ = f"Model({name})"
+
+
+# "q" must not own the qr plugin's tables (a prefix is the name and an underscore).
+q = Plugin(name="q", models=[_Table("qr_codes")])
+stray_event = Plugin(name="stray_event", events={"qr.created": "not ours"})
+stray_permission = Plugin(name="stray_permission",
+                          permissions=[Permission("billing.manage", "not ours")])
+stray_quota = Plugin(name="stray_quota", quotas={"seats": {"free": 1}})
+stray_setting = Plugin(name="stray_setting", settings={"SHORT_LINK_BASE_URL": "x"})
+stray_stream = Plugin(name="stray_stream", streams={"scans.seen": "qrp.scans"})
+
+
+heard = []  # who greeter's signal receiver saw sign up
+
+
+def _hear(user, **_extra):
+    heard.append(user.email)
+
+# What a billing plugin declares: its permission (for the core's billing role) and how a plan
+# change reaches product analytics.
+billing = Plugin(
+    name="billing",
+    permissions=[Permission("billing.manage", "Change the plan", ("owner", "billing"))],
+    events={"billing.plan_changed": "the plan changed (data: plan, previous_plan)"},
+    product_events={"billing.plan_changed": ProductEvent(
+        "Plan Changed", properties=lambda event: {
+            "plan": event.data["plan"], "previous_plan": event.data["previous_plan"]})},
+)
+# A plugin that fills a slot of the core's home page and hooks a signal.
+greeter = Plugin(name="greeter", blueprints=[Blueprint("greeter", __name__,
+                                                      template_folder="templates")],
+                 slots={"home.cards": "greeter_card.html"},
+                 signal_receivers={signals.user_created: _hear})
+# The core's event, claimed again by a plugin whose name would allow it.
+workspace = Plugin(name="workspace", events={"workspace.created": "again"})
+counts_a = Plugin(name="counts_a", metrics=[Metric("qrp_things_total", "Things")])
+counts_b = Plugin(name="counts_b", metrics=[Metric("qrp_things_total", "Things again")])

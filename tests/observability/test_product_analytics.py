@@ -6,6 +6,7 @@ import pytest
 from qrplatform import events
 from qrplatform.events.outbox import drain
 from qrplatform.extensions import db as database
+from qrplatform.testing.pytest_plugin import builtin_plugins
 
 from .conftest import mixpanel_events
 
@@ -107,15 +108,17 @@ def test_a_redelivered_event_keeps_its_insert_id_so_mixpanel_drops_the_copy(
 
 
 def test_plan_changes_and_rate_limit_hits_are_sent_as_named_events(
-        make_app, mixpanel_config, capture_server, db):
+        make_app, mixpanel_config, capture_server, db, install_plugins):
+    # A plugin maps its own events (here a billing plugin's); the core maps its rate limits.
+    install_plugins(billing="fake_plugins:billing")
     app = make_app(**mixpanel_config, RATELIMIT_ENABLED=True,
+                   QRP_PLUGINS=[*builtin_plugins(), "billing"],
                    QRP_RATE_LIMITS={"anonymous": "100 per minute", "free": "2 per minute",
                                     "pro": "2 per minute", "business": "2 per minute"})
     signup, token = sign_up(app, "linus@example.net")
     user_id, workspace_id = user_and_workspace(signup)
     with app.app_context():
-        # The billing plugin publishes this when a subscription changes.
-        events.publish("workspace.plan_changed", {"plan": "pro", "previous_plan": "free"},
+        events.publish("billing.plan_changed", {"plan": "pro", "previous_plan": "free"},
                        workspace_id=workspace_id, actor={"type": "user", "id": user_id})
         database.session.commit()
     relay(app)

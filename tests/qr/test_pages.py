@@ -81,3 +81,24 @@ def test_logo_upload_through_the_page(client, create_user, login):
     not_image = client.post("/qr/logo", data={"logo_file": (io.BytesIO(b"hello"), "l.png")},
                             headers={"X-CSRFToken": token}, content_type="multipart/form-data")
     assert "not an image" in not_image.get_data(as_text=True)
+
+
+def test_a_code_page_links_to_its_insights_only_when_analytics_fills_the_slot(
+        client, create_user, login, make_app):
+    from qrp_qr import services
+    from qrplatform.tenancy import tenant_scope
+
+    user = create_user()
+    with tenant_scope(user.personal_workspace_id):
+        code = services.create_code({"kind": "dynamic", "type": "url",
+                                     "content": {"url": "https://example.com/a"}})
+    login(user)
+    insights = f'href="/analytics/codes/{code.id}"'
+    assert insights in client.get(f"/qr/{code.id}").get_data(as_text=True)
+
+    qr_only = make_app(QRP_PLUGINS=["qr"]).test_client()
+    qr_only.post("/login", data={"email": user.email, "password": "correct horse battery",
+                                 "csrf_token": csrf_token(qr_only)})
+    page = qr_only.get(f"/qr/{code.id}")
+    assert page.status_code == 200 and code.name in page.get_data(as_text=True)
+    assert "/analytics/" not in page.get_data(as_text=True)

@@ -9,7 +9,8 @@ from PIL import Image
 from test_cross_tenant import MAKERS, Owner
 
 from qrplatform import permissions
-from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD, csrf_token
+from qrplatform.auth.models import ROLES
+from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD, builtin_plugins, csrf_token
 from teams.makers import TEAMS_MAKERS
 
 MUTATING = {"post", "put", "patch", "delete"}
@@ -132,15 +133,23 @@ def test_an_editor_cannot_manage_members_or_sign_in_rules(api, team):
     assert roles[team.viewer.id] == "viewer"  # nothing changed
 
 
-def test_only_owners_and_billing_members_manage_billing(api, team):
+def test_a_billing_plugin_lets_owners_and_billing_members_manage_billing(
+        api, team, install_plugins, make_app):
+    install_plugins(billing="fake_plugins:billing")
+    app = make_app(QRP_PLUGINS=[*builtin_plugins(), "billing"])
+    with app.app_context():
+        allowed = {role for role in ROLES if permissions.role_allows(role, "billing.manage")}
+    assert allowed == {"owner", "billing"}
+    # Without a billing plugin the core knows no billing permission.
+    assert "billing.manage" not in api(team.owner, workspace_id=team.workspace_id).get(
+        "/api/v1/me").json["permissions"]
+
+
+def test_the_billing_role_manages_the_plan_only(api, team):
     def granted(user):
         return set(api(user, workspace_id=team.workspace_id).get("/api/v1/me").json[
             "permissions"])
 
-    assert "billing.manage" in granted(team.owner)
-    assert "billing.manage" in granted(team.billing)
-    for user in (team.admin, team.editor, team.viewer):
-        assert "billing.manage" not in granted(user)
     billing = granted(team.billing)
     assert "teams.manage" not in billing and "qr.edit" not in billing  # the plan only
     assert {"teams.manage", "teams.audit"} <= granted(team.admin)

@@ -1,5 +1,6 @@
 """qrp_hello: a small third-party plugin — a page, an API endpoint, a model with its migration,
-a nav entry and an event receiver that greets every new workspace."""
+a nav entry, a card on the home page and an event receiver that greets every new workspace.
+It uses only the documented contract (docs/plugins.md)."""
 
 from pathlib import Path
 
@@ -22,4 +23,5 @@ plugin = Plugin(
     receivers={"workspace.created": greet_new_workspace},
     permissions=[Permission("hello.view", "Read greetings",
                             ("owner", "admin", "editor", "viewer"))],
+    slots={"home.cards": "hello/_card.html"},
 )

@@ -2,7 +2,7 @@ from marshmallow import Schema, fields
 
 from qrp_hello import services
 from qrplatform import permissions
-from qrplatform.api import BEARER, api_blueprint, authenticated
+from qrplatform.api import api_blueprint
 
 blp = api_blueprint("hello_api", __name__, "/api/v1/hello", "Greetings (example plugin)")
 
@@ -15,8 +15,6 @@ class GreetingSchema(Schema):
 
 @blp.get("/greetings")
 @blp.response(200, GreetingSchema(many=True))
-@blp.doc(security=BEARER)
-@authenticated
 def list_greetings():
     """The greetings of this workspace."""
     permissions.require("hello.view")
