@@ -175,7 +175,7 @@ def _wire(app: Flask, smorest, found: Registry, plugin: Plugin) -> None:
     for func in plugin.jobs:
         jobs.register(app, func, name=f"{plugin.name}.{func.__name__}", owner=plugin.name)
     for schedule in plugin.schedules:
-        schedules.register(app, schedule)
+        schedules.register(app, schedule, owner=plugin.name)
     for command in plugin.commands:
         app.cli.add_command(command)
     metrics.declare_all(app, plugin.metrics)

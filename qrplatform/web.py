@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, make_response, render_template, request
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, flash, g, make_response, redirect, render_template, request
 from markupsafe import Markup
 
 from qrplatform import permissions
+from qrplatform.errors import ServiceError
 from qrplatform.plugins import NavItem
 from qrplatform.registry import registry
 
@@ -31,6 +35,54 @@ def form_error(form, error) -> None:
         field.errors = [*field.errors, error.message]
     else:
         form.form_errors.append(error.message)
+
+
+# A message or URL, or a function making one from what the service returned.
+Outcome = str | Callable[[Any], str]
+
+
+def _outcome(value: Outcome, result: Any) -> str:
+    return value(result) if callable(value) else value
+
+
+def submit(form, action: Callable[[], Any], *, success: Outcome | None, then: Outcome):
+    """A form's service call, the one way: for a valid form run ``action()``; when it works,
+    flash ``success`` and redirect to ``then`` (either may be a function of the result); when
+    it refuses (``ServiceError``), show why beside the field and return None, for the view to
+    render the form again::
+
+        if done := submit(form, lambda: services.rename(form.name.data),
+                          success="Saved.", then=url_for(".settings")):
+            return done
+        return render("settings.html", form=form, status=422 if form.errors else 200)
+    """
+    if not form.validate_on_submit():
+        return None
+    try:
+        result = action()
+    except ServiceError as error:
+        form_error(form, error)
+        return None
+    if success:
+        flash(_outcome(success, result), "success")
+    return redirect(_outcome(then, result))
+
+
+def act(action: Callable[[], Any], *, success: Outcome | None, then: Outcome,
+        passes: tuple[int, ...] = (401, 403, 404)):
+    """A button's service call (no form fields to show errors beside): run ``action()``,
+    flash its success or its refusal, and redirect to ``then`` either way. Refusals with a
+    status in ``passes`` propagate, for the error page (a missing permission, a missing row)."""
+    try:
+        result = action()
+    except ServiceError as error:
+        if error.status in passes:
+            raise
+        flash(error.message, "error")
+        return redirect(_outcome(then, None))
+    if success:
+        flash(_outcome(success, result), "success")
+    return redirect(_outcome(then, result))
 
 
 def nav_items(menu: str = "main") -> list[NavItem]:

@@ -125,6 +125,7 @@ WEB_PROCESS = textwrap.dedent("""
 
     from qrplatform import create_app
     from qrplatform.events import emit_stream
+    from qrplatform.registry import registry
 
     config, event_type, topic = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
     app = create_app(config)

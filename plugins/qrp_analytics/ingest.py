@@ -34,6 +34,7 @@ from qrp_analytics.models import (
 )
 from qrplatform.events import Event
 from qrplatform.extensions import db
+from qrplatform.sqltypes import as_utc
 from qrplatform.useragents import BOT, HEAD, HUMAN, PREVIEW
 
 log = logging.getLogger(__name__)
@@ -74,10 +75,7 @@ def ingest_batch(events: list[Event]) -> int:
 # -- turning events into rows ---------------------------------------------------------------------
 
 def _parse_time(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return as_utc(datetime.fromisoformat(value))
 
 
 def _rows(events: Iterable[Event]) -> list[ScanRow]:

@@ -90,8 +90,7 @@ def export_scans(first_day: str, last_day: str) -> dict:
     names = _Names()
     query = select(Scan).where(*bounds).order_by(Scan.occurred_at, Scan.event_id)
     rows = ([
-        scan.occurred_at.astimezone(UTC).isoformat() if scan.occurred_at.tzinfo
-        else scan.occurred_at.replace(tzinfo=UTC).isoformat(),
+        scan.occurred_at.isoformat(),
         scan.code_id, names(scan.code_id), scan.method, scan.classification,
         scan.reason or "", scan.outcome, int(scan.counted), int(scan.is_unique),
         scan.country or "", scan.language or "", scan.device or "", scan.os or "",

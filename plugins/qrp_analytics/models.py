@@ -23,7 +23,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -37,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qrplatform.extensions import db
+from qrplatform.sqltypes import UTCDateTime
 from qrplatform.tenancy import TenantMixin
 
 CLASSIFICATIONS = ("human", "bot", "preview", "head")
@@ -62,7 +62,7 @@ class Scan(TenantMixin, db.Model):
     )
 
     event_id: Mapped[str] = mapped_column(String(36))
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     code_id: Mapped[int] = mapped_column(Integer)
     method: Mapped[str] = mapped_column(String(4))
     classification: Mapped[str] = mapped_column(String(10))
@@ -101,7 +101,7 @@ class CodeHourly(_Counts, TenantMixin, db.Model):
     )
 
     code_id: Mapped[int] = mapped_column(Integer)
-    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    hour: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class CodeDaily(_Counts, TenantMixin, db.Model):
@@ -119,7 +119,7 @@ class WorkspaceHourly(_Counts, TenantMixin, db.Model):
     __tablename__ = "analytics_workspace_hourly"
     __table_args__ = (PrimaryKeyConstraint("workspace_id", "hour"),)
 
-    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    hour: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class _Breakdown:
@@ -183,7 +183,7 @@ class AnalyticsSettings(TenantMixin, db.Model):
     bot_user_agent_patterns: Mapped[list] = mapped_column(JSON, default=list)
     # ISO alpha-2 countries whose scans count as bots (e.g. where a monitoring service runs).
     bot_countries: Mapped[list] = mapped_column(JSON, default=list)
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class MarkedTestDevice(TenantMixin, db.Model):
@@ -202,7 +202,7 @@ class MarkedTestDevice(TenantMixin, db.Model):
     user_agent_hash: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String(100), default="")
     created_by_id: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())
 
 
@@ -218,9 +218,9 @@ class Anomaly(TenantMixin, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code_id: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(12))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime())
     observed: Mapped[float] = mapped_column(Float)
     expected: Mapped[float] = mapped_column(Float)
     score: Mapped[float] = mapped_column(Float)
@@ -240,7 +240,7 @@ class AlertRule(TenantMixin, db.Model):
     code_id: Mapped[int | None] = mapped_column(Integer)
     cooldown_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())
 
 
@@ -260,4 +260,4 @@ class AlertFiring(TenantMixin, db.Model):
                                                        ondelete="CASCADE"))
     code_id: Mapped[int] = mapped_column(Integer)
     notification_id: Mapped[str | None] = mapped_column(String(36))
-    fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -34,6 +34,7 @@ from qrp_analytics.models import (
 from qrplatform import jobs, permissions, privacy, quotas
 from qrplatform.errors import NotFound, ServiceError
 from qrplatform.extensions import db
+from qrplatform.sqltypes import as_utc
 from qrplatform.tenancy import get_or_404
 
 if TYPE_CHECKING:  # numpy is imported by the two functions that use it: pages rarely do
@@ -151,10 +152,6 @@ def totals(p: Period, code_id: int | None = None) -> dict[str, int]:
     return {c: int(getattr(row, c)) for c in COUNT_COLUMNS}
 
 
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _bucket_start(moment: datetime, granularity: str) -> datetime:
     if granularity == "hour":
         return moment.replace(minute=0, second=0, microsecond=0)
@@ -200,7 +197,7 @@ def series(p: Period, code_id: int | None = None) -> dict[str, Any]:
         for row in _hourly_rows(q, code_id):
             moment = row[0]
             moment = _midnight(moment) if isinstance(moment, date) and not isinstance(
-                moment, datetime) else _as_utc(moment)
+                moment, datetime) else as_utc(moment)
             i = index.get(_bucket_start(moment, q.granularity))
             if i is None:
                 continue
@@ -334,9 +331,9 @@ def recent_anomalies(code_id: int | None = None, limit: int = 20) -> list[Anomal
 
 def anomaly_dict(anomaly: Anomaly) -> dict[str, Any]:
     return {"id": anomaly.id, "code_id": anomaly.code_id, "kind": anomaly.kind,
-            "started_at": _as_utc(anomaly.started_at).isoformat(),
-            "ended_at": _as_utc(anomaly.ended_at).isoformat() if anomaly.ended_at else None,
-            "detected_at": _as_utc(anomaly.detected_at).isoformat(),
+            "started_at": anomaly.started_at.isoformat(),
+            "ended_at": anomaly.ended_at.isoformat() if anomaly.ended_at else None,
+            "detected_at": anomaly.detected_at.isoformat(),
             "observed": anomaly.observed, "expected": round(anomaly.expected, 1),
             "score": round(anomaly.score, 2), "message": anomaly.message}
 
@@ -355,7 +352,7 @@ def hourly_matrix(code_ids: list[int], start: datetime, end: datetime, column: s
             select(CodeHourly.code_id, CodeHourly.hour, getattr(CodeHourly, column))
             .where(CodeHourly.code_id.in_(code_ids), CodeHourly.hour >= start,
                    CodeHourly.hour < end)):
-        offset = int((_as_utc(hour) - start).total_seconds() // 3600)
+        offset = int((as_utc(hour) - start).total_seconds() // 3600)
         matrix[row_of[code_id], offset] += value
     return matrix
 

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -20,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qrplatform.extensions import db
+from qrplatform.sqltypes import UTCDateTime
 from qrplatform.tenancy import TenantMixin
 
 KINDS = ("static", "dynamic")
@@ -47,15 +47,15 @@ class QRCode(TenantMixin, db.Model):
         ForeignKey("qr_design_templates.id", ondelete="SET NULL"))
     redirect_status: Mapped[int] = mapped_column(Integer, default=302, server_default="302")
     utm: Mapped[dict[str, str] | None] = mapped_column(JSON)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     scan_cap: Mapped[int | None] = mapped_column(Integer)
     paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(),
                                                         onupdate=lambda: datetime.now(UTC))
 
     tag_rows: Mapped[list[QRTag]] = relationship(
@@ -81,12 +81,8 @@ class QRCode(TenantMixin, db.Model):
             return "archived"
         if self.paused:
             return "paused"
-        if self.expires_at is not None:
-            expires = self.expires_at
-            if expires.tzinfo is None:
-                expires = expires.replace(tzinfo=UTC)
-            if expires <= datetime.now(UTC):
-                return "expired"
+        if self.expires_at is not None and self.expires_at <= datetime.now(UTC):
+            return "expired"
         return "active"
 
 
@@ -111,5 +107,5 @@ class QRDesignTemplate(TenantMixin, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     design: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())

@@ -586,8 +586,6 @@ def redirect_entry(short_code: str) -> dict[str, Any] | None:
         if code is None:
             return None
         expires = code.expires_at
-        if expires is not None and expires.tzinfo is None:
-            expires = expires.replace(tzinfo=UTC)
         return {
             "id": code.id,
             "workspace_id": code.workspace_id,

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from qrplatform import encryption
 from qrplatform.auth.models import User
 from qrplatform.extensions import db
+from qrplatform.sqltypes import UTCDateTime
 from qrplatform.tenancy import TenantMixin
 
 
@@ -40,15 +40,15 @@ class Invitation(TenantMixin, db.Model):
     nonce: Mapped[str] = mapped_column(String(32))
     invited_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     send_count: Mapped[int] = mapped_column(Integer, default=1)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     accepted_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     invited_by: Mapped[User | None] = relationship(foreign_keys=[invited_by_id])
 
@@ -58,10 +58,7 @@ class Invitation(TenantMixin, db.Model):
 
     @property
     def expired(self) -> bool:
-        expires = self.expires_at
-        if expires.tzinfo is None:  # SQLite hands back naive UTC
-            expires = expires.replace(tzinfo=UTC)
-        return expires <= datetime.now(UTC)
+        return self.expires_at <= datetime.now(UTC)
 
 
 class WorkspaceSecurity(TenantMixin, db.Model):
@@ -73,7 +70,7 @@ class WorkspaceSecurity(TenantMixin, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False,
                                                      server_default="0")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now(), onupdate=func.now())
 
 
@@ -90,7 +87,7 @@ class AuditEntry(TenantMixin, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
     event_type: Mapped[str] = mapped_column(String(100), index=True)
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor_type: Mapped[str] = mapped_column(String(20))
     actor_user_id: Mapped[int | None] = mapped_column(Integer)
     actor_token_id: Mapped[int | None] = mapped_column(Integer)
@@ -114,15 +111,15 @@ class SecondFactor(db.Model):
                                          primary_key=True)
     # The seed, encrypted (qrplatform.encryption); read and set it through ``totp_key``.
     totp_secret: Mapped[str | None] = mapped_column(String(255))
-    totp_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     phone: Mapped[str | None] = mapped_column(String(20))
-    phone_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    phone_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sms_code_hash: Mapped[str | None] = mapped_column(String(64))
     sms_code_phone: Mapped[str | None] = mapped_column(String(20))
-    sms_code_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sms_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def totp_key(self) -> str | None:
@@ -155,6 +152,6 @@ class RecoveryCode(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
                                          index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -51,11 +51,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def as_utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive UTC datetimes; PostgreSQL aware ones."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 def _validation(message: str, field: str) -> ServiceError:
@@ -384,7 +379,7 @@ def open_invitation(token: str, *, lock: bool = False) -> OpenInvitation:
         if not hmac.compare_digest(invitation.nonce, str(payload.get("n", ""))):
             raise ServiceError(f"{who} sent you a newer invitation; use the link in the latest "
                                "e-mail.", status=410, code="gone")
-        if as_utc(invitation.expires_at) <= _now():
+        if invitation.expires_at <= _now():
             raise ServiceError(f"This invitation has expired. Ask {who} to send a new one.",
                                status=410, code="gone")
         workspace = db.session.get(Workspace, invitation.workspace_id)
@@ -706,7 +701,7 @@ def normalise_phone(phone: str) -> str:
 
 def _text_code(user: User, factor: SecondFactor, phone: str) -> None:
     now = _now()
-    expires = as_utc(factor.sms_code_expires_at)
+    expires = factor.sms_code_expires_at
     if expires is not None and expires - SMS_CODE_MAX_AGE + SMS_RESEND_AFTER > now:
         raise ServiceError("A code was just sent. Wait half a minute before asking for "
                            "another.", status=429, code="rate_limited")
@@ -735,7 +730,7 @@ def begin_phone(user: User, phone: str) -> None:
 
 
 def _sms_code_matches(user: User, factor: SecondFactor, code: str, phone: str | None) -> bool:
-    expires = as_utc(factor.sms_code_expires_at)
+    expires = factor.sms_code_expires_at
     if (not factor.sms_code_hash or expires is None or expires <= _now()
             or factor.sms_code_phone != phone or not code.isdigit()):
         return False
@@ -826,7 +821,7 @@ def verify_second_step(user: User, code: str) -> str:
     if factor is None or not factor.enabled:
         raise Conflict("This account has no two-step sign-in.")
     now = _now()
-    locked_until = as_utc(factor.locked_until)
+    locked_until = factor.locked_until
     if locked_until is not None and locked_until > now:
         minutes = max(1, round((locked_until - now).total_seconds() / 60))
         raise ServiceError(f"Too many wrong codes. Try again in {minutes} minute(s).",

@@ -38,7 +38,7 @@ from qrplatform import permissions
 from qrplatform.auth import services as accounts
 from qrplatform.auth import sessions
 from qrplatform.errors import ServiceError
-from qrplatform.web import form_error, render
+from qrplatform.web import act, form_error, render, submit
 
 bp = Blueprint("teams", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/teams")
@@ -97,15 +97,8 @@ def _after_action(action, message: str):
     if not form.validate_on_submit():
         flash("This form expired. Try again.", "error")
         return redirect(url_for("teams.members"))
-    try:
-        result = action()
-    except ServiceError as error:
-        if error.status in (401, 403, 404):
-            raise
-        flash(error.message, "error")
-    else:
-        flash(message.format(result=result), "success")
-    return redirect(url_for("teams.members"))
+    return act(action, success=lambda result: message.format(result=result),
+               then=url_for("teams.members"))
 
 
 @bp.post("/team/invitations/<int:invitation_id>/resend")
@@ -130,15 +123,9 @@ def change_role(user_id: int):
     if not form.validate_on_submit():
         flash("Choose one of the roles.", "error")
         return redirect(url_for("teams.members"))
-    try:
-        member = services.change_role(user_id, form.role.data)
-    except ServiceError as error:
-        if error.status in (401, 404):
-            raise
-        flash(error.message, "error")
-    else:
-        flash(f"{member.user.name} is now {member.role}.", "success")
-    return redirect(url_for("teams.members"))
+    return act(lambda: services.change_role(user_id, form.role.data),
+               success=lambda member: f"{member.user.name} is now {member.role}.",
+               then=url_for("teams.members"), passes=(401, 404))
 
 
 @bp.post("/team/members/<int:user_id>/remove")
@@ -175,15 +162,10 @@ def transfer_ownership():
     form = TransferForm()
     form.user_id.choices = [(m.user.id, m.user.name) for m in services.list_members()
                             if m.user.id != g.user.id]
-    if form.validate_on_submit():
-        try:
-            member = services.transfer_ownership(form.user_id.data)
-        except ServiceError as error:
-            form_error(form, error)
-        else:
-            flash(f"{member.user.name} owns “{g.workspace.name}” now; you are an admin.",
-                  "success")
-            return redirect(url_for("teams.members"))
+    if done := submit(form, lambda: services.transfer_ownership(form.user_id.data),
+                      success=lambda member: f"{member.user.name} owns “{g.workspace.name}” "
+                      "now; you are an admin.", then=url_for("teams.members")):
+        return done
     return _team_page(transfer_form=form, status=422)
 
 
@@ -193,13 +175,10 @@ def security():
     permissions.require("teams.security")
     form = SecurityForm()
     if form.validate_on_submit():
-        try:
-            settings = services.set_require_two_factor(form.require_two_factor.data)
-        except ServiceError as error:
-            flash(error.message, "error")
-        else:
-            flash("Every member now needs two-step sign-in." if settings.require_two_factor
-                  else "Two-step sign-in is optional again.", "success")
+        return act(lambda: services.set_require_two_factor(form.require_two_factor.data),
+                   success=lambda settings: "Every member now needs two-step sign-in."
+                   if settings.require_two_factor else "Two-step sign-in is optional again.",
+                   then=url_for("teams.members"), passes=())
     return redirect(url_for("teams.members"))
 
 

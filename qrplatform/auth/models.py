@@ -8,7 +8,6 @@ from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     ForeignKey,
     Integer,
     String,
@@ -18,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qrplatform.extensions import db
+from qrplatform.sqltypes import UTCDateTime
 from qrplatform.tenancy import TenantMixin
 
 # Roles, most powerful first. Plugins grant permissions to roles (plugins.Permission).
@@ -32,9 +32,9 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="Membership.id"
@@ -60,7 +60,7 @@ class Workspace(db.Model):
     personal: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Nothing about this workspace is sent to product analytics (qrplatform.product_analytics).
     analytics_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())
 
     memberships: Mapped[list[Membership]] = relationship(
@@ -80,7 +80,7 @@ class Membership(db.Model):
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
     )
     role: Mapped[str] = mapped_column(String(20), default="owner")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())
 
     user: Mapped[User] = relationship(back_populates="memberships")
@@ -102,10 +102,10 @@ class ApiToken(TenantMixin, db.Model):
     prefix: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list] = mapped_column(JSON, default=lambda: ["*"])
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
 

@@ -246,8 +246,6 @@ def token_identity(plain: str) -> tuple[User, ApiToken] | None:
             return None  # no longer a member: the token dies with the membership
         now = datetime.now(UTC)
         last = token.last_used_at
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=UTC)
         if last is None or now - last > LAST_USED_RESOLUTION:
             token.last_used_at = now
             db.session.commit()

@@ -20,7 +20,7 @@ from qrplatform.auth.forms import (
     WorkspaceSettingsForm,
 )
 from qrplatform.errors import ServiceError
-from qrplatform.web import form_error, render
+from qrplatform.web import form_error, render, submit
 
 bp = Blueprint("account", __name__)
 
@@ -49,16 +49,15 @@ def dashboard():
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
     form = SignupForm()
-    if form.validate_on_submit():
-        try:
-            user, _workspace = services.signup(form.email.data, form.password.data,
-                                               form.name.data)
-        except ServiceError as error:
-            form_error(form, error)
-        else:
-            sessions.start_session(user)
-            flash(f"Welcome, {user.name}! Your workspace is ready.", "success")
-            return redirect(url_for("account.dashboard"))
+
+    def sign_up():
+        user, _workspace = services.signup(form.email.data, form.password.data, form.name.data)
+        sessions.start_session(user)
+        return user
+
+    if done := submit(form, sign_up, then=url_for("account.dashboard"),
+                      success=lambda user: f"Welcome, {user.name}! Your workspace is ready."):
+        return done
     return render("auth/signup.html", form=form, status=422 if form.errors else 200)
 
 
@@ -97,14 +96,10 @@ def forgot_password():
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
     form = ResetPasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.reset_password(token, form.password.data)
-        except ServiceError as error:
-            form_error(form, error)
-        else:
-            flash("Your password is changed. Log in with the new one.", "success")
-            return redirect(url_for("account.login"))
+    if done := submit(form, lambda: services.reset_password(token, form.password.data),
+                      success="Your password is changed. Log in with the new one.",
+                      then=url_for("account.login")):
+        return done
     return render("auth/reset_password.html", form=form, token=token)
 
 
@@ -166,15 +161,10 @@ def workspace_settings():
     workspace = g.workspace
     form = WorkspaceSettingsForm(data={"name": workspace.name,
                                        "share_usage": not workspace.analytics_opt_out})
-    if form.validate_on_submit():
-        try:
-            services.update_workspace(workspace, name=form.name.data,
-                                      analytics_opt_out=not form.share_usage.data)
-        except ServiceError as error:
-            form_error(form, error)
-        else:
-            flash("Workspace settings saved.", "success")
-            return redirect(url_for("account.workspace_settings"))
+    if done := submit(form, lambda: services.update_workspace(
+            workspace, name=form.name.data, analytics_opt_out=not form.share_usage.data),
+            success="Workspace settings saved.", then=url_for("account.workspace_settings")):
+        return done
     return render("workspaces/settings.html", form=form,
                   status=422 if form.errors else 200)
 
@@ -183,13 +173,13 @@ def workspace_settings():
 @login_required
 def new_workspace():
     form = WorkspaceForm()
-    if form.validate_on_submit():
-        try:
-            workspace = services.create_workspace(g.user, form.name.data)
-        except ServiceError as error:
-            form_error(form, error)
-        else:
-            session["workspace_id"] = workspace.id
-            flash(f"Workspace “{workspace.name}” created.", "success")
-            return redirect(url_for("account.dashboard"))
+
+    def create():
+        workspace = services.create_workspace(g.user, form.name.data)
+        session["workspace_id"] = workspace.id
+        return workspace
+
+    if done := submit(form, create, then=url_for("account.dashboard"),
+                      success=lambda workspace: f"Workspace “{workspace.name}” created."):
+        return done
     return render("workspaces/new.html", form=form)

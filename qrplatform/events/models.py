@@ -2,10 +2,11 @@
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, func
+from sqlalchemy import Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qrplatform.extensions import db
+from qrplatform.sqltypes import UTCDateTime
 
 
 class OutboxEvent(db.Model):
@@ -18,9 +19,9 @@ class OutboxEvent(db.Model):
     topic: Mapped[str] = mapped_column(String(100))
     key: Mapped[str] = mapped_column(String(40))
     payload: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -34,7 +35,7 @@ class ProcessedEvent(db.Model):
 
     group: Mapped[str] = mapped_column(String(100), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                    server_default=func.now())
 
 
@@ -51,7 +52,7 @@ class EventFailure(db.Model):
     payload: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
-    first_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                       server_default=func.now())
-    last_failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    parked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    last_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)

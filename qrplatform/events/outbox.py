@@ -74,8 +74,6 @@ def oldest_pending_age_seconds() -> float:
     )
     if oldest is None:
         return 0.0
-    if oldest.tzinfo is None:  # SQLite hands back naive UTC
-        oldest = oldest.replace(tzinfo=UTC)
     return max(0.0, (datetime.now(UTC) - oldest).total_seconds())
 
 

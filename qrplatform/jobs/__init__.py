@@ -34,13 +34,14 @@ from typing import Any
 
 import rq
 from flask import Flask, current_app, g, has_app_context, has_request_context
-from sqlalchemy import JSON, DateTime, Integer, String, Text, func, select, update
+from sqlalchemy import JSON, Integer, String, Text, func, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from qrplatform import telemetry
 from qrplatform.extensions import db
 from qrplatform.registry import CORE, registry
+from qrplatform.sqltypes import UTCDateTime
 from qrplatform.tenancy import TenantMixin, current_workspace_id, tenant_scope, unscoped
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,10 @@ class Job(TenantMixin, db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_retries: Mapped[int] = mapped_column(Integer, default=0)
     created_by_id: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def percent(self) -> int | None:

@@ -17,7 +17,7 @@ import time
 from flask import Flask
 
 from qrplatform.plugins import Schedule
-from qrplatform.registry import registry
+from qrplatform.registry import CORE, registry
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +26,16 @@ CLAIM_KEY = "qrp:schedule:{name}"
 TICK_SECONDS = 10
 
 
-def register(app: Flask, schedule: Schedule) -> None:
-    """Schedule a job already registered (a plugin lists it in ``Plugin.jobs`` too)."""
+def register(app: Flask, schedule: Schedule, owner: str = CORE) -> None:
+    """Schedule a job; one not registered yet (in ``Plugin.jobs``) is registered for
+    ``owner``, as ``<plugin>.<function>``."""
     from qrplatform import jobs
 
-    name = jobs.registered_name(schedule.job, app)
+    if schedule.job in registry(app).job_names:
+        name = registry(app).job_names[schedule.job]
+    else:
+        name = jobs.register(app, schedule.job, owner=owner,
+                             name=None if owner == CORE else f"{owner}.{schedule.job.__name__}")
     if schedule.every_seconds < TICK_SECONDS:
         raise ValueError(f"schedule of {name} runs more often than the scheduler looks "
                          f"({TICK_SECONDS} s)")

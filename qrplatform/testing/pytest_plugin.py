@@ -149,6 +149,10 @@ class IsolatedRequestsClient(FlaskClient):
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
+# Apps built by make_app during the current test, closed after it.
+_MADE_BY_THE_TEST: list = []
+
+
 @pytest.fixture(scope="session")
 def make_app(database_url, storage_dir, enabled_plugins) -> Callable:
     """Build an app with config overrides: ``make_app(REDIS_URL=...)``."""
@@ -158,23 +162,27 @@ def make_app(database_url, storage_dir, enabled_plugins) -> Callable:
         config = base_test_config(database_url, storage_dir, enabled_plugins)
         app = create_app({**config, **overrides})
         app.test_client_class = IsolatedRequestsClient
-        factory.made.append(app)
+        _MADE_BY_THE_TEST.append(app)
         return app
 
-    factory.made = []
+    factory.made = _MADE_BY_THE_TEST
     return factory
 
 
 @pytest.fixture(autouse=True)
-def _close_apps_made_by_the_test(make_app):
+def _close_apps_made_by_the_test():
     """Each app has its own connection pool: close the pools of the apps a test made, or the
     suite runs PostgreSQL out of connections. Their buffered stream events go too: they
-    would reach receivers at exit, long after their rows were truncated."""
+    would reach receivers at exit, long after their rows were truncated. Asks for no fixture,
+    so a test that builds no app (in any project where this plugin is installed) needs no
+    database."""
     yield
+    if not _MADE_BY_THE_TEST:
+        return
     from qrplatform.extensions import db
 
-    while make_app.made:
-        made = make_app.made.pop()
+    while _MADE_BY_THE_TEST:
+        made = _MADE_BY_THE_TEST.pop()
         made.extensions["qrp.stream"].discard()
         with made.app_context():
             db.engine.dispose()

@@ -1,9 +1,10 @@
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, func
+from sqlalchemy import Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qrplatform.extensions import db
+from qrplatform.sqltypes import UTCDateTime
 from qrplatform.tenancy import TenantMixin
 
 
@@ -12,5 +13,5 @@ class Greeting(TenantMixin, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     text: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())

@@ -1,0 +1,138 @@
+"""What a valid QR code is, written once: creating, changing, duplicating and bulk-creating a
+code all check through these functions (``services``, ``bulk``), and nothing else decides."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from typing import Any
+
+from sqlalchemy import select
+
+from qrp_qr import payloads, render
+from qrp_qr.models import KINDS, REDIRECT_STATUSES, TYPES, QRCode
+from qrplatform.errors import ServiceError
+from qrplatform.extensions import db
+from qrplatform.tenancy import unscoped
+
+SHORT_CODE_ALPHABET = string.ascii_letters + string.digits
+# 62^8 ≈ 2·10^14 codes: guessing a live one among millions takes ~10^8 tries per hit.
+SHORT_CODE_LENGTH = 8
+MAX_TAGS = 20
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
+class InvalidInput(ServiceError):
+    """Several fields are wrong at once; ``fields`` maps each to its messages."""
+
+    status = 422
+    code = "validation_error"
+
+    def __init__(self, message: str, fields: dict[str, list[str]]):
+        super().__init__(message)
+        self._fields = fields
+
+    @property
+    def fields(self) -> dict[str, list[str]]:
+        return self._fields
+
+
+def kind_and_type_errors(kind: str, qr_type: str) -> dict[str, list[str]]:
+    """Why this kind and type cannot make a code (empty when they can)."""
+    errors: dict[str, list[str]] = {}
+    if kind not in KINDS:
+        errors["kind"] = ["Use static or dynamic."]
+    if qr_type not in TYPES:
+        errors["type"] = [f"Use one of {', '.join(TYPES)}."]
+    elif kind == "dynamic" and qr_type not in payloads.DYNAMIC_TYPES:
+        errors["kind"] = ["A Wi-Fi code must be static: phones join a network only from the "
+                          "code itself, never from a link."]
+    return errors
+
+
+def check_kind_and_type(kind: str, qr_type: str) -> None:
+    if errors := kind_and_type_errors(kind, qr_type):
+        raise InvalidInput("The kind or type is not valid.", errors)
+
+
+def clean_content(qr_type: str, content: dict[str, Any], prefix: str = "content.") -> dict:
+    """The type's content fields, checked and normalised; errors name ``prefix`` + field."""
+    try:
+        return payloads.load_content(qr_type, content)
+    except payloads.ContentError as exc:
+        raise InvalidInput("Some content fields are missing or invalid.",
+                           {f"{prefix}{k}" if k != "type" else k: v
+                            for k, v in exc.fields.items()}) from exc
+
+
+def clean_design(design: dict[str, Any] | None) -> dict[str, Any]:
+    errors = render.DesignSchema().validate(design or {})
+    if errors:
+        raise InvalidInput("The design has invalid settings.",
+                           {f"design.{k}": v for k, v in errors.items()})
+    return render.normalise_design(design)
+
+
+def clean_tags(tags: list[str] | None) -> list[str]:
+    cleaned = []
+    for tag in tags or []:
+        tag = " ".join(str(tag).split()).lower()[:50]
+        if tag and tag not in cleaned:
+            cleaned.append(tag)
+    if len(cleaned) > MAX_TAGS:
+        raise InvalidInput("Too many tags.", {"tags": [f"At most {MAX_TAGS} tags."]})
+    return cleaned
+
+
+def clean_utm(utm: dict[str, Any] | None) -> dict[str, str] | None:
+    if not utm:
+        return None
+    cleaned = {k: str(v).strip()[:200] for k, v in utm.items() if k in UTM_FIELDS and v}
+    return cleaned or None
+
+
+def clean_name(name: str | None, qr_type: str, content: dict[str, Any]) -> str:
+    """The name given, else a summary of the content, else the type."""
+    name = (name or "").strip() or payloads.summary(qr_type, content)[:200] or qr_type
+    return name[:200]
+
+
+def check_link_settings(data: dict[str, Any]) -> None:
+    errors: dict[str, list[str]] = {}
+    status = data.get("redirect_status")
+    if status is not None and status not in REDIRECT_STATUSES:
+        errors["redirect_status"] = [f"Use one of {', '.join(map(str, REDIRECT_STATUSES))}."]
+    cap = data.get("scan_cap")
+    if cap is not None and cap < 1:
+        errors["scan_cap"] = ["A scan cap is at least 1 (leave it empty for no cap)."]
+    if errors:
+        raise InvalidInput("Some link settings are invalid.", errors)
+
+
+def destination(kind: str, qr_type: str, content: dict[str, Any]) -> str | None:
+    """Where a dynamic code's link sends scanners, or a static url code's address."""
+    if kind == "dynamic":
+        return payloads.destination_uri(qr_type, content)
+    return content.get("url")
+
+
+def new_short_codes(count: int) -> list[str]:
+    """``count`` fresh short codes, checked against every workspace in one query per batch."""
+    found: set[str] = set()
+    for _attempt in range(10 + count // 1000):
+        if len(found) >= count:
+            break
+        batch = {"".join(secrets.choice(SHORT_CODE_ALPHABET) for _ in range(SHORT_CODE_LENGTH))
+                 for _ in range(min(1000, count - len(found)))} - found
+        with unscoped():
+            taken = set(db.session.scalars(select(QRCode.short_code)
+                                           .where(QRCode.short_code.in_(batch))))
+        found |= batch - taken
+    if len(found) < count:
+        raise ServiceError("Could not find a free short code; try again.", status=503)
+    return list(found)[:count]
+
+
+def sample_short_link(base_url: str) -> str:
+    """A link as long as a real one, for checking a design before a code exists."""
+    return f"{base_url}/{'X' * SHORT_CODE_LENGTH}"
