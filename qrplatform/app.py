@@ -55,6 +55,7 @@ CORE_DECLARATIONS = Plugin(
     # High-volume events: sent with emit_stream() to their own topic, never the outbox.
     streams={"gateway.rate_limited": "qrp.gateway"},
     permissions=permissions.CORE_PERMISSIONS,
+    metrics=[gateway.RATE_LIMIT_HITS],
     product_events=product_analytics.CORE_PRODUCT_EVENTS,
 )
 

@@ -18,12 +18,12 @@ from flask_limiter import Limiter
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from qrplatform import signals
+from qrplatform import metrics, signals
 from qrplatform.auth import services as auth
 from qrplatform.auth.models import Workspace
 from qrplatform.errors import api_error, is_api_request
 from qrplatform.extensions import db
-from qrplatform.plugins import RateLimit
+from qrplatform.plugins import Metric, RateLimit
 from qrplatform.tenancy import set_scope
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
@@ -70,6 +70,18 @@ def _rate_limited(request_limit) -> None:
         "endpoint": request.endpoint, "limit": str(request_limit.limit),
         "scope": "workspace" if workspace is not None else "anonymous",
     }, workspace_id=workspace.id if workspace is not None else None)
+
+
+RATE_LIMIT_HITS = Metric("qrp_rate_limit_hits_total",
+                         "Requests refused with 429 by a rate limit", ("route", "scope"))
+
+
+def _count_rate_limit_hit(response):
+    if response.status_code == 429:
+        scope = "workspace" if rate_limit_key().startswith("ws:") else "anonymous"
+        metrics.metric(RATE_LIMIT_HITS.name).labels(route=metrics.route(request),
+                                                   scope=scope).inc()
+    return response
 
 
 def _unthrottled() -> bool:
@@ -207,4 +219,5 @@ def init_app(app: Flask) -> None:
     app.before_request(_assign_request_id)
     app.before_request(_resolve_tenant)
     app.after_request(_security_headers)
+    app.after_request(_count_rate_limit_hit)
     app.teardown_request(_clear_scope)

@@ -6,7 +6,7 @@ Counted as things happen (prometheus-flask-exporter and our own counters):
   ``qrp_http_request_exceptions_total``): every Flask request; ``route`` is the URL rule
   (``/api/v1/qr-codes/<int:code_id>``), never the path;
 - ``qrp_rate_limit_hits_total{route, scope}``: 429 answers; scope ``workspace`` or
-  ``anonymous`` (keyed by IP);
+  ``anonymous`` (keyed by IP) — counted by the gateway, which declares it;
 - ``qrp_errors_total{route, exception}``: unhandled exceptions (``got_request_exception``);
 - every metric a plugin declares (``Plugin.metrics``; the qr plugin's ``qrp_scans_total``),
   counted with ``metric(name, app).labels(...).inc()``;
@@ -84,9 +84,6 @@ class Metrics:
             app, path=None, registry=self.registry, defaults_prefix="qrp", group_by=route,
             buckets=HTTP_BUCKETS,
         )
-        self.rate_limit_hits = Counter(
-            "qrp_rate_limit_hits_total", "Requests refused with 429 by a rate limit",
-            ["route", "scope"], registry=self.registry)
         self.errors = Counter(
             "qrp_errors_total", "Unhandled exceptions while answering a request",
             ["route", "exception"], registry=self.registry)
@@ -124,11 +121,9 @@ class Metrics:
         if self._job_stats is None:
             with self._job_stats_lock:
                 if self._job_stats is None:
-                    from qrplatform.jobs import RQRunner
-
-                    runner = self.app.extensions.get("qrp.jobs.runner")
-                    self._job_stats = (RedisJobStats(runner.redis)
-                                       if isinstance(runner, RQRunner)
+                    # An RQ runner has Redis: its forked work horses count there.
+                    redis = getattr(self.app.extensions.get("qrp.jobs.runner"), "redis", None)
+                    self._job_stats = (RedisJobStats(redis) if redis is not None
                                        else LocalJobStats(self.registry))
         return self._job_stats
 
@@ -356,26 +351,14 @@ def metric(name: str, app: Flask | None = None) -> Counter | Histogram:
 
 
 def observe_job(name: str, outcome: str, duration: float) -> None:
+    """One job attempt; ``name`` is a registered job name (or "unregistered": bounded)."""
     metrics = _metrics()
     if metrics is None:
         return
-    from qrplatform.jobs import registered
-
     try:
-        metrics.job_stats.observe(name if name in registered() else "unregistered", outcome,
-                                  duration)
+        metrics.job_stats.observe(name, outcome, duration)
     except Exception:  # a metrics store that is away must not fail the job
         log.warning("could not record job metrics", exc_info=True)
-
-
-def _count_rate_limit_hit(response):
-    if response.status_code == 429:
-        from qrplatform.gateway import rate_limit_key
-
-        scope = "workspace" if rate_limit_key().startswith("ws:") else "anonymous"
-        current_app.extensions[EXTENSION].rate_limit_hits.labels(
-            route=route(request), scope=scope).inc()
-    return response
 
 
 def _count_error(sender: Flask, exception: BaseException, **_extra) -> None:
@@ -449,7 +432,6 @@ def _plain(start_response, status: str, body: bytes, headers: list):
 def init_app(app: Flask) -> Metrics:
     metrics = Metrics(app)
     app.extensions[EXTENSION] = metrics
-    app.after_request(_count_rate_limit_hit)
     got_request_exception.connect(_count_error, app, weak=False)
     return metrics
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from blinker import Signal
 
-    from qrplatform.events import Event
+    from qrplatform.events.envelope import Event
 
 ENTRY_POINT_GROUP = "qrplatform.plugins"
 API_PREFIX = "/api/v1"

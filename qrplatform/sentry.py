@@ -9,13 +9,15 @@ password under any name), and every string is passed through ``qrplatform.redact
 
 Unhandled request errors reach Sentry through Flask's ``got_request_exception``, which
 ``errors.handle_unexpected`` sends; the user still gets the one JSON error shape or the error
-page, both with the request id. Job errors are reported by ``telemetry.job_run`` (RQ's
-integration adds its own view of failures in the worker).
+page, both with the request id. Job errors are reported by ``qrplatform.jobs`` (RQ's
+integration adds its own view of failures in the worker), which also adds the running job's id
+to every report through ``add_context_tags``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -32,6 +34,15 @@ def _enabled() -> bool:
     return sentry_sdk.get_client().is_active()
 
 
+# Functions adding tags for what is running (the job module adds the job id).
+_tag_sources: list[Callable[[], dict[str, Any]]] = []
+
+
+def add_context_tags(source: Callable[[], dict[str, Any]]) -> None:
+    if source not in _tag_sources:
+        _tag_sources.append(source)
+
+
 def _context_tags() -> dict[str, Any]:
     """What the report should be findable by, from the request or job being handled."""
     tags: dict[str, Any] = {}
@@ -43,13 +54,11 @@ def _context_tags() -> dict[str, Any]:
             tags["plan"] = workspace.plan
         if user is not None:
             tags["user_id"] = user.id
+    for source in _tag_sources:
+        tags.update(source())
     if has_app_context():
-        from qrplatform import jobs
         from qrplatform.tenancy import current_workspace_id
 
-        running = jobs.current()
-        if running is not None:
-            tags["job_id"] = running.id
         workspace_id = current_workspace_id()
         if workspace_id is not None:
             tags.setdefault("workspace_id", workspace_id)
@@ -143,12 +152,8 @@ def job_breadcrumb(job_id: str, name: str, attempt: int) -> None:
 
 def capture_job_error(exc: BaseException, *, job_id: str, name: str,
                       workspace_id: int | None) -> None:
-    from qrplatform.errors import ServiceError
-    from qrplatform.jobs import JobError
-
-    # A JobError or ServiceError is an answer for the user (bad input), not a bug.
-    if not _enabled() or not isinstance(exc, Exception) or isinstance(exc, JobError |
-                                                                        ServiceError):
+    """Report a job's unexpected error (the job module leaves out answers for the user)."""
+    if not _enabled():
         return
     import sentry_sdk
 

@@ -1,6 +1,6 @@
 """Logs: JSON lines on stdout, one per request (request id, workspace, user, route, status,
-duration) and one per job run; with CLOUDWATCH_LOG_GROUP, the same lines go to CloudWatch Logs
-through watchtower.
+duration) and one per job run (written by ``qrplatform.jobs``); with CLOUDWATCH_LOG_GROUP, the
+same lines go to CloudWatch Logs through watchtower.
 
 Never a secret or a raw IP in a log line: every line passes through ``qrplatform.redaction``
 when it is formatted (handlers format, so other handlers such as pytest's see the record as
@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from flask import Flask, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
@@ -21,7 +19,6 @@ from pythonjsonlogger.json import JsonFormatter
 from qrplatform.redaction import redact
 
 access_log = logging.getLogger("qrplatform.access")
-job_log = logging.getLogger("qrplatform.jobs.run")
 
 
 class RequestContextFilter(logging.Filter):
@@ -121,30 +118,6 @@ def _log_request(response):
         "user_id": user.id if user is not None else None,
     })
     return response
-
-
-@contextmanager
-def job_run(job_id: str, name: str, workspace_id: int | None, attempt: int) -> Iterator[None]:
-    """Around one attempt of a job: a JSON line when it ends, its duration and outcome in
-    the metrics, and a breadcrumb plus the error in Sentry when it fails."""
-    from qrplatform import metrics, sentry
-
-    started = time.perf_counter()
-    sentry.job_breadcrumb(job_id, name, attempt)
-    outcome = "failed"
-    try:
-        yield
-        outcome = "finished"
-    except BaseException as exc:
-        sentry.capture_job_error(exc, job_id=job_id, name=name, workspace_id=workspace_id)
-        raise
-    finally:
-        duration = time.perf_counter() - started
-        metrics.observe_job(name, outcome, duration)
-        job_log.info("job", extra={
-            "job_id": job_id, "job": name, "workspace_id": workspace_id, "attempt": attempt,
-            "outcome": outcome, "duration_ms": round(duration * 1000, 2),
-        })
 
 
 def init_app(app: Flask) -> None:

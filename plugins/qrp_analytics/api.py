@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from qrp_analytics import services
+from qrp_analytics import retention, services
 from qrp_analytics.models import ALERT_KINDS, CHANNELS, COUNT_COLUMNS, DIMENSIONS
 from qrplatform import permissions
 from qrplatform.api import api_blueprint
@@ -193,7 +193,7 @@ def _settings_dict(found) -> dict:
         "record_referrer": found.record_referrer, "record_user_agent": found.record_user_agent,
         "record_country": found.record_country, "retention_days": found.retention_days,
         "effective_retention_days": services.effective_retention(found),
-        "plan_retention_days": services.plan_retention_days(),
+        "plan_retention_days": retention.plan_retention_days(),
         "bot_user_agent_patterns": list(found.bot_user_agent_patterns or []),
         "bot_countries": list(found.bot_countries or []),
     }

@@ -9,9 +9,9 @@ import logging
 import secrets
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Date, delete, func, select, text
 
-from qrp_analytics import ingest
+from qrp_analytics import ingest, retention
 from qrp_analytics.models import (
     COUNT_COLUMNS,
     AnalyticsSettings,
@@ -25,7 +25,7 @@ from qrp_analytics.models import (
     WorkspaceBreakdown,
     WorkspaceHourly,
 )
-from qrplatform import jobs, quotas
+from qrplatform import jobs
 from qrplatform.auth.models import Workspace
 from qrplatform.extensions import db
 from qrplatform.storage import storage
@@ -33,8 +33,6 @@ from qrplatform.tenancy import unscoped
 
 log = logging.getLogger(__name__)
 
-# The longest any plan keeps scans; partitions entirely older than this are dropped whole.
-MAX_RETENTION_DAYS = 1095
 EXPORT_CHUNK = 5000
 SCAN_COLUMNS = ("occurred_at", "code_id", "code_name", "method", "classification", "reason",
                 "outcome", "counted", "unique", "country", "language", "device", "os",
@@ -117,14 +115,6 @@ def export_aggregates(first_day: str, last_day: str) -> dict:
 
 # -- retention ------------------------------------------------------------------------------------
 
-def retention_days(workspace: Workspace, found: AnalyticsSettings | None) -> int:
-    allowed = quotas.limit("analytics.retention_days", workspace.plan) or MAX_RETENTION_DAYS
-    allowed = min(allowed, MAX_RETENTION_DAYS)
-    if found is not None and found.retention_days:
-        return min(found.retention_days, allowed)
-    return allowed
-
-
 def purge_expired(now: str | None = None) -> dict:
     """Delete what each workspace's retention no longer allows (raw scans and rollups), the
     visitor hashes of days gone by, and old test-device marks. A system job (all workspaces)."""
@@ -141,7 +131,9 @@ def purge_expired(now: str | None = None) -> dict:
             workspace = workspaces.get(workspace_id)
             if workspace is None:
                 continue
-            days = retention_days(workspace, settings.get(workspace_id))
+            chosen = settings.get(workspace_id)
+            days = retention.retention_days(chosen.retention_days if chosen else None,
+                                            workspace.plan)
             cutoff = (moment - timedelta(days=days)).replace(hour=0, minute=0, second=0,
                                                               microsecond=0)
             removed["scans"] += db.session.execute(delete(Scan).where(
@@ -152,7 +144,7 @@ def purge_expired(now: str | None = None) -> dict:
                                   (CodeBreakdown, CodeBreakdown.day),
                                   (WorkspaceBreakdown, WorkspaceBreakdown.day),
                                   (Anomaly, Anomaly.started_at)):
-                limit = cutoff if column.type.python_type is datetime else cutoff.date()
+                limit = cutoff.date() if isinstance(column.type, Date) else cutoff
                 removed["rollups"] += db.session.execute(delete(model).where(
                     model.workspace_id == workspace_id, column < limit)).rowcount
             db.session.commit()
@@ -171,7 +163,7 @@ def drop_old_partitions(moment: datetime) -> int:
     """Drop monthly partitions that lie wholly before the longest retention (PostgreSQL)."""
     if db.engine.dialect.name != "postgresql":
         return 0
-    horizon = (moment - timedelta(days=MAX_RETENTION_DAYS)).date()
+    horizon = (moment - timedelta(days=retention.LONGEST_RETENTION_DAYS)).date()
     dropped = 0
     with db.engine.begin() as conn:
         names = conn.execute(text(

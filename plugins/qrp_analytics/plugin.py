@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from qrp_analytics import api, ingest, jobs, models, views
+from qrp_analytics import api, ingest, jobs, models, retention, views
 from qrplatform.plugins import NavItem, Permission, Plugin, Schedule
 
 ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
@@ -55,7 +55,6 @@ plugin = Plugin(
         Permission("analytics.export", "Export scans and counts as CSV",
                    ("owner", "admin", "editor")),
     ],
-    # Days of scans kept, by plan; a workspace may choose fewer.
-    quotas={"analytics.retention_days": {"free": 90, "pro": 400, "business": 1095}},
+    quotas={retention.RETENTION_QUOTA: retention.RETENTION_DAYS_BY_PLAN},
     slots={"qr.code_actions": "analytics/_code_action.html"},
 )

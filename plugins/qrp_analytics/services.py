@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app, g, has_request_context
 from sqlalchemy import delete, func, select
 
-from qrp_analytics import classify
+from qrp_analytics import classify, retention
 from qrp_analytics.models import (
     ALERT_KINDS,
     BREAKDOWN_COUNTS,
@@ -31,7 +31,7 @@ from qrp_analytics.models import (
     WorkspaceBreakdown,
     WorkspaceHourly,
 )
-from qrplatform import jobs, permissions, privacy, quotas
+from qrplatform import jobs, permissions, privacy
 from qrplatform.errors import NotFound, ServiceError
 from qrplatform.extensions import db
 from qrplatform.sqltypes import as_utc
@@ -45,7 +45,6 @@ DEFAULT_RANGE = "30d"
 GRANULARITIES = ("hour", "day", "week")
 MAX_RANGE_DAYS = 731
 MAX_HOURLY_DAYS = 14
-RETENTION_QUOTA = "analytics.retention_days"
 DIMENSION_LABELS = {
     "country": "Countries", "device": "Devices", "os": "Operating systems",
     "browser": "Browsers", "referrer": "Referrers", "language": "Languages",
@@ -375,12 +374,6 @@ def code_forecast(code_id: int, now: datetime | None = None) -> dict[str, Any]:
 
 # -- settings and workspace rules ------------------------------------------------------------------
 
-def plan_retention_days() -> int:
-    from qrp_analytics.jobs import MAX_RETENTION_DAYS
-
-    return min(quotas.limit(RETENTION_QUOTA) or MAX_RETENTION_DAYS, MAX_RETENTION_DAYS)
-
-
 def settings() -> AnalyticsSettings:
     """The workspace's settings (defaults, unsaved, when it never changed them)."""
     found = db.session.scalar(select(AnalyticsSettings))
@@ -392,8 +385,7 @@ def settings() -> AnalyticsSettings:
 
 
 def effective_retention(found: AnalyticsSettings) -> int:
-    allowed = plan_retention_days()
-    return min(found.retention_days or allowed, allowed)
+    return retention.retention_days(found.retention_days)
 
 
 def update_settings(data: dict[str, Any]) -> AnalyticsSettings:
@@ -405,7 +397,7 @@ def update_settings(data: dict[str, Any]) -> AnalyticsSettings:
             setattr(found, switch, bool(data[switch]))
     if "retention_days" in data:
         days = data["retention_days"]
-        allowed = plan_retention_days()
+        allowed = retention.plan_retention_days()
         if days is not None:
             try:
                 days = int(days)

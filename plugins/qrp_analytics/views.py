@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import login_required
 
-from qrp_analytics import services
+from qrp_analytics import retention, services
 from qrp_analytics.models import ALERT_KINDS, CHANNELS, DIMENSIONS
 from qrplatform import permissions
 from qrplatform.errors import ServiceError
@@ -194,7 +194,7 @@ def settings():
     ip, agent = client_ip(), request.headers.get("User-Agent")
     return render("analytics/settings.html", settings=found, errors=errors,
                   retention=services.effective_retention(found),
-                  plan_retention=services.plan_retention_days(),
+                  plan_retention=retention.plan_retention_days(),
                   this_device_is_test=services.is_test_device(ip, agent),
                   test_devices=services.test_devices_today(), status=422 if errors else 200)
 

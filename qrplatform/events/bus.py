@@ -6,8 +6,8 @@ import logging
 
 from flask import Flask
 
-from qrplatform.events import Event
 from qrplatform.events.dispatch import deliver, groups_for
+from qrplatform.events.envelope import Event
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from qrplatform.events import TOPIC_PREFIX, Event, topic_for
+from qrplatform.events.envelope import TOPIC_PREFIX, Event, topic_for
 from qrplatform.events.models import EventFailure, ProcessedEvent
 from qrplatform.extensions import db
 from qrplatform.registry import registry

@@ -39,7 +39,7 @@ from kafka.errors import KafkaError, for_code
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from qrplatform.config import KAFKA_SECURITY_VARIABLES
-from qrplatform.events import Event, topic_for
+from qrplatform.events.envelope import Event, topic_for
 from qrplatform.registry import registry
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from qrplatform.events import Event, topic_for
+from qrplatform.events.envelope import Event, topic_for
 from qrplatform.events.models import OutboxEvent
 from qrplatform.extensions import db
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from qrplatform.events import Event
+from qrplatform.events.envelope import Event
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,10 @@ import json
 import logging
 import queue
 import threading
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,13 +40,14 @@ from sqlalchemy import JSON, Integer, String, Text, func, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
-from qrplatform import telemetry
+from qrplatform import metrics, sentry
 from qrplatform.extensions import db
 from qrplatform.registry import CORE, registry
 from qrplatform.sqltypes import UTCDateTime
 from qrplatform.tenancy import TenantMixin, current_workspace_id, tenant_scope, unscoped
 
 log = logging.getLogger(__name__)
+run_log = logging.getLogger("qrplatform.jobs.run")
 
 QUEUES = ("default", "bulk")
 # Seconds to wait before each retry of a job that is safe to repeat; the last entry repeats.
@@ -297,12 +300,12 @@ def _execute(job_id: str) -> Any:
     # Each attempt starts over, so its progress does too.
     _update_row(job_id, state="started", attempts=running.attempt, started_at=datetime.now(UTC),
                 error=None, done=0, message="")
+    found = registry()
+    func = found.jobs.get(found.job_aliases.get(name, name))
     token = _running.set(running)
     try:
         with (tenant_scope(workspace_id) if workspace_id else unscoped(),
-              telemetry.job_run(job_id, name, workspace_id, running.attempt)):
-            found = registry()
-            func = found.jobs.get(found.job_aliases.get(name, name))
+              _instrumented(running, name if func else "unregistered", workspace_id)):
             if func is None:
                 raise JobError(f"The job {name} is not provided by any enabled plugin.")
             result = _as_json(func(*args))
@@ -315,6 +318,41 @@ def _execute(job_id: str) -> Any:
         _running.reset(token)
     _update_row(job_id, state="finished", result=result, finished_at=datetime.now(UTC))
     return result
+
+
+@contextmanager
+def _instrumented(running: RunningJob, name: str, workspace_id: int | None) -> Iterator[None]:
+    """Around one attempt: a JSON log line when it ends, its duration and outcome in the
+    metrics, and a breadcrumb plus the error (not a JobError or ServiceError: those are
+    answers for the user) in Sentry when it fails."""
+    from qrplatform.errors import ServiceError
+
+    started = time.perf_counter()
+    sentry.job_breadcrumb(running.id, name, running.attempt)
+    outcome = "failed"
+    try:
+        yield
+        outcome = "finished"
+    except BaseException as exc:
+        if isinstance(exc, Exception) and not isinstance(exc, JobError | ServiceError):
+            sentry.capture_job_error(exc, job_id=running.id, name=name,
+                                     workspace_id=workspace_id)
+        raise
+    finally:
+        duration = time.perf_counter() - started
+        metrics.observe_job(name, outcome, duration)
+        run_log.info("job", extra={
+            "job_id": running.id, "job": name, "workspace_id": workspace_id,
+            "attempt": running.attempt, "outcome": outcome,
+            "duration_ms": round(duration * 1000, 2)})
+
+
+def _running_job_tags() -> dict[str, Any]:
+    running = _running.get()
+    return {"job_id": running.id} if running is not None else {}
+
+
+sentry.add_context_tags(_running_job_tags)
 
 
 def _record_failure(running: RunningJob, exc: Exception, name: str) -> None:
@@ -336,12 +374,10 @@ _app_for_worker: Flask | None = None
 
 
 def _worker_app() -> Flask:
-    """The app a bare RQ worker process runs jobs in (``flask jobs worker`` sets it)."""
-    global _app_for_worker
+    """The app an RQ worker process runs jobs in (``flask jobs worker`` sets it)."""
     if _app_for_worker is None:
-        from qrplatform import create_app
-
-        _app_for_worker = create_app()
+        raise RuntimeError("No app to run jobs in: start workers with `flask jobs worker`, "
+                           "which runs them inside the app.")
     return _app_for_worker
 
 

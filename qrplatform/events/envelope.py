@@ -1,0 +1,82 @@
+"""The event envelope, the topic an event type goes to, and who is acting: the leaf of the
+events package (its other modules import from here, never from the package)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, current_app, g, has_request_context
+
+from qrplatform.registry import registry
+from qrplatform.tenancy import current_workspace_id
+
+SCHEMA_VERSION = 1
+TOPIC_PREFIX = "qrp."
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    data: dict[str, Any]
+    workspace_id: int | None = None
+    actor: dict[str, Any] | None = None
+    request_id: str | None = None
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    occurred_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def domain(self) -> str:
+        return self.type.split(".", 1)[0]
+
+    @property
+    def key(self) -> bytes:
+        """Kafka key: one workspace's events stay in order on one partition."""
+        return str(self.workspace_id or 0).encode()
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), default=str)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Event:
+        payload = json.loads(raw)
+        known = {name for name in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in payload.items() if k in known})
+
+
+def topic_for(event_type: str, app: Flask | None = None) -> str:
+    """``qr.created`` → ``qrp.qr``, unless a plugin routes the type to a stream topic.
+
+    ``app`` is for callers without an app context (the stream flush thread).
+    """
+    app = app or (current_app._get_current_object() if current_app else None)
+    streams = registry(app).stream_topics if app is not None else {}
+    return streams.get(event_type) or TOPIC_PREFIX + event_type.split(".", 1)[0]
+
+
+def current_actor() -> dict[str, Any]:
+    """Who is acting: the signed-in user (and the API token they used), else the system."""
+    if has_request_context():
+        user = g.get("user")
+        if user is not None:
+            actor: dict[str, Any] = {"type": "user", "id": user.id}
+            if g.get("api_token") is not None:
+                actor["token_id"] = g.api_token.id
+            return actor
+        return {"type": "anonymous"}
+    return {"type": "system"}
+
+
+def make_event(event_type: str, data: dict[str, Any], *, workspace_id: int | None = None,
+               actor: dict[str, Any] | None = None) -> Event:
+    return Event(
+        type=event_type,
+        data=data,
+        workspace_id=workspace_id if workspace_id is not None else current_workspace_id(),
+        actor=actor or current_actor(),
+        request_id=g.get("request_id") if has_request_context() else None,
+    )
