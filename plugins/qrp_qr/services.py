@@ -22,7 +22,7 @@ from flask import current_app, g, has_request_context
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, or_, select
 
-from qrp_qr import payloads, render, verify
+from qrp_qr import linkcache, payloads, render, verify
 from qrp_qr.models import KINDS, REDIRECT_STATUSES, TYPES, QRCode, QRDesignTemplate, QRTag
 from qrplatform import events, quotas
 from qrplatform.errors import NotFound, ServiceError
@@ -446,10 +446,8 @@ def duplicate_code(code_id: int) -> QRCode:
 
 def _forget(code: QRCode) -> None:
     """Drop the code from every process's redirect cache (after the commit)."""
-    from qrp_qr.redirect import cache_for
-
     if code.short_code:
-        cache_for(current_app).invalidate(code.short_code)
+        linkcache.cache_for(current_app).invalidate(code.short_code)
 
 
 # -- images -------------------------------------------------------------------------------------
