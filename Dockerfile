@@ -3,7 +3,7 @@
 # command) and `nginx` (nginx/qrplatform.conf with the static files baked in).
 # Built by deploy/docker-compose.yml; see docs/deploy.md.
 
-# -- htmx, Pico CSS, Chart.js, Swagger UI: pinned in package.json, copied by `make assets` ------
+# -- htmx, Pico CSS, Chart.js, Lucide icons, Inter: pinned in package.json, copied by `make assets`
 FROM node:20-bookworm AS assets
 WORKDIR /src
 COPY Makefile package.json package-lock.json ./

@@ -29,15 +29,19 @@ $(VENV)/.installed-dev: $(BIN)/python setup.cfg pyproject.toml
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# htmx, Pico CSS, Chart.js and Swagger UI: pinned in package.json, installed from npm,
-# copied next to our own static files. Nothing is fetched from a CDN at run time.
+# htmx, Pico CSS, Chart.js, the Lucide icons, the Inter typeface (and axe-core, for the
+# accessibility tests only): pinned in package.json, installed from npm, copied next to our own
+# static files. Nothing is fetched from a CDN at run time.
+AXE := qrplatform/testing/vendor/axe.min.js
 $(VENDOR)/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/swagger-ui
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/lucide $(VENDOR)/fonts $(dir $(AXE))
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
 	cp node_modules/@picocss/pico/css/pico.min.css $(VENDOR)/
 	cp node_modules/chart.js/dist/chart.umd.js $(VENDOR)/chart.umd.js
-	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js $(VENDOR)/swagger-ui/
+	cp node_modules/lucide-static/icons/*.svg node_modules/lucide-static/LICENSE $(VENDOR)/lucide/
+	cp node_modules/@fontsource-variable/inter/files/inter-latin-wght-normal.woff2 $(VENDOR)/fonts/
+	cp node_modules/axe-core/axe.min.js $(AXE)
 	touch $@
 
 assets: $(VENDOR)/.stamp
@@ -58,4 +62,4 @@ lint: install-dev
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR) instance *.egg-info
+	rm -rf $(VENV) node_modules $(VENDOR) $(dir $(AXE)) instance *.egg-info

@@ -25,6 +25,7 @@ from qrplatform import (
     signals,
     storage,
     telemetry,
+    ui,
     web,
 )
 from qrplatform.config import load_settings, plugin_setting
@@ -109,6 +110,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = "Log in to see that page."
     login_manager.login_message_category = "info"
     app.context_processor(web.template_context)
+    ui.init_app(app)
 
 
 @login_manager.user_loader

@@ -43,14 +43,17 @@ class PluginError(RuntimeError):
 
 @dataclass(frozen=True)
 class NavItem:
-    """A link in the main navigation (``menu="main"``) or in the account menu
-    (``menu="account"``). Hidden from members lacking ``permission``."""
+    """A link in a menu, hidden from members lacking ``permission``: ``menu="main"`` (the
+    header's sections), ``"workspace"`` (the workspace menu: settings-like pages such as the
+    audit log, domains or billing), ``"account"`` (the person's own settings) or ``"create"``
+    (the header's quick-create button, e.g. "New QR code"). ``icon`` is a Lucide icon name."""
 
     label: str
     endpoint: str
     order: int = 100
     permission: str | None = None
     menu: str = "main"
+    icon: str | None = None
 
 
 @dataclass(frozen=True)

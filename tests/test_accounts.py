@@ -170,7 +170,7 @@ def test_workspaces_and_the_switcher(client, db, create_user, login):
     assert created.status_code == 302
     page = client.get("/dashboard").get_data(as_text=True)
     assert "<h1>Client A</h1>" in page
-    assert "Max&#39;s workspace (owner)" in page  # the switcher lists both
+    assert "Max&#39;s workspace <small>Owner</small>" in page  # the switcher lists both
 
     personal = user.personal_workspace_id
     client.post("/workspaces/switch", data={"workspace_id": personal,

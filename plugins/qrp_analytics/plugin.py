@@ -41,7 +41,8 @@ plugin = Plugin(
             models.AnalyticsSettings, models.MarkedTestDevice, models.Anomaly,
             models.AlertRule, models.AlertFiring],
     migrations=str(Path(__file__).parent / "migrations" / "versions"),
-    nav=[NavItem("Analytics", "analytics.index", order=20, permission="analytics.view")],
+    nav=[NavItem("Analytics", "analytics.index", order=20, permission="analytics.view",
+                 icon="chart-line")],
     batch_receivers={ingest.EVENT_TYPE: ingest.ingest_batch},
     jobs=[jobs.export_scans, jobs.export_aggregates, jobs.purge_expired, jobs.detect_anomalies],
     # The detector looks at the last hour; retention is counted in days.

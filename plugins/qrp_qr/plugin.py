@@ -41,7 +41,9 @@ plugin = Plugin(
     api_blueprints=[api.blp, api.templates_blp],
     models=[models.QRCode, models.QRTag, models.QRDesignTemplate],
     migrations=str(Path(__file__).parent / "migrations" / "versions"),
-    nav=[NavItem("QR codes", "qr.index", order=10, permission="qr.view")],
+    nav=[NavItem("QR codes", "qr.index", order=10, permission="qr.view", icon="qr-code"),
+         NavItem("New QR code", "qr.new", order=10, permission="qr.edit", menu="create",
+                 icon="plus")],
     events={
         "qr.created": "a QR code was created (data: code_id, name, kind, type, short_code; "
                       "duplicate_of or bulk when it came from one)",

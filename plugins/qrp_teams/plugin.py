@@ -22,9 +22,11 @@ plugin = Plugin(
     models=[models.Invitation, models.WorkspaceSecurity, models.AuditEntry,
             models.SecondFactor, models.RecoveryCode],
     migrations=str(Path(__file__).parent / "migrations" / "versions"),
-    nav=[NavItem("Team", "teams.members", order=80, permission="teams.view"),
-         NavItem("Audit log", "teams.audit", order=85, permission="teams.audit"),
-         NavItem("Two-step sign-in", "teams.two_factor", order=10, menu="account")],
+    nav=[NavItem("Team", "teams.members", order=80, permission="teams.view", icon="users"),
+         NavItem("Audit log", "teams.audit", order=85, permission="teams.audit",
+                 menu="workspace", icon="scroll-text"),
+         NavItem("Two-step sign-in", "teams.two_factor", order=10, menu="account",
+                 icon="shield-check")],
     events={
         "teams.invitation_sent": "someone was invited (data: invitation_id, email, role)",
         "teams.invitation_resent": "an invitation was sent again with a fresh link "

@@ -59,8 +59,8 @@ def test_scopes_chosen_in_the_page_and_last_use_shown(client, db, login, team):
         "name": "Team bot", "access": "areas", "areas": ["teams"],
         "csrf_token": csrf_token(client, "/settings/tokens")}).get_data(as_text=True)
     plain = re.search(r'value="(qrp_[^"]+)"', page).group(1)
-    row = re.search(r"<td>Team bot</td>.*?</tr>", page, re.S).group(0)
-    assert "<td>Team</td>" in row and "never" in row
+    row = re.search(r"<strong>Team bot</strong></td>.*?</tr>", page, re.S).group(0)
+    assert '<td data-label="Access">Team</td>' in row and "never" in row
 
     nothing_ticked = client.post("/settings/tokens", data={
         "name": "Nothing", "access": "areas", "csrf_token": csrf_token(client,
@@ -72,5 +72,5 @@ def test_scopes_chosen_in_the_page_and_last_use_shown(client, db, login, team):
     used = next(t for t in listed if t["name"] == "Team bot")
     assert used["scopes"] == ["teams"] and used["last_used_at"] is not None
     page = client.get("/settings/tokens").get_data(as_text=True)
-    row = re.search(r"<td>Team bot</td>.*?</tr>", page, re.S).group(0)
+    row = re.search(r"<strong>Team bot</strong></td>.*?</tr>", page, re.S).group(0)
     assert "never" not in row and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", row)

@@ -18,7 +18,7 @@ plugin = Plugin(
     api_blueprints=[blp],
     models=[Greeting],
     migrations=str(Path(__file__).parent / "migrations" / "versions"),
-    nav=[NavItem("Hello", "hello.index", order=900, permission="hello.view")],
+    nav=[NavItem("Hello", "hello.index", order=900, permission="hello.view", icon="hand")],
     events={"hello.greeted": "a greeting was written (data: greeting_id)"},
     receivers={"workspace.created": greet_new_workspace},
     permissions=[Permission("hello.view", "Read greetings",

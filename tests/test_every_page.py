@@ -1,0 +1,230 @@
+"""Every page of every plugin in Chromium at 1280x800 and 390x844: axe-core finds no serious or
+critical violation, nothing scrolls sideways on a phone, and a screenshot of each page lands in
+tests/screenshots-out/ (or $QRP_SCREENSHOTS) for people to look at.
+
+One browser, one logged-in session per width: the pages are found by following links from the
+home page, plus the ones no link reaches (tokens in e-mails, short links). Every HTML page the
+app registers must be visited, so a new plugin's pages join the gate by themselves (or this
+test names what it could not reach).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+from collections import deque
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pyotp
+import pytest
+from PIL import Image
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from qrp_analytics.ingest import ingest_batch
+from qrp_teams import services as teams
+from qrp_teams.models import Invitation
+from qrplatform.auth.models import Membership
+from qrplatform.events import Event, outbox
+from qrplatform.tenancy import unscoped
+from qrplatform.testing.a11y import axe_violations
+from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD, set_plan
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SHOTS = Path(os.environ.get("QRP_SCREENSHOTS") or Path(__file__).parent / "screenshots-out")
+WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+MAX_PAGES = 70
+# Endpoints that answer files, fragments or redirects rather than pages.
+NOT_PAGES = {"static", "files.serve_file", "health.healthz", "health.readyz",
+             "api-docs.openapi_json", "qr.download", "qr.bulk_download", "teams.audit_csv",
+             "analytics.live"}
+# Links the crawler does not follow: files, other pages' query variants, leaving the session.
+SKIP = re.compile(r"/download|\.csv$|\.json$|^/files/|/static/|^/api/v1|^/logout|^/metrics")
+
+
+def _png(size=64) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), "#e11d48").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def seeded(app, db, api, create_user):
+    """A workspace with something on every page: codes of several kinds, a design, scans, a
+    teammate and an invitation, a finished bulk job, an API token."""
+    owner_user = create_user(email="ada@example.com", name="Ada Lovelace")
+    owner = api(owner_user)
+    set_plan(owner.workspace_id, "business")
+
+    def code(**body):
+        response = owner.post("/api/v1/qr-codes", json=body)
+        assert response.status_code == 201, response.json
+        return response.json
+
+    menu = code(name="Restaurant menu", kind="dynamic", type="url",
+                destination="https://example.com/menu", tags=["menus", "floor 1"])
+    code(name="Guest Wi-Fi", kind="static", type="wifi",
+         content={"ssid": "Cafe", "password": "espresso42", "security": "WPA"})
+    secret = code(name="Staff notes", kind="dynamic", type="text",
+                  content={"text": "Opening hours: 9 to 5"}, password="letmein")
+    note = code(name="Welcome note", kind="dynamic", type="text",
+                content={"text": "Welcome to the cafe!"})
+    gone = code(name="Old flyer", kind="dynamic", type="url", destination="https://example.com")
+    owner.delete(f"/api/v1/qr-codes/{gone['id']}")
+    owner.post("/api/v1/qr-design-templates", json={"name": "Brand purple", "design": {
+        "foreground": "#4c1d95", "module_style": "rounded"}})
+    bulk = owner.post("/api/v1/qr-codes/bulk", data={
+        "file": (io.BytesIO(b"name,url\nTable 1,https://example.com/t/1\n"
+                            b"Table 2,https://example.com/t/2\n"), "tables.csv"),
+        "kind": "dynamic", "type": "url"}, content_type="multipart/form-data")
+    assert bulk.status_code == 202, bulk.json
+    invite = owner.post("/api/v1/teams/invitations", json={"email": "grace@example.com",
+                                                           "role": "editor"})
+    assert invite.status_code == 201, invite.json
+    teammate = create_user(email="tim@example.com", name="Tim Berners")
+    db.session.add(Membership(user_id=teammate.id, workspace_id=owner.workspace_id,
+                              role="viewer"))
+    db.session.commit()
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    events = [Event(type="qr.scanned", workspace_id=owner.workspace_id,
+                    occurred_at=(now - timedelta(hours=h)).isoformat(),
+                    data={"code_id": menu["id"], "short_code": menu["short_code"],
+                          "method": "GET", "user_agent": "Mozilla/5.0 (iPhone)",
+                          "referrer": None, "country": "DE", "language": "de",
+                          "ip_hash": f"{h:064x}", "visitor_hash": f"{h:032x}",
+                          "classification": "human", "reason": None, "outcome": "redirected"})
+              for h in range(0, 24 * 20, 5)]
+    with unscoped():
+        ingest_batch(events)
+    outbox.drain()
+    with app.test_request_context(), unscoped():
+        invitation = db.session.get(Invitation, invite.json["id"])
+        invitation_url = urlsplit(teams.invitation_link(invitation)).path
+    # Someone with an authenticator app, to see the second step of signing in.
+    careful = create_user(email="kay@example.com", name="Kay Careful")
+    totp_key = parse_qs(urlsplit(teams.begin_totp(careful)).query)["secret"][0]
+    teams.confirm_totp(careful, pyotp.TOTP(totp_key).at(datetime.now(UTC) - timedelta(seconds=30)))
+    return {
+        "owner": owner_user,
+        "two_step_user": careful,
+        # Pages no link leads to (e-mailed links, short links, a job's own page).
+        "public": ["/", "/login", "/signup", "/forgot-password", "/reset-password/expired-token",
+                   invitation_url, f"/r/{secret['short_code']}", f"/r/{note['short_code']}/c",
+                   f"/r/{gone['short_code']}", "/no-such-page", "/api/docs"],
+        "private": ["/dashboard", f"/jobs/{bulk.json['job_id']}",
+                    f"/qr/bulk/jobs/{bulk.json['job_id']}"],
+    }
+
+
+def _log_in(page, email, password=DEFAULT_PASSWORD, then="**/dashboard"):
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(then)
+
+
+def _settle(page):
+    page.wait_for_load_state("load")
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
+    page.wait_for_timeout(150)
+
+
+def _check(page, path, width, problems, name):
+    page.goto(path)
+    _settle(page)
+    for line in axe_violations(page):
+        problems.append(f"{width} {path}: {line}")
+    if width == "phone":
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        if overflow > 0:
+            problems.append(f"phone {path}: scrolls sideways by {overflow}px")
+    page.screenshot(path=str(SHOTS / width / f"{name}.png"), full_page=True)
+
+
+def _links(page, base_url) -> list[str]:
+    hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+    found = []
+    for href in hrefs:
+        parts = urlsplit(href)
+        if f"{parts.scheme}://{parts.netloc}" != base_url or SKIP.search(parts.path):
+            continue
+        found.append(parts.path)
+    return found
+
+
+def _endpoint(app, path):
+    try:
+        return app.url_map.bind("localhost").match(path, method="GET")[0]
+    except (NotFound, MethodNotAllowed):
+        return None
+
+
+def test_every_page_passes_axe_at_both_widths(app, browser, live_server, seeded):
+    problems: list[str] = []
+    visited_endpoints: set[str] = set()
+    for width in WIDTHS:
+        shutil.rmtree(SHOTS / width, ignore_errors=True)
+        (SHOTS / width).mkdir(parents=True)
+    names: dict[str, str] = {}
+
+    def name(path):
+        """Screenshots named after the page's endpoint, so each run overwrites the last."""
+        if path not in names:
+            endpoint = _endpoint(app, path) or "not-found"
+            taken = sum(1 for n in names.values() if n.split("~")[0] == endpoint)
+            names[path] = endpoint + (f"~{taken + 1}" if taken else "")
+        return names[path]
+
+    # Signed out: the landing page, sign-up, log-in, e-mailed links, what scanners see.
+    for width, viewport in WIDTHS.items():
+        context = browser.new_context(base_url=live_server, viewport=viewport,
+                                      is_mobile=width == "phone")
+        page = context.new_page()
+        for path in seeded["public"]:
+            _check(page, path, width, problems, name(path))
+            visited_endpoints.add(_endpoint(app, path))
+        _log_in(page, seeded["two_step_user"].email, then="**/login/two-step")
+        _check(page, "/login/two-step", width, problems, name("/login/two-step"))
+        visited_endpoints.add("teams.two_step")
+        context.close()
+
+    # Signed in: crawl from the home page on a laptop, then the same pages on a phone.
+    context = browser.new_context(base_url=live_server, viewport=WIDTHS["desktop"])
+    page = context.new_page()
+    _log_in(page, seeded["owner"].email)
+    queue, seen, pages = deque(seeded["private"]), set(seeded["private"]), []
+    while queue and len(pages) < MAX_PAGES:
+        path = queue.popleft()
+        _check(page, path, "desktop", problems, name(path))
+        pages.append(path)
+        visited_endpoints.add(_endpoint(app, path))
+        for link in _links(page, live_server):
+            endpoint = _endpoint(app, link)
+            # One page per endpoint is enough (every code's detail page is the same template).
+            if link not in seen and endpoint and endpoint not in visited_endpoints | {
+                    _endpoint(app, p) for p in queue}:
+                seen.add(link)
+                queue.append(link)
+    context.close()
+
+    context = browser.new_context(base_url=live_server, viewport=WIDTHS["phone"], is_mobile=True)
+    page = context.new_page()
+    _log_in(page, seeded["owner"].email)
+    for path in pages:
+        _check(page, path, "phone", problems, name(path))
+    context.close()
+
+    pages_registered = {rule.endpoint for rule in app.url_map.iter_rules()
+                        if "GET" in rule.methods and not rule.rule.startswith("/api/v1")
+                        and rule.endpoint not in NOT_PAGES
+                        and not rule.endpoint.endswith(".static")}
+    missing = pages_registered - visited_endpoints
+    if missing:
+        problems.append(f"pages no visit reached: {sorted(missing)}; link them from a visited "
+                        "page or add their URL to the `seeded` fixture")
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
