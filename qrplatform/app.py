@@ -101,6 +101,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+def after_fork(app: Flask) -> None:
+    """In a process forked from one that built ``app`` (gunicorn's preload_app): drop what
+    would otherwise be shared with the parent over the same sockets. Building the app opens no
+    database connection and starts no thread, and Redis, Kafka, Sentry, the link cache and
+    the metrics notice a new process id themselves; pooled database connections (dropped
+    unclosed: they are the parent's) and the CloudWatch client would not."""
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)
+    telemetry.after_fork(app)
+
+
 def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     app.extensions["migrate"] = Migrations(db, str(MIGRATIONS_DIR), _plugin_version_locations)

@@ -116,9 +116,13 @@ def apply_rate_limits(app: Flask, limits: Mapping[str, RateLimit]) -> None:
             app.view_functions[endpoint] = limiter.limit(rate_limit.limit, methods=methods)(view)
 
 
+def request_id(incoming: str | None) -> str:
+    """The request's id: the proxy's X-Request-ID when it is a sane one, else a new one."""
+    return incoming if incoming and REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
 def _assign_request_id() -> None:
-    incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.request_id = request_id(request.headers.get("X-Request-ID"))
     g.csp_nonce = secrets.token_urlsafe(16)
 
 

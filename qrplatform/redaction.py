@@ -12,6 +12,7 @@ Log lines and Sentry events both pass through here:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -27,7 +28,7 @@ SECRET_KEY_PARTS = (
 PERSONAL_KEYS = {"email", "e_mail", "ip", "ip_address", "remote_addr", "x_forwarded_for",
                  "x_real_ip", "client_ip"}
 
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
+_BEARER = re.compile(r"\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE)
 _API_TOKEN = re.compile(r"\bqrp_[A-Za-z0-9_-]{32,}")  # 43 characters: never a module name
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]+):[^\s@/]+@")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
@@ -41,12 +42,22 @@ _IPV6 = re.compile(
 )
 
 
+# One pass telling whether any of the masks above could apply: most strings (a route, a
+# request id, a message) hold none, and every log line goes through here.
+_ANY_MASKED = re.compile("|".join(
+    f"(?i:{pattern.pattern})" if pattern.flags & re.IGNORECASE else f"(?:{pattern.pattern})"
+    for pattern in (_BEARER, _API_TOKEN, _URL_PASSWORD, _IPV6, _IPV4)))
+
+
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     normalised = key.lower().replace("-", "_")
     return any(part in normalised for part in SECRET_KEY_PARTS)
 
 
 def redact_text(text: str, *, emails: bool = False) -> str:
+    if not emails and _ANY_MASKED.search(text) is None:
+        return text
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _API_TOKEN.sub(REDACTED, text)
     text = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
@@ -62,7 +73,9 @@ def redact(value: Any, *, emails: bool = False, _depth: int = 0) -> Any:
         return REDACTED
     if isinstance(value, str):
         return redact_text(value, emails=emails)
-    if isinstance(value, Mapping):
+    if value is None or isinstance(value, int | float):  # most fields of a log line
+        return value
+    if isinstance(value, dict | Mapping):
         cleaned = {}
         for key, item in value.items():
             name = str(key)

@@ -76,12 +76,10 @@ def configure_cloudwatch(app: Flask) -> logging.Handler | None:
     for existing in root.handlers:
         if getattr(existing, "_qrp_cloudwatch_group", None) == group:
             return existing
-    import boto3
     import watchtower
 
     try:
-        client = boto3.client("logs", region_name=app.config.get("QRP_CLOUDWATCH_REGION"),
-                              endpoint_url=app.config.get("QRP_CLOUDWATCH_ENDPOINT_URL"))
+        client = _cloudwatch_client(app)
         handler = watchtower.CloudWatchLogHandler(
             log_group_name=group,
             log_stream_name=app.config["QRP_CLOUDWATCH_STREAM"],
@@ -101,22 +99,49 @@ def configure_cloudwatch(app: Flask) -> logging.Handler | None:
     return handler
 
 
+def _cloudwatch_client(app: Flask):
+    import boto3
+
+    return boto3.client("logs", region_name=app.config.get("QRP_CLOUDWATCH_REGION"),
+                        endpoint_url=app.config.get("QRP_CLOUDWATCH_ENDPOINT_URL"))
+
+
+def after_fork(app: Flask) -> None:
+    """A forked process gets a CloudWatch client of its own: the parent's keeps the
+    connections it opened to create the log group. (watchtower resets its queues and threads
+    itself, and names a stream per process.)"""
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "_qrp_cloudwatch_group", None):
+            handler.cwl_client = _cloudwatch_client(app)
+
+
 def _start_timer() -> None:
     g.started_at = time.perf_counter()
 
 
-def _log_request(response):
-    started = g.get("started_at")
-    workspace, user = g.get("workspace"), g.get("user")
+def log_request(*, request_id: str | None, method: str, route: str | None, status: int,
+                started: float | None, workspace_id: int | None = None,
+                user_id: int | None = None, **extra) -> None:
+    """The one JSON line of a request (``started``: its ``time.perf_counter()``)."""
     access_log.info("request", extra={
-        "request_id": g.get("request_id"),
-        "method": request.method,
-        "route": request.url_rule.rule if request.url_rule else None,
-        "status": response.status_code,
+        "request_id": request_id,
+        "method": method,
+        "route": route,
+        "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-        "workspace_id": workspace.id if workspace is not None else None,
-        "user_id": user.id if user is not None else None,
+        "workspace_id": workspace_id,
+        "user_id": user_id,
+        **extra,
     })
+
+
+def _log_request(response):
+    workspace, user = g.get("workspace"), g.get("user")
+    log_request(request_id=g.get("request_id"), method=request.method,
+                route=request.url_rule.rule if request.url_rule else None,
+                status=response.status_code, started=g.get("started_at"),
+                workspace_id=workspace.id if workspace is not None else None,
+                user_id=user.id if user is not None else None)
     return response
 
 

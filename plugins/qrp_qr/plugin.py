@@ -63,6 +63,9 @@ plugin = Plugin(
     quotas={"qr.dynamic_codes": {"free": 25, "pro": 1000, "business": None}},
     settings={
         "QR_REDIRECT_FAST_PATH": True,  # answer plain redirects before the Flask pipeline
+        # The share of fast-path redirects written to the log (each one is counted in
+        # qrp_scans_total): 0 none, 1 all. nginx logs every request already.
+        "QR_REDIRECT_LOG_SAMPLE": 0.01,
         "QR_BULK_PROCESSES": 0,  # processes drawing bulk images; 0 means one per CPU
         # Where short links live under PUBLIC_BASE_URL when SHORT_LINK_BASE_URL is unset.
         "QR_SHORT_LINK_PATH": "/r",

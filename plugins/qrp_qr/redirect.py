@@ -18,6 +18,7 @@ pages.
 from __future__ import annotations
 
 import logging
+import random
 import re
 import time
 from typing import Any
@@ -28,7 +29,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from qrp_qr import linkcache, payloads, services
 from qrp_qr.linkcache import cache_for, counter_for
-from qrplatform import events, metrics, privacy, useragents
+from qrplatform import events, metrics, privacy, telemetry, useragents
+from qrplatform.gateway import request_id
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +117,19 @@ def record_scan(app: Flask, entry: dict[str, Any], *, method: str, user_agent: s
 # -- the fast path ------------------------------------------------------------------------------
 
 class ShortLinkMiddleware:
-    """Answers the plain redirect before Flask; passes everything else on."""
+    """Answers the plain redirect before Flask; passes everything else on.
 
-    def __init__(self, wsgi_app, app: Flask, prefix: str):
+    Its requests are logged as a sample (QR_REDIRECT_LOG_SAMPLE, a share of them: nginx logs
+    every request already, and a line per scan would cost more than the scan), each line
+    carrying its ``sample_rate``; every scan is counted in ``qrp_scans_total``.
+    """
+
+    def __init__(self, wsgi_app, app: Flask, prefix: str, log_sample: float = 0.0):
         self.wsgi_app = wsgi_app
         self.app = app
         self.prefix = prefix.rstrip("/") + "/"
+        self.route = self.prefix + "<short_code>"
+        self.log_sample = log_sample
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -134,6 +143,7 @@ class ShortLinkMiddleware:
         return self.wsgi_app(environ, start_response)
 
     def _try(self, environ, start_response, short_code: str, method: str):
+        started = time.perf_counter()
         try:
             entry = cache_for(self.app).get(short_code)
         except Exception:
@@ -158,6 +168,11 @@ class ShortLinkMiddleware:
             ("Referrer-Policy", "no-referrer-when-downgrade"),
             ("Content-Length", "0"),
         ])
+        if self.log_sample and random.random() < self.log_sample:
+            telemetry.log_request(
+                request_id=request_id(environ.get("HTTP_X_REQUEST_ID")), method=method,
+                route=self.route, status=status, started=started,
+                workspace_id=entry["workspace_id"], sample_rate=self.log_sample)
         return [b""]
 
 
@@ -290,10 +305,14 @@ def link_path_prefix(app: Flask) -> str:
 
 def short_link_middleware(app: Flask, wsgi_app):
     """The fast path in front of Flask (Plugin.wsgi_middleware); QR_REDIRECT_FAST_PATH=0 sends
-    every scan through Flask instead (the benchmark compares both)."""
+    every scan through Flask instead."""
     if not app.config["QR_REDIRECT_FAST_PATH"]:
         return wsgi_app
-    return ShortLinkMiddleware(wsgi_app, app, link_path_prefix(app))
+    log_sample = float(app.config["QR_REDIRECT_LOG_SAMPLE"])
+    if not 0.0 <= log_sample <= 1.0:
+        raise ValueError(f"QR_REDIRECT_LOG_SAMPLE is the share of scan redirects to log, from 0 "
+                         f"(none) to 1 (all); got {log_sample}")
+    return ShortLinkMiddleware(wsgi_app, app, link_path_prefix(app), log_sample)
 
 
 def init_app(app: Flask) -> None:

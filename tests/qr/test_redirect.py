@@ -2,6 +2,7 @@
 cache that never serves a stale destination."""
 
 import hashlib
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -225,3 +226,33 @@ def test_the_daily_salt_is_shared_through_redis_and_dies_with_its_day(redis, red
     # The salt is destroyed shortly after its day ends (here: noon + 12 h + the grace).
     assert 12 * 3600 < redis.ttl(key) <= 12 * 3600 + privacy.GRACE.total_seconds()
     assert first.current(noon + timedelta(days=1)) != second.current(noon)
+
+
+def test_fast_path_redirects_are_logged_as_a_sample_and_every_one_is_counted(
+        make_app, db, caller, caplog):
+    from tests.observability.helpers import scrape, value
+
+    code = make_code(caller)
+    every, none = make_app(QR_REDIRECT_LOG_SAMPLE=1.0), make_app(QR_REDIRECT_LOG_SAMPLE=0.0)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="qrplatform.access"):
+        for served_by in (every, none):
+            for _ in range(3):
+                response = scan(served_by.test_client(), code, **{"X-Request-ID": "scan-0001x"})
+                assert response.status_code == 302
+    lines = [r for r in caplog.records if r.name == "qrplatform.access"]
+    assert len(lines) == 3  # all of the first app's, none of the second's
+    for line in lines:
+        assert (line.route, line.method, line.status, line.workspace_id, line.request_id,
+                line.sample_rate) == ("/r/<short_code>", "GET", 302, caller.workspace_id,
+                                      "scan-0001x", 1.0)
+        assert line.duration_ms >= 0
+    for served_by in (every, none):
+        metrics = scrape(served_by.test_client(), environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        assert value(metrics, "qrp_scans_total", outcome="redirected",
+                     classification="human") == 3
+
+
+def test_the_log_sample_must_be_a_share(make_app):
+    with pytest.raises(ValueError, match="QR_REDIRECT_LOG_SAMPLE"):
+        make_app(QR_REDIRECT_LOG_SAMPLE=5.0)
