@@ -13,6 +13,8 @@ from functools import wraps
 
 import flask_smorest
 from flask import Blueprint, Flask, current_app, g, render_template
+from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
 
 from qrplatform import api_docs as api_docs_page
 from qrplatform.errors import ErrorSchema, api_error
@@ -27,8 +29,24 @@ class Api(flask_smorest.Api):
         """The core's handlers (qrplatform.errors) serve the API and the pages alike."""
 
 
+class ArgumentsParser(FlaskParser):
+    """webargs' parser plus ``location="multipart"``: a multipart body's files and fields
+    read by one schema, documented as one OpenAPI 3 ``requestBody``."""
+
+    __location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}
+
+    def load_multipart(self, req, schema):
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
+
+
 class ApiBlueprint(flask_smorest.Blueprint):
     """A smorest blueprint whose operations need a Bearer token unless marked ``@public``."""
+
+    ARGUMENTS_PARSER = ArgumentsParser()
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+        **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        "multipart": "multipart/form-data",
+    }
 
     def add_url_rule(self, rule, endpoint=None, view_func=None,
                      provide_automatic_options=None, **options):

@@ -15,6 +15,7 @@ from qrplatform import (
     errors,
     gateway,
     health,
+    inputs,
     jobs,
     metrics,
     notify,
@@ -85,6 +86,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     storage.init_app(app)
     notify.init_app(app)
     errors.init_app(app)
+    inputs.init_app(app)
     gateway.init_app(app)
     smorest = api.init_app(app)
     _register_core(app, smorest)

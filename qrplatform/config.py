@@ -186,6 +186,8 @@ def load_settings(instance_path: str) -> dict:
         REMEMBER_COOKIE_HTTPONLY=True,
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        # A route's body cap unless it declares its own (qrplatform.inputs.max_body).
+        QRP_MAX_BODY_BYTES=256 * 1024,
         # flask-smorest: the document at /api/openapi.json; the docs page is our own (offline).
         API_TITLE="QR Platform API",
         API_VERSION="v1",

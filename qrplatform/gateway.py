@@ -1,6 +1,7 @@
 """The tenant gateway: what every request passes through before and after its view.
 
 request id → tenant context (session user, Bearer API token, or a plugin resolving the Host)
+→ input limits (body size, JSON nesting, NUL bytes: qrplatform.inputs)
 → rate limit (flask-limiter; keyed by workspace, else client IP; limits from the plan)
 → view → security headers on the response.
 """
@@ -18,7 +19,7 @@ from flask_limiter import Limiter
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from qrplatform import metrics, signals
+from qrplatform import inputs, metrics, signals
 from qrplatform.auth import services as auth
 from qrplatform.auth.models import Workspace
 from qrplatform.errors import api_error, is_api_request
@@ -222,6 +223,7 @@ def init_app(app: Flask) -> None:
     # Order matters: the request id and the tenant are known before the rate limit runs.
     app.before_request(_assign_request_id)
     app.before_request(_resolve_tenant)
+    app.before_request(inputs.check_request)
     app.after_request(_security_headers)
     app.after_request(_count_rate_limit_hit)
     app.teardown_request(_clear_scope)

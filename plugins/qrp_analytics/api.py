@@ -12,6 +12,7 @@ from qrp_analytics import retention, services
 from qrp_analytics.models import ALERT_KINDS, CHANNELS, COUNT_COLUMNS, DIMENSIONS
 from qrplatform import permissions
 from qrplatform.api import api_blueprint
+from qrplatform.inputs import Day, Id
 
 codes_blp = api_blueprint("analytics_codes", __name__, "/api/v1/qr-codes",
                           "Scan analytics of one QR code")
@@ -22,8 +23,8 @@ blp = api_blueprint("analytics_api", __name__, "/api/v1/analytics",
 class AnalyticsPeriodArgs(Schema):
     range = fields.String(load_default=None, validate=validate.OneOf(list(services.RANGES)),
                           metadata={"description": "preset range ending today (default 30d)"})
-    start = fields.Date(load_default=None, metadata={"description": "first day (UTC)"})
-    end = fields.Date(load_default=None, metadata={"description": "last day (UTC), inclusive"})
+    start = Day(load_default=None, metadata={"description": "first day (UTC)"})
+    end = Day(load_default=None, metadata={"description": "last day (UTC), inclusive"})
     granularity = fields.String(load_default=None,
                                 validate=validate.OneOf(services.GRANULARITIES))
 
@@ -121,7 +122,8 @@ class AnalyticsSettingsSchema(Schema):
     record_referrer = fields.Boolean()
     record_user_agent = fields.Boolean()
     record_country = fields.Boolean()
-    retention_days = fields.Integer(allow_none=True, metadata={
+    retention_days = fields.Integer(allow_none=True, validate=validate.Range(1, 36_500),
+                                    metadata={
         "description": "null: as long as the plan allows"})
     effective_retention_days = fields.Integer(dump_only=True)
     plan_retention_days = fields.Integer(dump_only=True)
@@ -138,9 +140,9 @@ class AnalyticsAlertRuleSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(ALERT_KINDS))
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     recipient = fields.String(required=True)
-    code_id = fields.Integer(allow_none=True, load_default=None,
+    code_id = Id(allow_none=True, load_default=None,
                              metadata={"description": "null: every code"})
-    cooldown_hours = fields.Integer(load_default=24)
+    cooldown_hours = fields.Integer(load_default=24, validate=validate.Range(1, 720))
     enabled = fields.Boolean(load_default=True)
 
 
@@ -151,8 +153,8 @@ class AnalyticsAlertRulesSchema(Schema):
 class AnalyticsExportRequestSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(services.EXPORT_KINDS))
     range = fields.String(load_default=None, validate=validate.OneOf(list(services.RANGES)))
-    start = fields.Date(load_default=None)
-    end = fields.Date(load_default=None)
+    start = Day(load_default=None)
+    end = Day(load_default=None)
 
 
 class AnalyticsExportAcceptedSchema(Schema):

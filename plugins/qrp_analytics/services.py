@@ -34,6 +34,7 @@ from qrp_analytics.models import (
 from qrplatform import jobs, permissions, privacy
 from qrplatform.errors import NotFound, ServiceError
 from qrplatform.extensions import db
+from qrplatform.inputs import DAY_RANGE, FIRST_DAY, LAST_DAY
 from qrplatform.sqltypes import as_utc
 from qrplatform.tenancy import get_or_404
 
@@ -107,6 +108,9 @@ def period(range_: str | None = None, start: date | None = None, end: date | Non
         if not (start and end):
             raise InvalidInput("Give both the first and the last day of the range.",
                                field="start" if not start else "end")
+        for field, day in (("start", start), ("end", end)):
+            if not FIRST_DAY <= day <= LAST_DAY:
+                raise InvalidInput(DAY_RANGE.error, field=field)
         if end < start:
             raise InvalidInput("The last day is before the first day.", field="end")
         if (end - start).days + 1 > MAX_RANGE_DAYS:

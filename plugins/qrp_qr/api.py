@@ -7,7 +7,6 @@ from flask import url_for
 from qrp_qr import services
 from qrp_qr.schemas import (
     BulkAcceptedSchema,
-    BulkFormSchema,
     BulkUploadSchema,
     DesignTemplatePatchSchema,
     DesignTemplateSchema,
@@ -23,6 +22,7 @@ from qrp_qr.schemas import (
 )
 from qrplatform import permissions
 from qrplatform.api import api_blueprint
+from qrplatform.inputs import UPLOAD_OVERHEAD, max_body
 
 blp = api_blueprint("qr_codes", __name__, "/api/v1/qr-codes",
                     "QR codes: static and dynamic, their design, images and bulk creation")
@@ -131,6 +131,7 @@ def code_image(args, code_id):
 
 
 @blp.post("/logos")
+@max_body(services.MAX_LOGO_BYTES + UPLOAD_OVERHEAD)
 @blp.arguments(LogoUploadSchema, location="files")
 @blp.response(201, LogoSchema)
 def upload_logo(files):
@@ -143,17 +144,17 @@ def upload_logo(files):
 
 
 @blp.post("/bulk")
-@blp.arguments(BulkUploadSchema, location="files")
-@blp.arguments(BulkFormSchema, location="form")
+@max_body(services.MAX_BULK_BYTES + UPLOAD_OVERHEAD)
+@blp.arguments(BulkUploadSchema, location="multipart")
 @blp.response(202, BulkAcceptedSchema)
-def bulk_create(files, form):
+def bulk_create(form):
     """Create up to 10,000 codes from a CSV (multipart ``file``). Every row is checked first:
     bad rows answer 422 with their line numbers and nothing is created, unless
     ``skip_invalid`` is true. Then a background job draws, verifies and stores the codes and
     a ZIP of their images: follow ``job_url`` (GET /api/v1/jobs/{id})."""
     permissions.require("qr.edit")
     job, rows, skipped = services.start_bulk(
-        files["file"].read(), kind=form["kind"], qr_type=form["type"],
+        form["file"].read(), kind=form["kind"], qr_type=form["type"],
         skip_invalid=form["skip_invalid"], design_template_id=form.get("design_template_id"))
     return {"job_id": job.id, "job_url": url_for("jobs.job_status", job_id=job.id),
             "rows": rows, "skipped": skipped}

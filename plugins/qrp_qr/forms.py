@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from qrp_qr import payloads, render
 from qrp_qr.models import REDIRECT_STATUSES, TYPES
+from qrplatform.inputs import MAX_ID
 
 STYLE_LABELS = {"square": "Square", "rounded": "Rounded", "dots": "Dots", "circle": "Circle"}
 
@@ -88,8 +89,8 @@ class QRCodeForm(DesignFields):
              307: "307 Temporary", 308: "308 Permanent"}[s]) for s in REDIRECT_STATUSES])
     expires_at = DateTimeLocalField("Expires (UTC)", validators=[Optional()],
                                     format="%Y-%m-%dT%H:%M")
-    scan_cap = IntegerField("Stop after this many scans", validators=[Optional(),
-                                                                     NumberRange(min=1)])
+    scan_cap = IntegerField("Stop after this many scans",
+                            validators=[Optional(), NumberRange(1, MAX_ID)])
     paused = BooleanField("Paused")
     password = PasswordField("Password", validators=[Optional(), Length(max=200)],
                              description="Scanners must type it. Leave empty to keep as is.")

@@ -5,7 +5,8 @@ from marshmallow import Schema, fields, validate
 
 from qrp_qr.models import KINDS, REDIRECT_STATUSES, TYPES
 from qrp_qr.render import FORMATS, DesignSchema
-from qrp_qr.services import UTM_FIELDS
+from qrp_qr.services import MAX_TAGS, UTM_FIELDS
+from qrplatform.inputs import MAX_ID, Id, Page
 
 CONTENT_HELP = (
     "The type's fields. url: url · text: text · email: email, subject, body · phone: phone · "
@@ -68,16 +69,17 @@ class _CodeInput(Schema):
     destination = fields.String(validate=validate.Length(max=2000), metadata={
         "description": "shorthand for content.url of a url code"})
     design = fields.Nested(DesignSchema)
-    design_template_id = fields.Integer(allow_none=True)
+    design_template_id = Id(allow_none=True)
     redirect_status = fields.Integer(validate=validate.OneOf(REDIRECT_STATUSES))
     utm = fields.Nested(UtmSchema, allow_none=True)
     expires_at = fields.AwareDateTime(allow_none=True)
-    scan_cap = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    scan_cap = fields.Integer(allow_none=True, validate=validate.Range(1, MAX_ID))
     paused = fields.Boolean()
     password = fields.String(load_only=True, allow_none=True,
                              validate=validate.Length(max=200),
                              metadata={"description": "ask scanners for it; \"\" removes it"})
-    tags = fields.List(fields.String(validate=validate.Length(max=50)))
+    tags = fields.List(fields.String(validate=validate.Length(max=50)),
+                       validate=validate.Length(max=MAX_TAGS))
 
 
 class QRCodeCreateSchema(_CodeInput):
@@ -100,7 +102,7 @@ class QRCodeListArgs(Schema):
     tag = fields.String()
     status = fields.String(load_default="active",
                            validate=validate.OneOf(("active", "archived", "all")))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = Page()
     per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
 
 
@@ -134,15 +136,12 @@ class LogoSchema(Schema):
 
 class BulkUploadSchema(Schema):
     file = Upload(required=True, metadata={"description": "CSV with a header row"})
-
-
-class BulkFormSchema(Schema):
     skip_invalid = fields.Boolean(load_default=False, metadata={
         "description": "create the valid rows and skip the others (otherwise any bad row "
                        "refuses the whole file)"})
     kind = fields.String(load_default="dynamic", validate=validate.OneOf(KINDS))
     type = fields.String(load_default="url", validate=validate.OneOf(TYPES))
-    design_template_id = fields.Integer(allow_none=True)
+    design_template_id = Id(allow_none=True)
 
 
 class BulkRowErrorSchema(Schema):

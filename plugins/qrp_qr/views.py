@@ -25,6 +25,7 @@ from qrp_qr.models import KINDS, TYPES
 from qrp_qr.render import FORMATS, MIME_TYPES
 from qrplatform import permissions
 from qrplatform.errors import ServiceError
+from qrplatform.inputs import UPLOAD_OVERHEAD, max_body, page_number
 from qrplatform.jobs.api import get_job
 from qrplatform.storage import storage
 from qrplatform.web import render
@@ -133,10 +134,7 @@ def index():
     qr_type = args.get("type") if args.get("type") in TYPES else None
     kind = args.get("kind") if args.get("kind") in KINDS else None
     status = args.get("status") if args.get("status") in ("archived", "all") else "active"
-    try:
-        page = max(1, int(args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_number(args.get("page"))
     codes, total = services.list_codes(q=args.get("q", ""), qr_type=qr_type, kind=kind,
                                        tag=args.get("tag") or None, status=status, page=page)
     pages = max(1, -(-total // services.PER_PAGE))
@@ -250,6 +248,7 @@ def preview():
 
 
 @bp.post("/logo")
+@max_body(services.MAX_LOGO_BYTES + UPLOAD_OVERHEAD)
 @login_required
 def upload_logo():
     permissions.require("qr.edit")
@@ -360,6 +359,7 @@ def delete_design(template_id: int):
 # -- bulk ---------------------------------------------------------------------------------------
 
 @bp.route("/bulk", methods=["GET", "POST"])
+@max_body(services.MAX_BULK_BYTES + UPLOAD_OVERHEAD)
 @login_required
 def bulk():
     permissions.require("qr.edit")

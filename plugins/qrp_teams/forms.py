@@ -11,10 +11,11 @@ from wtforms import (
     SelectField,
     StringField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from qrplatform.auth.models import ROLES
 from qrplatform.auth.services import MIN_PASSWORD_LENGTH
+from qrplatform.inputs import FIRST_DAY, LAST_DAY, MAX_PAGE
 
 ROLE_LABELS = {
     "owner": "Owner — everything, including ownership and sign-in rules",
@@ -61,9 +62,9 @@ class AuditFilterForm(FlaskForm):
                     render_kw={"placeholder": "Search people, actions, request ids"})
     type = SelectField("Action", default="", validators=[Optional()])
     actor = SelectField("Who", default="", validators=[Optional()])
-    since = DateField("From", validators=[Optional()])
-    until = DateField("To (inclusive)", validators=[Optional()])
-    page = IntegerField("Page", default=1, validators=[Optional()])
+    since = DateField("From", validators=[Optional(), NumberRange(FIRST_DAY, LAST_DAY)])
+    until = DateField("To (inclusive)", validators=[Optional(), NumberRange(FIRST_DAY, LAST_DAY)])
+    page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(1, MAX_PAGE)])
 
 
 class InvitationSignupForm(FlaskForm):

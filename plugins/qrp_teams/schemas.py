@@ -3,6 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from qrplatform.auth.models import ROLES
+from qrplatform.inputs import Day, Id, Page
 
 ROLE = fields.String(required=True, validate=validate.OneOf(ROLES),
                      metadata={"description": "owner, admin, editor, viewer or billing"})
@@ -23,7 +24,7 @@ class RoleChangeSchema(Schema):
 
 
 class OwnershipSchema(Schema):
-    user_id = fields.Integer(required=True, metadata={"description": "the member who becomes "
+    user_id = Id(required=True, metadata={"description": "the member who becomes "
                                                                      "owner; you become admin"})
 
 
@@ -68,10 +69,10 @@ class AuditArgsSchema(Schema):
     type = fields.String(load_default="", metadata={
         "description": "an event type (teams.member_removed) or an area ending in a dot "
                        "(teams.)"})
-    actor_id = fields.Integer(metadata={"description": "the acting user's id"})
-    since = fields.Date(metadata={"description": "from this day (UTC)"})
-    until = fields.Date(metadata={"description": "up to and including this day (UTC)"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    actor_id = Id(metadata={"description": "the acting user's id"})
+    since = Day(metadata={"description": "from this day (UTC)"})
+    until = Day(metadata={"description": "up to and including this day (UTC)"})
+    page = Page()
     per_page = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
 

@@ -2,6 +2,8 @@
 
 from marshmallow import Schema, fields, validate
 
+from qrplatform.inputs import Id
+
 
 class UserSchema(Schema):
     id = fields.Integer(dump_only=True)
@@ -42,7 +44,7 @@ class SignupResultSchema(Schema):
 class TokenRequestSchema(Schema):
     email = fields.Email(required=True)
     password = fields.String(required=True, load_only=True)
-    workspace_id = fields.Integer(
+    workspace_id = Id(
         metadata={"description": "the workspace the token acts in; your personal one if omitted"}
     )
     name = fields.String(load_default="API token", validate=validate.Length(max=100))
