@@ -4,7 +4,8 @@
 records one ``qr.scanned`` stream event. It never waits on the database or Kafka:
 
 - the code is looked up in an in-process cache, in front of Redis, in front of the database;
-  every process drops a changed code at once (Redis pub/sub; ``qrp_qr.linkcache``);
+  every process drops a changed code at once (Redis pub/sub; ``qrp_qr.linkcache``, on the
+  core's ``qrplatform.cache``);
 - the scan is handed to the stream buffer (``emit_stream``): a deque append;
 - a scan cap is a per-code counter in Redis (INCR), or in-process without Redis.
 
