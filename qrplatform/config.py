@@ -144,6 +144,11 @@ def load_settings(instance_path: str) -> dict:
         QRP_PLUGINS=None if env.get("QRP_PLUGINS") is None else _env_list(env["QRP_PLUGINS"])
         or [],
         QRP_ENVIRONMENT=env.get("QRP_ENVIRONMENT") or "development",
+        # Requests to addresses people give (qrplatform.netguard): https only in production;
+        # private networks reachable anyway (comma-separated CIDRs; none by default).
+        QRP_NETGUARD_REQUIRE_HTTPS=_env_bool(env.get("QRP_NETGUARD_REQUIRE_HTTPS"),
+                                             env.get("QRP_ENVIRONMENT") == "production"),
+        QRP_NETGUARD_ALLOW_NETWORKS=_env_list(env.get("QRP_NETGUARD_ALLOW_NETWORKS")) or [],
         # How many reverse proxies in front of us may set X-Forwarded-*; 0 trusts none.
         QRP_PROXY_HOPS=int(env.get("QRP_PROXY_HOPS") or 0),
         # The header in which the CDN in front of us sends the visitor's country (Cloudflare's
