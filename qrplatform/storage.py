@@ -6,33 +6,57 @@
 
 Public URLs start with CDN_BASE_URL when it is set. Immutable files get content-addressed keys
 (``content_key``) and are written with ``Cache-Control: public, max-age=31536000, immutable``;
-other files with ``private, max-age=0, no-cache``. Both backends keep each file's Content-Type
-and Cache-Control with it, so the local server sends the same headers S3 does, plus an ETag,
-and answers 304 to a matching If-None-Match.
+other files with ``private, max-age=0, no-cache``. Both backends keep each file's Content-Type,
+Cache-Control and Content-Disposition with it, so the local server sends the same headers S3
+does, plus an ETag, and answers 304 to a matching If-None-Match. The local server also sends
+``Content-Security-Policy: sandbox`` with every file, so an uploaded file opened as a page can
+run nothing on our origin (behind a CDN, its rules add the same header: docs/deploy.md).
 
 Anyone holding a URL can fetch the file: use content keys or random keys, never guessable ones,
-for anything a tenant would not publish.
+for anything a tenant would not publish. Content keys are keyed hashes (HMAC with a secret
+derived from SECRET_KEY): a plain hash would let anyone who guesses a file's content (a Wi-Fi
+password in a static code) compute its key and confirm the guess.
+
+A browser or app can upload straight to the backend: ``presigned_put`` gives a short-lived URL
+to PUT one object to (S3's presigned URL; the local folder's signed ``/files/uploads/`` URL).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import mimetypes
 import os
 import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
-from flask import Blueprint, Flask, abort, current_app, send_file
+from flask import Blueprint, Flask, abort, current_app, request, send_file
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 PRIVATE = "private, max-age=0, no-cache"
+# Sent with every stored file: opened as a page, an uploaded file runs nothing on our origin.
+SANDBOX = "sandbox"
 
 
 class StorageError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class PresignedUpload:
+    """Where and how to PUT one object: send ``headers`` with the request, before
+    ``expires_at``."""
+
+    url: str
+    expires_at: datetime
+    method: str = "PUT"
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Storage(Protocol):
@@ -41,11 +65,21 @@ class Storage(Protocol):
     name: str
 
     def put(self, key: str, data: bytes, content_type: str | None = None,
-            immutable: bool = False) -> str:
-        """Store ``data`` under ``key`` and return its public URL."""
+            immutable: bool = False, disposition: str | None = None) -> str:
+        """Store ``data`` under ``key`` and return its public URL. ``disposition`` is the
+        Content-Disposition the file is served with (``attachment; filename=...`` keeps a
+        browser from showing it as a page)."""
 
     def get(self, key: str) -> bytes:
         """The bytes under ``key``; KeyError when there are none."""
+
+    def size(self, key: str) -> int | None:
+        """The size of the object under ``key`` without reading it; None when there is none."""
+
+    def presigned_put(self, key: str, content_type: str, max_bytes: int,
+                      expires_in: int = 3600) -> PresignedUpload:
+        """A URL a client can PUT ``key`` to (Content-Type ``content_type``) without our
+        credentials. The object is private; check it (``size``, then ``get``) before use."""
 
     def exists(self, key: str) -> bool: ...
 
@@ -58,10 +92,19 @@ class Storage(Protocol):
         """Raise when the backend cannot be used (for /readyz)."""
 
 
+def content_digest(data: bytes) -> str:
+    """A keyed hash of ``data`` (HMAC-SHA256 under a secret derived from SECRET_KEY): equal
+    bytes give equal digests, and nobody without the secret can compute one."""
+    secret = hmac.new(current_app.config["SECRET_KEY"].encode(), b"qrplatform content keys",
+                      hashlib.sha256).digest()
+    return hmac.new(secret, data, hashlib.sha256).hexdigest()
+
+
 def content_key(data: bytes, extension: str, prefix: str = "c") -> str:
     """A key derived from the bytes: the same content always lands on the same key, so the
-    file can be cached forever (put it with ``immutable=True``)."""
-    digest = hashlib.sha256(data).hexdigest()
+    file can be cached forever (put it with ``immutable=True``). Keyed (``content_digest``):
+    a key says nothing about the content and cannot be computed from outside."""
+    digest = content_digest(data)
     return f"{prefix}/{digest[:2]}/{digest}.{extension.lstrip('.')}"
 
 
@@ -97,7 +140,7 @@ class LocalStorage:
         return self.root / ".meta" / (check_key(key) + ".json")
 
     def put(self, key: str, data: bytes, content_type: str | None = None,
-            immutable: bool = False) -> str:
+            immutable: bool = False, disposition: str | None = None) -> str:
         path = self.path(key)
         if immutable and path.exists():
             return self.url(key)  # same key, same bytes
@@ -105,6 +148,7 @@ class LocalStorage:
             "content_type": content_type or guess_type(key),
             "cache_control": IMMUTABLE if immutable else PRIVATE,
             "etag": hashlib.sha256(data).hexdigest()[:32],
+            "disposition": disposition,
         }
         _write_atomically(self._meta_path(key), json.dumps(meta).encode())
         _write_atomically(path, data)
@@ -125,6 +169,20 @@ class LocalStorage:
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
+
+    def size(self, key: str) -> int | None:
+        path = self.path(key)
+        return path.stat().st_size if path.is_file() else None
+
+    def presigned_put(self, key: str, content_type: str, max_bytes: int,
+                      expires_in: int = 3600) -> PresignedUpload:
+        token = _upload_signer().dumps({"key": check_key(key), "type": content_type,
+                                        "max": max_bytes, "ttl": expires_in})
+        return PresignedUpload(
+            # The app's own route, not the CDN (which serves files but takes no uploads).
+            url=f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/files/uploads/{token}",
+            expires_at=datetime.now(UTC) + timedelta(seconds=expires_in),
+            headers={"Content-Type": content_type})
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
@@ -170,17 +228,34 @@ class S3Storage:
         self.base_url = (config.get("CDN_BASE_URL") or f"{endpoint}/{self.bucket}").rstrip("/")
 
     def put(self, key: str, data: bytes, content_type: str | None = None,
-            immutable: bool = False) -> str:
+            immutable: bool = False, disposition: str | None = None) -> str:
         if immutable and self.exists(key):
             return self.url(key)  # same key, same bytes: skip the upload
+        extra = {"ContentDisposition": disposition} if disposition else {}
         self.client.put_object(
             Bucket=self.bucket,
             Key=check_key(key),
             Body=data,
             ContentType=content_type or guess_type(key),
             CacheControl=IMMUTABLE if immutable else PRIVATE,
+            **extra,
         )
         return self.url(key)
+
+    def size(self, key: str) -> int | None:
+        head = self._head(key)
+        return None if head is None else int(head["ContentLength"])
+
+    def presigned_put(self, key: str, content_type: str, max_bytes: int,
+                      expires_in: int = 3600) -> PresignedUpload:
+        # A presigned PUT cannot cap the size: whoever confirms the upload checks size() first.
+        url = self.client.generate_presigned_url(
+            "put_object", ExpiresIn=expires_in, HttpMethod="PUT",
+            Params={"Bucket": self.bucket, "Key": check_key(key), "ContentType": content_type,
+                    "CacheControl": PRIVATE})
+        return PresignedUpload(url=url,
+                               expires_at=datetime.now(UTC) + timedelta(seconds=expires_in),
+                               headers={"Content-Type": content_type, "Cache-Control": PRIVATE})
 
     def get(self, key: str) -> bytes:
         try:
@@ -189,14 +264,16 @@ class S3Storage:
             raise KeyError(key) from exc
 
     def exists(self, key: str) -> bool:
+        return self._head(key) is not None
+
+    def _head(self, key: str) -> dict | None:
         from botocore.exceptions import ClientError
 
         try:
-            self.client.head_object(Bucket=self.bucket, Key=check_key(key))
-            return True
+            return self.client.head_object(Bucket=self.bucket, Key=check_key(key))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return False
+                return None
             raise
 
     def delete(self, key: str) -> None:
@@ -234,7 +311,39 @@ def serve_file(key: str):
                          etag=headers["etag"] or True, max_age=None)
     response.headers["Cache-Control"] = headers["cache_control"]
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = SANDBOX
+    if headers.get("disposition"):
+        response.headers["Content-Disposition"] = headers["disposition"]
     return response
+
+
+def _upload_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="qrp.storage.upload")
+
+
+@files.put("/files/uploads/<token>")
+def presigned_upload(token: str):
+    """The local folder's answer to an S3 presigned PUT: the signed token names the key, the
+    Content-Type and the largest size allowed, and expires like S3's URL would."""
+    backend = storage()
+    if not isinstance(backend, LocalStorage):
+        abort(404)
+    signer = _upload_signer()
+    try:
+        ticket = signer.loads(token, max_age=signer.loads(token)["ttl"])
+    except BadSignature:
+        abort(403, "This upload URL is invalid or has expired; ask for a new one.")
+    if request.mimetype != ticket["type"]:
+        abort(400, f"Send the Content-Type this URL was made for ({ticket['type']}).")
+    if request.content_length is None:
+        abort(411, "Send a Content-Length.")
+    if request.content_length > ticket["max"]:
+        abort(413, f"This upload URL takes at most {ticket['max']:,} bytes.")
+    data = request.stream.read(ticket["max"] + 1)
+    if len(data) > ticket["max"]:
+        abort(413, f"This upload URL takes at most {ticket['max']:,} bytes.")
+    backend.put(ticket["key"], data, content_type=ticket["type"])
+    return "", 200
 
 
 def init_app(app: Flask) -> None:
@@ -246,3 +355,7 @@ def init_app(app: Flask) -> None:
         backend = LocalStorage(app.config["QRP_STORAGE_DIR"], base)
     app.extensions["qrp.storage"] = backend
     app.register_blueprint(files)
+    from qrplatform.extensions import csrf
+
+    # The signed token is the credential (like S3's presigned URL); no cookie is involved.
+    csrf.exempt(presigned_upload)

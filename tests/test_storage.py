@@ -110,3 +110,67 @@ def test_local_server_keeps_content_type_and_private_files_uncached(app, client)
                                   "/files/a/.hidden"])
 def test_local_server_refuses_hidden_and_escaping_paths(client, path):
     assert client.get(path).status_code == 404
+
+
+def test_content_keys_are_keyed_by_the_server_secret(make_app):
+    """A plain hash would let anyone confirm a guessed file (a Wi-Fi password in a static
+    code) by computing its key; the key depends on SECRET_KEY."""
+    import hashlib
+
+    first, second = make_app(SECRET_KEY="one secret"), make_app(SECRET_KEY="another secret")
+    with first.app_context():
+        key = content_key(PNG, "png")
+        assert key == content_key(PNG, "png"), "same bytes, same key"
+    with second.app_context():
+        other = content_key(PNG, "png")
+    assert key != other
+    assert hashlib.sha256(PNG).hexdigest() not in key
+
+
+def test_local_server_sandboxes_every_file_and_keeps_its_disposition(app, client):
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    with app.app_context():
+        url = storage().put("c/aa/logo.svg", svg, "image/svg+xml", immutable=True,
+                            disposition='attachment; filename="logo.svg"')
+    response = client.get(urlsplit(url).path)
+    assert response.headers["Content-Security-Policy"] == "sandbox"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="logo.svg"'
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_s3_keeps_the_disposition_and_takes_a_presigned_put(make_s3_app, moto_server,
+                                                            s3_bucket):
+    import requests
+
+    app = make_s3_app()
+    s3 = moto_server.client("s3")
+    with app.app_context():
+        store = storage()
+        store.put("c/bb/menu.pdf", b"%PDF-1.7", "application/pdf", immutable=True,
+                  disposition='inline; filename="menu.pdf"')
+        upload = store.presigned_put("uploads/1/abc", "image/png", max_bytes=1000)
+        assert store.size("uploads/1/abc") is None
+
+    head = s3.head_object(Bucket=s3_bucket, Key="c/bb/menu.pdf")
+    assert head["ContentDisposition"] == 'inline; filename="menu.pdf"'
+    # A real HTTP PUT to the presigned URL, as a browser or the mobile app sends it.
+    response = requests.put(upload.url, data=PNG, headers=upload.headers, timeout=10)
+    assert response.status_code == 200, response.text
+    with app.app_context():
+        assert storage().size("uploads/1/abc") == len(PNG)
+        assert storage().get("uploads/1/abc") == PNG
+    assert s3.head_object(Bucket=s3_bucket, Key="uploads/1/abc")["CacheControl"] == PRIVATE
+
+
+def test_local_presigned_put_checks_its_signature_type_and_size(app, client):
+    with app.app_context():
+        upload = storage().presigned_put("uploads/2/xyz", "image/png", max_bytes=len(PNG))
+    path = urlsplit(upload.url).path
+    assert client.put(path, data=PNG, headers={"Content-Type": "text/html"}).status_code == 400
+    assert client.put(path, data=PNG + b"more", headers=upload.headers).status_code == 413
+    forged = path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB")
+    assert client.put(forged, data=PNG, headers=upload.headers).status_code == 403
+    assert client.put(path, data=PNG, headers=upload.headers).status_code == 200
+    with app.app_context():
+        assert storage().get("uploads/2/xyz") == PNG
+        assert storage().size("uploads/2/xyz") == len(PNG)
