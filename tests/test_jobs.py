@@ -196,6 +196,21 @@ def test_rq_retries_a_job_safe_to_repeat_after_its_backoff(rq_app, redis, owner,
     assert done["error"] is None
 
 
+def test_rq_holds_a_delayed_job_until_its_time(rq_app, redis, owner, api):
+    before = time.time()
+    [job_id] = enqueue_committed(rq_app, owner.personal_workspace_id,
+                                 (count_to, (1,), {"delay": 1}))
+    scheduled = ScheduledJobRegistry("default", connection=redis)
+    assert scheduled.get_job_ids() == [job_id]
+    assert int(before) + 1 <= scheduled.get_scheduled_time(job_id).timestamp() <= time.time() + 1
+    run_worker(rq_app)
+    assert api(owner).get(f"/api/v1/jobs/{job_id}").json["state"] == "queued", "not yet due"
+
+    time.sleep(max(0.0, scheduled.get_scheduled_time(job_id).timestamp() - time.time()) + 0.1)
+    run_worker(rq_app)
+    assert api(owner).get(f"/api/v1/jobs/{job_id}").json["result"] == {"counted": 1}
+
+
 def test_job_whose_worker_process_dies_is_shown_failed(rq_app, redis, owner, api):
     [job_id] = enqueue_committed(rq_app, owner.personal_workspace_id, (die_abruptly, (), {}))
 
@@ -315,6 +330,24 @@ def test_inline_runner_runs_the_job_right_after_the_commit(make_jobs_app, owner,
     crashed = api(owner).get(f"/api/v1/jobs/{crash_id}").json
     assert (crashed["state"], crashed["attempts"]) == ("failed", 2)
     assert crashed["error"] == "Unexpected error (ValueError: unexpected cell)"
+
+
+def test_delayed_jobs_wait_in_the_thread_and_in_tests(make_jobs_app, owner, api):
+    threaded = make_jobs_app(QRP_JOBS_INLINE=False)
+    enqueued = time.monotonic()
+    [job_id] = enqueue_committed(threaded, owner.personal_workspace_id,
+                                 (count_to, (1,), {"delay": 0.5}))
+    assert api(owner).get(f"/api/v1/jobs/{job_id}").json["state"] == "queued"
+    wait_until(lambda: api(owner).get(f"/api/v1/jobs/{job_id}").json["state"] == "finished")
+    assert time.monotonic() - enqueued >= 0.5
+
+    inline = make_jobs_app()
+    [job_id] = enqueue_committed(inline, owner.personal_workspace_id,
+                                 (count_to, (1,), {"delay": 3600}))
+    assert api(owner).get(f"/api/v1/jobs/{job_id}").json["state"] == "queued"
+    runner = inline.extensions["qrp.jobs.runner"]
+    assert runner.run_delayed(wait=False) == 1 and runner.run_delayed() == 0
+    assert api(owner).get(f"/api/v1/jobs/{job_id}").json["result"] == {"counted": 1}
 
 
 def test_jobs_take_plain_values_not_objects(make_jobs_app, owner):

@@ -17,6 +17,9 @@ enqueued in a transaction or savepoint that is rolled back never runs):
 
 A job declared safe to repeat (``enqueue(..., retries=3)``) is retried after an unexpected
 error, waiting ``QRP_JOBS_RETRY_BACKOFF`` seconds (one entry per retry, the last one repeats).
+A job can also wait before it first runs (``enqueue(..., delay=300)``): RQ's scheduler (run by
+``flask jobs worker``) queues it when its time comes; the embedded runner keeps a timer; the
+inline runner of tests keeps it until the test calls ``run_delayed()``.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import rq
@@ -131,12 +134,14 @@ class Submission:
     job_id: str
     queue: str = "default"
     retries: int = 0
+    delay: float = 0.0
 
 
 def enqueue(job: str | Callable, *args, queue: str = "default", retries: int = 0,
-            description: str = "", workspace_id: int | None = None) -> Job:
+            description: str = "", workspace_id: int | None = None,
+            delay: float = 0.0) -> Job:
     """Record a job, given by its registered name, in the current transaction; it runs once
-    that transaction commits.
+    that transaction commits (``delay`` seconds later, when given).
 
     ``retries`` > 0 declares the job safe to repeat: an unexpected error is retried with
     backoff. ``workspace_id`` defaults to the workspace in scope (none for system jobs).
@@ -144,8 +149,8 @@ def enqueue(job: str | Callable, *args, queue: str = "default", retries: int = 0
     name = registered_name(job)
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; use one of {QUEUES}")
-    if retries < 0:
-        raise ValueError("retries cannot be negative")
+    if retries < 0 or delay < 0:
+        raise ValueError("retries and delay cannot be negative")
     try:
         json.dumps(args)
     except TypeError as exc:
@@ -166,7 +171,7 @@ def enqueue(job: str | Callable, *args, queue: str = "default", retries: int = 0
     # Remember the (sub)transaction, so that rolling back a savepoint forgets its jobs only.
     transaction = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault(_PENDING, []).append(
-        (transaction, Submission(job.id, queue, retries)))
+        (transaction, Submission(job.id, queue, retries, delay)))
     return job
 
 
@@ -403,10 +408,14 @@ class RQRunner:
         if submission.retries:
             retry = rq.Retry(max=submission.retries, interval=list(retry_backoff(self.app)))
         # The RQ job id is ours, so RQ's registries and our rows name the same job.
-        self.queue(submission.queue).enqueue(
-            execute, submission.job_id, job_id=submission.job_id, retry=retry,
-            job_timeout=3600, result_ttl=86400, failure_ttl=7 * 86400,
-        )
+        options = {"job_id": submission.job_id, "retry": retry, "job_timeout": 3600,
+                   "result_ttl": 86400, "failure_ttl": 7 * 86400}
+        queue = self.queue(submission.queue)
+        if submission.delay > 0:
+            queue.enqueue_in(timedelta(seconds=submission.delay), execute, submission.job_id,
+                             **options)
+        else:
+            queue.enqueue(execute, submission.job_id, **options)
 
     def depth(self) -> dict[str, int]:
         return {name: self.queue(name).count for name in QUEUES}
@@ -440,7 +449,8 @@ class ThreadRunner:
     """The embedded runner: one worker thread per process, with retries and backoff.
 
     Jobs waiting in memory are lost when the process stops; that is the price of needing no
-    Redis for ``make run``. With ``inline`` the job (and its retries) runs at once, for tests.
+    Redis for ``make run``. With ``inline`` the job (and its retries) runs at once, for tests;
+    a delayed one waits in ``delayed`` until the test calls ``run_delayed()``.
     """
 
     def __init__(self, app: Flask, inline: bool = False):
@@ -449,11 +459,22 @@ class ThreadRunner:
         self._queue: queue.Queue[str] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # Inline only: (monotonic time it is due, job id), in submission order.
+        self.delayed: list[tuple[float, str]] = []
 
     def submit(self, submission: Submission) -> None:
+        if self.inline and submission.delay > 0:
+            self.delayed.append((time.monotonic() + submission.delay, submission.job_id))
+            return
         if self.inline:
             while self._run_once(submission.job_id) is not None:
                 pass
+            return
+        if submission.delay > 0:
+            timer = threading.Timer(submission.delay, self.submit,
+                                    args=(Submission(submission.job_id, submission.queue),))
+            timer.daemon = True
+            timer.start()
             return
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -489,6 +510,18 @@ class ThreadRunner:
             return None
         backoff = retry_backoff(self.app)
         return backoff[min(row.attempts, len(backoff)) - 1]
+
+    def run_delayed(self, *, wait: bool = True) -> int:
+        """Inline runner (tests): run the delayed jobs submitted so far, each once its delay
+        has passed (``wait``) or at once. Returns how many ran; the jobs they delay in turn
+        wait for the next call."""
+        due, self.delayed = self.delayed, []
+        for when, job_id in due:
+            if wait and (pause := when - time.monotonic()) > 0:
+                time.sleep(pause)
+            while self._run_once(job_id) is not None:
+                pass
+        return len(due)
 
     def depth(self) -> dict[str, int]:
         return {"default": self._queue.qsize(), "bulk": 0}
