@@ -85,7 +85,7 @@ from qrplatform.auth import services as auth
 from qrplatform.jobs import Job
 from qrplatform.extensions import db
 from qrplatform.tenancy import tenant_scope
-from qrp_qr import services
+from qrp_qr import bulk, services
 rows = int(sys.argv[1])
 app = create_app({"QRP_JOBS_INLINE": True})
 with app.app_context():
@@ -100,7 +100,7 @@ with app.app_context():
     data = buffer.getvalue().encode()
     with tenant_scope(ws.id):
         started = time.perf_counter()
-        job, count, skipped = services.start_bulk(data, kind="dynamic", qr_type="url",
+        job, count, skipped = bulk.start_bulk(data, kind="dynamic", qr_type="url",
                                                   skip_invalid=False)
         elapsed = time.perf_counter() - started
         job = db.session.get(Job, job.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import url_for
 
-from qrp_qr import services
+from qrp_qr import bulk, services
 from qrp_qr.schemas import (
     BulkAcceptedSchema,
     BulkUploadSchema,
@@ -144,7 +144,7 @@ def upload_logo(files):
 
 
 @blp.post("/bulk")
-@max_body(services.MAX_BULK_BYTES + UPLOAD_OVERHEAD)
+@max_body(bulk.MAX_BULK_BYTES + UPLOAD_OVERHEAD)
 @blp.arguments(BulkUploadSchema, location="multipart")
 @blp.response(202, BulkAcceptedSchema)
 def bulk_create(form):
@@ -153,7 +153,7 @@ def bulk_create(form):
     ``skip_invalid`` is true. Then a background job draws, verifies and stores the codes and
     a ZIP of their images: follow ``job_url`` (GET /api/v1/jobs/{id})."""
     permissions.require("qr.edit")
-    job, rows, skipped = services.start_bulk(
+    job, rows, skipped = bulk.start_bulk(
         form["file"].read(), kind=form["kind"], qr_type=form["type"],
         skip_invalid=form["skip_invalid"], design_template_id=form.get("design_template_id"))
     return {"job_id": job.id, "job_url": url_for("jobs.job_status", job_id=job.id),

@@ -1,4 +1,5 @@
-"""Bulk generation: a CSV in, verified codes and a ZIP of their images out (an RQ job)."""
+"""Bulk generation: a CSV in, verified codes and a ZIP of their images out (the
+``qr.bulk_create`` job; which rows make codes is decided in ``bulk``)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,7 @@ from typing import Any
 
 from flask import current_app
 
-from qrp_qr import payloads, render, services, verify
-from qrp_qr.models import QRCode, QRTag
-from qrplatform import events
-from qrplatform.extensions import db
+from qrp_qr import bulk, render, rules, services, verify
 from qrplatform.jobs import JobError, progress
 from qrplatform.storage import storage
 
@@ -27,10 +25,6 @@ log = logging.getLogger(__name__)
 
 CHUNK = 250                 # rows per task handed to a drawing process
 IN_PROCESS_BELOW = 300      # small files: starting processes costs more than it saves
-
-
-def zip_key(workspace_id: int, upload_id: str) -> str:
-    return f"bulk/{workspace_id}/{upload_id}.zip"
 
 
 def _draw_chunk(task: tuple[list[tuple[int, str]], dict, bytes | None]) -> list[tuple]:
@@ -73,29 +67,57 @@ def _slug(text: str) -> str:
 def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dict[str, Any]:
     """Create every valid row of an uploaded CSV (checked again here: the job trusts nothing)."""
     started = time.perf_counter()
-    backend = storage()
-    data = backend.get(upload_key)
-    rows, row_errors = services.parse_bulk_csv(data, kind=options.get("kind", "dynamic"),
-                                               qr_type=options.get("type", "url"))
-    template = services._template_design(options.get("design_template_id"))
-    design = services._clean_design(template)
+    rows, row_errors = bulk.parse_bulk_csv(storage().get(upload_key),
+                                           kind=options.get("kind", "dynamic"),
+                                           qr_type=options.get("type", "url"))
+    design = _usable_design(options.get("design_template_id"))
+    progress(0, len(rows), "Checking the file")
+    bulk.link_rows(rows, current_app.config["SHORT_LINK_BASE_URL"])
+    drawn, failed = _draw_and_store(rows, design)
+    drawn_at = time.perf_counter()
+    if failed and not options.get("skip_invalid"):
+        raise JobError(f"{len(failed)} code(s) would not scan (first: row {failed[0]['row']}: "
+                       f"{failed[0]['errors']['design'][0]}); nothing was created.")
+    progress(len(rows), len(rows), "Saving the codes")
+    manifest = bulk.save_rows([row for index, row in enumerate(rows) if index in drawn],
+                              design, upload_id, options.get("design_template_id"))
+    saved_at = time.perf_counter()
+    progress(len(rows), len(rows), "Packing the ZIP")
+    key = _write_zip(manifest, drawn, rows, upload_id)
+    log.info("bulk %s: %d codes; drawn and stored in %.1f s, saved in %.1f s, zipped in %.1f s",
+             upload_id, len(manifest), drawn_at - started, saved_at - drawn_at,
+             time.perf_counter() - saved_at)
+    skipped = len(row_errors) + len(failed)
+    progress(len(rows), len(rows), f"{len(manifest):,} codes created"
+             + (f", {skipped} bad row(s) skipped" if skipped else ""))
+    return {
+        "created": len(manifest),
+        "skipped": row_errors + failed,
+        "zip_key": key,
+        "download_url": f"/qr/bulk/{upload_id}/download",
+    }
+
+
+def _usable_design(template_id: int | None) -> dict[str, Any]:
+    """The template's design, if its colours and logo can still be used."""
+    design = rules.clean_design(services.template_design(template_id))
     try:
         verify.check_colors(design)
     except verify.Unscannable as exc:
         raise JobError(f"The design cannot be used: {exc.message}") from exc
-    services._logo_image(design)  # refuses a logo that is gone
+    services.logo_image(design)  # refuses a logo that is gone
+    return design
+
+
+def _draw_and_store(rows: list[dict[str, Any]], design: dict[str, Any]
+                    ) -> tuple[dict[int, tuple[bytes, bytes, bytes]], list[dict[str, Any]]]:
+    """Draw, decode and store every row's images; returns them by row index, and the rows
+    whose code would not scan."""
+    backend = storage()
     logo_png = backend.get(design["logo"]) if design.get("logo") else None
-    total = len(rows)
-    progress(0, total, "Checking the file")
-    base = current_app.config["SHORT_LINK_BASE_URL"]
-    short_codes = iter(services.new_short_codes(sum(r["kind"] == "dynamic" for r in rows)))
-    for row in rows:
-        row["short_code"] = next(short_codes) if row["kind"] == "dynamic" else None
-        row["text"] = (f"{base}/{row['short_code']}" if row["short_code"]
-                       else payloads.encode(row["type"], row["content"]))
     drawn: dict[int, tuple[bytes, bytes, bytes]] = {}
     failed: list[dict[str, Any]] = []
-    done = 0
+    done, total = 0, len(rows)
     with ThreadPoolExecutor(max_workers=8) as uploads:
         pending = []
         for chunk in _draw_all([r["text"] for r in rows], design, logo_png):
@@ -104,60 +126,16 @@ def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dic
                     failed.append({"row": rows[index]["row"], "errors": {"design": [error]}})
                     continue
                 drawn[index] = (png, svg, pdf)
-                text = rows[index]["text"]
                 for fmt, blob in zip(render.FORMATS, (png, svg, pdf), strict=True):
-                    key = services.image_key(text, design, fmt, render.DEFAULT_SIZE)
+                    key = services.image_key(rows[index]["text"], design, fmt,
+                                             render.DEFAULT_SIZE)
                     pending.append(uploads.submit(backend.put, key, blob,
                                                   render.MIME_TYPES[fmt], True))
             done += len(chunk)
             progress(done, total, f"Drew and checked {done:,} of {total:,} codes")
         for future in pending:
             future.result()
-    drawn_at = time.perf_counter()
-    if failed and not options.get("skip_invalid"):
-        raise JobError(f"{len(failed)} code(s) would not scan (first: row {failed[0]['row']}: "
-                       f"{failed[0]['errors']['design'][0]}); nothing was created.")
-    progress(done, total, "Saving the codes")
-    codes = []
-    for index, row in enumerate(rows):
-        if index not in drawn:
-            continue
-        content = row["content"]
-        code = QRCode(
-            name=(row["name"] or payloads.summary(row["type"], content) or row["type"])[:200],
-            kind=row["kind"], type=row["type"], content=content, design=design,
-            design_template_id=options.get("design_template_id"), short_code=row["short_code"],
-            destination=(payloads.destination_uri(row["type"], content)
-                         if row["kind"] == "dynamic" else content.get("url")),
-            tag_rows=[QRTag(tag=t) for t in services._clean_tags(row["tags"])],
-        )
-        codes.append((row, code))
-    db.session.add_all([code for _, code in codes])
-    db.session.flush()
-    # Read what the ZIP's index needs now: after the commit each access would reload the row.
-    manifest = [(row, {"id": code.id, "name": code.name, "kind": code.kind, "type": code.type,
-                       "short_url": services.short_url(code) or "",
-                       "destination": code.destination or "",
-                       "workspace_id": code.workspace_id})
-                for row, code in codes]
-    for _, code in codes:
-        events.publish("qr.created", services._event_data(code, bulk=upload_id))
-    db.session.commit()
-    saved_at = time.perf_counter()
-    progress(done, total, "Packing the ZIP")
-    key = _write_zip(manifest, drawn, rows, upload_id)
-    log.info("bulk %s: %d codes; drawn and stored in %.1f s, saved in %.1f s, zipped in %.1f s",
-             upload_id, len(manifest), drawn_at - started, saved_at - drawn_at,
-             time.perf_counter() - saved_at)
-    skipped = len(row_errors) + len(failed)
-    progress(done, total, f"{len(codes):,} codes created"
-             + (f", {skipped} bad row(s) skipped" if skipped else ""))
-    return {
-        "created": len(codes),
-        "skipped": row_errors + failed,
-        "zip_key": key,
-        "download_url": f"/qr/bulk/{upload_id}/download",
-    }
+    return drawn, failed
 
 
 def _write_zip(manifest, drawn, rows, upload_id: str) -> str | None:
@@ -182,6 +160,6 @@ def _write_zip(manifest, drawn, rows, upload_id: str) -> str | None:
                                  f"png/{stem}.png", f"svg/{stem}.svg"])
             archive.writestr("codes.csv", listing.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
         buffer.seek(0)
-        key = zip_key(manifest[0][1]["workspace_id"], upload_id)
+        key = bulk.zip_key(manifest[0][1]["workspace_id"], upload_id)
         storage().put(key, buffer.read(), content_type="application/zip")
     return key

@@ -74,14 +74,14 @@ def clean_design(design: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def clean_tags(tags: list[str] | None) -> list[str]:
-    cleaned = []
+    cleaned: dict[str, None] = {}
     for tag in tags or []:
         tag = " ".join(str(tag).split()).lower()[:50]
-        if tag and tag not in cleaned:
-            cleaned.append(tag)
-    if len(cleaned) > MAX_TAGS:
-        raise InvalidInput("Too many tags.", {"tags": [f"At most {MAX_TAGS} tags."]})
-    return cleaned
+        if tag:
+            cleaned[tag] = None
+        if len(cleaned) > MAX_TAGS:  # stop at the first tag too many, whatever the list's size
+            raise InvalidInput("Too many tags.", {"tags": [f"At most {MAX_TAGS} tags."]})
+    return list(cleaned)
 
 
 def clean_utm(utm: dict[str, Any] | None) -> dict[str, str] | None:

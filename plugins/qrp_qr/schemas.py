@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from qrp_qr.models import KINDS, REDIRECT_STATUSES, TYPES
 from qrp_qr.render import FORMATS, DesignSchema
-from qrp_qr.services import MAX_TAGS, UTM_FIELDS
+from qrp_qr.rules import MAX_TAGS, UTM_FIELDS
 from qrplatform.inputs import MAX_ID, Id, Page
 
 CONTENT_HELP = (

@@ -9,9 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
-import secrets
-import string
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -22,39 +19,20 @@ from flask import current_app, g, has_request_context
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, or_, select
 
-from qrp_qr import linkcache, payloads, render, verify
-from qrp_qr.models import KINDS, REDIRECT_STATUSES, TYPES, QRCode, QRDesignTemplate, QRTag
+from qrp_qr import linkcache, payloads, render, rules, verify
+from qrp_qr.models import QRCode, QRDesignTemplate, QRTag
+from qrp_qr.rules import InvalidInput
 from qrplatform import events, quotas
 from qrplatform.errors import NotFound, ServiceError
 from qrplatform.extensions import db
 from qrplatform.storage import content_key, storage
 from qrplatform.tenancy import get_or_404, unscoped
 
-SHORT_CODE_ALPHABET = string.ascii_letters + string.digits
-# 62^8 ≈ 2·10^14 codes: guessing a live one among millions takes ~10^8 tries per hit.
-SHORT_CODE_LENGTH = 8
-MAX_TAGS = 20
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 MAX_LOGO_SIDE = 512
 PER_PAGE = 20
 
 _hasher = PasswordHasher()
-
-
-class InvalidInput(ServiceError):
-    """Several fields are wrong at once; ``fields`` maps each to its messages."""
-
-    status = 422
-    code = "validation_error"
-
-    def __init__(self, message: str, fields: dict[str, list[str]]):
-        super().__init__(message)
-        self._fields = fields
-
-    @property
-    def fields(self) -> dict[str, list[str]]:
-        return self._fields
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -132,54 +110,7 @@ def with_utm(url: str, utm: dict[str, str] | None) -> str:
 
 # -- validation ---------------------------------------------------------------------------------
 
-def _clean_content(qr_type: str, content: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return payloads.load_content(qr_type, content)
-    except payloads.ContentError as exc:
-        raise InvalidInput("Some content fields are missing or invalid.",
-                           {f"content.{k}" if k != "type" else k: v
-                            for k, v in exc.fields.items()}) from exc
-
-
-def _clean_design(design: dict[str, Any] | None) -> dict[str, Any]:
-    errors = render.DesignSchema().validate(design or {})
-    if errors:
-        raise InvalidInput("The design has invalid settings.",
-                           {f"design.{k}": v for k, v in errors.items()})
-    return render.normalise_design(design)
-
-
-def _clean_tags(tags: list[str] | None) -> list[str]:
-    cleaned: dict[str, None] = {}
-    for tag in tags or []:
-        tag = " ".join(str(tag).split()).lower()[:50]
-        if tag:
-            cleaned[tag] = None
-        if len(cleaned) > MAX_TAGS:  # stop at the first tag too many, whatever the list's size
-            raise InvalidInput("Too many tags.", {"tags": [f"At most {MAX_TAGS} tags."]})
-    return list(cleaned)
-
-
-def _clean_utm(utm: dict[str, Any] | None) -> dict[str, str] | None:
-    if not utm:
-        return None
-    cleaned = {k: str(v).strip()[:200] for k, v in utm.items() if k in UTM_FIELDS and v}
-    return cleaned or None
-
-
-def _check_redirect_settings(data: dict[str, Any]) -> None:
-    errors: dict[str, list[str]] = {}
-    status = data.get("redirect_status")
-    if status is not None and status not in REDIRECT_STATUSES:
-        errors["redirect_status"] = [f"Use one of {', '.join(map(str, REDIRECT_STATUSES))}."]
-    cap = data.get("scan_cap")
-    if cap is not None and cap < 1:
-        errors["scan_cap"] = ["A scan cap is at least 1 (leave it empty for no cap)."]
-    if errors:
-        raise InvalidInput("Some link settings are invalid.", errors)
-
-
-def _logo_image(design: dict[str, Any]) -> Image.Image | None:
+def logo_image(design: dict[str, Any]) -> Image.Image | None:
     if not design.get("logo"):
         return None
     try:
@@ -192,7 +123,7 @@ def _logo_image(design: dict[str, Any]) -> Image.Image | None:
 def check_scannable(text: str, design: dict[str, Any]) -> verify.Verdict:
     """Refuse a design that a camera could not read, saying what to change."""
     try:
-        return verify.check_design(text, design, _logo_image(design))
+        return verify.check_design(text, design, logo_image(design))
     except render.PayloadTooLong as exc:
         raise InvalidInput(str(exc), {"content": [str(exc)]}) from exc
     except verify.Unscannable as exc:
@@ -203,31 +134,20 @@ def check_scannable(text: str, design: dict[str, Any]) -> verify.Verdict:
 def preview(qr_type: str, kind: str, content: dict[str, Any], design: dict[str, Any] | None,
             size: int = 320) -> bytes:
     """A PNG of what a code would look like, verified; for the live preview while editing."""
-    design = _clean_design(design)
+    design = rules.clean_design(design)
     if kind == "dynamic":
-        text = f"{current_app.config['SHORT_LINK_BASE_URL']}/{'X' * SHORT_CODE_LENGTH}"
-        _clean_content(qr_type, content)
+        text = rules.sample_short_link(current_app.config["SHORT_LINK_BASE_URL"])
+        rules.clean_content(qr_type, content)
     else:
-        text = payloads.encode(qr_type, _clean_content(qr_type, content))
+        text = payloads.encode(qr_type, rules.clean_content(qr_type, content))
     check_scannable(text, design)
-    lay = render.layout(text, design, _logo_image(design))
+    lay = render.layout(text, design, logo_image(design))
     return render.render_png(lay, size)
 
 
 # -- writing ------------------------------------------------------------------------------------
 
-def _new_short_code() -> str:
-    with unscoped():
-        for _ in range(10):
-            candidate = "".join(secrets.choice(SHORT_CODE_ALPHABET)
-                                for _ in range(SHORT_CODE_LENGTH))
-            taken = db.session.scalar(select(QRCode.id).where(QRCode.short_code == candidate))
-            if taken is None:
-                return candidate
-    raise ServiceError("Could not find a free short code; try again.", status=503)
-
-
-def _template_design(template_id: int | None) -> dict[str, Any] | None:
+def template_design(template_id: int | None) -> dict[str, Any] | None:
     if template_id is None:
         return None
     template = db.session.get(QRDesignTemplate, template_id)
@@ -246,39 +166,35 @@ def build_code(data: dict[str, Any], *, verify_design: bool = True) -> QRCode:
     """A new, validated code (not yet added to the session)."""
     kind = data.get("kind") or "static"
     qr_type = data.get("type") or "url"
-    errors: dict[str, list[str]] = {}
-    if kind not in KINDS:
-        errors["kind"] = ["Use static or dynamic."]
-    if qr_type not in TYPES:
-        errors["type"] = [f"Use one of {', '.join(TYPES)}."]
-    elif kind == "dynamic" and qr_type not in payloads.DYNAMIC_TYPES:
-        errors["kind"] = ["A Wi-Fi code must be static: phones join a network only from the "
-                          "code itself, never from a link."]
-    if errors:
-        raise InvalidInput("The kind or type is not valid.", errors)
-    _check_redirect_settings(data)
-    content = _clean_content(qr_type, data.get("content") or {})
-    template_design = _template_design(data.get("design_template_id"))
-    design = _clean_design({**(template_design or {}), **(data.get("design") or {})})
-    name = (data.get("name") or "").strip() or payloads.summary(qr_type, content)[:200] or qr_type
-    code = QRCode(
-        name=name[:200], kind=kind, type=qr_type, content=content, design=design,
-        design_template_id=data.get("design_template_id"),
-        redirect_status=data.get("redirect_status") or 302,
-        utm=_clean_utm(data.get("utm")), expires_at=data.get("expires_at"),
-        scan_cap=data.get("scan_cap"), paused=bool(data.get("paused")),
-        created_by_id=_actor_id(),
-    )
+    rules.check_kind_and_type(kind, qr_type)
+    rules.check_link_settings(data)
+    content = rules.clean_content(qr_type, data.get("content") or {})
+    template = template_design(data.get("design_template_id"))
+    design = rules.clean_design({**(template or {}), **(data.get("design") or {})})
+    code = new_code(kind=kind, qr_type=qr_type, content=content, design=design,
+                    name=data.get("name"), tags=rules.clean_tags(data.get("tags")),
+                    design_template_id=data.get("design_template_id"),
+                    short_code=rules.new_short_codes(1)[0] if kind == "dynamic" else None)
+    code.redirect_status = data.get("redirect_status") or 302
+    code.utm = rules.clean_utm(data.get("utm"))
+    code.expires_at, code.scan_cap = data.get("expires_at"), data.get("scan_cap")
+    code.paused = bool(data.get("paused"))
+    code.created_by_id = _actor_id()
     if data.get("password"):
         code.password_hash = _hasher.hash(data["password"])
-    if kind == "dynamic":
-        code.short_code = _new_short_code()
-    code.destination = (payloads.destination_uri(qr_type, content) if kind == "dynamic"
-                        else content.get("url"))
-    code.tag_rows = [QRTag(tag=t) for t in _clean_tags(data.get("tags"))]
     if verify_design:
         check_scannable(payload(code), design)
     return code
+
+
+def new_code(*, kind: str, qr_type: str, content: dict[str, Any], design: dict[str, Any],
+             name: str | None, tags: list[str], design_template_id: int | None,
+             short_code: str | None) -> QRCode:
+    """A code from checked parts (``rules``): one constructor for single and bulk creation."""
+    return QRCode(name=rules.clean_name(name, qr_type, content), kind=kind, type=qr_type,
+                  content=content, design=design, design_template_id=design_template_id,
+                  short_code=short_code, destination=rules.destination(kind, qr_type, content),
+                  tag_rows=[QRTag(tag=tag) for tag in tags])
 
 
 def check_dynamic_quota(adding: int) -> None:
@@ -295,13 +211,13 @@ def create_code(data: dict[str, Any]) -> QRCode:
     check_dynamic_quota(1 if code.kind == "dynamic" else 0)
     db.session.add(code)
     db.session.flush()
-    events.publish("qr.created", _event_data(code))
+    events.publish("qr.created", event_data(code))
     db.session.commit()
     ensure_default_images(code)
     return code
 
 
-def _event_data(code: QRCode, **extra) -> dict[str, Any]:
+def event_data(code: QRCode, **extra) -> dict[str, Any]:
     return {"code_id": code.id, "name": code.name, "kind": code.kind, "type": code.type,
             "short_code": code.short_code, **extra}
 
@@ -313,86 +229,100 @@ EDITABLE = ("name", "type", "content", "design", "design_template_id", "redirect
 def update_code(code_id: int, data: dict[str, Any]) -> QRCode:
     """Change anything but the kind; a dynamic code keeps its short link (nothing to reprint)."""
     code = get_code(code_id)
+    _check_changeable(code, data)
+    changed = [*_update_content(code, data), *_update_design(code, data),
+               *_update_link_settings(code, data), *_update_labels(code, data)]
+    code.destination = rules.destination(code.kind, code.type, code.content)
+    if not changed:
+        return code
+    if {"content", "design", "design_template_id"} & set(changed):
+        check_scannable(payload(code), code.design)
+    events.publish("qr.updated", event_data(code, changed=changed))
+    db.session.commit()
+    _forget(code)
+    ensure_default_images(code)
+    return code
+
+
+def _check_changeable(code: QRCode, data: dict[str, Any]) -> None:
     if code.archived:
         raise ServiceError("This code is archived; restore it before changing it.",
                            status=409, code="conflict")
     if "kind" in data and data["kind"] != code.kind:
         raise InvalidInput("The kind cannot change.", {"kind": [
             "A code cannot switch between static and dynamic; duplicate it instead."]})
-    _check_redirect_settings(data)
-    changed: list[str] = []
+    rules.check_link_settings(data)
+
+
+def _update_content(code: QRCode, data: dict[str, Any]) -> list[str]:
     qr_type = data.get("type", code.type)
     if qr_type != code.type:
-        if qr_type not in TYPES:
-            raise InvalidInput("Unknown type.", {"type": [f"Use one of {', '.join(TYPES)}."]})
-        if code.kind == "dynamic" and qr_type not in payloads.DYNAMIC_TYPES:
-            raise InvalidInput("Wi-Fi codes are static.", {"type": [
-                "A dynamic code cannot carry Wi-Fi settings."]})
+        rules.check_kind_and_type(code.kind, qr_type)
     content = data.get("content")
-    if "destination" in data and data["destination"] is not None:
+    if data.get("destination") is not None:
         if qr_type != "url":
             raise InvalidInput("Only a URL code has an editable destination.", {
                 "destination": ["Change this type's content fields instead."]})
         content = {**(content or code.content), "url": data["destination"]}
-    if content is not None or qr_type != code.type:
-        content = _clean_content(qr_type, content if content is not None else code.content)
-        if content != code.content or qr_type != code.type:
-            code.type, code.content = qr_type, content
-            changed.append("content")
+    if content is None and qr_type == code.type:
+        return []
+    content = rules.clean_content(qr_type, content if content is not None else code.content)
+    if content == code.content and qr_type == code.type:
+        return []
+    code.type, code.content = qr_type, content
+    return ["content"]
+
+
+def _update_design(code: QRCode, data: dict[str, Any]) -> list[str]:
+    """A new template brings its design unless a design comes too; a design alone is merged
+    into the current one."""
+    changed = []
+    design = data.get("design")
     if "design_template_id" in data and data["design_template_id"] != code.design_template_id:
-        template = _template_design(data["design_template_id"])
+        template = template_design(data["design_template_id"])
         code.design_template_id = data["design_template_id"]
-        if template is not None and "design" not in data:
-            data["design"] = template
+        design = design if design is not None else template
         changed.append("design_template_id")
-    if data.get("design") is not None:
-        design = _clean_design({**code.design, **data["design"]} if "design_template_id"
-                               not in data else data["design"])
+    if design is not None:
+        design = rules.clean_design(design if "design_template_id" in data
+                                    else {**code.design, **design})
         if design != code.design:
             code.design = design
             changed.append("design")
-    for name in ("redirect_status", "scan_cap", "expires_at", "paused", "name"):
-        if name in data:
-            value = data[name]
-            if name == "name":
-                value = (value or "").strip()[:200] or code.name
-            if name == "redirect_status":
-                value = value or 302
-            if name == "paused":
-                value = bool(value)
-            if getattr(code, name) != value:
-                setattr(code, name, value)
-                changed.append(name)
-    if "utm" in data:
-        utm = _clean_utm(data["utm"])
-        if utm != code.utm:
-            code.utm = utm
-            changed.append("utm")
-    if "password" in data:
-        # An empty password removes the protection; None leaves it as it is.
-        if data["password"] == "":
-            if code.password_hash is not None:
-                code.password_hash = None
-                changed.append("password")
-        elif data["password"] is not None:
-            code.password_hash = _hasher.hash(data["password"])
-            changed.append("password")
-    if "tags" in data:
-        tags = _clean_tags(data["tags"])
-        if tags != code.tags:
-            _set_tags(code, tags)
-            changed.append("tags")
-    code.destination = (payloads.destination_uri(code.type, code.content)
-                        if code.kind == "dynamic" else code.content.get("url"))
-    if not changed:
-        return code
-    if {"content", "design", "design_template_id"} & set(changed):
-        check_scannable(payload(code), code.design)
-    events.publish("qr.updated", _event_data(code, changed=changed))
-    db.session.commit()
-    _forget(code)
-    ensure_default_images(code)
-    return code
+    return changed
+
+
+def _update_link_settings(code: QRCode, data: dict[str, Any]) -> list[str]:
+    wanted = {
+        "redirect_status": lambda value: value or 302,
+        "scan_cap": lambda value: value,
+        "expires_at": lambda value: value,
+        "paused": bool,
+        "name": lambda value: (value or "").strip()[:200] or code.name,
+        "utm": rules.clean_utm,
+    }
+    changed = []
+    for name, clean in wanted.items():
+        if name in data and (value := clean(data[name])) != getattr(code, name):
+            setattr(code, name, value)
+            changed.append(name)
+    return changed
+
+
+def _update_labels(code: QRCode, data: dict[str, Any]) -> list[str]:
+    """The password (an empty one removes the protection; None leaves it) and the tags."""
+    changed = []
+    password = data.get("password")
+    if password == "" and code.password_hash is not None:
+        code.password_hash = None
+        changed.append("password")
+    elif password:
+        code.password_hash = _hasher.hash(password)
+        changed.append("password")
+    if "tags" in data and (tags := rules.clean_tags(data["tags"])) != code.tags:
+        _set_tags(code, tags)
+        changed.append("tags")
+    return changed
 
 
 def _set_tags(code: QRCode, tags: list[str]) -> None:
@@ -405,7 +335,7 @@ def archive_code(code_id: int) -> QRCode:
     code = get_code(code_id)
     if code.archived_at is None:
         code.archived_at = datetime.now(UTC)
-        events.publish("qr.archived", _event_data(code))
+        events.publish("qr.archived", event_data(code))
         db.session.commit()
         _forget(code)
     return code
@@ -416,7 +346,7 @@ def restore_code(code_id: int) -> QRCode:
     if code.archived_at is not None:
         check_dynamic_quota(1 if code.kind == "dynamic" else 0)
         code.archived_at = None
-        events.publish("qr.updated", _event_data(code, changed=["archived"]))
+        events.publish("qr.updated", event_data(code, changed=["archived"]))
         db.session.commit()
         _forget(code)
     return code
@@ -438,7 +368,7 @@ def duplicate_code(code_id: int) -> QRCode:
     copy.password_hash = original.password_hash
     db.session.add(copy)
     db.session.flush()
-    events.publish("qr.created", _event_data(copy, duplicate_of=original.id))
+    events.publish("qr.created", event_data(copy, duplicate_of=original.id))
     db.session.commit()
     ensure_default_images(copy)
     return copy
@@ -479,7 +409,7 @@ def ensure_image(code: QRCode, fmt: str, size: int = render.DEFAULT_SIZE
     backend = storage()
     if backend.exists(key):
         return key, None
-    lay = render.layout(text, code.design, _logo_image(code.design))
+    lay = render.layout(text, code.design, logo_image(code.design))
     check_size(fmt, size, lay)
     if fmt == "png":
         image = render.render_image(lay, size)
@@ -554,10 +484,9 @@ def save_template(name: str, design: dict[str, Any], template_id: int | None = N
     name = (name or "").strip()
     if not name:
         raise InvalidInput("Name the template.", {"name": ["Give the template a name."]})
-    design = _clean_design(design)
+    design = rules.clean_design(design)
     # A template must itself scan: checked on a typical short link.
-    check_scannable(f"{current_app.config['SHORT_LINK_BASE_URL']}/{'X' * SHORT_CODE_LENGTH}",
-                    design)
+    check_scannable(rules.sample_short_link(current_app.config["SHORT_LINK_BASE_URL"]), design)
     clash = db.session.scalar(select(QRDesignTemplate).where(QRDesignTemplate.name == name))
     if clash is not None and clash.id != template_id:
         raise InvalidInput("Name taken.", {"name": ["A template with this name exists."]})
@@ -618,123 +547,3 @@ def served_content(short_code: str) -> tuple[str, dict[str, Any], int]:
         if code is None:
             raise NotFound("This link does not exist.")
         return code.type, dict(code.content), code.id
-
-
-# -- bulk ---------------------------------------------------------------------------------------
-
-MAX_BULK_ROWS = 10_000
-MAX_BULK_BYTES = 5 * 1024 * 1024
-
-
-def _header(name: str) -> str:
-    return "_".join(name.strip().lower().replace("-", " ").split())
-
-
-def parse_bulk_csv(data: bytes, *, kind: str = "dynamic", qr_type: str = "url"
-                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Rows ready for ``build_code`` and, per bad row, its line number and field errors.
-
-    Columns: the type's content fields (e.g. ``url``; ``destination`` works for url codes),
-    optionally ``name``, ``tags`` (separated by ``;``), ``type`` and ``kind`` per row.
-    """
-    import csv
-
-    if len(data) > MAX_BULK_BYTES:
-        raise InvalidInput("The file is too large.", {"file": ["At most 5 MB."]})
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput("Not UTF-8.", {"file": ["Save the CSV as UTF-8."]}) from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [_header(h) for h in next(reader)]
-    except StopIteration as exc:
-        raise InvalidInput("Empty file.", {"file": ["The file is empty."]}) from exc
-    except csv.Error as exc:
-        raise InvalidInput("Not a CSV file.", {"file": [f"Not a CSV file: {exc}"]}) from exc
-    rows: list[dict[str, Any]] = []
-    errors: list[dict[str, Any]] = []
-    try:
-        for values in reader:
-            if not any(v.strip() for v in values):
-                continue
-            if len(rows) + len(errors) >= MAX_BULK_ROWS:
-                raise InvalidInput("Too many rows.", {"file": [
-                    f"At most {MAX_BULK_ROWS:,} rows per file; split it."]})
-            line = reader.line_num
-            cells = {name: value.strip() for name, value in zip(header, values, strict=False)}
-            row_type = cells.get("type") or qr_type
-            row_kind = cells.get("kind") or kind
-            if row_type == "url" and not cells.get("url") and cells.get("destination"):
-                cells["url"] = cells["destination"]
-            row_errors: dict[str, list[str]] = {}
-            if row_type not in TYPES:
-                row_errors["type"] = [f"Use one of {', '.join(TYPES)}."]
-            elif row_kind not in KINDS:
-                row_errors["kind"] = ["Use static or dynamic."]
-            elif row_kind == "dynamic" and row_type not in payloads.DYNAMIC_TYPES:
-                row_errors["kind"] = ["Wi-Fi codes must be static."]
-            else:
-                try:
-                    content = payloads.load_content(row_type, cells)
-                except payloads.ContentError as exc:
-                    row_errors.update(exc.fields)
-            if row_errors:
-                errors.append({"row": line, "errors": row_errors})
-                continue
-            tags = [t for t in re.split(r"[;,]", cells.get("tags", "")) if t.strip()]
-            rows.append({"row": line, "name": cells.get("name", ""), "kind": row_kind,
-                         "type": row_type, "content": content, "tags": tags})
-    except csv.Error as exc:
-        raise InvalidInput("Broken CSV.", {"file": [f"Line {reader.line_num}: {exc}"]}) from exc
-    if not rows and not errors:
-        raise InvalidInput("No rows.", {"file": ["The file has a header but no rows."]})
-    return rows, errors
-
-
-def start_bulk(data: bytes, *, kind: str, qr_type: str, skip_invalid: bool,
-               design_template_id: int | None = None):
-    """Check the whole file now (so bad rows are reported at once), then hand it to a job."""
-    from qrplatform.jobs import enqueue
-    from qrplatform.tenancy import current_workspace_id
-
-    rows, errors = parse_bulk_csv(data, kind=kind, qr_type=qr_type)
-    if errors and not skip_invalid:
-        raise BulkRowsInvalid(errors, len(rows))
-    if not rows:
-        raise InvalidInput("No valid rows.", {"file": ["None of the rows is valid."]})
-    check_dynamic_quota(sum(1 for row in rows if row["kind"] == "dynamic"))
-    _template_design(design_template_id)
-    upload_id = secrets.token_hex(12)
-    key = f"bulk/{current_workspace_id()}/{upload_id}.csv"
-    storage().put(key, data, content_type="text/csv")
-    job = enqueue("qr.bulk_create", key, upload_id,
-                  {"kind": kind, "type": qr_type, "design_template_id": design_template_id,
-                   "skip_invalid": skip_invalid},
-                  queue="bulk", description=f"Creating {len(rows):,} QR codes")
-    db.session.commit()
-    return job, len(rows), errors
-
-
-class BulkRowsInvalid(InvalidInput):
-    def __init__(self, row_errors: list[dict[str, Any]], valid: int):
-        shown = row_errors[:50]
-        fields = {f"row {e['row']}": [f"{k}: {' '.join(v)}" for k, v in e["errors"].items()]
-                  for e in shown}
-        super().__init__(
-            f"{len(row_errors)} row(s) are invalid ({valid} valid); nothing was created. "
-            "Fix them, or choose to skip bad rows.", fields)
-        self.row_errors = row_errors
-
-
-def new_short_codes(count: int) -> list[str]:
-    """``count`` fresh short codes, checked against the database in one query per batch."""
-    found: set[str] = set()
-    while len(found) < count:
-        batch = {"".join(secrets.choice(SHORT_CODE_ALPHABET) for _ in range(SHORT_CODE_LENGTH))
-                 for _ in range(min(1000, count - len(found)))} - found
-        with unscoped():
-            taken = set(db.session.scalars(select(QRCode.short_code)
-                                           .where(QRCode.short_code.in_(batch))))
-        found |= batch - taken
-    return list(found)[:count]

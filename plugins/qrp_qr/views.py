@@ -19,7 +19,8 @@ from flask import (
 )
 from flask_login import login_required
 
-from qrp_qr import jobs, payloads, services
+from qrp_qr import bulk as bulk_codes
+from qrp_qr import payloads, services
 from qrp_qr.forms import BulkForm, LogoForm, QRCodeForm, TemplateForm
 from qrp_qr.models import KINDS, TYPES
 from qrp_qr.render import FORMATS, MIME_TYPES
@@ -359,7 +360,7 @@ def delete_design(template_id: int):
 # -- bulk ---------------------------------------------------------------------------------------
 
 @bp.route("/bulk", methods=["GET", "POST"])
-@max_body(services.MAX_BULK_BYTES + UPLOAD_OVERHEAD)
+@max_body(bulk_codes.MAX_BULK_BYTES + UPLOAD_OVERHEAD)
 @login_required
 def bulk():
     permissions.require("qr.edit")
@@ -369,11 +370,11 @@ def bulk():
     row_errors: list = []
     if form.validate_on_submit():
         try:
-            job, rows, skipped = services.start_bulk(
+            job, rows, skipped = bulk_codes.start_bulk(
                 form.file.data.read(), kind=form.kind.data, qr_type=form.type.data,
                 skip_invalid=form.skip_invalid.data,
                 design_template_id=form.design_template.data or None)
-        except services.BulkRowsInvalid as error:
+        except bulk_codes.BulkRowsInvalid as error:
             row_errors = error.row_errors
             form.form_errors.append(error.message)
         except ServiceError as error:
@@ -401,7 +402,7 @@ def bulk_download(upload_id: str):
     if not upload_id.isalnum():
         abort(404)
     try:
-        data = storage().get(jobs.zip_key(g.workspace.id, upload_id))
+        data = storage().get(bulk_codes.zip_key(g.workspace.id, upload_id))
     except KeyError:
         abort(404)
     return Response(data, mimetype="application/zip", headers={

@@ -1,0 +1,157 @@
+"""Bulk creation's rules: which rows of a CSV make codes (checked by ``rules``, like a single
+code), the plan quota, and saving the drawn codes. ``start_bulk`` checks the file at once and
+hands it to the ``qr.bulk_create`` job (``jobs.py``), which draws, saves through here and
+packs the ZIP."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import secrets
+from typing import Any
+
+from qrp_qr import payloads, rules, services
+from qrp_qr.models import QRCode
+from qrp_qr.rules import InvalidInput
+from qrplatform import events, jobs
+from qrplatform.extensions import db
+from qrplatform.storage import storage
+from qrplatform.tenancy import current_workspace_id
+
+MAX_BULK_ROWS = 10_000
+MAX_BULK_BYTES = 5 * 1024 * 1024
+
+
+def zip_key(workspace_id: int, upload_id: str) -> str:
+    """Where the job stores a bulk run's ZIP (the download page reads it there)."""
+    return f"bulk/{workspace_id}/{upload_id}.zip"
+
+
+class BulkRowsInvalid(InvalidInput):
+    def __init__(self, row_errors: list[dict[str, Any]], valid: int):
+        shown = row_errors[:50]
+        fields = {f"row {e['row']}": [f"{k}: {' '.join(v)}" for k, v in e["errors"].items()]
+                  for e in shown}
+        super().__init__(
+            f"{len(row_errors)} row(s) are invalid ({valid} valid); nothing was created. "
+            "Fix them, or choose to skip bad rows.", fields)
+        self.row_errors = row_errors
+
+
+def _header(name: str) -> str:
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
+def _read_csv(data: bytes) -> tuple[csv.DictReader, list[str]]:
+    if len(data) > MAX_BULK_BYTES:
+        raise InvalidInput("The file is too large.", {"file": ["At most 5 MB."]})
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("Not UTF-8.", {"file": ["Save the CSV as UTF-8."]}) from exc
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [_header(h) for h in next(reader)]
+    except StopIteration as exc:
+        raise InvalidInput("Empty file.", {"file": ["The file is empty."]}) from exc
+    except csv.Error as exc:
+        raise InvalidInput("Not a CSV file.", {"file": [f"Not a CSV file: {exc}"]}) from exc
+    return reader, header
+
+
+def _row(cells: dict[str, str], line: int, kind: str, qr_type: str) -> dict[str, Any]:
+    """One row ready for saving; raises InvalidInput naming its fields when it is not."""
+    row_type = cells.get("type") or qr_type
+    row_kind = cells.get("kind") or kind
+    if row_type == "url" and not cells.get("url") and cells.get("destination"):
+        cells["url"] = cells["destination"]
+    rules.check_kind_and_type(row_kind, row_type)
+    content = rules.clean_content(row_type, cells, prefix="")
+    tags = [t for t in re.split(r"[;,]", cells.get("tags", "")) if t.strip()]
+    return {"row": line, "name": cells.get("name", ""), "kind": row_kind, "type": row_type,
+            "content": content, "tags": tags}
+
+
+def parse_bulk_csv(data: bytes, *, kind: str = "dynamic", qr_type: str = "url"
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows ready for saving and, per bad row, its line number and field errors.
+
+    Columns: the type's content fields (e.g. ``url``; ``destination`` works for url codes),
+    optionally ``name``, ``tags`` (separated by ``;``), ``type`` and ``kind`` per row.
+    """
+    reader, header = _read_csv(data)
+    rows: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    try:
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            if len(rows) + len(errors) >= MAX_BULK_ROWS:
+                raise InvalidInput("Too many rows.", {"file": [
+                    f"At most {MAX_BULK_ROWS:,} rows per file; split it."]})
+            cells = {name: value.strip() for name, value in zip(header, values, strict=False)}
+            try:
+                rows.append(_row(cells, reader.line_num, kind, qr_type))
+            except InvalidInput as exc:
+                errors.append({"row": reader.line_num, "errors": exc.fields})
+    except csv.Error as exc:
+        raise InvalidInput("Broken CSV.", {"file": [f"Line {reader.line_num}: {exc}"]}) from exc
+    if not rows and not errors:
+        raise InvalidInput("No rows.", {"file": ["The file has a header but no rows."]})
+    return rows, errors
+
+
+def start_bulk(data: bytes, *, kind: str, qr_type: str, skip_invalid: bool,
+               design_template_id: int | None = None):
+    """Check the whole file now (so bad rows are reported at once), then hand it to a job."""
+    rows, errors = parse_bulk_csv(data, kind=kind, qr_type=qr_type)
+    if errors and not skip_invalid:
+        raise BulkRowsInvalid(errors, len(rows))
+    if not rows:
+        raise InvalidInput("No valid rows.", {"file": ["None of the rows is valid."]})
+    services.check_dynamic_quota(sum(1 for row in rows if row["kind"] == "dynamic"))
+    services.template_design(design_template_id)
+    upload_id = secrets.token_hex(12)
+    key = f"bulk/{current_workspace_id()}/{upload_id}.csv"
+    storage().put(key, data, content_type="text/csv")
+    job = jobs.enqueue("qr.bulk_create", key, upload_id,
+                       {"kind": kind, "type": qr_type, "design_template_id": design_template_id,
+                        "skip_invalid": skip_invalid},
+                       queue="bulk", description=f"Creating {len(rows):,} QR codes")
+    db.session.commit()
+    return job, len(rows), errors
+
+
+def link_rows(rows: list[dict[str, Any]], base_url: str) -> None:
+    """Give each dynamic row a fresh short code, and every row the text its image encodes."""
+    short_codes = iter(rules.new_short_codes(sum(r["kind"] == "dynamic" for r in rows)))
+    for row in rows:
+        row["short_code"] = next(short_codes) if row["kind"] == "dynamic" else None
+        row["text"] = (f"{base_url}/{row['short_code']}" if row["short_code"]
+                       else payloads.encode(row["type"], row["content"]))
+
+
+def save_rows(rows: list[dict[str, Any]], design: dict[str, Any], upload_id: str,
+              design_template_id: int | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Save the rows as codes, one ``qr.created`` event each, in one transaction. Returns each
+    row with what the ZIP's index shows of its code."""
+    codes: list[tuple[dict[str, Any], QRCode]] = [
+        (row, services.new_code(kind=row["kind"], qr_type=row["type"], content=row["content"],
+                                design=design, name=row["name"],
+                                tags=rules.clean_tags(row["tags"]),
+                                design_template_id=design_template_id,
+                                short_code=row["short_code"]))
+        for row in rows]
+    db.session.add_all([code for _, code in codes])
+    db.session.flush()
+    # Read what the index needs now: after the commit each access would reload the row.
+    manifest = [(row, {"id": code.id, "name": code.name, "kind": code.kind, "type": code.type,
+                       "short_url": services.short_url(code) or "",
+                       "destination": code.destination or "",
+                       "workspace_id": code.workspace_id})
+                for row, code in codes]
+    for _, code in codes:
+        events.publish("qr.created", services.event_data(code, bulk=upload_id))
+    db.session.commit()
+    return manifest
