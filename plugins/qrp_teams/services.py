@@ -21,12 +21,12 @@ from datetime import UTC, datetime, timedelta
 import pyotp
 from flask import current_app, g, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 
 from qrp_teams.models import AuditEntry, Invitation, RecoveryCode, SecondFactor, WorkspaceSecurity
 from qrplatform import events, notify, permissions, quotas
 from qrplatform.auth import services as accounts
-from qrplatform.auth.models import ROLES, ApiToken, Membership, User, Workspace
+from qrplatform.auth.models import ROLES, Membership, User, Workspace
 from qrplatform.errors import Conflict, Forbidden, NotFound, ServiceError
 from qrplatform.extensions import db
 from qrplatform.registry import registry
@@ -145,19 +145,11 @@ def change_role(user_id: int, role: str) -> Member:
         _ensure_another_owner(
             membership, f"{membership.user.name} is the only owner of this workspace; make "
                         "someone else owner first.")
-    previous, membership.role = membership.role, role
+    previous = accounts.set_member_role(membership, role)
     events.publish("teams.member_role_changed",
                    _member_data(membership, role=role, previous_role=previous))
     db.session.commit()
     return Member(membership, two_factor_enabled(membership.user))
-
-
-def _revoke_tokens(user_id: int) -> None:
-    """A member's tokens for this workspace die with the membership (and stay dead if they
-    are invited back)."""
-    db.session.execute(update(ApiToken).where(ApiToken.user_id == user_id,
-                                              ApiToken.revoked_at.is_(None))
-                       .values(revoked_at=_now()))
 
 
 def remove_member(user_id: int) -> None:
@@ -170,8 +162,7 @@ def remove_member(user_id: int) -> None:
     if membership.role == "owner":
         _ensure_another_owner(membership, "The only owner cannot be removed.")
     data = _member_data(membership, role=membership.role)
-    _revoke_tokens(user_id)
-    db.session.delete(membership)
+    accounts.remove_member(membership)
     events.publish("teams.member_removed", data)
     db.session.commit()
 
@@ -186,8 +177,7 @@ def leave() -> None:
             membership, f"You are the only owner of “{_workspace().name}”. Hand ownership to "
                         "another member first (Transfer ownership), then leave.")
     data = _member_data(membership, role=membership.role)
-    _revoke_tokens(g.user.id)
-    db.session.delete(membership)
+    accounts.remove_member(membership)
     events.publish("teams.member_left", data)
     db.session.commit()
 
@@ -199,8 +189,8 @@ def transfer_ownership(user_id: int) -> Member:
         raise _validation("You own this workspace already; choose another member.", "user_id")
     target = _membership(user_id)
     mine = _membership(g.user.id)
-    previous_role = target.role
-    target.role, mine.role = "owner", "admin"
+    previous_role = accounts.set_member_role(target, "owner")
+    accounts.set_member_role(mine, "admin")
     events.publish("teams.ownership_transferred",
                    _member_data(target, previous_role=previous_role,
                                 previous_owner_id=g.user.id))
@@ -395,8 +385,7 @@ def accept_invitation(token: str, user: User) -> Workspace:
     with tenant_scope(workspace.id):
         quotas.check(SEATS_QUOTA, noun=SEATS_NOUN, plan=workspace.plan,
                      used=seats_used(invitation.id, workspace_id=workspace.id))
-        db.session.add(Membership(user_id=user.id, workspace_id=workspace.id,
-                                  role=invitation.role))
+        accounts.add_member(user, workspace.id, invitation.role)
         invitation.accepted_at = _now()
         invitation.accepted_by_id = user.id
         events.publish("teams.invitation_accepted",

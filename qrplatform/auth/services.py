@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from qrplatform import events, notify, permissions, signals
 from qrplatform.auth.models import ApiToken, Membership, User, Workspace
@@ -153,6 +153,39 @@ def require_membership(user: User, workspace_id: int) -> Membership:
     if membership is None:
         raise Forbidden("You are not a member of this workspace.", field="workspace_id")
     return membership
+
+
+# Memberships are the core's: plugins (teams) add, change and remove them through these, in
+# the caller's transaction (they flush, the caller commits with its own event).
+
+def add_member(user: User, workspace_id: int, role: str) -> Membership:
+    membership = Membership(user_id=user.id, workspace_id=workspace_id, role=role)
+    db.session.add(membership)
+    db.session.flush()
+    return membership
+
+
+def set_member_role(membership: Membership, role: str) -> str:
+    """Give a member another role; returns the previous one."""
+    previous, membership.role = membership.role, role
+    db.session.flush()
+    return previous
+
+
+def remove_member(membership: Membership) -> None:
+    """End a membership; the member's API tokens for that workspace die with it (and stay
+    dead if they come back)."""
+    revoke_member_tokens(membership.user_id, membership.workspace_id)
+    db.session.delete(membership)
+    db.session.flush()
+
+
+def revoke_member_tokens(user_id: int, workspace_id: int) -> int:
+    """Revoke every live token of a user in a workspace; returns how many."""
+    with tenant_scope(workspace_id):
+        return db.session.execute(update(ApiToken).where(
+            ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))).rowcount
 
 
 # -- API tokens ---------------------------------------------------------------------------------

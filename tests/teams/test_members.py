@@ -93,3 +93,22 @@ def test_members_page_changes_roles_and_removes(client, db, login, team):
     assert refused.status_code == 302
     assert "You are the only owner" in client.get("/team").get_data(as_text=True)
     assert client.post("/team/leave").status_code == 400  # no CSRF token
+
+
+def test_removing_a_member_through_the_core_revokes_their_tokens_there_only(api, create_user,
+                                                                           db):
+    from qrplatform.auth import services as accounts
+    from qrplatform.tenancy import tenant_scope
+
+    owner, member = create_user(), create_user()
+    workspace_id = owner.personal_workspace_id
+    with tenant_scope(workspace_id):
+        accounts.add_member(member, workspace_id, "editor")
+        db.session.commit()
+    there, home = api(member, workspace_id=workspace_id), api(member)
+    assert there.get("/api/v1/me").status_code == 200
+
+    removed = api(owner).delete(f"/api/v1/teams/members/{member.id}")
+    assert removed.status_code == 204, removed.json
+    assert there.get("/api/v1/me").status_code == 401
+    assert home.get("/api/v1/me").status_code == 200  # their own workspace's token lives on
