@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask, current_app
@@ -33,6 +34,7 @@ class DailySalt:
         self._redis = None
         self._day: str | None = None
         self._salt: bytes = b""
+        self._day_starts = self._day_ends = 0.0  # the current salt's day, in epoch seconds
         self._lock = threading.Lock()
 
     def _client(self):
@@ -44,7 +46,10 @@ class DailySalt:
         return self._redis
 
     def current(self, now: datetime | None = None) -> bytes:
-        now = now or datetime.now(UTC)
+        if now is None:
+            if self._day_starts <= time.time() < self._day_ends:  # every scan asks: no dates
+                return self._salt
+            now = datetime.now(UTC)
         day = now.strftime("%Y-%m-%d")
         if day == self._day:
             return self._salt
@@ -52,6 +57,8 @@ class DailySalt:
             if day != self._day:
                 self._salt = self._fetch(day, now)
                 self._day = day
+                starts = datetime(now.year, now.month, now.day, tzinfo=UTC).timestamp()
+                self._day_starts, self._day_ends = starts, starts + 86400
         return self._salt
 
     def _fetch(self, day: str, now: datetime) -> bytes:

@@ -3,6 +3,7 @@ the receivers of each consumer group once per event id (what `make run` does).
 
 The events here are of a made-up ``widget`` domain, so no built-in plugin's receivers react."""
 
+import dataclasses
 import json
 import uuid
 
@@ -100,7 +101,8 @@ def test_the_envelope_is_json_with_every_field(events_app):
     payload = json.loads(event.to_json())
 
     assert set(payload) == {"id", "type", "schema_version", "occurred_at", "workspace_id",
-                            "actor", "request_id", "data"}
+                            "actor", "request_id", "data"} == {
+                                field.name for field in dataclasses.fields(Event)}
     assert payload["type"] == "qr.updated" and payload["schema_version"] == 1
     assert payload["data"] == {"qr_id": 7, "changed": ["name"]}
     assert uuid.UUID(payload["id"])

@@ -18,6 +18,7 @@ pages.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import re
@@ -71,6 +72,7 @@ def _country(value: str | None) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)  # browsers send a few hundred distinct headers, not more
 def _language(header: str | None) -> str | None:
     """The primary tag of the most preferred language in Accept-Language."""
     best, best_q = None, -1.0
@@ -88,12 +90,21 @@ def _language(header: str | None) -> str | None:
     return best
 
 
+def _count_scan(app: Flask, outcome: str, classification: str) -> None:
+    """qrp_scans_total, with each (outcome, classification) series looked up once per app."""
+    series = app.extensions.setdefault("qr.scan_series", {})
+    counter = series.get((outcome, classification))
+    if counter is None:
+        counter = series[outcome, classification] = metrics.metric(SCANS_METRIC, app).labels(
+            outcome=outcome, classification=classification)
+    counter.inc()
+
+
 def record_scan(app: Flask, entry: dict[str, Any], *, method: str, user_agent: str | None,
                 referrer: str | None, country: str | None, accept_language: str | None,
                 ip: str, classification: str, reason: str | None, outcome: str) -> None:
     """One qr.scanned stream event; the raw IP never leaves this function."""
-    metrics.metric(SCANS_METRIC, app).labels(outcome=outcome,
-                                             classification=classification).inc()
+    _count_scan(app, outcome, classification)
     salt = privacy.daily_salt(app)
     user_agent = user_agent[:512] if user_agent else None
     data = {
@@ -110,9 +121,8 @@ def record_scan(app: Flask, entry: dict[str, Any], *, method: str, user_agent: s
         "reason": reason,
         "outcome": outcome,
     }
-    with app.app_context():
-        events.emit_stream("qr.scanned", data, workspace_id=entry["workspace_id"],
-                           actor={"type": "anonymous"})
+    events.emit_stream("qr.scanned", data, workspace_id=entry["workspace_id"],
+                       actor={"type": "anonymous"}, app=app)
 
 
 # -- the fast path ------------------------------------------------------------------------------

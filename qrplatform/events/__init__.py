@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
+
 from qrplatform.events.envelope import (
     SCHEMA_VERSION,
     TOPIC_PREFIX,
@@ -48,10 +50,14 @@ def publish(event_type: str, data: dict[str, Any], *, workspace_id: int | None =
 
 
 def emit_stream(event_type: str, data: dict[str, Any], *, workspace_id: int | None,
-                actor: dict[str, Any] | None = None) -> Event:
-    """Send a high-volume event without touching the database (buffered, durable fallback)."""
+                actor: dict[str, Any] | None = None, app: Flask | None = None) -> Event:
+    """Send a high-volume event without touching the database (buffered, durable fallback).
+
+    ``app``: for callers outside an app context (the scan redirect answers before Flask), which
+    then pass the workspace and the actor too.
+    """
     from qrplatform.events.stream import stream_buffer
 
     event = make_event(event_type, data, workspace_id=workspace_id, actor=actor)
-    stream_buffer().append(event)
+    stream_buffer(app).append(event)
     return event

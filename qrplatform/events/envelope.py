@@ -4,8 +4,8 @@ events package (its other modules import from here, never from the package)."""
 from __future__ import annotations
 
 import json
-import uuid
-from dataclasses import asdict, dataclass, field
+import os
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,16 @@ SCHEMA_VERSION = 1
 TOPIC_PREFIX = "qrp."
 
 
+def new_event_id() -> str:
+    """A random (version 4) UUID as text, as ``str(uuid.uuid4())`` makes it, at a third of the
+    cost: every scan gets one."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 @dataclass(frozen=True)
 class Event:
     type: str
@@ -25,7 +35,7 @@ class Event:
     workspace_id: int | None = None
     actor: dict[str, Any] | None = None
     request_id: str | None = None
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = field(default_factory=new_event_id)
     occurred_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     schema_version: int = SCHEMA_VERSION
 
@@ -39,7 +49,13 @@ class Event:
         return str(self.workspace_id or 0).encode()
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), default=str)
+        # Field by field rather than dataclasses.asdict, which deep-copies ``data`` first: that
+        # copy was a third of the cost of sending a scan to Kafka.
+        return json.dumps({
+            "type": self.type, "data": self.data, "workspace_id": self.workspace_id,
+            "actor": self.actor, "request_id": self.request_id, "id": self.id,
+            "occurred_at": self.occurred_at, "schema_version": self.schema_version,
+        }, separators=(",", ":"), default=str)
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Event:

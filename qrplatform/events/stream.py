@@ -348,5 +348,5 @@ def init_app(app) -> StreamBuffer:
     return buffer
 
 
-def stream_buffer() -> StreamBuffer:
-    return current_app.extensions["qrp.stream"]
+def stream_buffer(app: Flask | None = None) -> StreamBuffer:
+    return (app or current_app).extensions["qrp.stream"]
