@@ -164,6 +164,9 @@ def load_settings(instance_path: str) -> dict:
         QRP_ENCRYPTION_KEYS=_env_list(env.get("QRP_ENCRYPTION_KEYS")),
         # The verified sender SendGrid sends from.
         QRP_MAIL_FROM=env.get("QRP_MAIL_FROM") or None,
+        # The DNS servers to ask ("ip[:port]", comma-separated) when the platform checks records
+        # (custom domains); unset: the system's resolver.
+        QRP_DNS_RESOLVER=env.get("QRP_DNS_RESOLVER") or None,
         QRP_LOG_LEVEL=env.get("QRP_LOG_LEVEL") or "INFO",
         # Observability (docs/deploy.md). What is deployed: Sentry's release, a log field.
         QRP_RELEASE=env.get("QRP_RELEASE") or None,

@@ -70,6 +70,43 @@ tenant_resolved = _signals.signal(
     """,
 )
 
+link_domains = _signals.signal(
+    "link-domains",
+    doc="""Asked when a workspace's links (a QR code's short link, a microsite) choose the host
+    they live on: which custom domains may they use now? Read it through
+    ``qrplatform.hosts.link_domains(workspace_id)``.
+
+    :param sender: the Flask app
+    :param workspace_id: the workspace
+    :return: a list of ``qrplatform.hosts.LinkDomain`` (or None)
+    """,
+)
+
+public_page_missing = _signals.signal(
+    "public-page-missing",
+    doc="""Sent when a public page (a short link, a microsite) has nothing at the requested
+    path, before the default "not found" page is drawn. A receiver may answer with a response
+    of its own (a custom domain's own 404 page or URL); the first answer is sent.
+
+    :param sender: the Flask app
+    :param request: the request
+    :return: a response, or None
+    """,
+)
+
+custom_domain_root = _signals.signal(
+    "custom-domain-root",
+    doc="""Sent when a visitor opens ``/`` of a workspace's custom domain that has no root URL
+    of its own. A receiver that serves something there (a microsite published at the domain's
+    root) answers with the response; the first answer is sent, else the domain's 404.
+
+    :param sender: the Flask app
+    :param domain: the domain's name (ASCII)
+    :param workspace_id: the workspace that owns it
+    :return: a response, or None
+    """,
+)
+
 password_verified = _signals.signal(
     "password-verified",
     doc="""Sent when a person's e-mail and password checked out on the login page, before they
@@ -95,6 +132,12 @@ api_token_requested = _signals.signal(
     :param second_factor: the request's ``second_factor`` field (a one-time code), or None
     """,
 )
+
+
+def first_answer(signal: Signal, sender, **kwargs):
+    """The first receiver's answer that is not None (receivers run in connection order)."""
+    return next((answer for _receiver, answer in signal.send(sender, **kwargs)
+                 if answer is not None), None)
 
 
 # -- connecting declared receivers ---------------------------------------------------------------

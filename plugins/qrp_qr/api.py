@@ -36,6 +36,7 @@ def code_view(code) -> dict:
         "id": code.id, "name": code.name, "kind": code.kind, "type": code.type,
         "content": code.content, "destination": code.destination,
         "short_code": code.short_code, "short_url": services.short_url(code),
+        "domain": code.domain,
         "design": code.design, "design_template_id": code.design_template_id,
         "redirect_status": code.redirect_status, "utm": code.utm,
         "expires_at": code.expires_at, "scan_cap": code.scan_cap, "paused": code.paused,

@@ -80,6 +80,8 @@ class QRCodeForm(DesignFields):
         ("static", "Static — the content itself; can never change")])
     type = SelectField("Type", default="url",
                        choices=[(t, payloads.TYPE_LABELS[t]) for t in TYPES])
+    domain = SelectField("Short link domain", default="", choices=[("", "")],
+                         description="Where the short link, and so the printed code, points.")
     design_template = SelectField("Start from a saved design", coerce=int, default=0,
                                   choices=[(0, "—")])
     tags = StringField("Tags", description="Separated by commas.",

@@ -39,6 +39,9 @@ class QRCode(TenantMixin, db.Model):
     content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Dynamic codes only: the short link's code (unique across every workspace).
     short_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    # Dynamic codes only: the custom domain (ASCII) its short link lives on; None: the
+    # platform's SHORT_LINK_BASE_URL. Offered by a plugin (qrplatform.hosts.link_domains).
+    domain: Mapped[str | None] = mapped_column(String(253), index=True)
     # Where the short link sends a scanner (dynamic), or the URL of a static url code; kept in
     # a column so that list search and the redirect cache need not decode ``content``.
     destination: Mapped[str | None] = mapped_column(Text)

@@ -31,7 +31,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from qrp_qr import linkcache, payloads, services
 from qrp_qr.linkcache import cache_for, counter_for
-from qrplatform import events, metrics, privacy, telemetry, useragents
+from qrplatform import events, hosts, metrics, privacy, signals, telemetry, useragents
 from qrplatform.gateway import request_id
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ class ShortLinkMiddleware:
         except Exception:
             log.exception("short link lookup failed; falling back to the full stack")
             return None
-        if entry is None or entry["password"]:
+        if entry is None or entry["password"] or not _serves_here(environ, entry):
             return None
         details = scan_details(self.app, environ)
         classification, reason = useragents.classify(method, details["user_agent"])
@@ -218,9 +218,24 @@ PAGES = {
 }
 
 
+def _serves_here(environ: dict, entry: dict[str, Any]) -> bool:
+    """On a workspace's custom domain only that workspace's codes resolve; on the platform's
+    hosts, every code."""
+    workspace_id = hosts.host_workspace(environ)
+    return workspace_id is None or workspace_id == entry["workspace_id"]
+
+
+def _entry_here(short_code: str) -> dict[str, Any] | None:
+    """The code's redirect entry if it exists and may be served on this request's host."""
+    if not SHORT_CODE.match(short_code):
+        return None
+    entry = cache_for(current_app._get_current_object()).get(short_code)
+    return entry if entry is not None and _serves_here(request.environ, entry) else None
+
+
 def _visit(short_code: str, *, unlocked: bool = False, password_error: str | None = None):
     app = current_app._get_current_object()
-    entry = cache_for(app).get(short_code) if SHORT_CODE.match(short_code) else None
+    entry = _entry_here(short_code)
     if entry is None:
         return _page("missing")
     method = "HEAD" if request.method == "HEAD" else "GET"
@@ -250,6 +265,12 @@ def _visit(short_code: str, *, unlocked: bool = False, password_error: str | Non
 
 
 def _page(outcome: str):
+    if outcome == "missing":
+        # A custom domain may answer its own "not found" (its 404 URL or branded page).
+        answer = signals.first_answer(signals.public_page_missing,
+                                      current_app._get_current_object(), request=request)
+        if answer is not None:
+            return answer
     status, title, message = PAGES[outcome]
     response = Response(render_template("qr/link_unavailable.html", title=title,
                                         message=message), status=status)
@@ -263,7 +284,7 @@ def follow(short_code: str):
 
 def unlock(short_code: str):
     password = request.form.get("password", "")
-    if not SHORT_CODE.match(short_code):
+    if _entry_here(short_code) is None:
         return _page("missing")
     if services.check_code_password(short_code, password):
         return _visit(short_code, unlocked=True)
@@ -277,7 +298,7 @@ def _content_serializer(app: Flask) -> URLSafeTimedSerializer:
 def content(short_code: str):
     """What a dynamic text, vCard or event code's link serves (the scan was counted already)."""
     app = current_app._get_current_object()
-    entry = cache_for(app).get(short_code) if SHORT_CODE.match(short_code) else None
+    entry = _entry_here(short_code)
     if entry is None:
         return _page("missing")
     for outcome in ("archived", "paused"):

@@ -3,8 +3,10 @@ code all check through these functions (``services``, ``bulk``), and nothing els
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import string
+from collections.abc import Container
 from typing import Any
 
 from sqlalchemy import select
@@ -131,6 +133,28 @@ def new_short_codes(count: int) -> list[str]:
     if len(found) < count:
         raise ServiceError("Could not find a free short code; try again.", status=503)
     return list(found)[:count]
+
+
+def clean_domain(kind: str, domain: str | None, usable: Container[str],
+                 current: str | None = None) -> str | None:
+    """The custom domain a code's short link may live on: empty for the platform's, else one
+    of ``usable`` (the workspace's domains that take new links). The code's ``current`` one
+    stays valid even when it takes no new links: a domain over the plan's quota keeps serving
+    its codes."""
+    domain = (domain or "").strip().lower().rstrip(".") or None
+    if domain is not None:
+        with contextlib.suppress(UnicodeError):  # not a name we know: refused below
+            domain = domain.encode("idna").decode("ascii")
+    if domain is None or domain == current:
+        return domain
+    if kind != "dynamic":
+        raise InvalidInput("Only a dynamic code's short link can live on a domain.", {
+            "domain": ["A static code holds its content itself; leave the domain empty."]})
+    if domain not in usable:
+        raise InvalidInput("That domain cannot take links.", {"domain": [
+            f"{domain} is not one of this workspace's verified domains that can take new "
+            "links; choose another, or leave it empty for the platform's."]})
+    return domain
 
 
 def sample_short_link(base_url: str) -> str:

@@ -45,6 +45,9 @@ class QRCodeSchema(Schema):
                        "url code"})
     short_code = fields.String(allow_none=True)
     short_url = fields.String(allow_none=True, metadata={"description": "dynamic codes only"})
+    domain = fields.String(allow_none=True, metadata={
+        "description": "the custom domain the short link lives on (GET /api/v1/domains); "
+                       "null: the platform's short links"})
     design = fields.Nested(DesignSchema)
     design_template_id = fields.Integer(allow_none=True)
     redirect_status = fields.Integer()
@@ -65,6 +68,9 @@ class QRCodeSchema(Schema):
 
 class _CodeInput(Schema):
     name = fields.String(validate=validate.Length(max=200))
+    domain = fields.String(allow_none=True, validate=validate.Length(max=253), metadata={
+        "description": "a dynamic code's short link on one of the workspace's verified "
+                       "custom domains (its name); null or empty: the platform's"})
     content = fields.Dict(metadata={"description": CONTENT_HELP})
     destination = fields.String(validate=validate.Length(max=2000), metadata={
         "description": "shorthand for content.url of a url code"})

@@ -22,11 +22,11 @@ from sqlalchemy import func, or_, select
 from qrp_qr import linkcache, payloads, render, rules, verify
 from qrp_qr.models import QRCode, QRDesignTemplate, QRTag
 from qrp_qr.rules import InvalidInput
-from qrplatform import events, quotas
+from qrplatform import events, hosts, quotas
 from qrplatform.errors import NotFound, ServiceError
 from qrplatform.extensions import db
 from qrplatform.storage import content_key, storage
-from qrplatform.tenancy import get_or_404, unscoped
+from qrplatform.tenancy import current_workspace_id, get_or_404, unscoped
 
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 MAX_LOGO_SIDE = 512
@@ -78,10 +78,24 @@ def workspace_tags() -> list[str]:
     return list(db.session.scalars(select(QRTag.tag).distinct().order_by(QRTag.tag)))
 
 
+def link_base(domain: str | None) -> str:
+    """Where short links live: a workspace's custom domain (no path), else the platform's
+    SHORT_LINK_BASE_URL."""
+    return hosts.custom_domain_url(domain) if domain else current_app.config["SHORT_LINK_BASE_URL"]
+
+
 def short_url(code: QRCode) -> str | None:
     if code.kind != "dynamic" or not code.short_code:
         return None
-    return f"{current_app.config['SHORT_LINK_BASE_URL']}/{code.short_code}"
+    return f"{link_base(code.domain)}/{code.short_code}"
+
+
+def usable_domains() -> dict[str, hosts.LinkDomain]:
+    """The custom domains the workspace in scope may put new links on, by name."""
+    workspace_id = current_workspace_id()
+    if workspace_id is None:
+        return {}
+    return {d.name: d for d in hosts.link_domains(workspace_id)}
 
 
 def payload(code: QRCode) -> str:
@@ -132,11 +146,11 @@ def check_scannable(text: str, design: dict[str, Any]) -> verify.Verdict:
 
 
 def preview(qr_type: str, kind: str, content: dict[str, Any], design: dict[str, Any] | None,
-            size: int = 320) -> bytes:
+            size: int = 320, domain: str | None = None) -> bytes:
     """A PNG of what a code would look like, verified; for the live preview while editing."""
     design = rules.clean_design(design)
     if kind == "dynamic":
-        text = rules.sample_short_link(current_app.config["SHORT_LINK_BASE_URL"])
+        text = rules.sample_short_link(link_base(domain if domain in usable_domains() else None))
         rules.clean_content(qr_type, content)
     else:
         text = payloads.encode(qr_type, rules.clean_content(qr_type, content))
@@ -182,6 +196,8 @@ def build_code(data: dict[str, Any], *, verify_design: bool = True) -> QRCode:
     code.created_by_id = _actor_id()
     if data.get("password"):
         code.password_hash = _hasher.hash(data["password"])
+    if data.get("domain"):
+        code.domain = rules.clean_domain(kind, data["domain"], usable_domains())
     if verify_design:
         check_scannable(payload(code), design)
     return code
@@ -223,7 +239,8 @@ def event_data(code: QRCode, **extra) -> dict[str, Any]:
 
 
 EDITABLE = ("name", "type", "content", "design", "design_template_id", "redirect_status",
-            "utm", "expires_at", "scan_cap", "paused", "tags", "password", "destination")
+            "utm", "expires_at", "scan_cap", "paused", "tags", "password", "destination",
+            "domain")
 
 
 def update_code(code_id: int, data: dict[str, Any]) -> QRCode:
@@ -235,7 +252,7 @@ def update_code(code_id: int, data: dict[str, Any]) -> QRCode:
     code.destination = rules.destination(code.kind, code.type, code.content)
     if not changed:
         return code
-    if {"content", "design", "design_template_id"} & set(changed):
+    if {"content", "design", "design_template_id", "domain"} & set(changed):
         check_scannable(payload(code), code.design)
     events.publish("qr.updated", event_data(code, changed=changed))
     db.session.commit()
@@ -310,7 +327,8 @@ def _update_link_settings(code: QRCode, data: dict[str, Any]) -> list[str]:
 
 
 def _update_labels(code: QRCode, data: dict[str, Any]) -> list[str]:
-    """The password (an empty one removes the protection; None leaves it) and the tags."""
+    """The password (an empty one removes the protection; None leaves it), the tags and the
+    short link's domain."""
     changed = []
     password = data.get("password")
     if password == "" and code.password_hash is not None:
@@ -322,6 +340,10 @@ def _update_labels(code: QRCode, data: dict[str, Any]) -> list[str]:
     if "tags" in data and (tags := rules.clean_tags(data["tags"])) != code.tags:
         _set_tags(code, tags)
         changed.append("tags")
+    if "domain" in data and (domain := rules.clean_domain(
+            code.kind, data["domain"], usable_domains(), current=code.domain)) != code.domain:
+        code.domain = domain
+        changed.append("domain")
     return changed
 
 
@@ -362,6 +384,8 @@ def duplicate_code(code_id: int) -> QRCode:
         "redirect_status": original.redirect_status, "utm": original.utm,
         "expires_at": original.expires_at, "scan_cap": original.scan_cap,
         "paused": original.paused, "tags": original.tags,
+        # A domain that takes no new links (over the plan's quota) is not copied.
+        "domain": original.domain if original.domain in usable_domains() else None,
     }
     copy = build_code(data)
     check_dynamic_quota(1 if copy.kind == "dynamic" else 0)
@@ -500,6 +524,34 @@ def save_template(name: str, design: dict[str, Any], template_id: int | None = N
 def delete_template(template_id: int) -> None:
     db.session.delete(get_template(template_id))
     db.session.commit()
+
+
+# -- custom domains (for the plugin that offers them) ---------------------------------------------
+
+def codes_on_domain(domain: str) -> list[dict[str, Any]]:
+    """The workspace's dynamic codes whose short link lives on ``domain``, archived ones
+    included (their printed codes still exist): id, name, short_url, destination, archived."""
+    rows = db.session.scalars(select(QRCode).where(QRCode.domain == domain,
+                                                   QRCode.kind == "dynamic")
+                              .order_by(QRCode.id))
+    return [{"id": code.id, "name": code.name, "short_url": short_url(code),
+             "destination": redirect_target(code), "archived": code.archived}
+            for code in rows]
+
+
+def move_codes_off_domain(domain: str, limit: int = 50) -> int:
+    """Put up to ``limit`` of the workspace's codes on ``domain`` back on the platform's short
+    links (their images redrawn); returns how many moved, 0 when none is left."""
+    codes = list(db.session.scalars(select(QRCode).where(QRCode.domain == domain)
+                                    .order_by(QRCode.id).limit(limit)))
+    for code in codes:
+        code.domain = None
+        events.publish("qr.updated", event_data(code, changed=["domain"]))
+    db.session.commit()
+    for code in codes:
+        _forget(code)
+        ensure_default_images(code)
+    return len(codes)
 
 
 # -- the short link (read by the redirect) ------------------------------------------------------

@@ -10,6 +10,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -81,6 +82,18 @@ def _template_choices(form) -> None:
                                                 for t in services.list_templates()]
 
 
+def _domain_choices(form, code=None) -> None:
+    """The platform's short links, then each custom domain the workspace may use (a code's
+    current domain stays listed, even when it takes no new links)."""
+    platform = current_app.config["SHORT_LINK_BASE_URL"].split("://", 1)[-1]
+    usable = services.usable_domains()
+    choices = [("", f"{platform} (the platform's)")]
+    choices += [(name, domain.label) for name, domain in usable.items()]
+    if code is not None and code.domain and code.domain not in usable:
+        choices.append((code.domain, f"{code.domain} (takes no new links)"))
+    form.domain.choices = choices
+
+
 def _code_data(form: QRCodeForm, *, creating: bool) -> dict:
     qr_type = form.type.data
     expires = form.expires_at.data
@@ -90,6 +103,7 @@ def _code_data(form: QRCodeForm, *, creating: bool) -> dict:
         "redirect_status": form.redirect_status.data,
         "expires_at": expires.replace(tzinfo=UTC) if expires else None,
         "scan_cap": form.scan_cap.data, "paused": form.paused.data,
+        "domain": form.domain.data or None,
         "utm": {k: getattr(form, k).data for k in ("utm_source", "utm_medium", "utm_campaign")},
     }
     if creating:
@@ -155,6 +169,7 @@ def new():
     permissions.require("qr.edit")
     form = QRCodeForm()
     _template_choices(form)
+    _domain_choices(form)
     content_errors: dict = {}
     if request.method == "GET" and request.args.get("template", type=int):
         template = services.get_template(request.args.get("template", type=int))
@@ -184,11 +199,13 @@ def edit(code_id: int):
     code = services.get_code(code_id)
     form = QRCodeForm(obj=None if request.method == "POST" else code)
     _template_choices(form)
+    _domain_choices(form, code)
     content_errors: dict = {}
     if request.method == "GET":
         form.fill(code.design)
         form.kind.data = code.kind
         form.design_template.data = code.design_template_id or 0
+        form.domain.data = code.domain or ""
         form.tags.data = ", ".join(code.tags)
         form.password.data = ""
         if code.expires_at:
@@ -226,7 +243,8 @@ def preview():
     kind = request.form.get("kind") or form.kind.data or "dynamic"
     note = None
     try:
-        png = services.preview(qr_type, kind, _content_from_request(qr_type), form.design())
+        png = services.preview(qr_type, kind, _content_from_request(qr_type), form.design(),
+                               domain=request.form.get("domain") or None)
     except ServiceError as error:
         fields = error.fields or {}
         if fields and all(name.startswith("content.") for name in fields):
