@@ -101,29 +101,33 @@ def check_request() -> None:
     if request.content_length is not None and request.content_length > limit:
         _refuse(f"The request body is larger than this route takes ({limit:,} bytes).",
                 status=413)
-    for name, value in request.args.items(multi=True):
-        if "\x00" in value or "\x00" in name:
-            _refuse("Text may not contain NUL characters (\\u0000).", name)
+    _refuse_nul(request.args)
     if "\x00" in request.path:
         _refuse("The address may not contain NUL characters.", status=404)
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     if request.mimetype == "application/json":
-        raw = request.get_data(cache=True)
-        if not raw:
-            return
-        try:
-            document = json.loads(raw)
-        except RecursionError:
-            _refuse(f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.",
-                    status=400)
-        except ValueError:
-            return  # the schema's parser answers it in the one shape
-        _walk_json(document)
+        _check_json(request.get_data(cache=True))
     elif request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        for name, value in request.form.items(multi=True):
-            if "\x00" in value or "\x00" in name:
-                _refuse("Text may not contain NUL characters (\\u0000).", name)
+        _refuse_nul(request.form)
+
+
+def _refuse_nul(fields) -> None:
+    for name, value in fields.items(multi=True):
+        if "\x00" in value or "\x00" in name:
+            _refuse("Text may not contain NUL characters (\\u0000).", name)
+
+
+def _check_json(raw: bytes) -> None:
+    if not raw:
+        return
+    try:
+        document = json.loads(raw)
+    except RecursionError:
+        _refuse(f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.", status=400)
+    except ValueError:
+        return  # the schema's parser answers it in the one shape
+    _walk_json(document)
 
 
 def init_app(app: Flask) -> None:

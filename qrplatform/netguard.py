@@ -147,6 +147,29 @@ def resolve(host: str, port: int, policy: Policy | None = None) -> tuple[str, ..
 
 # -- URLs --------------------------------------------------------------------------------------
 
+def _port(parts, scheme: str) -> int:
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        raise BlockedDestination("The URL's port is not a number from 1 to 65535.") from None
+    if not 0 < port < 65536:
+        raise BlockedDestination("The URL's port is not a number from 1 to 65535.")
+    return port
+
+
+def _host(parts) -> str:
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise BlockedDestination("The URL has no host name.")
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        try:
+            return host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise BlockedDestination(f"{host!r} is not a valid host name.") from None
+
+
 def parse_url(url: str, policy: Policy | None = None) -> Target:
     """The URL's parts, checked for form only (no DNS): http(s), a host, no credentials."""
     https_only = (policy or Policy.current()).https_only
@@ -166,22 +189,8 @@ def parse_url(url: str, policy: Policy | None = None) -> Target:
     if parts.username is not None or parts.password is not None:
         raise BlockedDestination("Put no user name or password in the URL; send secrets in "
                                  "the path or query instead.")
-    try:
-        port = parts.port or (443 if scheme == "https" else 80)
-    except ValueError:
-        raise BlockedDestination("The URL's port is not a number from 1 to 65535.") from None
-    if not 0 < port < 65536:
-        raise BlockedDestination("The URL's port is not a number from 1 to 65535.")
-    host = (parts.hostname or "").rstrip(".")
-    if not host:
-        raise BlockedDestination("The URL has no host name.")
-    try:
-        host = ipaddress.ip_address(host).compressed
-    except ValueError:
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise BlockedDestination(f"{host!r} is not a valid host name.") from None
+    port = _port(parts, scheme)
+    host = _host(parts)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query

@@ -242,7 +242,7 @@ def _declared_names(plugin: Plugin) -> list[tuple[str, list[str], str]]:
     ]
 
 
-def _check_names(plugin: Plugin) -> None:
+def _check_blueprints_and_tables(plugin: Plugin) -> None:
     name = plugin.name
     for bp in [*plugin.blueprints, *plugin.api_blueprints]:
         if not owns(name, bp.name):
@@ -262,6 +262,11 @@ def _check_names(plugin: Plugin) -> None:
                 f"plugin {name!r}: table {table!r} of {model.__name__} must start with "
                 f"'{name}_'"
             )
+
+
+def _check_names(plugin: Plugin) -> None:
+    _check_blueprints_and_tables(plugin)
+    name = plugin.name
     for what, names, separator in _declared_names(plugin):
         for declared in names:
             if not owns(name, declared, separator) or declared == name:

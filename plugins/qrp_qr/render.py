@@ -458,9 +458,33 @@ def render_svg(lay: Layout, size: int) -> bytes:
 
 # -- PDF ----------------------------------------------------------------------------------------
 
+class _PdfPen:
+    """Draws in module units with the top-left origin the layout uses, on a reportlab canvas
+    (points, bottom-left origin)."""
+
+    def __init__(self, pdf, unit: float, page_h: float):
+        self.pdf, self.unit, self.page_h = pdf, unit, page_h
+
+    def y(self, y: float, h: float = 0.0) -> float:
+        return self.page_h - (y + h) * self.unit
+
+    def fill(self, color: str) -> None:
+        r, g, b = _rgb(color)
+        self.pdf.setFillColorRGB(r / 255, g / 255, b / 255)
+
+    def box(self, target, x: float, y: float, w: float, h: float, radius: float = 0,
+            **paint) -> None:
+        """A rectangle, rounded when ``radius``, on a path (or on the canvas, with ``paint``
+        such as stroke=0, fill=1)."""
+        u = self.unit
+        if radius:
+            target.roundRect(x * u, self.y(y, h), w * u, h * u, radius * u, **paint)
+        else:
+            target.rect(x * u, self.y(y, h), w * u, h * u, **paint)
+
+
 def render_pdf(lay: Layout, size: int) -> bytes:
     """A one-page vector PDF, ``size`` CSS pixels wide (size x 0.75 points)."""
-    from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen import canvas
 
     unit = size * 0.75 / lay.width      # points per module
@@ -469,64 +493,66 @@ def render_pdf(lay: Layout, size: int) -> bytes:
     pdf = canvas.Canvas(buffer, pagesize=(page_w, page_h), pageCompression=1,
                         invariant=1)
     pdf.setTitle("QR code")
-
-    def y_of(y: float, h: float = 0.0) -> float:   # top-left module units → PDF points
-        return page_h - (y + h) * unit
-
-    def fill(color: str) -> None:
-        r, g, b = _rgb(color)
-        pdf.setFillColorRGB(r / 255, g / 255, b / 255)
-
-    fill(lay.background)
+    pen = _PdfPen(pdf, unit, page_h)
+    pen.fill(lay.background)
     pdf.rect(0, 0, page_w, page_h, stroke=0, fill=1)
     for x, y, w, h, color, radius in lay.frame_shapes:
-        fill(color)
-        if radius:
-            pdf.roundRect(x * unit, y_of(y, h), w * unit, h * unit, radius * unit, stroke=0,
-                          fill=1)
-        else:
-            pdf.rect(x * unit, y_of(y, h), w * unit, h * unit, stroke=0, fill=1)
-    o = lay.code_origin
-    fill(lay.foreground)
-    path = pdf.beginPath()
+        pen.fill(color)
+        pen.box(pdf, x, y, w, h, radius, stroke=0, fill=1)
+    _pdf_modules(pen, lay)
+    _pdf_eyes(pen, lay)
+    _pdf_logo_and_text(pen, lay)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def _pdf_modules(pen: _PdfPen, lay: Layout) -> None:
+    o, unit = lay.code_origin, pen.unit
+    pen.fill(lay.foreground)
+    path = pen.pdf.beginPath()
     if lay.module_style == "square":
         for x, y, run in _runs(lay.dark):
-            path.rect((o + x) * unit, y_of(o + y, 1), run * unit, unit)
-    for x, y in lay.dark if lay.module_style != "square" else ():
-        if lay.module_style == "dots":
-            path.circle((o + x + 0.5) * unit, y_of(o + y + 0.5), 0.44 * unit)
-        else:
-            path.roundRect((o + x) * unit, y_of(o + y, 1), unit, unit, 0.35 * unit)
-    pdf.drawPath(path, stroke=0, fill=1)
-    fill(lay.eye_color)
-    eyes = pdf.beginPath()
+            path.rect((o + x) * unit, pen.y(o + y, 1), run * unit, unit)
+    elif lay.module_style == "dots":
+        for x, y in lay.dark:
+            path.circle((o + x + 0.5) * unit, pen.y(o + y + 0.5), 0.44 * unit)
+    else:
+        for x, y in lay.dark:
+            path.roundRect((o + x) * unit, pen.y(o + y, 1), unit, unit, 0.35 * unit)
+    pen.pdf.drawPath(path, stroke=0, fill=1)
+
+
+def _pdf_eyes(pen: _PdfPen, lay: Layout) -> None:
+    o, unit = lay.code_origin, pen.unit
+    pen.fill(lay.eye_color)
+    eyes = pen.pdf.beginPath()
     for ex, ey in lay.eyes:
         x, y = o + ex, o + ey
         if lay.eye_style == "circle":
             for r in (3.5, 2.5, 1.5):
-                eyes.circle((x + 3.5) * unit, y_of(y + 3.5), r * unit)
-        else:
-            outer, inner, ball = (0, 0, 0) if lay.eye_style == "square" else (2, 1.3, 1)
-            for off, side, radius in ((0, 7, outer), (1, 5, inner), (2, 3, ball)):
-                if radius:
-                    eyes.roundRect((x + off) * unit, y_of(y + off, side), side * unit,
-                                   side * unit, radius * unit)
-                else:
-                    eyes.rect((x + off) * unit, y_of(y + off, side), side * unit, side * unit)
-    pdf.drawPath(eyes, stroke=0, fill=1, fillMode=0)  # 0: even-odd, the ring's hole
+                eyes.circle((x + 3.5) * unit, pen.y(y + 3.5), r * unit)
+            continue
+        outer, inner, ball = (0, 0, 0) if lay.eye_style == "square" else (2, 1.3, 1)
+        for off, side, radius in ((0, 7, outer), (1, 5, inner), (2, 3, ball)):
+            pen.box(eyes, x + off, y + off, side, side, radius)
+    pen.pdf.drawPath(eyes, stroke=0, fill=1, fillMode=0)  # 0: even-odd, the ring's hole
+
+
+def _pdf_logo_and_text(pen: _PdfPen, lay: Layout) -> None:
+    from reportlab.lib.utils import ImageReader
+
+    unit = pen.unit
     if lay.logo is not None:
         lx, ly, lsize, logo = lay.logo
-        pdf.drawImage(ImageReader(logo.convert("RGBA")), lx * unit, y_of(ly, lsize),
-                      lsize * unit, lsize * unit, mask="auto", preserveAspectRatio=True,
-                      anchor="c")
+        pen.pdf.drawImage(ImageReader(logo.convert("RGBA")), lx * unit, pen.y(ly, lsize),
+                          lsize * unit, lsize * unit, mask="auto", preserveAspectRatio=True,
+                          anchor="c")
     if lay.text is not None:
         cx, baseline, font_size, color, text = lay.text
-        fill(color)
-        pdf.setFont("Helvetica-Bold", font_size * unit)
-        pdf.drawCentredString(cx * unit, y_of(baseline), text)
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+        pen.fill(color)
+        pen.pdf.setFont("Helvetica-Bold", font_size * unit)
+        pen.pdf.drawCentredString(cx * unit, pen.y(baseline), text)
 
 
 PAINTERS = {"png": render_png, "svg": render_svg, "pdf": render_pdf}
