@@ -59,6 +59,7 @@ CORE_DECLARATIONS = Plugin(
     permissions=permissions.CORE_PERMISSIONS,
     metrics=[gateway.RATE_LIMIT_HITS],
     product_events=product_analytics.CORE_PRODUCT_EVENTS,
+    quotas=gateway.CORE_QUOTAS,
 )
 
 

@@ -36,14 +36,9 @@ BACKEND_VARIABLES = (
     "TWILIO_API_BASE",
 )
 
-# Requests per minute by plan; the workspace's plan picks its line. Anonymous callers are keyed
-# by client IP and get the "anonymous" line.
-DEFAULT_RATE_LIMITS = {
-    "anonymous": "60 per minute",
-    "free": "120 per minute",
-    "pro": "600 per minute",
-    "business": "3000 per minute",
-}
+# Requests per minute of anonymous callers (keyed by client IP). A workspace's line is its plan's
+# quota api.requests_per_minute (qrplatform.gateway); a plan named here overrides it.
+DEFAULT_RATE_LIMITS = {"anonymous": "60 per minute"}
 
 
 # A managed Kafka's TLS and SASL settings: environment name -> kafka-python client option.

@@ -73,8 +73,15 @@ class Forbidden(ServiceError):
 
 
 class QuotaExceeded(ServiceError):
+    """A plan limit said no. ``upgrade_url`` is the page where the plan can be changed (when a
+    plugin sells plans); the API adds it to the error, pages link to it."""
+
     status = 402
     code = "quota_exceeded"
+
+    def __init__(self, message: str, *, upgrade_url: str | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.upgrade_url = upgrade_url
 
 
 class ErrorBodySchema(Schema):
@@ -84,6 +91,8 @@ class ErrorBodySchema(Schema):
     request_id = fields.String()
     field_errors = fields.Dict(keys=fields.String(), values=fields.Raw(), data_key="fields",
                                metadata={"description": "error messages by input field"})
+    upgrade_url = fields.String(metadata={
+        "description": "402 only: the page where the workspace's plan can be changed"})
 
 
 class ErrorSchema(Schema):
@@ -97,7 +106,7 @@ def is_api_request() -> bool:
 
 
 def error_payload(status: int, message: str, *, code: str | None = None,
-                  fields: dict | None = None) -> dict:
+                  fields: dict | None = None, extra: dict | None = None) -> dict:
     return {
         "error": {
             "status": status,
@@ -105,13 +114,14 @@ def error_payload(status: int, message: str, *, code: str | None = None,
             "message": message,
             "fields": fields or {},
             "request_id": g.get("request_id"),
+            **(extra or {}),
         }
     }
 
 
 def api_error(status: int, message: str, *, code: str | None = None, fields: dict | None = None,
-              headers: dict | None = None):
-    response = jsonify(error_payload(status, message, code=code, fields=fields))
+              headers: dict | None = None, extra: dict | None = None):
+    response = jsonify(error_payload(status, message, code=code, fields=fields, extra=extra))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -160,7 +170,9 @@ def handle_http_exception(error: HTTPException):
 
 def handle_service_error(error: ServiceError):
     if is_api_request():
-        return api_error(error.status, error.message, code=error.code, fields=error.fields)
+        upgrade_url = getattr(error, "upgrade_url", None)
+        return api_error(error.status, error.message, code=error.code, fields=error.fields,
+                         extra={"upgrade_url": upgrade_url} if upgrade_url else None)
     return render_template("errors/http.html", error=error,
                            request_id=g.get("request_id")), error.status
 

@@ -19,12 +19,12 @@ from flask_limiter import Limiter
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from qrplatform import inputs, metrics, signals
+from qrplatform import inputs, metrics, quotas, signals
 from qrplatform.auth import services as auth
 from qrplatform.auth.models import Workspace
 from qrplatform.errors import api_error, is_api_request
 from qrplatform.extensions import db
-from qrplatform.plugins import Metric, RateLimit
+from qrplatform.plugins import Metric, Quota, RateLimit
 from qrplatform.tenancy import set_scope
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
@@ -44,12 +44,22 @@ def rate_limit_key() -> str:
     return f"ip:{client_ip()}"
 
 
+# The API rate limit is a plan quota like any other (declared by the core), so the usage page
+# shows it and billing changes it by changing the plan.
+RATE_LIMIT_QUOTA = "api.requests_per_minute"
+CORE_QUOTAS = {RATE_LIMIT_QUOTA: Quota(
+    {"free": 120, "pro": 600, "business": 3000, "enterprise": 10_000},
+    "API requests", unit="per minute")}
+
+
 def plan_rate_limit() -> str:
     limits = current_app.config["QRP_RATE_LIMITS"]
     workspace = g.get("workspace")
     if workspace is None or g.get("user") is None:
         return limits["anonymous"]
-    return limits.get(workspace.plan, limits["free"])
+    if workspace.plan in limits:
+        return limits[workspace.plan]
+    return f"{quotas.limit(RATE_LIMIT_QUOTA, workspace.plan)} per minute"
 
 
 # Routes with a limit of their own; plugins add theirs with Plugin.rate_limits.

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
 
+from qrplatform.plans import PLANS
+
 if TYPE_CHECKING:
     from blinker import Signal
 
@@ -86,6 +88,28 @@ class Permission:
     name: str
     description: str
     roles: tuple[str, ...] = ("owner", "admin", "editor")
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A plan limit a plugin enforces, and how to measure a workspace against it.
+
+    ``limits`` maps a plan (``qrplatform.quotas.PLANS``) to its limit, None meaning unlimited;
+    a plan left out gets the limit of the next smaller plan that is named. ``noun`` says what is
+    counted, in the plural ("dynamic QR codes"). ``usage()`` counts what the workspace in scope
+    (request or ``tenant_scope``) uses now; leave it out for a limit that is a setting rather
+    than a stock (days of retention). ``period="month"`` counts from the first of the month
+    (UTC, ``quotas.period_start()``) instead of what exists now. A ``soft`` quota is counted
+    and warned about, never refused (scans: a printed code must keep working). ``unit`` tells
+    pages how to show the numbers: ``"count"``, ``"bytes"``, ``"days"`` or ``"per minute"``.
+    """
+
+    limits: Mapping[str, int | None]
+    noun: str
+    usage: Callable[[], int] | None = None
+    soft: bool = False
+    period: str | None = None
+    unit: str = "count"
 
 
 @dataclass(frozen=True)
@@ -164,8 +188,8 @@ class Plugin:
     permissions: Sequence[Permission] = ()
     # Endpoint -> RateLimit, for routes that need another limit than the plan's default.
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
-    # Plan quota keys this plugin enforces: key -> {plan: limit, None meaning unlimited}.
-    quotas: Mapping[str, Mapping[str, int | None]] = field(default_factory=dict)
+    # Plan quotas this plugin enforces: key -> Quota (limits by plan, noun, usage counter).
+    quotas: Mapping[str, Quota] = field(default_factory=dict)
     # Settings with their defaults; an environment variable of the same name overrides one
     # (cast to the default's type), and so does the app config.
     settings: Mapping[str, object] = field(default_factory=dict)
@@ -280,6 +304,25 @@ def _check_names(plugin: Plugin) -> None:
         raise PluginError(
             f"plugin {plugin.name!r}: migrations folder {plugin.migrations} does not exist"
         )
+
+
+QUOTA_PERIODS = (None, "month")
+QUOTA_UNITS = ("count", "bytes", "days", "per minute")
+
+
+def check_quota(who: str, key: str, quota: Quota) -> None:
+    """A quota declaration the usage page and the checks can rely on, or a PluginError."""
+    if not isinstance(quota, Quota):
+        raise PluginError(f"{who}: quota {key!r} is a {type(quota).__name__}, not a "
+                          "qrplatform.plugins.Quota")
+    unknown = sorted(set(quota.limits) - set(PLANS))
+    if unknown or not quota.limits:
+        raise PluginError(f"{who}: quota {key!r} names no plan or unknown plans {unknown}; "
+                          f"plans are {', '.join(PLANS)}")
+    if quota.period not in QUOTA_PERIODS or quota.unit not in QUOTA_UNITS:
+        raise PluginError(f"{who}: quota {key!r} has period {quota.period!r} and unit "
+                          f"{quota.unit!r}; periods are None or 'month', units "
+                          f"{', '.join(QUOTA_UNITS)}")
 
 
 def load_plugins(enabled: Sequence[str] | None = None) -> list[Plugin]:

@@ -1,16 +1,29 @@
-"""Plan quotas: plugins declare their keys (Plugin.quotas), services check them here.
+"""Plan quotas: plugins declare them (``Plugin.quotas``: a ``Quota`` with its limits by plan,
+noun and usage counter); services check them here, and the usage page reads them here::
 
-    quotas.check("qr.dynamic_codes", used=count, adding=1, noun="dynamic QR codes")
+    quotas.check("qr.dynamic_codes", adding=1)          # counts with the declared usage()
+    quotas.check("teams.seats", used=seats_used(excluding_invitation=7))
 
-raises ``QuotaExceeded`` (HTTP 402) with a message that names the plan, the limit and what to do.
+``check`` raises ``QuotaExceeded`` (HTTP 402) with a message that names the plan, the limit, what
+to do and, when an enabled plugin sells plans (``signals.quota_exceeded``), where to upgrade.
+A soft quota never refuses: it is counted and warned about.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 from flask import g
 
+from qrplatform import signals
 from qrplatform.errors import QuotaExceeded
+from qrplatform.plans import DEFAULT_PLAN, PLANS
+from qrplatform.plugins import Quota
 from qrplatform.registry import registry
+
+__all__ = ["PLANS", "Meter", "check", "current_plan", "declared", "format_amount", "limit",
+           "meters", "period_start", "usage"]
 
 
 def current_plan() -> str:
@@ -22,26 +35,136 @@ def current_plan() -> str:
     workspace = g.get("workspace")
     if workspace is None and current_workspace_id() is not None:
         workspace = db.session.get(Workspace, current_workspace_id())
-    return workspace.plan if workspace is not None else "free"
+    return workspace.plan if workspace is not None else DEFAULT_PLAN
+
+
+def declared(key: str) -> Quota:
+    found = registry().quotas.get(key)
+    if found is None:
+        raise KeyError(f"unknown quota {key!r}: no enabled plugin declares it")
+    return found
 
 
 def limit(key: str, plan: str | None = None) -> int | None:
-    """The workspace plan's limit for ``key``; None means unlimited."""
-    declared = registry().quotas
-    if key not in declared:
-        raise KeyError(f"unknown quota {key!r}: no enabled plugin declares it")
-    plan = plan or current_plan()
-    return declared[key].get(plan, declared[key].get("free"))
+    """The plan's limit for ``key`` (default: the workspace in scope's plan); None means
+    unlimited. A plan the declaration leaves out gets the next smaller named plan's limit."""
+    return _limit(declared(key), plan or current_plan())
 
 
-def check(key: str, used: int, adding: int = 1, *, noun: str | None = None,
+def _limit(quota: Quota, plan: str) -> int | None:
+    position = PLANS.index(plan) if plan in PLANS else 0
+    for smaller in reversed(PLANS[:position + 1]):
+        if smaller in quota.limits:
+            return quota.limits[smaller]
+    # Nothing named at or below this plan: the smallest named plan's limit.
+    return next(quota.limits[p] for p in PLANS if p in quota.limits)
+
+
+def period_start(now: datetime | None = None) -> datetime:
+    """Where a monthly quota's count starts: the first of this month, 00:00 UTC."""
+    now = now or datetime.now(UTC)
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def usage(key: str) -> int | None:
+    """What the workspace in scope uses of ``key`` now (None: the quota counts nothing)."""
+    counter = declared(key).usage
+    return None if counter is None else int(counter())
+
+
+def check(key: str, adding: int = 1, *, used: int | None = None,
           plan: str | None = None) -> None:
-    allowed = limit(key, plan)
-    if allowed is None or used + adding <= allowed:
+    """Refuse (402) when ``adding`` more would go over the plan's limit. ``used`` defaults to
+    the declared usage counter. A soft quota never refuses."""
+    quota = declared(key)
+    plan = plan or current_plan()
+    allowed = _limit(quota, plan)
+    if allowed is None or quota.soft or adding <= 0:
         return
-    plan_name = (plan or current_plan()).capitalize()
-    what = noun or key
-    raise QuotaExceeded(
-        f"Your {plan_name} plan allows {allowed} {what}; you have {used}. "
-        "Upgrade the plan or remove some first."
-    )
+    if used is None:
+        used = usage(key)
+    if used + adding <= allowed:
+        return
+    _refuse(key, quota, plan, allowed, used, adding)
+
+
+def _refuse(key: str, quota: Quota, plan: str, allowed: int, used: int, adding: int) -> None:
+    needed = used + adding
+    adding_note = f" and are adding {format_amount(adding, quota.unit)}" if adding > 1 else ""
+    message = (f"Your {plan.capitalize()} plan allows {format_amount(allowed, quota.unit)} "
+               f"{quota.noun}; you have {format_amount(used, quota.unit)}{adding_note}. ")
+    larger = PLANS[PLANS.index(plan) + 1:] if plan in PLANS else PLANS
+    bigger = next((p for p in larger
+                   if (room := _limit(quota, p)) is None or room >= needed), None)
+    upgrade_url = _upgrade_url(key, plan)
+    if bigger is not None:
+        room = format_amount(_limit(quota, bigger), quota.unit)
+        message += f"Remove some first, or upgrade: the {bigger.capitalize()} plan allows {room}."
+    else:
+        message += "Remove some first."
+    if upgrade_url and bigger is not None:
+        message += f" Change the plan at {upgrade_url}"
+    raise QuotaExceeded(message, upgrade_url=upgrade_url if bigger is not None else None)
+
+
+def format_amount(number: int | None, unit: str = "count") -> str:
+    """A quota's number as people read it: "unlimited", "1,000", "12.5 MB"."""
+    if number is None:
+        return "unlimited"
+    if unit != "bytes":
+        return f"{number:,}"
+    value = float(number)
+    for name in ("bytes", "KB", "MB", "GB"):
+        if value < 1000:
+            return f"{value:.0f} {name}" if name == "bytes" else f"{value:.1f} {name}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
+def _upgrade_url(key: str, plan: str) -> str | None:
+    """Where this workspace can change its plan: a plugin selling plans answers the signal."""
+    for _receiver, url in signals.quota_exceeded.send(key, plan=plan):
+        if url:
+            return url
+    return None
+
+
+@dataclass(frozen=True)
+class Meter:
+    """One quota of one workspace, for the usage page and API."""
+
+    key: str
+    noun: str
+    used: int | None
+    limit: int | None
+    soft: bool
+    period: str | None
+    unit: str
+
+    @property
+    def percent(self) -> int | None:
+        """Share of the limit used, rounded down (None: unlimited or not counted)."""
+        if self.used is None or self.limit is None:
+            return None
+        return 100 if self.limit == 0 else int(self.used * 100 // self.limit)
+
+    @property
+    def state(self) -> str:
+        """``ok``, ``near`` (80 % or more), ``full`` (at the limit) or ``over``."""
+        percent = self.percent
+        if percent is None or percent < 80:
+            return "ok"
+        if self.used > self.limit:
+            return "over"
+        return "full" if percent >= 100 else "near"
+
+    def display(self, number: int | None) -> str:
+        return format_amount(number, self.unit)
+
+
+def meters(plan: str | None = None) -> list[Meter]:
+    """Every declared quota measured for the workspace in scope, in declaration order."""
+    plan = plan or current_plan()
+    return [Meter(key, quota.noun, usage(key), _limit(quota, plan), quota.soft, quota.period,
+                  quota.unit)
+            for key, quota in registry().quotas.items()]

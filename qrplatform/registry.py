@@ -28,7 +28,9 @@ from qrplatform.plugins import (
     Plugin,
     PluginError,
     ProductEvent,
+    Quota,
     Schedule,
+    check_quota,
 )
 
 EXTENSION = "qrp.registry"
@@ -54,8 +56,8 @@ class Registry:
     # Stream event type -> Kafka topic.
     stream_topics: dict[str, str] = field(default_factory=dict)
     permissions: dict[str, Permission] = field(default_factory=dict)
-    # Quota key -> {plan: limit, None meaning unlimited}.
-    quotas: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    # Quota key -> its declaration (limits by plan, noun, usage counter).
+    quotas: dict[str, Quota] = field(default_factory=dict)
     nav: list[NavItem] = field(default_factory=list)
     # Registered job name -> function; and back, for enqueue(func).
     jobs: dict[str, Callable] = field(default_factory=dict)
@@ -108,9 +110,10 @@ class Registry:
         for name, topic in plugin.streams.items():
             self.claim("stream type", name, owner)
             self.stream_topics[name] = topic
-        for key, limits in plugin.quotas.items():
+        for key, quota in plugin.quotas.items():
+            check_quota(_who(owner), key, quota)
             self.claim("quota", key, owner)
-            self.quotas[key] = dict(limits)
+            self.quotas[key] = quota
         for name, mapping in plugin.product_events.items():
             self.claim("product event", name, owner)
             self.product_events[name] = mapping

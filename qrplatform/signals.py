@@ -133,6 +133,18 @@ api_token_requested = _signals.signal(
     """,
 )
 
+quota_exceeded = _signals.signal(
+    "quota-exceeded",
+    doc="""Sent when a plan quota refuses an action (``qrplatform.quotas.check``), to find where
+    the workspace can change its plan. A receiver (the plugin that sells plans) returns the
+    absolute URL of that page; the 402 error carries it as ``upgrade_url`` and names it.
+
+    :param sender: the quota key, such as ``qr.dynamic_codes``
+    :param plan: the workspace's plan
+    :return: a URL, or None
+    """,
+)
+
 
 def first_answer(signal: Signal, sender, **kwargs):
     """The first receiver's answer that is not None (receivers run in connection order)."""

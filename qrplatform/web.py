@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, flash, g, make_response, redirect, render_template, request
+from flask import (
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
 
 from qrplatform import permissions
@@ -25,6 +35,15 @@ def render(template: str, fragment: str | None = None, status: int = 200, **cont
     response = make_response(render_template(name, **context), status)
     response.vary.add("HX-Request")
     return response
+
+
+def public_url(endpoint: str, **values) -> str:
+    """An absolute link under PUBLIC_BASE_URL, in a request or outside one (a job's e-mail)."""
+    if has_request_context():
+        path = url_for(endpoint, **values)
+    else:
+        path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
 
 
 def form_error(form, error) -> None:

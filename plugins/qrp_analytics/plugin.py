@@ -6,8 +6,8 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from qrp_analytics import api, ingest, jobs, models, retention, views
-from qrplatform.plugins import NavItem, Permission, Plugin, Schedule
+from qrp_analytics import api, ingest, jobs, models, retention, services, views
+from qrplatform.plugins import NavItem, Permission, Plugin, Quota, Schedule
 
 ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
 
@@ -56,6 +56,14 @@ plugin = Plugin(
         Permission("analytics.export", "Export scans and counts as CSV",
                    ("owner", "admin", "editor")),
     ],
-    quotas={retention.RETENTION_QUOTA: retention.RETENTION_DAYS_BY_PLAN},
+    quotas={
+        # Days of scans kept, by plan; a workspace may choose fewer.
+        retention.RETENTION_QUOTA: Quota(retention.RETENTION_DAYS_BY_PLAN,
+                                         "days of scan history", unit="days"),
+        # Soft: counted and warned about, never refused; a printed code keeps redirecting.
+        services.SCANS_QUOTA: Quota(
+            {"free": 10_000, "pro": 250_000, "business": 2_000_000, "enterprise": None},
+            "scans a month", usage=services.scans_this_period, soft=True, period="month"),
+    },
     slots={"qr.code_actions": "analytics/_code_action.html"},
 )

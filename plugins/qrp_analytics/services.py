@@ -378,6 +378,16 @@ def code_forecast(code_id: int, now: datetime | None = None) -> dict[str, Any]:
 
 # -- settings and workspace rules ------------------------------------------------------------------
 
+SCANS_QUOTA = "analytics.scans_per_month"
+
+
+def scans_this_period() -> int:
+    """Scans of the workspace in scope since the quota period began (the scans meter); every
+    visit counts, bots and previews too, since each is a redirect served."""
+    return db.session.scalar(select(func.coalesce(func.sum(WorkspaceHourly.scans), 0)).where(
+        WorkspaceHourly.hour >= quotas.period_start())) or 0
+
+
 def settings() -> AnalyticsSettings:
     """The workspace's settings (defaults, unsaved, when it never changed them)."""
     found = db.session.scalar(select(AnalyticsSettings))

@@ -110,7 +110,7 @@ def start_bulk(data: bytes, *, kind: str, qr_type: str, skip_invalid: bool,
         raise BulkRowsInvalid(errors, len(rows))
     if not rows:
         raise InvalidInput("No valid rows.", {"file": ["None of the rows is valid."]})
-    services.check_dynamic_quota(sum(1 for row in rows if row["kind"] == "dynamic"))
+    services.check_code_quotas([row["kind"] for row in rows])
     services.template_design(design_template_id)
     upload_id = secrets.token_hex(12)
     key = f"bulk/{current_workspace_id()}/{upload_id}.csv"

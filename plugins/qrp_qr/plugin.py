@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from qrp_qr import api, jobs, models, redirect, views
-from qrplatform.plugins import Metric, NavItem, Permission, Plugin, ProductEvent
+from qrp_qr import api, jobs, models, redirect, services, views
+from qrplatform.plugins import Metric, NavItem, Permission, Plugin, ProductEvent, Quota
 
 ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
 
@@ -59,8 +59,16 @@ plugin = Plugin(
     },
     streams={"qr.scanned": "qrp.scans"},
     jobs=[jobs.bulk_create],
-    # Live (not archived) dynamic codes per plan; static codes are free and unlimited.
-    quotas={"qr.dynamic_codes": {"free": 25, "pro": 1000, "business": None}},
+    # Live (not archived) codes per plan; archiving frees a place, and an archived code can
+    # always be exported or restored.
+    quotas={
+        services.CODES_QUOTA: Quota(
+            {"free": 1000, "pro": 10_000, "business": None}, "QR codes (static and dynamic)",
+            usage=services.live_codes),
+        services.DYNAMIC_CODES_QUOTA: Quota(
+            {"free": 25, "pro": 1000, "business": None}, "active dynamic QR codes",
+            usage=services.live_dynamic_codes),
+    },
     settings={
         "QR_REDIRECT_FAST_PATH": True,  # answer plain redirects before the Flask pipeline
         # The share of fast-path redirects written to the log (each one is counted in

@@ -213,18 +213,32 @@ def new_code(*, kind: str, qr_type: str, content: dict[str, Any], design: dict[s
                   tag_rows=[QRTag(tag=tag) for tag in tags])
 
 
-def check_dynamic_quota(adding: int) -> None:
-    """Dynamic codes cost us redirects and analytics: the plan caps how many are live."""
-    if adding <= 0:
-        return
-    used = db.session.scalar(select(func.count()).select_from(QRCode).where(
+CODES_QUOTA = "qr.codes"
+DYNAMIC_CODES_QUOTA = "qr.dynamic_codes"
+
+
+def live_codes() -> int:
+    """Codes of the workspace in scope that are not archived (the qr.codes meter)."""
+    return db.session.scalar(select(func.count()).select_from(QRCode).where(
+        QRCode.archived_at.is_(None))) or 0
+
+
+def live_dynamic_codes() -> int:
+    """Dynamic codes not archived (the qr.dynamic_codes meter): each costs redirects and
+    analytics."""
+    return db.session.scalar(select(func.count()).select_from(QRCode).where(
         QRCode.kind == "dynamic", QRCode.archived_at.is_(None))) or 0
-    quotas.check("qr.dynamic_codes", used, adding, noun="active dynamic QR codes")
+
+
+def check_code_quotas(kinds: list[str]) -> None:
+    """Refuse (402) before any work when codes of these kinds would go over the plan."""
+    quotas.check(CODES_QUOTA, adding=len(kinds))
+    quotas.check(DYNAMIC_CODES_QUOTA, adding=kinds.count("dynamic"))
 
 
 def create_code(data: dict[str, Any]) -> QRCode:
     code = build_code(data)
-    check_dynamic_quota(1 if code.kind == "dynamic" else 0)
+    check_code_quotas([code.kind])
     db.session.add(code)
     db.session.flush()
     events.publish("qr.created", event_data(code))
@@ -366,7 +380,7 @@ def archive_code(code_id: int) -> QRCode:
 def restore_code(code_id: int) -> QRCode:
     code = get_code(code_id)
     if code.archived_at is not None:
-        check_dynamic_quota(1 if code.kind == "dynamic" else 0)
+        check_code_quotas([code.kind])
         code.archived_at = None
         events.publish("qr.updated", event_data(code, changed=["archived"]))
         db.session.commit()
@@ -388,7 +402,7 @@ def duplicate_code(code_id: int) -> QRCode:
         "domain": original.domain if original.domain in usable_domains() else None,
     }
     copy = build_code(data)
-    check_dynamic_quota(1 if copy.kind == "dynamic" else 0)
+    check_code_quotas([copy.kind])
     copy.password_hash = original.password_hash
     db.session.add(copy)
     db.session.flush()

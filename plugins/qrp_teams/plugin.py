@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from qrp_teams import api, models, receivers, views
+from qrp_teams import api, models, receivers, services, views
 from qrplatform import signals
-from qrplatform.plugins import NavItem, Permission, Plugin, RateLimit
+from qrplatform.plugins import NavItem, Permission, Plugin, Quota, RateLimit
 
 
 def setup(app) -> None:
@@ -62,7 +62,8 @@ plugin = Plugin(
         Permission("teams.transfer", "Hand the workspace's ownership to another member",
                    ("owner",)),
     ],
-    quotas={"teams.seats": {"free": 3, "pro": 10, "business": None}},
+    quotas={services.SEATS_QUOTA: Quota({"free": 3, "pro": 10, "business": None},
+                                        services.SEATS_NOUN, usage=services.seats_used)},
     rate_limits={
         # Per address, on top of the per-account lock after five wrong codes.
         "teams.two_step": RateLimit("10 per minute", methods=("POST",)),

@@ -30,7 +30,7 @@ from qrplatform.auth.models import ROLES, Membership, User, Workspace
 from qrplatform.errors import Conflict, Forbidden, NotFound, ServiceError
 from qrplatform.extensions import db
 from qrplatform.registry import registry
-from qrplatform.tenancy import get_or_404, tenant_scope, unscoped
+from qrplatform.tenancy import current_workspace_id, get_or_404, tenant_scope, unscoped
 
 SEATS_QUOTA = "teams.seats"
 SEATS_NOUN = "seats (members and pending invitations)"
@@ -89,9 +89,10 @@ def _workspace() -> Workspace:
 
 
 def _memberships_query(workspace_id: int | None = None):
-    # Memberships define tenancy and are not scoped by the core: filter by workspace here.
+    # Memberships define tenancy and are not scoped by the core: filter by workspace here
+    # (the one in scope: the request's, or a job's tenant_scope).
     return select(Membership).where(
-        Membership.workspace_id == (workspace_id or _workspace().id))
+        Membership.workspace_id == (workspace_id or current_workspace_id()))
 
 
 def list_members() -> list[Member]:
@@ -280,7 +281,7 @@ def invite(email: str, role: str) -> Invitation:
     if pending is not None:
         raise Conflict(f"{email} is already invited; resend that invitation instead.",
                        field="email")
-    quotas.check(SEATS_QUOTA, used=seats_used(), noun=SEATS_NOUN)
+    quotas.check(SEATS_QUOTA)
     invitation = Invitation(email=email, role=role, invited_by_id=g.user.id, nonce="",
                             send_count=1, sent_at=_now(), expires_at=_now())
     db.session.add(invitation)
@@ -305,8 +306,7 @@ def resend_invitation(invitation_id: int) -> Invitation:
     """A fresh link (the old one stops working) and a new expiry."""
     invitation = _open_invitation_for_change(invitation_id)
     _require_owner_for(invitation.role == "owner", "resend an invitation to become owner")
-    quotas.check(SEATS_QUOTA, used=seats_used(excluding_invitation=invitation.id),
-                 noun=SEATS_NOUN)
+    quotas.check(SEATS_QUOTA, used=seats_used(excluding_invitation=invitation.id))
     invitation.send_count += 1
     _send_invitation(invitation)
     events.publish("teams.invitation_resent", {"invitation_id": invitation.id,
@@ -383,7 +383,7 @@ def accept_invitation(token: str, user: User) -> Workspace:
     if user.membership(workspace.id) is not None:
         raise Conflict(f"You are already a member of “{workspace.name}”.")
     with tenant_scope(workspace.id):
-        quotas.check(SEATS_QUOTA, noun=SEATS_NOUN, plan=workspace.plan,
+        quotas.check(SEATS_QUOTA, plan=workspace.plan,
                      used=seats_used(invitation.id, workspace_id=workspace.id))
         accounts.add_member(user, workspace.id, invitation.role)
         invitation.accepted_at = _now()

@@ -22,7 +22,6 @@ from qrplatform.tenancy import TenantMixin
 
 # Roles, most powerful first. Plugins grant permissions to roles (plugins.Permission).
 ROLES = ("owner", "admin", "editor", "viewer", "billing")
-PLANS = ("free", "pro", "business")
 
 
 class User(UserMixin, db.Model):

@@ -18,6 +18,7 @@ from qrplatform import events, notify, permissions, signals
 from qrplatform.auth.models import ApiToken, Membership, User, Workspace
 from qrplatform.errors import Conflict, Forbidden, NotFound, ServiceError
 from qrplatform.extensions import db
+from qrplatform.plans import PLANS
 from qrplatform.registry import registry
 from qrplatform.tenancy import tenant_scope, unscoped
 
@@ -123,6 +124,20 @@ def update_workspace(workspace: Workspace, *, name: str | None = None,
                        workspace_id=workspace.id)
         db.session.commit()
     return workspace
+
+
+def change_plan(workspace_id: int, plan: str) -> str:
+    """Put a workspace on another plan, in the caller's transaction; returns the previous plan.
+    The one way a plan changes: the plugin that sells plans calls it (its quotas and rate
+    limit follow at once, since both read the plan)."""
+    if plan not in PLANS:
+        raise ServiceError(f"Unknown plan {plan!r}; plans are {', '.join(PLANS)}.",
+                           field="plan", status=422, code="validation_error")
+    workspace = db.session.get(Workspace, workspace_id)
+    if workspace is None:
+        raise NotFound(f"No workspace {workspace_id}.")
+    previous, workspace.plan = workspace.plan, plan
+    return previous
 
 
 def authenticate(email: str, password: str) -> User | None:

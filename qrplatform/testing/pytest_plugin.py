@@ -281,10 +281,10 @@ def create_user(app, db) -> Callable:
 
 def set_plan(workspace_id: int, plan: str) -> None:
     """Put a workspace on another plan (its limits and quotas follow)."""
-    from qrplatform.auth.models import Workspace
+    from qrplatform.auth.services import change_plan
     from qrplatform.extensions import db
 
-    db.session.get(Workspace, workspace_id).plan = plan
+    change_plan(workspace_id, plan)
     db.session.commit()
 
 

@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from qrplatform import signals
-from qrplatform.plugins import Metric, Permission, Plugin, ProductEvent
+from qrplatform.plugins import Metric, Permission, Plugin, ProductEvent, Quota
 
 needs_missing = Plugin(name="needs_missing", requires=["nowhere"])
 first = Plugin(name="first")
@@ -35,7 +35,7 @@ q = Plugin(name="q", models=[_Table("qr_codes")])
 stray_event = Plugin(name="stray_event", events={"qr.created": "not ours"})
 stray_permission = Plugin(name="stray_permission",
                           permissions=[Permission("billing.manage", "not ours")])
-stray_quota = Plugin(name="stray_quota", quotas={"seats": {"free": 1}})
+stray_quota = Plugin(name="stray_quota", quotas={"seats": Quota({"free": 1}, "seats")})
 stray_setting = Plugin(name="stray_setting", settings={"SHORT_LINK_BASE_URL": "x"})
 stray_stream = Plugin(name="stray_stream", streams={"scans.seen": "qrp.scans"})
 

@@ -17,7 +17,7 @@ def test_free_plan_stops_at_its_dynamic_code_quota(api, db):
     assert refused.json["error"]["code"] == "quota_exceeded"
     assert refused.json["error"]["message"] == (
         "Your Free plan allows 25 active dynamic QR codes; you have 25. "
-        "Upgrade the plan or remove some first.")
+        "Remove some first, or upgrade: the Pro plan allows 1,000.")
     static = {"kind": "static", "type": "text", "content": {"text": "still fine"}}
     assert caller.post("/api/v1/qr-codes", json=static).status_code == 201
 
