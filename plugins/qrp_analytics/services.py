@@ -31,7 +31,7 @@ from qrp_analytics.models import (
     WorkspaceBreakdown,
     WorkspaceHourly,
 )
-from qrplatform import jobs, permissions, privacy
+from qrplatform import jobs, permissions, privacy, quotas
 from qrplatform.errors import NotFound, ServiceError
 from qrplatform.extensions import db
 from qrplatform.inputs import DAY_RANGE, FIRST_DAY, LAST_DAY
