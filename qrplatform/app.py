@@ -5,6 +5,7 @@ The core wires; plugins declare (see ``qrplatform.plugins``). ``app_created`` is
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -121,6 +122,13 @@ def _init_extensions(app: Flask) -> None:
     app.extensions["migrate"] = Migrations(db, str(MIGRATIONS_DIR), _plugin_version_locations)
     csrf.init_app(app)
     login_manager.init_app(app)
+    # The remember-me cookie is a session that lasts: the same flags as the session cookie.
+    app.config.update(
+        REMEMBER_COOKIE_SECURE=app.config["SESSION_COOKIE_SECURE"],
+        REMEMBER_COOKIE_HTTPONLY=app.config["SESSION_COOKIE_HTTPONLY"],
+        REMEMBER_COOKIE_SAMESITE=app.config["SESSION_COOKIE_SAMESITE"],
+        REMEMBER_COOKIE_DURATION=timedelta(days=app.config["QRP_REMEMBER_DAYS"]),
+    )
     login_manager.login_view = "account.login"
     login_manager.login_message = "Log in to see that page."
     login_manager.login_message_category = "info"
@@ -129,10 +137,17 @@ def _init_extensions(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
+def _load_user(session_id: str):
+    """The user of a session or remember-me cookie, while its generation is current."""
     from qrplatform.auth.models import User
 
-    return db.session.get(User, int(user_id))
+    user_id, _, generation = session_id.partition(".")
+    if not (user_id.isdigit() and generation.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_generation != int(generation):
+        return None
+    return user
 
 
 def _plugin_version_locations(config):

@@ -186,7 +186,8 @@ def load_settings(instance_path: str) -> dict:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=_env_bool(env.get("SESSION_COOKIE_SECURE"), False),
-        REMEMBER_COOKIE_HTTPONLY=True,
+        # Days a "keep me signed in" cookie lasts; it carries the session cookie's flags.
+        QRP_REMEMBER_DAYS=_env_float(env.get("QRP_REMEMBER_DAYS"), 30.0),
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
         # A route's body cap unless it declares its own (qrplatform.inputs.max_body).

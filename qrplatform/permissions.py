@@ -68,6 +68,26 @@ def require(name: str) -> None:
                         code="permission_denied")
 
 
+def require_full_token() -> None:
+    """Acting on the person's own account (their tokens, leaving or joining a workspace): a
+    browser session may, an API token only with full access ('*')."""
+    token = g.get("api_token")
+    if token is not None and "*" not in (token.scopes or ["*"]):
+        raise Forbidden("This API token's scopes do not include '*' (full access), which "
+                        "acting on your account needs.", code="permission_denied")
+
+
+def full_token_required(view):
+    """``require_full_token`` before the view reads its input; put it below the route."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        require_full_token()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 def permission_required(name: str):
     def decorator(view):
         @wraps(view)

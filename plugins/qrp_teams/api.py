@@ -23,7 +23,7 @@ from qrp_teams.schemas import (
 )
 from qrplatform import permissions
 from qrplatform.api import api_blueprint
-from qrplatform.permissions import permission_required
+from qrplatform.permissions import full_token_required, permission_required
 
 blp = api_blueprint("teams_api", __name__, "/api/v1/teams",
                     "Members, roles, invitations, two-step sign-in rule and the audit log")
@@ -78,7 +78,8 @@ def remove_member(user_id):
 @blp.response(204)
 def leave():
     """Leave this workspace (any member may); the last owner cannot (409). Your tokens for
-    it, this one included, stop working."""
+    it, this one included, stop working. Needs a full-access token."""
+    permissions.require_full_token()
     services.leave()
 
 
@@ -109,11 +110,13 @@ def invite(data):
 
 
 @blp.post("/invitations/accept")
+@full_token_required
 @blp.arguments(InvitationAcceptSchema)
 @blp.response(201, JoinedWorkspaceSchema)
 def accept_invitation(data):
     """Join the workspace an invitation link was sent for, as the signed-in person (the mobile
-    app's way to accept; the link works once). Use a token of any of your workspaces."""
+    app's way to accept; the link works once). Use a full-access token of any of your
+    workspaces."""
     workspace = services.accept_invitation(data["token"], g.user)
     return {"id": workspace.id, "name": workspace.name,
             "role": g.user.membership(workspace.id).role}

@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, or_, select
 from qrp_teams.models import AuditEntry, Invitation, RecoveryCode, SecondFactor, WorkspaceSecurity
 from qrplatform import events, notify, permissions, quotas
 from qrplatform.auth import services as accounts
+from qrplatform.auth import sessions
 from qrplatform.auth.models import ROLES, Membership, User, Workspace
 from qrplatform.errors import Conflict, Forbidden, NotFound, ServiceError
 from qrplatform.extensions import db
@@ -429,6 +430,9 @@ def set_require_two_factor(required: bool) -> WorkspaceSecurity:
         db.session.add(settings)
     if settings.require_two_factor != required:
         settings.require_two_factor = required
+        if required:  # sessions from before never passed the second step
+            for membership in db.session.scalars(_memberships_query()):
+                sessions.end_other_sessions(membership.user)
         events.publish("teams.two_factor_required" if required
                        else "teams.two_factor_optional", {"required": required})
     db.session.commit()
@@ -652,6 +656,8 @@ def _first_factor_done(user: User, factor: SecondFactor, method: str) -> list[st
     already = db.session.scalar(select(func.count()).select_from(RecoveryCode)
                                 .where(RecoveryCode.user_id == user.id))
     _publish_for_each_workspace(user, "teams.two_factor_enabled", {"method": method})
+    # A session or remember-me cookie from before never passed the second step.
+    sessions.end_other_sessions(user)
     return None if already else _new_recovery_codes(user)
 
 

@@ -71,7 +71,8 @@ def list_tokens():
 @blp.delete("/tokens/<int:token_id>")
 @blp.response(204)
 def revoke_token(token_id):
-    """Revoke one of your tokens; it stops working at once."""
+    """Revoke one of your tokens; it stops working at once (needs a full-access token)."""
+    permissions.require_full_token()
     services.revoke_token(g.user, token_id)
 
 

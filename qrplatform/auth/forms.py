@@ -41,6 +41,10 @@ class ResetPasswordForm(FlaskForm):
                              validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH)])
     confirm = PasswordField("Repeat it", validators=[
         DataRequired(), EqualTo("password", message="The two passwords differ.")])
+    revoke_tokens = BooleanField(
+        "Also revoke all my API tokens",
+        description="Apps and integrations then need a new token. Every signed-in browser "
+                    "is signed out either way.")
 
 
 class TokenForm(FlaskForm):

@@ -34,10 +34,16 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Part of every session and remember-me cookie (get_id): raising it ends them all.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="Membership.id"
     )
+
+    def get_id(self) -> str:
+        """Flask-Login's "alternative token": the id and the session generation."""
+        return f"{self.id}.{self.session_generation or 0}"
 
     @property
     def personal_workspace_id(self) -> int | None:

@@ -323,7 +323,9 @@ def request_password_reset(email: str) -> None:
     db.session.commit()
 
 
-def reset_password(token: str, new_password: str) -> User:
+def reset_password(token: str, new_password: str, *, revoke_tokens: bool = False) -> User:
+    """Set a new password from a reset link; every session ends, and with ``revoke_tokens``
+    every API token of the person too."""
     try:
         payload = _reset_serializer().loads(token, max_age=int(RESET_MAX_AGE.total_seconds()))
     except SignatureExpired as exc:
@@ -336,5 +338,31 @@ def reset_password(token: str, new_password: str) -> User:
         raise ServiceError("This reset link has already been used.", status=410, code="gone")
     check_password_strength(new_password)
     user.password_hash = hash_password(new_password)
+    if revoke_tokens:
+        revoke_all_tokens(user)
+    end_sessions(user)
     db.session.commit()
     return user
+
+
+def end_sessions(user: User) -> None:
+    """End every browser session of ``user``, remember-me cookies included (see User.get_id),
+    when the caller's transaction commits."""
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def sign_out_everywhere(user: User) -> None:
+    end_sessions(user)
+    db.session.commit()
+
+
+def revoke_all_tokens(user: User) -> None:
+    """Revoke the user's API tokens in every workspace (after a password reset, on request)."""
+    now = datetime.now(UTC)
+    with unscoped():
+        tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                           ApiToken.revoked_at.is_(None)))
+        for token in tokens:
+            token.revoked_at = now
+            events.publish("token.revoked", {"token_id": token.id, "name": token.name},
+                           workspace_id=token.workspace_id)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import time
 
-from flask import redirect, session
-from flask_login import login_user
+from flask import current_app, redirect, request, session
+from flask_login import current_user, login_user
 
 from qrplatform import signals
+from qrplatform.auth import services
 from qrplatform.auth.models import User
 from qrplatform.extensions import db
 
@@ -59,6 +60,15 @@ def complete_login():
         raise RuntimeError("complete_login() without a pending sign-in")
     start_session(user, remember=pending.get("remember", False))
     return redirect(pending.get("next") or "/dashboard")
+
+
+def end_other_sessions(user: User) -> None:
+    """End every session of ``user`` but the one making this request, which is renewed (with
+    its remember-me cookie, if it had one), when the caller's transaction commits."""
+    services.end_sessions(user)
+    if current_user.is_authenticated and current_user.id == user.id:
+        cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+        login_user(user, remember=cookie in request.cookies)
 
 
 def abandon_login() -> None:

@@ -77,6 +77,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if g.get("user") is not None:
+        services.sign_out_everywhere(g.user)  # every device, remember-me cookies too
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -96,7 +98,8 @@ def forgot_password():
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
     form = ResetPasswordForm()
-    if done := submit(form, lambda: services.reset_password(token, form.password.data),
+    if done := submit(form, lambda: services.reset_password(
+        token, form.password.data, revoke_tokens=form.revoke_tokens.data),
                       success="Your password is changed. Log in with the new one.",
                       then=url_for("account.login")):
         return done

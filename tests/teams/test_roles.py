@@ -170,3 +170,47 @@ def test_pages_hide_what_the_role_cannot_do(client, login, team):
         "csrf_token": csrf_token(client, "/team")})
     assert refused.status_code == 403
     assert "teams.manage" in refused.get_data(as_text=True)
+
+
+SCOPE_REFUSAL = re.compile(r"This API token's scopes do not include '([\w.*]+)'")
+
+
+@pytest.mark.parametrize("scopes", [["read"], ["qr"]])
+def test_a_narrow_token_cannot_change_what_its_scopes_leave_out(app, client, team, scopes):
+    """Every mutating operation with a read-only token, and the account-level ones (the
+    caller's tokens, leaving, joining) with a token for one area: 403, scopes named."""
+    owner = Owner(app and _api_for(client, team.owner), team.owner, DEFAULT_PASSWORD)
+    narrow = _token(client, team.owner, scopes)
+    problems, tried = [], 0
+    for method, path in mutating_operations(app):
+        if (method, path) in PUBLIC:
+            continue
+        if scopes != ["read"] and (method, path) not in SELF_SERVICE:
+            continue
+        url = path
+        for name in re.findall(r"{(\w+)}", path):
+            template = next((t for t in ALL_MAKERS if path.startswith(t)), None)
+            resource = ALL_MAKERS[template](owner) if template else "999999"
+            url = url.replace("{" + name + "}", resource)
+        request = VALID_REQUESTS.get((method, path), lambda: {"json": {}})()
+        response = client.open(url, method=method.upper(), **request,
+                               headers={"Authorization": f"Bearer {narrow}"})
+        tried += 1
+        message = ((response.get_json(silent=True) or {}).get("error") or {}).get("message", "")
+        if response.status_code != 403 or not SCOPE_REFUSAL.search(message):
+            problems.append(f"{method.upper()} {path}: {response.status_code} {message!r}")
+    assert not problems, "\n".join(problems)
+    assert tried >= (10 if scopes == ["read"] else len(SELF_SERVICE))
+
+
+def _token(client, user, scopes) -> str:
+    response = client.post("/api/v1/auth/tokens", json={
+        "email": user.email, "password": DEFAULT_PASSWORD, "scopes": scopes})
+    assert response.status_code == 201, response.json
+    return response.json["token"]
+
+
+def _api_for(client, user):
+    from qrplatform.testing.pytest_plugin import ApiClient
+
+    return ApiClient(client, _token(client, user, ["*"]), user.id, user.personal_workspace_id)

@@ -162,7 +162,13 @@ def test_a_workspace_can_require_it(app, client, db, api, team, login):
     assert sent_away.status_code == 302 and sent_away.headers["Location"] == "/settings/two-step"
     page = client.get("/settings/two-step").get_data(as_text=True)
     assert "requires two-step sign-in" in page
-    turn_on_totp(app, team.editor)
+    # turned on from this browser, as a person does: this session stays, others end
+    client.post("/settings/two-step/app",
+                data={"csrf_token": csrf_token(client, "/settings/two-step")})
+    page = client.get("/settings/two-step").get_data(as_text=True)
+    secret = re.search(r'id="totp-secret"[^>]*>([A-Z2-7]+)<', page).group(1)
+    client.post("/settings/two-step/app/confirm", data={
+        "code": pyotp.TOTP(secret).now(), "csrf_token": csrf_token(client, "/settings/two-step")})
     assert client.get("/dashboard").status_code == 200
     assert editor_api.get("/api/v1/teams/members").status_code == 200
 

@@ -1,0 +1,133 @@
+"""Sessions end when they should: logging out, a password reset and turning on two-step
+sign-in end every other session of the person, "remember me" cookies included."""
+
+import re
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+from sqlalchemy import select
+
+from qrplatform.auth.models import ApiToken
+from qrplatform.notify import Notification
+from qrplatform.tenancy import unscoped
+from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD, csrf_token
+
+
+def sign_in(app, user, remember=False):
+    browser = app.test_client()
+    response = browser.post("/login", data={"email": user.email, "password": DEFAULT_PASSWORD,
+                                            "remember": "y" if remember else "",
+                                            "csrf_token": csrf_token(browser)})
+    assert response.status_code == 302
+    return browser
+
+
+def signed_in(browser) -> bool:
+    return browser.get("/dashboard").status_code == 200
+
+
+def remember_cookie_only(app, browser):
+    """A fresh browser holding nothing but the other one's remember-me cookie."""
+    cookie = browser.get_cookie("remember_token")
+    assert cookie is not None
+    fresh = app.test_client()
+    fresh.set_cookie("remember_token", cookie.value)
+    return fresh
+
+
+def session_copy(app, browser):
+    """A fresh browser holding a copy of the other one's session cookie (a stolen cookie)."""
+    copy = app.test_client()
+    copy.set_cookie("session", browser.get_cookie("session").value)
+    return copy
+
+
+def test_logging_out_ends_every_session_of_the_person(app, create_user):
+    user = create_user()
+    laptop, phone = sign_in(app, user), sign_in(app, user, remember=True)
+    remembered, stolen = remember_cookie_only(app, phone), session_copy(app, laptop)
+    assert signed_in(remembered) and signed_in(stolen)
+
+    laptop.post("/logout", data={"csrf_token": csrf_token(laptop, "/dashboard")})
+    assert not signed_in(laptop)
+    assert not signed_in(stolen)
+    assert not signed_in(phone)
+    assert not signed_in(remember_cookie_only(app, phone))
+
+
+def _reset_link(db, email) -> str:
+    with unscoped():
+        mail = db.session.scalars(select(Notification).order_by(Notification.id.desc())).first()
+    assert mail.recipient == email
+    return re.search(r"http://localhost(/reset-password/\S+)", mail.body_text).group(1)
+
+
+def test_a_password_reset_ends_sessions_and_can_revoke_tokens(app, db, create_user, api):
+    user = create_user(email="reset@example.com")
+    phone = sign_in(app, user, remember=True)
+    remembered = remember_cookie_only(app, phone)
+    token = api(user)
+    assert token.get("/api/v1/me").status_code == 200
+
+    visitor = app.test_client()
+    visitor.post("/forgot-password", data={"email": user.email,
+                                           "csrf_token": csrf_token(visitor, "/forgot-password")})
+    link = _reset_link(db, user.email)
+    page = visitor.get(link).get_data(as_text=True)
+    assert 'name="revoke_tokens"' in page
+    visitor.post(link, data={"password": "a brand new password",
+                             "confirm": "a brand new password", "revoke_tokens": "y",
+                             "csrf_token": csrf_token(visitor, link)})
+    assert not signed_in(phone) and not signed_in(remembered)
+    assert token.get("/api/v1/me").status_code == 401
+    with unscoped():
+        assert all(t.revoked_at is not None for t in db.session.scalars(select(ApiToken)))
+
+
+def test_a_password_reset_keeps_tokens_unless_asked(app, db, create_user, api):
+    user = create_user(email="keep@example.com")
+    token = api(user)
+    visitor = app.test_client()
+    visitor.post("/forgot-password", data={"email": user.email,
+                                           "csrf_token": csrf_token(visitor, "/forgot-password")})
+    link = _reset_link(db, user.email)
+    visitor.post(link, data={"password": "a brand new password",
+                             "confirm": "a brand new password",
+                             "csrf_token": csrf_token(visitor, link)})
+    assert token.get("/api/v1/me").status_code == 200
+
+
+def test_turning_on_two_step_ends_the_other_sessions(app, create_user):
+    import pyotp
+
+    user = create_user()
+    laptop, phone = sign_in(app, user), sign_in(app, user, remember=True)
+    remembered = remember_cookie_only(app, phone)
+    laptop.post("/settings/two-step/app",
+                data={"csrf_token": csrf_token(laptop, "/settings/two-step")})
+    page = laptop.get("/settings/two-step").get_data(as_text=True)
+    secret = re.search(r'id="totp-secret"[^>]*>([A-Z2-7]+)<', page).group(1)
+    done = laptop.post("/settings/two-step/app/confirm", data={
+        "code": pyotp.TOTP(secret).now(), "csrf_token": csrf_token(laptop, "/settings/two-step")})
+    assert done.status_code == 200
+    assert signed_in(laptop)  # the session that turned it on stays
+    assert not signed_in(phone)
+    # the remember-me cookie from before no longer skips the second step
+    assert not signed_in(remembered)
+
+
+def test_the_remember_cookie_carries_the_session_cookie_flags(make_app, create_user):
+    app = make_app(SESSION_COOKIE_SECURE=True, QRP_REMEMBER_DAYS=14)
+    user = create_user()
+    browser = app.test_client()
+    response = browser.post("/login", base_url="https://localhost",
+                            headers={"Referer": "https://localhost/login"}, data={
+        "email": user.email, "password": DEFAULT_PASSWORD, "remember": "y",
+        "csrf_token": csrf_token(browser)})
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    cookies = {c.split("=", 1)[0]: c for c in response.headers.getlist("Set-Cookie")}
+    remember, session = cookies["remember_token"], cookies["session"]
+    for flag in ("Secure", "HttpOnly", "SameSite=Lax"):
+        assert flag in session and flag in remember, (flag, remember)
+    expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", remember).group(1))
+    assert abs(expires - datetime.now(UTC) - timedelta(days=14)) < timedelta(minutes=5)
