@@ -64,11 +64,12 @@ def _outcome(value: Outcome, result: Any) -> str:
     return value(result) if callable(value) else value
 
 
-def submit(form, action: Callable[[], Any], *, success: Outcome | None, then: Outcome):
+def submit(form, action: Callable[[], Any], *, success: Outcome | None,
+           then: str | Callable[[Any], Any], category: str = "success"):
     """A form's service call, the one way: for a valid form run ``action()``; when it works,
-    flash ``success`` and redirect to ``then`` (either may be a function of the result); when
-    it refuses (``ServiceError``), show why beside the field and return None, for the view to
-    render the form again::
+    flash ``success`` and go to ``then`` (a URL, or a function of the result giving a URL or
+    a whole response); when it refuses (``ServiceError``), show why beside the field and
+    return None, for the view to render the form again::
 
         if done := submit(form, lambda: services.rename(form.name.data),
                           success="Saved.", then=url_for(".settings")):
@@ -83,8 +84,9 @@ def submit(form, action: Callable[[], Any], *, success: Outcome | None, then: Ou
         form_error(form, error)
         return None
     if success:
-        flash(_outcome(success, result), "success")
-    return redirect(_outcome(then, result))
+        flash(_outcome(success, result), category)
+    target = _outcome(then, result)
+    return redirect(target) if isinstance(target, str) else target
 
 
 def act(action: Callable[[], Any], *, success: Outcome | None, then: Outcome,

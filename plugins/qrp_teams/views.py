@@ -349,19 +349,19 @@ def begin_totp():
     return redirect(url_for("teams.two_factor"))
 
 
+def _recovery_codes_or_settings(codes):
+    """After turning two-step sign-in on: the first recovery codes, if it made some."""
+    return _recovery_codes_page(codes) if codes else url_for("teams.two_factor")
+
+
 @bp.post("/settings/two-step/app/confirm")
 @login_required
 def confirm_totp():
     form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            codes = services.confirm_totp(g.user, form.code.data)
-        except ServiceError as error:
-            form_error(form, error)
-        else:
-            flash("Two-step sign-in is on: your authenticator app is set up.", "success")
-            return _recovery_codes_page(codes) if codes else redirect(
-                url_for("teams.two_factor"))
+    if done := submit(form, lambda: services.confirm_totp(g.user, form.code.data),
+                      success="Two-step sign-in is on: your authenticator app is set up.",
+                      then=_recovery_codes_or_settings):
+        return done
     return _two_factor_page(code_form=form, status=422)
 
 
@@ -369,14 +369,10 @@ def confirm_totp():
 @login_required
 def begin_phone():
     form = PhoneForm()
-    if form.validate_on_submit():
-        try:
-            services.begin_phone(g.user, form.phone.data)
-        except ServiceError as error:
-            form_error(form, error)
-        else:
-            flash("We texted a code to that number. Type it below.", "info")
-            return redirect(url_for("teams.two_factor"))
+    if done := submit(form, lambda: services.begin_phone(g.user, form.phone.data),
+                      success="We texted a code to that number. Type it below.",
+                      category="info", then=url_for("teams.two_factor")):
+        return done
     return _two_factor_page(phone_form=form, status=422)
 
 
@@ -384,15 +380,10 @@ def begin_phone():
 @login_required
 def confirm_phone():
     form = CodeForm(prefix="phone")
-    if form.validate_on_submit():
-        try:
-            codes = services.confirm_phone(g.user, form.code.data)
-        except ServiceError as error:
-            form_error(form, error)
-        else:
-            flash("Two-step sign-in by SMS is on.", "success")
-            return _recovery_codes_page(codes) if codes else redirect(
-                url_for("teams.two_factor"))
+    if done := submit(form, lambda: services.confirm_phone(g.user, form.code.data),
+                      success="Two-step sign-in by SMS is on.",
+                      then=_recovery_codes_or_settings):
+        return done
     return _two_factor_page(phone_code_form=form, status=422)
 
 
@@ -400,14 +391,11 @@ def confirm_phone():
 @login_required
 def regenerate_recovery_codes():
     form = PasswordConfirmForm(prefix="recovery")
-    if form.validate_on_submit():
-        try:
-            codes = services.regenerate_recovery_codes(g.user, form.password.data)
-        except ServiceError as error:
-            form_error(form, error)
-        else:
-            flash("New recovery codes: the old ones no longer work.", "success")
-            return _recovery_codes_page(codes)
+    if done := submit(form, lambda: services.regenerate_recovery_codes(g.user,
+                                                                        form.password.data),
+                      success="New recovery codes: the old ones no longer work.",
+                      then=_recovery_codes_page):
+        return done
     return _two_factor_page(password_form=form, status=422)
 
 
@@ -415,14 +403,10 @@ def regenerate_recovery_codes():
 @login_required
 def disable_two_factor():
     form = PasswordConfirmForm(prefix="disable")
-    if form.validate_on_submit():
-        try:
-            services.disable_two_factor(g.user, form.password.data)
-        except ServiceError as error:
-            form_error(form, error)
-        else:
-            flash("Two-step sign-in is off.", "info")
-            return redirect(url_for("teams.two_factor"))
+    if done := submit(form, lambda: services.disable_two_factor(g.user, form.password.data),
+                      success="Two-step sign-in is off.", category="info",
+                      then=url_for("teams.two_factor")):
+        return done
     return _two_factor_page(disable_form=form, status=422)
 
 
