@@ -65,11 +65,13 @@ def _outcome(value: Outcome, result: Any) -> str:
 
 
 def submit(form, action: Callable[[], Any], *, success: Outcome | None,
-           then: str | Callable[[Any], Any], category: str = "success"):
+           then: str | Callable[[Any], Any], category: str = "success",
+           show: Callable[[Any, ServiceError], None] | None = None):
     """A form's service call, the one way: for a valid form run ``action()``; when it works,
     flash ``success`` and go to ``then`` (a URL, or a function of the result giving a URL or
     a whole response); when it refuses (``ServiceError``), show why beside the field and
-    return None, for the view to render the form again::
+    return None, for the view to render the form again (``show(form, error)`` places the
+    messages when a form has fields of its own making)::
 
         if done := submit(form, lambda: services.rename(form.name.data),
                           success="Saved.", then=url_for(".settings")):
@@ -81,7 +83,7 @@ def submit(form, action: Callable[[], Any], *, success: Outcome | None,
     try:
         result = action()
     except ServiceError as error:
-        form_error(form, error)
+        (show or form_error)(form, error)
         return None
     if success:
         flash(_outcome(success, result), category)

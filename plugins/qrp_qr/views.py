@@ -30,7 +30,7 @@ from qrplatform.errors import ServiceError
 from qrplatform.inputs import UPLOAD_OVERHEAD, max_body, page_number
 from qrplatform.jobs.api import get_job
 from qrplatform.storage import storage
-from qrplatform.web import render
+from qrplatform.web import render, submit
 
 bp = Blueprint("qr", __name__, url_prefix="/qr", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -115,6 +115,22 @@ def _code_data(form: QRCodeForm, *, creating: bool) -> dict:
     return data
 
 
+def _error_shower(content_errors: dict):
+    """``web.submit``'s way of placing a refusal on the code form (content fields apart)."""
+    return lambda form, error: _show_error(form, error, content_errors)
+
+
+def _detail_url(code) -> str:
+    return url_for("qr.detail", code_id=code.id)
+
+
+def _saved_as_template(form, code):
+    """Also keep the code's design as a template, when the form asks for it."""
+    if form.save_template.data:
+        services.save_template(form.save_template.data, code.design)
+    return code
+
+
 def _show_error(form, error: ServiceError, content_errors: dict) -> None:
     """Put each message beside its field: content fields, design fields, or above the form."""
     fields = error.fields or {}
@@ -175,18 +191,15 @@ def new():
         template = services.get_template(request.args.get("template", type=int))
         form.fill(template.design)
         form.design_template.data = template.id
-    if form.validate_on_submit():
-        try:
-            data = _code_data(form, creating=True)
-            data["design_template_id"] = form.design_template.data or None
-            code = services.create_code(data)
-            if form.save_template.data:
-                services.save_template(form.save_template.data, code.design)
-        except ServiceError as error:
-            _show_error(form, error, content_errors)
-        else:
-            flash(f"“{code.name}” is ready.", "success")
-            return redirect(url_for("qr.detail", code_id=code.id))
+
+    def create():
+        data = _code_data(form, creating=True)
+        data["design_template_id"] = form.design_template.data or None
+        return _saved_as_template(form, services.create_code(data))
+
+    if done := submit(form, create, success=lambda code: f"“{code.name}” is ready.",
+                      then=_detail_url, show=_error_shower(content_errors)):
+        return done
     content = _content_from_request(form.type.data) if request.method == "POST" else {}
     return _form_page(form, content=content, content_errors=content_errors,
                       status=422 if (form.errors or content_errors) else 200)
@@ -212,21 +225,19 @@ def edit(code_id: int):
             form.expires_at.data = code.expires_at.astimezone(UTC).replace(tzinfo=None)
         for key in ("utm_source", "utm_medium", "utm_campaign"):
             getattr(form, key).data = (code.utm or {}).get(key, "")
-    if form.validate_on_submit():
-        try:
-            data = _code_data(form, creating=False)
-            data["design_template_id"] = form.design_template.data or None
-            if data["design_template_id"] == code.design_template_id:
-                data.pop("design_template_id")
-            code = services.update_code(code.id, data)
-            if form.save_template.data:
-                services.save_template(form.save_template.data, code.design)
-        except ServiceError as error:
-            _show_error(form, error, content_errors)
-        else:
-            flash("Saved." + (" The printed code still works: its link is the same."
-                              if code.kind == "dynamic" else ""), "success")
-            return redirect(url_for("qr.detail", code_id=code.id))
+
+    def change():
+        data = _code_data(form, creating=False)
+        data["design_template_id"] = form.design_template.data or None
+        if data["design_template_id"] == code.design_template_id:
+            data.pop("design_template_id")
+        return _saved_as_template(form, services.update_code(code.id, data))
+
+    if done := submit(form, change, then=_detail_url, show=_error_shower(content_errors),
+                      success=lambda saved: "Saved." + (
+                          " The printed code still works: its link is the same."
+                          if saved.kind == "dynamic" else "")):
+        return done
     content = (_content_from_request(form.type.data) if request.method == "POST"
                else {code.type: _content_values(code)}.get(form.type.data, {}))
     return _form_page(form, code=code, content=content, content_errors=content_errors,
@@ -353,15 +364,12 @@ def restore(code_id: int):
 def designs():
     permissions.require("qr.view")
     form = TemplateForm()
-    if form.validate_on_submit():
+    if request.method == "POST":
         permissions.require("qr.edit")
-        try:
-            template = services.save_template(form.name.data, form.design())
-        except ServiceError as error:
-            _show_error(form, error, {})
-        else:
-            flash(f"Design “{template.name}” saved.", "success")
-            return redirect(url_for("qr.designs"))
+    if done := submit(form, lambda: services.save_template(form.name.data, form.design()),
+                      success=lambda template: f"Design “{template.name}” saved.",
+                      then=url_for("qr.designs"), show=_error_shower({})):
+        return done
     return render("qr/designs.html", form=form, templates=services.list_templates(),
                   logo_form=LogoForm(), status=422 if form.errors else 200)
 
