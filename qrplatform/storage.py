@@ -17,6 +17,10 @@ for anything a tenant would not publish. Content keys are keyed hashes (HMAC wit
 derived from SECRET_KEY): a plain hash would let anyone who guesses a file's content (a Wi-Fi
 password in a static code) compute its key and confirm the guess.
 
+Private files (a job's ZIP, an uploaded CSV, an export) live under ``private/``: they have no
+public URL, the file server and the CDN prefix never hand them out, and ``send_private`` serves
+them from an authenticated route (a short-lived presigned URL on S3, the bytes from the folder).
+
 A browser or app can upload straight to the backend: ``presigned_put`` gives a short-lived URL
 to PUT one object to (S3's presigned URL; the local folder's signed ``/files/uploads/`` URL).
 """
@@ -35,10 +39,13 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
-from flask import Blueprint, Flask, abort, current_app, request, send_file
+from flask import Blueprint, Flask, abort, current_app, redirect, request, send_file
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+PRIVATE_PREFIX = "private/"
+# Seconds a presigned download of a private file stays valid.
+PRIVATE_URL_SECONDS = 300
 PRIVATE = "private, max-age=0, no-cache"
 # Sent with every stored file: opened as a page, an uploaded file runs nothing on our origin.
 SANDBOX = "sandbox"
@@ -120,7 +127,14 @@ def guess_type(key: str) -> str:
     return mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
+def is_private(key: str) -> bool:
+    return key.startswith(PRIVATE_PREFIX)
+
+
 def _public_url(base_url: str, key: str) -> str:
+    """The file's public URL; a private file has none ("" from put)."""
+    if is_private(key):
+        return ""
     return f"{base_url}/{quote(check_key(key))}"
 
 
@@ -282,12 +296,43 @@ class S3Storage:
     def url(self, key: str) -> str:
         return _public_url(self.base_url, key)
 
+    def presigned_get(self, key: str, filename: str) -> str:
+        return self.client.generate_presigned_url(
+            "get_object", ExpiresIn=PRIVATE_URL_SECONDS,
+            Params={"Bucket": self.bucket, "Key": check_key(key),
+                    "ResponseContentDisposition": _attachment(filename),
+                    "ResponseCacheControl": "private, no-store"})
+
     def check(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
 
 
 def storage() -> Storage:
     return current_app.extensions["qrp.storage"]
+
+
+def _attachment(filename: str) -> str:
+    return f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def send_private(key: str, filename: str | None = None):
+    """A private file for the caller an authenticated route has let in: a redirect to a
+    short-lived presigned URL on S3, the bytes themselves from the local folder."""
+    backend = storage()
+    filename = filename or key.rsplit("/", 1)[-1]
+    if isinstance(backend, S3Storage):
+        if not backend.exists(key):
+            abort(404)
+        response = redirect(backend.presigned_get(key, filename))
+    else:
+        try:
+            data = backend.get(key)
+        except KeyError:
+            abort(404)
+        response = current_app.response_class(data, mimetype=guess_type(key))
+        response.headers["Content-Disposition"] = _attachment(filename)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 files = Blueprint("files", __name__)
@@ -297,7 +342,7 @@ files = Blueprint("files", __name__)
 def serve_file(key: str):
     """The embedded storage's file server (in production the CDN or S3 serves files)."""
     backend = storage()
-    if not isinstance(backend, LocalStorage):
+    if not isinstance(backend, LocalStorage) or is_private(key):
         abort(404)
     try:
         path = backend.path(key)

@@ -40,7 +40,7 @@ WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "he
 MAX_PAGES = 70
 # Endpoints that answer files, fragments or redirects rather than pages.
 NOT_PAGES = {"static", "files.serve_file", "health.healthz", "health.readyz",
-             "api-docs.openapi_json", "qr.download", "qr.bulk_download", "teams.audit_csv",
+             "api-docs.openapi_json", "qr.download", "job_pages.job_file", "teams.audit_csv",
              "analytics.live"}
 # Links the crawler does not follow: files, other pages' query variants, leaving the session.
 SKIP = re.compile(r"/download|\.csv$|\.json$|^/files/|/static/|^/api/v1|^/logout|^/metrics")

@@ -236,6 +236,7 @@ def put_alert_rules(data):
 @blp.arguments(AnalyticsExportRequestSchema)
 @blp.response(202, AnalyticsExportAcceptedSchema)
 def start_export(data):
-    """Build a CSV in the background; follow ``status_url`` until ``result.download_url``."""
+    """Build a CSV in the background; follow ``status_url`` until the job lists the CSV in
+    ``files``."""
     job = services.start_export(data["kind"], _period(data))
     return {"job_id": job.id, "status_url": f"/api/v1/jobs/{job.id}"}

@@ -3,7 +3,6 @@ the hourly anomaly detection. Jobs take plain values, never ORM objects."""
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import secrets
@@ -25,10 +24,10 @@ from qrp_analytics.models import (
     WorkspaceBreakdown,
     WorkspaceHourly,
 )
-from qrplatform import jobs
+from qrplatform import csvfiles, jobs
 from qrplatform.auth.models import Workspace
 from qrplatform.extensions import db
-from qrplatform.storage import storage
+from qrplatform.storage import PRIVATE_PREFIX, storage
 from qrplatform.tenancy import unscoped
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ def _days(first_day: str, last_day: str) -> tuple[datetime, datetime]:
 def _export_csv(name: str, header, rows, total: int, noun: str) -> dict:
     """Write ``rows`` as CSV with progress every EXPORT_CHUNK rows, then store the file."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csvfiles.writer(buffer)
     writer.writerow(header)
     done = 0
     for row in rows:
@@ -57,11 +56,11 @@ def _export_csv(name: str, header, rows, total: int, noun: str) -> dict:
         done += 1
         if done % EXPORT_CHUNK == 0:
             jobs.progress(done, total, f"{done:,} of {total:,} {noun}")
-    # A random key: only whoever gets the link from the job can fetch the file.
-    key = f"exports/analytics/{secrets.token_urlsafe(24)}/{name}"
-    url = storage().put(key, buffer.getvalue().encode("utf-8"), "text/csv; charset=utf-8")
+    # Private: downloaded through the job's files, by the workspace only.
+    key = f"{PRIVATE_PREFIX}exports/analytics/{secrets.token_urlsafe(24)}/{name}"
+    storage().put(key, buffer.getvalue().encode("utf-8"), "text/csv; charset=utf-8")
     jobs.progress(done, total, f"{done:,} {noun} exported")
-    return {"download_url": url, "rows": done}
+    return {**jobs.produced_file("csv", key), "rows": done}
 
 
 class _Names:

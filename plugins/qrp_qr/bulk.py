@@ -16,7 +16,7 @@ from qrp_qr.models import QRCode
 from qrp_qr.rules import InvalidInput
 from qrplatform import events, jobs
 from qrplatform.extensions import db
-from qrplatform.storage import storage
+from qrplatform.storage import PRIVATE_PREFIX, storage
 from qrplatform.tenancy import current_workspace_id
 
 MAX_BULK_ROWS = 10_000
@@ -24,8 +24,8 @@ MAX_BULK_BYTES = 5 * 1024 * 1024
 
 
 def zip_key(workspace_id: int, upload_id: str) -> str:
-    """Where the job stores a bulk run's ZIP (the download page reads it there)."""
-    return f"bulk/{workspace_id}/{upload_id}.zip"
+    """Where the job stores a bulk run's ZIP: private, downloaded through the job's files."""
+    return f"{PRIVATE_PREFIX}bulk/{workspace_id}/{upload_id}.zip"
 
 
 class BulkRowsInvalid(InvalidInput):
@@ -113,7 +113,7 @@ def start_bulk(data: bytes, *, kind: str, qr_type: str, skip_invalid: bool,
     services.check_code_quotas([row["kind"] for row in rows])
     services.template_design(design_template_id)
     upload_id = secrets.token_hex(12)
-    key = f"bulk/{current_workspace_id()}/{upload_id}.csv"
+    key = f"{PRIVATE_PREFIX}bulk/{current_workspace_id()}/{upload_id}.csv"
     storage().put(key, data, content_type="text/csv")
     job = jobs.enqueue("qr.bulk_create", key, upload_id,
                        {"kind": kind, "type": qr_type, "design_template_id": design_template_id,

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import os
@@ -18,7 +17,8 @@ from typing import Any
 from flask import current_app
 
 from qrp_qr import bulk, render, rules, services, verify
-from qrplatform.jobs import JobError, progress
+from qrplatform import csvfiles
+from qrplatform.jobs import JobError, produced_file, progress
 from qrplatform.storage import storage
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,7 @@ def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dic
     return {
         "created": len(manifest),
         "skipped": row_errors + failed,
-        "zip_key": key,
-        "download_url": f"/qr/bulk/{upload_id}/download",
+        **(produced_file("zip", key) if key else {}),
     }
 
 
@@ -146,7 +145,7 @@ def _write_zip(manifest, drawn, rows, upload_id: str) -> str | None:
     with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
         with zipfile.ZipFile(buffer, "w") as archive:
             listing = io.StringIO()
-            writer = csv.writer(listing)
+            writer = csvfiles.writer(listing)
             writer.writerow(["row", "id", "name", "kind", "type", "short_url", "destination",
                              "png", "svg"])
             for row, code in manifest:

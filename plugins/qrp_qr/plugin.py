@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from qrp_qr import api, jobs, models, redirect, services, views
+from qrp_qr.cli import qr_cli
 from qrplatform.plugins import Metric, NavItem, Permission, Plugin, ProductEvent, Quota
 
 ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
@@ -59,6 +60,7 @@ plugin = Plugin(
     },
     streams={"qr.scanned": "qrp.scans"},
     jobs=[jobs.bulk_create],
+    commands=[qr_cli],
     # Live (not archived) codes per plan; archiving frees a place, and an archived code can
     # always be exported or restored.
     quotas={

@@ -6,7 +6,6 @@ cache must forget a code.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from qrp_qr.rules import InvalidInput
 from qrplatform import events, hosts, quotas
 from qrplatform.errors import NotFound, ServiceError
 from qrplatform.extensions import db
-from qrplatform.storage import content_key, storage
+from qrplatform.storage import content_digest, content_key, storage
 from qrplatform.tenancy import current_workspace_id, get_or_404, unscoped
 
 MAX_LOGO_BYTES = 2 * 1024 * 1024
@@ -425,7 +424,8 @@ def image_key(text: str, design: dict[str, Any], fmt: str, size: int) -> str:
     so an image is drawn once and cached for ever (immutable)."""
     material = json.dumps([render.RENDER_VERSION, text, design, fmt, size], sort_keys=True,
                           separators=(",", ":"))
-    digest = hashlib.sha256(material.encode()).hexdigest()
+    # Keyed: nobody can compute the key of a guessed Wi-Fi password or vCard from outside.
+    digest = content_digest(material.encode())
     return f"c/qr/{digest[:2]}/{digest}.{fmt}"
 
 

@@ -12,7 +12,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -420,17 +419,3 @@ def bulk_job(job_id: str):
     permissions.require("qr.view")
     return render("qr/bulk_job.html", job=get_job(job_id))
 
-
-@bp.get("/bulk/<upload_id>/download")
-@login_required
-def bulk_download(upload_id: str):
-    permissions.require("qr.view")
-    if not upload_id.isalnum():
-        abort(404)
-    try:
-        data = storage().get(bulk_codes.zip_key(g.workspace.id, upload_id))
-    except KeyError:
-        abort(404)
-    return Response(data, mimetype="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="qr-codes-{upload_id[:8]}.zip"',
-        "Cache-Control": "private, no-store"})

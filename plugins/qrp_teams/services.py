@@ -7,7 +7,6 @@ every action checks its permission through ``qrplatform.permissions`` first.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import io
@@ -24,7 +23,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, or_, select
 
 from qrp_teams.models import AuditEntry, Invitation, RecoveryCode, SecondFactor, WorkspaceSecurity
-from qrplatform import events, notify, permissions, quotas
+from qrplatform import csvfiles, events, notify, permissions, quotas
 from qrplatform.auth import services as accounts
 from qrplatform.auth import sessions
 from qrplatform.auth.models import ROLES, Membership, User, Workspace
@@ -563,7 +562,7 @@ def export_audit_csv(criteria: AuditFilter) -> Iterator[str]:
 
     def rows() -> Iterator[str]:
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csvfiles.writer(buffer)
         writer.writerow(CSV_COLUMNS)
         with app.app_context(), tenant_scope(workspace_id):
             for n, entry in enumerate(db.session.scalars(

@@ -245,6 +245,15 @@ def current() -> RunningJob | None:
     return _running.get()
 
 
+def produced_file(name: str, key: str) -> dict[str, Any]:
+    """Result entries for a file the running job made (a private storage key): downloadable
+    by the workspace at GET /api/v1/jobs/{id}/files/{name} with a token and, in a browser,
+    at ``download_url``."""
+    running = _running.get()
+    return {"files": {name: key},
+            "download_url": f"/jobs/{running.id}/files/{name}" if running else None}
+
+
 def _update_row(job_id: str, **values) -> None:
     """Update a job row on its own connection, outside the job's own transaction."""
     with db.engine.begin() as conn:

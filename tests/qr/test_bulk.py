@@ -102,10 +102,9 @@ def test_a_thousand_rows_through_a_real_rq_worker(make_app, db, redis, redis_url
 
     listing = client.get("/api/v1/qr-codes?q=Code 99&per_page=100", headers=bearer).json
     by_name = {c["name"]: c for c in listing["items"]}
-    with rq_app.app_context():
-        from qrplatform.storage import storage
-
-        archive = zipfile.ZipFile(io.BytesIO(storage().get(job["result"]["zip_key"])))
+    download = client.get(job["files"][0]["url"], headers=bearer)
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(download.get_data()))
     names = archive.namelist()
     assert sum(n.startswith("png/") for n in names) == 1000
     assert sum(n.startswith("svg/") for n in names) == 1000
