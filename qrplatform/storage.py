@@ -42,11 +42,15 @@ from urllib.parse import quote
 from flask import Blueprint, Flask, abort, current_app, redirect, request, send_file
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from qrplatform.inputs import max_body
+
 IMMUTABLE = "public, max-age=31536000, immutable"
 PRIVATE_PREFIX = "private/"
 # Seconds a presigned download of a private file stays valid.
 PRIVATE_URL_SECONDS = 300
 PRIVATE = "private, max-age=0, no-cache"
+# The most the local presigned-upload route reads; each signed URL carries its own, smaller cap.
+MAX_PRESIGNED_BYTES = 1024 * 1024 * 1024
 # Sent with every stored file: opened as a page, an uploaded file runs nothing on our origin.
 SANDBOX = "sandbox"
 
@@ -107,11 +111,13 @@ def content_digest(data: bytes) -> str:
     return hmac.new(secret, data, hashlib.sha256).hexdigest()
 
 
-def content_key(data: bytes, extension: str, prefix: str = "c") -> str:
+def content_key(data: bytes, extension: str, prefix: str = "c", namespace: str = "") -> str:
     """A key derived from the bytes: the same content always lands on the same key, so the
     file can be cached forever (put it with ``immutable=True``). Keyed (``content_digest``):
-    a key says nothing about the content and cannot be computed from outside."""
-    digest = content_digest(data)
+    a key says nothing about the content and cannot be computed from outside. A
+    ``namespace`` (a workspace) gets keys of its own for the same bytes, so one tenant's
+    upload never shares, or reveals, another's object."""
+    digest = content_digest(f"{namespace}\0".encode() + data if namespace else data)
     return f"{prefix}/{digest[:2]}/{digest}.{extension.lstrip('.')}"
 
 
@@ -367,6 +373,7 @@ def _upload_signer() -> URLSafeTimedSerializer:
 
 
 @files.put("/files/uploads/<token>")
+@max_body(MAX_PRESIGNED_BYTES)
 def presigned_upload(token: str):
     """The local folder's answer to an S3 presigned PUT: the signed token names the key, the
     Content-Type and the largest size allowed, and expires like S3's URL would."""

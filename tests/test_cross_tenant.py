@@ -43,6 +43,28 @@ def make_design_template(owner) -> str:
     return str(response.json["id"])
 
 
+def make_asset(owner) -> str:
+    import io
+
+    from PIL import Image
+
+    image = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(image, "PNG")
+    image.seek(0)
+    response = owner.post("/api/v1/assets", data={"file": (image, "owner's logo.png"),
+                                                  "name": "owner's logo"},
+                          content_type="multipart/form-data")
+    assert response.status_code == 201, response.json
+    return str(response.json["id"])
+
+
+def make_asset_upload(owner) -> str:
+    response = owner.post("/api/v1/assets/uploads", json={
+        "filename": "owner's.png", "content_type": "image/png", "bytes": 100})
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
 # Path template → maker(owner) returning the id of a resource the owner's workspace holds.
 # A template also covers the paths below it (/qr-codes/{code_id}/analytics, …/image, …).
 MAKERS = {
@@ -50,12 +72,15 @@ MAKERS = {
     "/api/v1/jobs/{job_id}": make_job,
     "/api/v1/qr-codes/{code_id}": make_qr_code,
     "/api/v1/qr-design-templates/{template_id}": make_design_template,
+    "/api/v1/assets/{asset_id}": make_asset,
+    "/api/v1/assets/uploads/{upload_id}": make_asset_upload,
 }
 
 MAKERS.update(TEAMS_MAKERS)
 
 # Collections whose listing must never show another workspace's items ("owner's" names).
-COLLECTIONS = ["/api/v1/tokens", "/api/v1/qr-codes", "/api/v1/qr-design-templates"]
+COLLECTIONS = ["/api/v1/tokens", "/api/v1/qr-codes", "/api/v1/qr-design-templates",
+               "/api/v1/assets"]
 
 
 class Owner:
@@ -107,7 +132,8 @@ def test_no_operation_reaches_another_workspace(app, owner_and_intruder):
         assert response.status_code in (404, 422) if method in {"put", "patch", "post"} \
             else response.status_code == 404, (method, url, response.status_code, response.json)
         if response.status_code == 422:  # refused on its input: try the resource's own GET
-            assert intruder.get(path.replace("{" + name + "}", resource_id)).status_code == 404
+            assert intruder.get(template.replace("{" + name + "}", resource_id)).status_code \
+                == 404
         tried += 1
     assert tried >= 2
 
@@ -117,6 +143,7 @@ def test_listings_show_only_your_workspace(owner_and_intruder):
     make_token(owner)
     make_qr_code(owner)
     make_design_template(owner)
+    make_asset(owner)
     for path in COLLECTIONS:
         assert intruder.get(path).status_code == 200
         assert "owner's" not in intruder.get(path).get_data(as_text=True)

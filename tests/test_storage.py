@@ -174,3 +174,11 @@ def test_local_presigned_put_checks_its_signature_type_and_size(app, client):
     with app.app_context():
         assert storage().get("uploads/2/xyz") == PNG
         assert storage().size("uploads/2/xyz") == len(PNG)
+
+
+def test_local_presigned_put_takes_files_larger_than_the_default_body_cap(app, client):
+    big = PNG * 40_000  # ~8 MB: far above QRP_MAX_BODY_BYTES; the signed URL allows it
+    with app.app_context():
+        upload = storage().presigned_put("uploads/3/big", "image/png", max_bytes=len(big))
+    assert client.put(urlsplit(upload.url).path, data=big, headers=upload.headers
+                      ).status_code == 200
