@@ -41,7 +41,7 @@ MAX_PAGES = 70
 # Endpoints that answer files, fragments or redirects rather than pages.
 NOT_PAGES = {"static", "files.serve_file", "health.healthz", "health.readyz",
              "api-docs.openapi_json", "qr.download", "job_pages.job_file", "teams.audit_csv",
-             "analytics.live"}
+             "analytics.live", "assets.card", "assets.picker"}
 # Links the crawler does not follow: files, other pages' query variants, leaving the session.
 SKIP = re.compile(r"/download|\.csv$|\.json$|^/files/|/static/|^/api/v1|^/logout|^/metrics")
 
@@ -82,6 +82,10 @@ def seeded(app, db, api, create_user):
                             b"Table 2,https://example.com/t/2\n"), "tables.csv"),
         "kind": "dynamic", "type": "url"}, content_type="multipart/form-data")
     assert bulk.status_code == 202, bulk.json
+    logo = owner.post("/api/v1/assets", data={"file": (io.BytesIO(_png(300)), "Brand logo.png"),
+                                              "tags": ["brand"]},
+                      content_type="multipart/form-data")
+    assert logo.status_code == 201, logo.json
     invite = owner.post("/api/v1/teams/invitations", json={"email": "grace@example.com",
                                                            "role": "editor"})
     assert invite.status_code == 201, invite.json
