@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from qrp_assets import api, jobs, models, views
-from qrplatform.plugins import NavItem, Permission, Plugin, Schedule
+from qrp_assets import api, jobs, models, services, views
+from qrplatform.plugins import NavItem, Permission, Plugin, Quota, Schedule
 
 ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
 MB = 1_000_000
@@ -31,8 +31,12 @@ plugin = Plugin(
     jobs=[jobs.make_thumbnails, jobs.purge_expired_uploads],
     schedules=[Schedule(jobs.purge_expired_uploads, every_seconds=3600)],
     quotas={
-        "assets.storage_bytes": {"free": 100 * MB, "pro": 5_000 * MB, "business": 50_000 * MB},
-        "assets.files": {"free": 100, "pro": 5_000, "business": None},
+        services.STORAGE_QUOTA: Quota({"free": 100 * MB, "pro": 5_000 * MB,
+                                       "business": 50_000 * MB, "enterprise": None},
+                                      "of storage in the media library",
+                                      usage=services.used_bytes, unit="bytes"),
+        services.FILES_QUOTA: Quota({"free": 100, "pro": 5_000, "business": None},
+                                    "files in the media library", usage=services.file_count),
     },
     settings={
         # Per file, whatever the route; multipart bodies stop at 64 MiB (api.MULTIPART_CAP).

@@ -485,6 +485,10 @@ def _safe_pdf(data: bytes, limits: Limits) -> SafeFile:
 def _strip_pdf(pdf) -> list[str]:
     """Remove what can act or carry data: document and page actions, JavaScript, embedded
     files, forms, annotations other than links, metadata. Returns what was found."""
+    return [*_strip_document(pdf), *_strip_annotations(pdf), *_strip_objects(pdf)]
+
+
+def _strip_document(pdf) -> list[str]:
     import pikepdf
 
     found: list[str] = []
@@ -500,6 +504,13 @@ def _strip_pdf(pdf) -> list[str]:
             if key in names:
                 del names[key]
                 found.append("JavaScript" if key == "/JavaScript" else "embedded files")
+    return found
+
+
+def _strip_annotations(pdf) -> list[str]:
+    import pikepdf
+
+    found: list[str] = []
     for page in pdf.pages:
         annotations = page.obj.get("/Annots")
         if isinstance(annotations, pikepdf.Array):
@@ -507,6 +518,14 @@ def _strip_pdf(pdf) -> list[str]:
             if len(kept) != len(annotations):
                 found.append("annotations other than web links (comments, launch actions)")
             page.obj["/Annots"] = kept
+    return found
+
+
+def _strip_objects(pdf) -> list[str]:
+    """Wherever they hide (outlines, form fields, names): code, automatic actions, files."""
+    import pikepdf
+
+    found: list[str] = []
     for obj in pdf.objects:
         if not isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
             continue

@@ -31,6 +31,8 @@ from qrplatform.extensions import db
 from qrplatform.storage import content_key, storage
 from qrplatform.tenancy import current_workspace_id, get_or_404, unscoped
 
+STORAGE_QUOTA = "assets.storage_bytes"
+FILES_QUOTA = "assets.files"
 PER_PAGE = 24
 MAX_TAGS = 20
 SORTS = {
@@ -142,15 +144,13 @@ def file_count() -> int:
 
 def usage() -> dict[str, dict[str, int | None]]:
     """The workspace's storage and file count against its plan, for the library and API."""
-    return {"bytes": {"used": used_bytes(), "limit": quotas.limit("assets.storage_bytes")},
-            "files": {"used": file_count(), "limit": quotas.limit("assets.files")}}
+    return {"bytes": {"used": used_bytes(), "limit": quotas.limit(STORAGE_QUOTA)},
+            "files": {"used": file_count(), "limit": quotas.limit(FILES_QUOTA)}}
 
 
 def check_quota(adding_bytes: int, adding_files: int) -> None:
-    quotas.check("assets.files", file_count(), adding_files, noun="files in the library")
-    if adding_bytes > 0:
-        quotas.check("assets.storage_bytes", used_bytes(), adding_bytes,
-                     noun="bytes of storage")
+    quotas.check(FILES_QUOTA, adding=adding_files)
+    quotas.check(STORAGE_QUOTA, adding=adding_bytes)
 
 
 def _megabytes(count: int) -> str:

@@ -145,7 +145,8 @@ def test_quotas_count_files_and_bytes_by_plan(db, owner):
         db.session.commit()
     refused = upload(owner, files.png(), "one-more.png")
     assert refused.status_code == 402
-    assert "Free plan allows 100 files in the library" in refused.json["error"]["message"]
+    assert ("Free plan allows 100 files in the media library; you have 100. Remove some "
+            "first, or upgrade: the Pro plan allows 5,000.") in refused.json["error"]["message"]
     set_plan(owner.workspace_id, "pro")
     assert upload(owner, files.png(), "one-more.png").status_code == 201
     with tenant_scope(owner.workspace_id):
@@ -153,7 +154,7 @@ def test_quotas_count_files_and_bytes_by_plan(db, owner):
         db.session.commit()
     big = upload(owner, files.png(2000, 2000, "white"), "big.png")
     assert big.status_code == 402
-    assert "bytes of storage" in big.json["error"]["message"]
+    assert "Pro plan allows 5.0 GB of storage in the media library" in big.json["error"]["message"]
 
 
 def test_presigned_upload_to_s3_with_a_real_put(make_s3_app, moto_server, s3_bucket, db,
