@@ -1,15 +1,17 @@
 """The tenant gateway: what every request passes through before and after its view.
 
 request id → tenant context (session user, Bearer API token, or a plugin resolving the Host)
-→ input limits (body size, JSON nesting, NUL bytes: qrplatform.inputs)
 → rate limit (flask-limiter; keyed by workspace, else client IP; limits from the plan)
+→ input limits (body size, JSON nesting, NUL bytes: qrplatform.inputs)
 → view → security headers on the response.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
@@ -62,10 +64,33 @@ def plan_rate_limit() -> str:
     return f"{quotas.limit(RATE_LIMIT_QUOTA, workspace.plan)} per minute"
 
 
+HSTS = "max-age=63072000; includeSubDomains"
+# Wrong passwords for one account, from any address: each step waits longer.
+ACCOUNT_BACKOFF = "5 per minute; 20 per hour; 100 per day"
+
+
+def account_key() -> str:
+    """The account a password check is about (the e-mail in the form or JSON), hashed."""
+    try:
+        body = request.get_json(silent=True) if request.is_json else request.form
+    except RecursionError:  # nested too deep: the input check answers it
+        body = None
+    email = body.get("email") if isinstance(body, Mapping) else None
+    email = email.strip().lower() if isinstance(email, str) else ""
+    return "account:" + hashlib.sha256(email.encode()).hexdigest()[:32]
+
+
+def _password_check(per_ip: str) -> tuple[RateLimit, RateLimit]:
+    return (RateLimit(per_ip, methods=("POST",)),
+            RateLimit(ACCOUNT_BACKOFF, methods=("POST",), key=account_key, failures_only=True))
+
+
 # Routes with a limit of their own; plugins add theirs with Plugin.rate_limits.
 CORE_RATE_LIMITS = {
-    "account.login": RateLimit("10 per minute", methods=("POST",)),
+    "account.login": _password_check("10 per minute"),
+    "auth.create_token": _password_check("10 per minute"),
     "account.signup": RateLimit("20 per hour", methods=("POST",)),
+    "auth.signup": RateLimit("20 per hour", methods=("POST",)),
     "account.forgot_password": RateLimit("5 per minute", methods=("POST",)),
     **{endpoint: RateLimit.exempt() for endpoint in UNTHROTTLED_ENDPOINTS},
 }
@@ -108,23 +133,37 @@ def create_limiter(app: Flask) -> Limiter:
                       headers_enabled=True, key_prefix="qrp-rl", on_breach=_rate_limited)
     limiter.request_filter(_unthrottled)
     limiter.init_app(app)
+    # After the limiter's own check: a refused Bearer token still counts against the IP, and
+    # a flood is refused before its input is read.
+    app.before_request(_refuse_invalid_bearer)
+    app.before_request(inputs.check_request)
     app.extensions["qrp.limiter"] = limiter
     apply_rate_limits(app, CORE_RATE_LIMITS)
     return limiter
 
 
-def apply_rate_limits(app: Flask, limits: Mapping[str, RateLimit]) -> None:
-    """Wrap each named view with its own limit (or exemption) on this app's limiter."""
+def _failed(response) -> bool:
+    return response.status_code >= 400
+
+
+def apply_rate_limits(app: Flask,
+                      limits: Mapping[str, RateLimit | tuple[RateLimit, ...]]) -> None:
+    """Wrap each named view with its own limits (or exemption) on this app's limiter."""
     limiter: Limiter = app.extensions["qrp.limiter"]
-    for endpoint, rate_limit in limits.items():
+    for endpoint, declared in limits.items():
         view = app.view_functions.get(endpoint)
         if view is None:
             raise KeyError(f"rate limit for unknown endpoint {endpoint!r}")
-        if rate_limit.limit is None:
-            app.view_functions[endpoint] = limiter.exempt(view)
-        else:
-            methods = list(rate_limit.methods) if rate_limit.methods else None
-            app.view_functions[endpoint] = limiter.limit(rate_limit.limit, methods=methods)(view)
+        for rate_limit in declared if isinstance(declared, tuple) else (declared,):
+            if rate_limit.limit is None:
+                view = limiter.exempt(view)
+                continue
+            view = limiter.limit(
+                rate_limit.limit,
+                methods=list(rate_limit.methods) if rate_limit.methods else None,
+                key_func=rate_limit.key,
+                deduct_when=_failed if rate_limit.failures_only else None)(view)
+        app.view_functions[endpoint] = view
 
 
 def request_id(incoming: str | None) -> str:
@@ -143,8 +182,9 @@ def _resolve_tenant():
     if header[:7].lower() == "bearer ":
         identity = auth.token_identity(header[7:].strip())
         if identity is None:
-            return api_error(401, "The API token is missing, revoked or not valid.",
-                             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            g.invalid_bearer = True  # refused once the IP's limit has counted it
+            set_scope(None)
+            return None
         g.user, g.api_token = identity
         g.workspace = db.session.get(Workspace, g.api_token.workspace_id)
     elif not is_api_request() and current_user.is_authenticated:
@@ -154,6 +194,13 @@ def _resolve_tenant():
         g.role = auth.member_role(g.user, g.workspace.id)
     signals.tenant_resolved.send(current_app._get_current_object(), request=request)
     set_scope(g.workspace.id if g.workspace is not None else None)
+    return None
+
+
+def _refuse_invalid_bearer():
+    if g.get("invalid_bearer"):
+        return api_error(401, "The API token is missing, revoked or not valid.",
+                         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     return None
 
 
@@ -200,8 +247,24 @@ def _security_headers(response):
     headers.setdefault("Permissions-Policy",
                        "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
     if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        headers.setdefault("Strict-Transport-Security", HSTS)
+    if is_api_request():
+        headers.setdefault("Cache-Control", "no-store")
+    _ietf_rate_limit_headers(headers)
     return response
+
+
+def _ietf_rate_limit_headers(headers) -> None:
+    """The IETF ``RateLimit-Policy`` and ``RateLimit`` fields beside flask-limiter's
+    X-RateLimit-* (draft-ietf-httpapi-ratelimit-headers): quota, window, remaining, reset."""
+    limiter = current_app.extensions.get("qrp.limiter")
+    current = limiter.current_limit if limiter is not None and limiter.enabled else None
+    if current is None:
+        return
+    window = current.limit.get_expiry()
+    reset = max(0, int(current.reset_at - time.time()))
+    headers["RateLimit-Policy"] = f'"default";q={current.limit.amount};w={window}'
+    headers["RateLimit"] = f'"default";r={max(0, current.remaining)};t={reset}'
 
 
 def _origin(url: str | None) -> str | None:
@@ -233,7 +296,6 @@ def init_app(app: Flask) -> None:
     # Order matters: the request id and the tenant are known before the rate limit runs.
     app.before_request(_assign_request_id)
     app.before_request(_resolve_tenant)
-    app.before_request(inputs.check_request)
     app.after_request(_security_headers)
     app.after_request(_count_rate_limit_hit)
     app.teardown_request(_clear_scope)

@@ -61,10 +61,15 @@ class NavItem:
 @dataclass(frozen=True)
 class RateLimit:
     """A route's own rate limit (flask-limiter syntax, e.g. "10 per minute"), instead of the
-    plan's default; ``limit=None`` exempts the route (health probes, the scan redirect)."""
+    plan's default; ``limit=None`` exempts the route (health probes, the scan redirect).
+    ``key`` counts per something else than the caller (an account, a code: a function of the
+    request); ``failures_only`` counts only answers of 400 and above (wrong passwords). A route
+    may have several: give a tuple of them."""
 
     limit: str | None
     methods: tuple[str, ...] | None = None
+    key: Callable[[], str] | None = None
+    failures_only: bool = False
 
     @classmethod
     def exempt(cls) -> RateLimit:

@@ -32,7 +32,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from qrp_qr import linkcache, payloads, services
 from qrp_qr.linkcache import cache_for, counter_for
 from qrplatform import events, hosts, metrics, privacy, signals, telemetry, useragents
-from qrplatform.gateway import request_id
+from qrplatform.gateway import HSTS, request_id
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,9 @@ class ShortLinkMiddleware:
             ("Location", entry["target"]),
             ("Cache-Control", "private, max-age=0, no-store"),
             ("Referrer-Policy", "no-referrer-when-downgrade"),
+            ("X-Content-Type-Options", "nosniff"),
+            *((("Strict-Transport-Security", HSTS),)
+              if environ.get("wsgi.url_scheme") == "https" else ()),
             ("Content-Length", "0"),
         ])
         if self.log_sample and random.random() < self.log_sample:
@@ -347,6 +350,13 @@ def short_link_middleware(app: Flask, wsgi_app):
     return ShortLinkMiddleware(wsgi_app, app, link_path_prefix(app), log_sample)
 
 
+CODE_PASSWORD_LIMIT = "5 per minute; 30 per hour"
+
+
+def _code_key() -> str:
+    return f"qr-code:{request.view_args.get('short_code')}"
+
+
 def init_app(app: Flask) -> None:
     """Mount the short links at SHORT_LINK_BASE_URL's path, with the fast path in front."""
     from qrplatform.extensions import csrf
@@ -368,5 +378,9 @@ def init_app(app: Flask) -> None:
     apply_rate_limits(app, {
         "qr_short_links.follow": RateLimit.exempt(),
         "qr_short_links.content": RateLimit.exempt(),
-        "qr_short_links.unlock": RateLimit("10 per minute", methods=("POST",)),
+        "qr_short_links.unlock": (
+            RateLimit("10 per minute", methods=("POST",)),
+            # Wrong passwords for one code, from any number of addresses.
+            RateLimit(CODE_PASSWORD_LIMIT, methods=("POST",), key=_code_key,
+                      failures_only=True)),
     })
