@@ -398,14 +398,25 @@ def presigned_upload(token: str):
     return "", 200
 
 
+# The settings that choose and reach the backend: ``make_backend`` needs these and no app.
+BACKEND_SETTINGS = ("S3_BUCKET", "S3_ENDPOINT_URL", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY",
+                    "S3_REGION", "CDN_BASE_URL", "PUBLIC_BASE_URL", "QRP_STORAGE_DIR")
+
+
+def backend_settings(app: Flask) -> dict:
+    """What another process (a job's drawing pool) needs to open the same backend."""
+    return {name: app.config.get(name) for name in BACKEND_SETTINGS}
+
+
+def make_backend(config) -> Storage:
+    if config.get("S3_BUCKET"):
+        return S3Storage(config)
+    base = config.get("CDN_BASE_URL") or config["PUBLIC_BASE_URL"] + "/files"
+    return LocalStorage(config["QRP_STORAGE_DIR"], base)
+
+
 def init_app(app: Flask) -> None:
-    backend: Storage
-    if app.config.get("S3_BUCKET"):
-        backend = S3Storage(app.config)
-    else:
-        base = app.config.get("CDN_BASE_URL") or app.config["PUBLIC_BASE_URL"] + "/files"
-        backend = LocalStorage(app.config["QRP_STORAGE_DIR"], base)
-    app.extensions["qrp.storage"] = backend
+    app.extensions["qrp.storage"] = make_backend(app.config)
     app.register_blueprint(files)
     from qrplatform.extensions import csrf
 

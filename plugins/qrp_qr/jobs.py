@@ -5,59 +5,20 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
 import tempfile
 import time
 import zipfile
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from multiprocessing import get_context
 from typing import Any
 
 from flask import current_app
 
-from qrp_qr import bulk, render, rules, services, verify
+from qrp_qr import bulk, drawing, render, rules, services, verify
 from qrplatform import csvfiles
 from qrplatform.jobs import JobError, produced_file, progress
-from qrplatform.storage import storage
+from qrplatform.storage import backend_settings, storage
 
 log = logging.getLogger(__name__)
-
-CHUNK = 250                 # rows per task handed to a drawing process
-IN_PROCESS_BELOW = 300      # small files: starting processes costs more than it saves
-
-
-def _draw_chunk(task: tuple[list[tuple[int, str]], dict, bytes | None]) -> list[tuple]:
-    """Runs in a drawing process: each code drawn at the default size, decoded, and also
-    written as SVG and PDF. Returns (index, png, svg, pdf, error)."""
-    items, design, logo_png = task
-    logo = render.load_logo(logo_png) if logo_png else None
-    out = []
-    for index, text in items:
-        try:
-            lay = render.layout(text, design, logo)
-            image = render.render_image(lay, render.DEFAULT_SIZE)
-            verify.check_decodes(text, image, design, lay.width)
-            out.append((index, render.encode_png(image),
-                        render.render_svg(lay, render.DEFAULT_SIZE),
-                        render.render_pdf(lay, render.DEFAULT_SIZE), None))
-        except (verify.Unscannable, render.PayloadTooLong) as exc:
-            out.append((index, None, None, None, str(exc)))
-    return out
-
-
-def _draw_all(texts: list[str], design: dict, logo_png: bytes | None):
-    """Yields drawn chunks as they finish, using every core for large files."""
-    tasks = [([(i, texts[i]) for i in range(start, min(start + CHUNK, len(texts)))],
-              design, logo_png) for start in range(0, len(texts), CHUNK)]
-    processes = current_app.config["QR_BULK_PROCESSES"] or os.cpu_count() or 1
-    if len(texts) < IN_PROCESS_BELOW or processes < 2:
-        for task in tasks:
-            yield _draw_chunk(task)
-        return
-    # spawn, not fork: the worker holds database connections and threads a fork would copy.
-    with ProcessPoolExecutor(max_workers=processes, mp_context=get_context("spawn")) as pool:
-        yield from pool.map(_draw_chunk, tasks)
 
 
 def _slug(text: str) -> str:
@@ -109,31 +70,28 @@ def _usable_design(template_id: int | None) -> dict[str, Any]:
 
 
 def _draw_and_store(rows: list[dict[str, Any]], design: dict[str, Any]
-                    ) -> tuple[dict[int, tuple[bytes, bytes, bytes]], list[dict[str, Any]]]:
-    """Draw, decode and store every row's images; returns them by row index, and the rows
-    whose code would not scan."""
+                    ) -> tuple[dict[int, tuple[bytes, bytes]], list[dict[str, Any]]]:
+    """Draw, decode and store every row's images (on every core: ``drawing``); returns the
+    PNG and SVG of each by row index, and the rows whose code would not scan."""
     backend = storage()
     logo_png = backend.get(design["logo"]) if design.get("logo") else None
-    drawn: dict[int, tuple[bytes, bytes, bytes]] = {}
+    items = [drawing.Item(index, row["text"], tuple(
+        services.image_key(row["text"], design, fmt, render.DEFAULT_SIZE)
+        for fmt in render.FORMATS)) for index, row in enumerate(rows)]
+    drawn: dict[int, tuple[bytes, bytes]] = {}
     failed: list[dict[str, Any]] = []
     done, total = 0, len(rows)
-    with ThreadPoolExecutor(max_workers=8) as uploads:
-        pending = []
-        for chunk in _draw_all([r["text"] for r in rows], design, logo_png):
-            for index, png, svg, pdf, error in chunk:
-                if error:
-                    failed.append({"row": rows[index]["row"], "errors": {"design": [error]}})
-                    continue
-                drawn[index] = (png, svg, pdf)
-                for fmt, blob in zip(render.FORMATS, (png, svg, pdf), strict=True):
-                    key = services.image_key(rows[index]["text"], design, fmt,
-                                             render.DEFAULT_SIZE)
-                    pending.append(uploads.submit(backend.put, key, blob,
-                                                  render.MIME_TYPES[fmt], True))
+    with drawing.DrawingPool(current_app.config["QR_BULK_PROCESSES"],
+                             backend_settings(current_app), backend) as pool:
+        for chunk in pool.draw(items, design, logo_png):
+            for code in chunk:
+                if code.error:
+                    failed.append({"row": rows[code.index]["row"],
+                                   "errors": {"design": [code.error]}})
+                else:
+                    drawn[code.index] = (code.png, code.svg)
             done += len(chunk)
             progress(done, total, f"Drew and checked {done:,} of {total:,} codes")
-        for future in pending:
-            future.result()
     return drawn, failed
 
 
@@ -149,7 +107,7 @@ def _write_zip(manifest, drawn, rows, upload_id: str) -> str | None:
             writer.writerow(["row", "id", "name", "kind", "type", "short_url", "destination",
                              "png", "svg"])
             for row, code in manifest:
-                png, svg, _pdf = drawn[index_of[id(row)]]
+                png, svg = drawn[index_of[id(row)]]
                 stem = f"{row['row']:05d}-{_slug(code['name'])}"
                 # PNGs are compressed already; storing them is as small and much faster.
                 archive.writestr(f"png/{stem}.png", png, compress_type=zipfile.ZIP_STORED)

@@ -6,12 +6,14 @@ import csv
 import io
 import signal
 import zipfile
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
 from qrp_qr.models import QRCode
+from qrp_qr.render import MIME_TYPES
 from qrplatform.tenancy import unscoped
 from qrplatform.testing.pytest_plugin import set_plan
 from tests.qr.conftest import decode_image
@@ -115,4 +117,8 @@ def test_a_thousand_rows_through_a_real_rq_worker(make_app, db, redis, redis_url
         assert decode_image(image.convert("RGB")) == [entry["short_url"]]
     sample = by_name["Code 99"]
     assert sample["destination"] == "https://example.com/p/99"
+    # The drawing processes stored each code's three files where its image URLs point.
+    for fmt, url in sample["image_url"].items():
+        stored = client.get(urlsplit(url).path)
+        assert stored.status_code == 200 and stored.mimetype == MIME_TYPES[fmt], fmt
     assert next(e for e in manifest if e["name"] == "Code 99")["short_url"] == sample["short_url"]

@@ -1,0 +1,151 @@
+"""QR module grids, bit for bit what the ``qrcode`` library makes, at a fraction of its cost.
+
+``qrcode`` picks the data segments, the version and the codewords (its ``add_data``,
+``best_fit`` and ``create_data``, used as they are), then lays the codewords out eight times,
+once per mask pattern, scoring each layout in pure Python: three quarters of a code's cost. Here
+the layout and the scoring are array operations over per-version tables (where each codeword
+bit goes, the function patterns, the eight masks), made once per version from ``qrcode``'s own
+routines. The result is the same grid as ``QRCode.make()``, same mask included, so images keep
+their pixels (and their storage keys); tests/qr/test_encoder.py compares the two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import qrcode
+from qrcode import util
+
+# The 1:1:3:1:1 finder-like patterns with four light modules on one side (ISO/IEC 18004 N3),
+# as eleven-bit numbers, the first module the highest bit.
+_FINDER_LIKE = (0b10111010000, 0b00001011101)
+
+
+@dataclass(frozen=True)
+class _Version:
+    size: int
+    rows: np.ndarray          # where each data bit goes, in placement order
+    cols: np.ndarray
+    test_base: np.ndarray     # function patterns as scored (format and version bits light)
+    masks: np.ndarray         # (8, bits): each mask pattern at the data positions
+
+
+def _blank(version: int) -> qrcode.QRCode:
+    """A code of ``version`` with only its finder, alignment and timing patterns set."""
+    code = qrcode.QRCode(version=version, border=0)
+    code.modules_count = size = version * 4 + 17
+    code.modules = [[None] * size for _ in range(size)]
+    code.setup_position_probe_pattern(0, 0)
+    code.setup_position_probe_pattern(size - 7, 0)
+    code.setup_position_probe_pattern(0, size - 7)
+    code.setup_position_adjust_pattern()
+    code.setup_timing_pattern()
+    return code
+
+
+def _with_format(code: qrcode.QRCode, error_correction: int, mask: int, test: bool) -> None:
+    code.error_correction = error_correction
+    code.setup_type_info(test, mask)
+    if code.version >= 7:
+        code.setup_type_number(test)
+
+
+@lru_cache(maxsize=40)
+def _version(version: int) -> _Version:
+    code = _blank(version)
+    _with_format(code, qrcode.constants.ERROR_CORRECT_M, 0, test=True)
+    size = code.modules_count
+    free = [[cell is None for cell in row] for row in code.modules]
+    # The placement order of QRCode.map_data: two-column strips from the right, upwards then
+    # downwards, skipping the vertical timing column.
+    rows, cols = [], []
+    row, step = size - 1, -1
+    for col in range(size - 1, 0, -2):
+        if col <= 6:
+            col -= 1
+        while True:
+            for c in (col, col - 1):
+                if free[row][c]:
+                    rows.append(row)
+                    cols.append(c)
+            row += step
+            if row < 0 or row >= size:
+                row -= step
+                step = -step
+                break
+    rows_a, cols_a = np.array(rows), np.array(cols)
+    test_base = np.array([[bool(cell) for cell in row] for row in code.modules])
+    masks = np.array([[util.mask_func(pattern)(r, c) for r, c in zip(rows, cols, strict=True)]
+                      for pattern in range(8)], dtype=bool)
+    return _Version(size, rows_a, cols_a, test_base, masks)
+
+
+@lru_cache(maxsize=40 * 4 * 8)
+def _final_base(version: int, error_correction: int, mask: int) -> np.ndarray:
+    """The function patterns with the real format (and version) information of ``mask``."""
+    code = _blank(version)
+    _with_format(code, error_correction, mask, test=False)
+    return np.array([[bool(cell) for cell in row] for row in code.modules])
+
+
+def _runs_penalty(grids: np.ndarray) -> np.ndarray:
+    """N1 per grid: every run of five or more same-coloured modules in a row costs its
+    length - 2 (``grids``: (count, size, size); pass them transposed for the columns)."""
+    count, size, _ = grids.shape
+    flat = grids.reshape(-1)
+    starts = np.ones(flat.size, dtype=bool)
+    starts[1:] = flat[1:] != flat[:-1]
+    starts[::size] = True  # each row starts a run of its own
+    begins = np.flatnonzero(starts)
+    lengths = np.diff(np.append(begins, flat.size))
+    long = lengths >= 5
+    return np.bincount(begins[long] // (size * size), weights=lengths[long] - 2,
+                       minlength=count).astype(np.int64)
+
+
+def _finder_like(grids: np.ndarray) -> np.ndarray:
+    """N3 per grid: 1:1:3:1:1 patterns with four light modules on one side, along rows."""
+    width = grids.shape[2] - 10
+    windows = np.zeros((*grids.shape[:2], width), dtype=np.int16)
+    for offset in range(11):  # each window of eleven modules as an eleven-bit number
+        windows = (windows << 1) | grids[:, :, offset:offset + width]
+    return ((windows == _FINDER_LIKE[0]) | (windows == _FINDER_LIKE[1])).sum(axis=(1, 2))
+
+
+def _lost_points(grids: np.ndarray) -> np.ndarray:
+    """``qrcode.util.lost_point`` of each grid: the four penalty rules of the standard."""
+    size = grids.shape[1]
+    columns = grids.transpose(0, 2, 1)
+    penalty = _runs_penalty(grids) + _runs_penalty(np.ascontiguousarray(columns))
+    top_left = grids[:, :-1, :-1]
+    blocks = ((top_left == grids[:, 1:, :-1]) & (top_left == grids[:, :-1, 1:])
+              & (top_left == grids[:, 1:, 1:]))
+    penalty += 3 * blocks.sum(axis=(1, 2))
+    penalty += 40 * (_finder_like(grids) + _finder_like(columns))
+    # The same arithmetic as qrcode's, floats included, so that ties break the same way.
+    for index, dark in enumerate(grids.sum(axis=(1, 2)).tolist()):
+        percent = float(dark) / (size ** 2)
+        penalty[index] += int(abs(percent * 100 - 50) / 5) * 10
+    return penalty
+
+
+def matrix(payload: str, error_correction: int) -> np.ndarray:
+    """The module grid (no quiet zone) of ``payload``: ``qrcode``'s, with its best mask.
+
+    Raises qrcode's ``DataOverflowError`` when the payload does not fit."""
+    code = qrcode.QRCode(error_correction=error_correction, border=0)
+    code.add_data(payload.encode("utf-8"))
+    code.best_fit()
+    data = util.create_data(code.version, error_correction, code.data_list)
+    tables = _version(code.version)
+    bits = np.zeros(tables.rows.size, dtype=bool)
+    unpacked = np.unpackbits(np.frombuffer(bytes(data), dtype=np.uint8)).astype(bool)
+    bits[:min(unpacked.size, bits.size)] = unpacked[:bits.size]
+    grids = np.repeat(tables.test_base[None], 8, axis=0)
+    grids[:, tables.rows, tables.cols] = bits ^ tables.masks
+    best_pattern = int(np.argmin(_lost_points(grids)))  # the first of equals, as qrcode's
+    final = _final_base(code.version, error_correction, best_pattern).copy()
+    final[tables.rows, tables.cols] = bits ^ tables.masks[best_pattern]
+    return final
