@@ -26,6 +26,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from qrplatform import urls
+
 PHONE = re.compile(r"^\+?[0-9 ()./-]{3,32}$")
 _SPACE = re.compile(r"\s")
 MAX_TEXT = 2000
@@ -37,6 +39,10 @@ def _http_url(value: str) -> None:
         raise ValidationError("Enter a full web address starting with https:// or http://.")
     if _SPACE.search(value):
         raise ValidationError("A web address cannot contain spaces.")
+    try:
+        urls.ascii_url(value)
+    except urls.InvalidAddress as exc:
+        raise ValidationError(f"Check the address: {exc}") from exc
 
 
 def _phone(value: str) -> None:

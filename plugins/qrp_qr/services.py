@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select
 from qrp_qr import linkcache, payloads, render, rules, verify
 from qrp_qr.models import QRCode, QRDesignTemplate, QRTag
 from qrp_qr.rules import InvalidInput
-from qrplatform import events, hosts, quotas
+from qrplatform import events, hosts, quotas, urls
 from qrplatform.errors import NotFound, ServiceError
 from qrplatform.extensions import db
 from qrplatform.storage import content_digest, content_key, storage
@@ -105,11 +105,12 @@ def payload(code: QRCode) -> str:
 
 
 def redirect_target(code: QRCode) -> str:
-    """Where the short link sends a scanner, UTM parameters included."""
+    """Where the short link sends a scanner, UTM parameters included, in the ASCII form a
+    Location header carries (the code keeps the address as typed)."""
     target = payloads.destination_uri(code.type, code.content)
     if target is None:
         return f"{short_url(code)}/c"
-    return with_utm(target, code.utm)
+    return urls.ascii_url(with_utm(target, code.utm))
 
 
 def with_utm(url: str, utm: dict[str, str] | None) -> str:

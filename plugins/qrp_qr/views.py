@@ -24,7 +24,7 @@ from qrp_qr import payloads, services
 from qrp_qr.forms import BulkForm, LogoForm, QRCodeForm, TemplateForm
 from qrp_qr.models import KINDS, TYPES
 from qrp_qr.render import FORMATS, MIME_TYPES
-from qrplatform import permissions
+from qrplatform import permissions, urls
 from qrplatform.errors import ServiceError
 from qrplatform.inputs import UPLOAD_OVERHEAD, max_body, page_number
 from qrplatform.jobs.api import get_job
@@ -151,7 +151,7 @@ def _form_page(form, code=None, content=None, content_errors=None, status=200):
     return render("qr/form.html", form=form, code=code, fields=content_fields(),
                   content=content or {}, content_errors=content_errors or {},
                   security_choices=SECURITY_CHOICES, logo_form=LogoForm(),
-                  status=status)
+                  host_info=urls.host_info, status=status)
 
 
 # -- list ---------------------------------------------------------------------------------------
