@@ -21,6 +21,7 @@ import ipaddress
 import socket
 import ssl
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -34,6 +35,8 @@ DEFAULT_MAX_RESPONSE_BYTES = 4096
 USER_AGENT = "QR-Platform"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# A resolver of the caller's own: host name -> its addresses.
+Lookup = Callable[[str], Sequence[str]]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
@@ -114,6 +117,14 @@ class Policy:
         return cls.from_config(current_app.config)
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def is_public(address: IPAddress | str, allowed=()) -> bool:
     """Whether a request may go to ``address``: a global unicast address (or one inside an
     explicitly allowed network), judged by the IPv4 address hidden inside an IPv6 one."""
@@ -125,16 +136,27 @@ def is_public(address: IPAddress | str, allowed=()) -> bool:
     return address.is_global and not address.is_multicast
 
 
-def resolve(host: str, port: int, policy: Policy | None = None) -> tuple[str, ...]:
-    """Every address ``host`` resolves to, each checked; one that is not public refuses the
-    whole host (a name answering both a public and a private address is not safe)."""
-    allowed = (policy or Policy.current()).allowed
+def _system_lookup(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise BlockedDestination(f"{host} does not resolve ({exc.args[-1]}); check the host "
                                  "name.") from exc
-    addresses = tuple(dict.fromkeys(info[4][0].split("%", 1)[0] for info in infos))
+    return [info[4][0].split("%", 1)[0] for info in infos]
+
+
+def resolve(host: str, port: int, policy: Policy | None = None,
+            lookup: Lookup | None = None) -> tuple[str, ...]:
+    """Every address ``host`` resolves to, each checked; one that is not public refuses the
+    whole host (a name answering both a public and a private address is not safe).
+    ``lookup(host)`` answers instead of the system's resolver when given (a DNS server of
+    the caller's choice)."""
+    allowed = (policy or Policy.current()).allowed
+    if lookup is not None and not _is_address(host):
+        found = lookup(host)
+    else:
+        found = _system_lookup(host, port)
+    addresses = tuple(dict.fromkeys(found))
     if not addresses:
         raise BlockedDestination(f"{host} does not resolve to any address.")
     for address in addresses:
@@ -197,14 +219,15 @@ def parse_url(url: str, policy: Policy | None = None) -> Target:
     return Target(scheme, host, port, path)
 
 
-def check_url(url: str, policy: Policy | None = None) -> Target:
+def check_url(url: str, policy: Policy | None = None, lookup: Lookup | None = None) -> Target:
     """A URL fit to receive requests: its form, then every address of its host. Raises
     ``BlockedDestination`` (a 422 naming the field ``url``) with what to change. ``policy``
-    defaults to the current app's settings."""
+    defaults to the current app's settings; ``lookup`` resolves the host instead of the
+    system's resolver."""
     policy = policy or Policy.current()
     target = parse_url(url, policy)
     return Target(target.scheme, target.host, target.port, target.path,
-                  resolve(target.host, target.port, policy))
+                  resolve(target.host, target.port, policy, lookup))
 
 
 # -- requests ----------------------------------------------------------------------------------
@@ -251,15 +274,16 @@ def _describe(exc: BaseException, timeout: float) -> str:
 def request(method: str, url: str, *, body: bytes | None = None,
             headers: dict[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT,
             max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-            policy: Policy | None = None) -> Response:
+            policy: Policy | None = None, lookup: Lookup | None = None) -> Response:
     """Send one request to ``url`` after checking it again, connecting to a checked address.
 
     Raises ``BlockedDestination`` when the URL is refused now (its host points inside), and
     ``RequestFailed`` when no HTTP answer came within ``timeout`` seconds in all. Any HTTP
     answer is returned, 3xx included (redirects are not followed); only the first
-    ``max_response_bytes`` of the body are read. ``policy`` defaults to the app's settings.
+    ``max_response_bytes`` of the body are read. ``policy`` defaults to the app's settings;
+    ``lookup(host)`` (a list of addresses) replaces the system's resolver.
     """
-    target = check_url(url, policy)
+    target = check_url(url, policy, lookup)
     started = time.monotonic()
     deadline = started + timeout
     last_error: BaseException | None = None

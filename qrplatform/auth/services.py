@@ -170,6 +170,15 @@ def require_membership(user: User, workspace_id: int) -> Membership:
     return membership
 
 
+def member_emails(workspace_id: int, roles: tuple[str, ...] = ("owner", "admin")) -> list[str]:
+    """The e-mail addresses of the workspace's members with one of ``roles`` (whom a plugin
+    tells when something needs their attention)."""
+    return list(db.session.scalars(
+        select(User.email).join(Membership, Membership.user_id == User.id)
+        .where(Membership.workspace_id == workspace_id, Membership.role.in_(roles))
+        .order_by(User.email)))
+
+
 # Memberships are the core's: plugins (teams) add, change and remove them through these, in
 # the caller's transaction (they flush, the caller commits with its own event).
 
