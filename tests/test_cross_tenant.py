@@ -11,6 +11,7 @@ import pytest
 from qrplatform import jobs
 from qrplatform.extensions import db as database
 from qrplatform.tenancy import tenant_scope
+from tests.domains.makers import DOMAINS_MAKERS, make_domain
 from tests.teams.makers import TEAMS_MAKERS
 
 
@@ -77,6 +78,7 @@ MAKERS = {
 }
 
 MAKERS.update(TEAMS_MAKERS)
+MAKERS.update(DOMAINS_MAKERS)
 
 # Collections whose listing must never show another workspace's items ("owner's" names).
 COLLECTIONS = ["/api/v1/tokens", "/api/v1/qr-codes", "/api/v1/qr-design-templates",
@@ -148,3 +150,27 @@ def test_listings_show_only_your_workspace(owner_and_intruder):
         assert intruder.get(path).status_code == 200
         assert "owner's" not in intruder.get(path).get_data(as_text=True)
         assert "owner's" in owner.api.get(path).get_data(as_text=True)
+
+
+def test_a_workspaces_domain_serves_none_of_another_workspaces_codes(owner_and_intruder):
+    """Host routing: the intruder's code is not found on the owner's domain (and the other
+    way round), whatever path it is asked under."""
+    from qrp_domains.models import Domain
+
+    owner, intruder = owner_and_intruder
+    domain_id = int(make_domain(owner))
+    intruders_code = intruder.post("/api/v1/qr-codes", json={
+        "type": "url", "kind": "dynamic", "destination": "https://example.com/intruder"}).json
+    owners_code = owner.post("/api/v1/qr-codes", json={
+        "type": "url", "kind": "dynamic", "destination": "https://example.com/owner"}).json
+    with tenant_scope(owner.workspace_id):
+        host = database.session.get(Domain, domain_id).name
+    client = intruder.client
+    for path in (f"/{intruders_code['short_code']}", f"/r/{intruders_code['short_code']}",
+                 f"/{intruders_code['short_code']}/c"):
+        response = client.get(path, base_url=f"https://{host}")
+        assert response.status_code == 404, path
+    assert client.get(f"/{owners_code['short_code']}",
+                      base_url=f"https://{host}").status_code == 302
+    assert intruder.get(f"/api/v1/domains/{domain_id}").status_code == 404
+    assert host not in intruder.get("/api/v1/domains").get_data(as_text=True)
