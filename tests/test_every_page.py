@@ -32,6 +32,7 @@ from qrplatform.events import Event, outbox
 from qrplatform.tenancy import unscoped
 from qrplatform.testing.a11y import axe_violations
 from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD, set_plan
+from tests.domains.makers import make_domain
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -41,7 +42,11 @@ MAX_PAGES = 70
 # Endpoints that answer files, fragments or redirects rather than pages.
 NOT_PAGES = {"static", "files.serve_file", "health.healthz", "health.readyz",
              "api-docs.openapi_json", "qr.download", "job_pages.job_file", "teams.audit_csv",
-             "analytics.live", "assets.card", "assets.picker"}
+             "analytics.live", "assets.card", "assets.picker", "domains.redirect_map",
+             # Served on custom domains only (by Host): tests/domains/test_pages_in_browser.py
+             # opens them by name in Chromium and runs axe on them.
+             "domains_public.root", "domains_public.not_found",
+             "domains_public.certificate_allowed"}
 # Links the crawler does not follow: files, other pages' query variants, leaving the session.
 SKIP = re.compile(r"/download|\.csv$|\.json$|^/files/|/static/|^/api/v1|^/logout|^/metrics")
 
@@ -59,6 +64,7 @@ def seeded(app, db, api, create_user):
     owner_user = create_user(email="ada@example.com", name="Ada Lovelace")
     owner = api(owner_user)
     set_plan(owner.workspace_id, "business")
+    make_domain(owner)   # a verified custom domain, for the domains pages
 
     def code(**body):
         response = owner.post("/api/v1/qr-codes", json=body)

@@ -139,9 +139,13 @@ def txt_ownership(lookup: Lookup, name: str, token: str) -> Finding:
 
 
 def http_ownership(lookup: Lookup, name: str, token: str, *, port: int = 80,
-                   policy: netguard.Policy | None = None) -> Finding:
+                   policy: netguard.Policy | None = None) -> Finding | None:
+    """The token file, fetched from the domain's web server; None when the name has no
+    address at all (no web server to ask: the TXT record's finding says enough)."""
     url = token_url(name, port)
     try:
+        if not lookup.addresses(name):
+            return None
         answer = netguard.request("GET", url, timeout=HTTP_TIMEOUT, max_response_bytes=1024,
                                   policy=policy, lookup=lookup.addresses)
     except DnsUnavailable as exc:
@@ -215,8 +219,9 @@ def look(domain: DomainName, token: str, *, lookup: Lookup, target: str,
         txt = txt_ownership(lookup, domain.name, token)
         findings.append(txt)
         owned = txt.ok
-        if not txt.ok:
-            http = http_ownership(lookup, domain.name, token, port=http_port, policy=policy)
+        http = None if txt.ok else http_ownership(lookup, domain.name, token, port=http_port,
+                                                  policy=policy)
+        if http is not None:
             findings.append(http)
             if http.ok:
                 owned = True
