@@ -13,6 +13,7 @@ codes, but take no new codes and no setting changes, and their pages say so.
 
 from __future__ import annotations
 
+import io
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,9 +25,8 @@ from sqlalchemy import func, select
 from qrp_domains import checks, hostmap, names
 from qrp_domains.models import MISCONFIGURED, PENDING, SERVING, VERIFIED, Domain, DomainCheck
 from qrp_qr import services as qr
-from qrplatform import events, hosts, jobs, netguard, notify, quotas
+from qrplatform import csvfiles, events, hosts, jobs, netguard, notify, quotas
 from qrplatform.auth import services as auth
-from qrplatform.csvfile import csv_bytes
 from qrplatform.errors import Conflict, ServiceError
 from qrplatform.extensions import db
 from qrplatform.registry import registry
@@ -378,8 +378,11 @@ def usage(domain: Domain) -> dict[str, Any]:
 def redirect_map(domain: Domain) -> bytes:
     """The domain's redirect map as CSV (short URL, destination), for serving the printed
     codes elsewhere."""
-    rows = [(c["short_url"], c["destination"]) for c in qr.codes_on_domain(domain.name)]
-    return csv_bytes(("short_url", "destination"), rows)
+    buffer = io.StringIO()
+    writer = csvfiles.writer(buffer)
+    writer.writerow(("short_url", "destination"))
+    writer.writerows((c["short_url"], c["destination"]) for c in qr.codes_on_domain(domain.name))
+    return buffer.getvalue().encode("utf-8")
 
 
 def start_move(domain_id: int) -> jobs.Job:
