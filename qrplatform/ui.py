@@ -20,6 +20,8 @@ from pathlib import Path
 from flask import Flask
 from markupsafe import Markup, escape
 
+from qrplatform.sqltypes import as_utc
+
 ICON_DIR = Path(__file__).parent / "static" / "vendor" / "lucide"
 _ICON_NAME = re.compile(r"^[a-z0-9-]+$")
 _SVG_BODY = re.compile(r"<svg[^>]*>(.*)</svg>", re.S)
@@ -84,8 +86,7 @@ def timeago(moment: datetime | None, now: datetime | None = None) -> str:
     """"just now", "5 min ago", "3 h ago", "yesterday", "4 days ago", else the date."""
     if moment is None:
         return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    moment = as_utc(moment)
     seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
     if seconds < 60:
         return "just now"
