@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, redirect, request, session
+from flask import current_app, has_request_context, redirect, request, session
 from flask_login import current_user, login_user
 
 from qrplatform import signals
@@ -66,7 +66,8 @@ def end_other_sessions(user: User) -> None:
     """End every session of ``user`` but the one making this request, which is renewed (with
     its remember-me cookie, if it had one), when the caller's transaction commits."""
     services.end_sessions(user)
-    if current_user.is_authenticated and current_user.id == user.id:
+    # Outside a request (a job, a command, a test seeding data) there is no own session.
+    if has_request_context() and current_user.is_authenticated and current_user.id == user.id:
         cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
         login_user(user, remember=cookie in request.cookies)
 
