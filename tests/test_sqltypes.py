@@ -1,0 +1,29 @@
+"""UTCDateTime: one column type for every timestamp, aware and in UTC whatever the database."""
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select
+
+from qrplatform.sqltypes import UTCDateTime
+
+MOMENTS = [
+    datetime(2026, 3, 1, 12, 30, tzinfo=UTC),
+    datetime(2026, 3, 1, 14, 30, tzinfo=timezone(timedelta(hours=2))),  # the same moment
+    datetime(2026, 3, 1, 12, 30),  # naive: taken to be UTC already
+]
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "database"])
+def test_values_come_back_aware_and_in_utc(url, database_url):
+    engine = create_engine(database_url if url == "database" else url)
+    table = Table("utc_probe", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("at", UTCDateTime()), prefixes=["TEMPORARY"])
+    with engine.begin() as conn:
+        table.create(conn)
+        conn.execute(insert(table), [{"at": moment} for moment in MOMENTS])
+        read = conn.scalars(select(table.c.at).order_by(table.c.id)).all()
+        oldest = conn.scalar(select(table.c.at).order_by(table.c.at).limit(1))
+    engine.dispose()
+    assert read == [datetime(2026, 3, 1, 12, 30, tzinfo=UTC)] * 3
+    assert all(value.utcoffset() == timedelta(0) for value in [*read, oldest])
