@@ -58,7 +58,7 @@ CORE_DECLARATIONS = Plugin(
     # High-volume events: sent with emit_stream() to their own topic, never the outbox.
     streams={"gateway.rate_limited": "qrp.gateway"},
     permissions=permissions.CORE_PERMISSIONS,
-    metrics=[gateway.RATE_LIMIT_HITS],
+    metrics=[gateway.RATE_LIMIT_HITS, stream.DRAINED_METRIC],
     product_events=product_analytics.CORE_PRODUCT_EVENTS,
     quotas=gateway.CORE_QUOTAS,
 )

@@ -23,7 +23,9 @@ Topics are created on first use with the admin client (``QRP_KAFKA_PARTITIONS`` 
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import signal
 import threading
 import time
@@ -108,14 +110,77 @@ def _headers(event: Event) -> list[tuple[str, bytes]]:
 
 
 class KafkaDeliveryError(KafkaError):
-    """The broker did not acknowledge every event of a batch."""
+    """The broker did not acknowledge every event of a batch; ``unsent`` holds those items
+    (the others were acknowledged)."""
+
+    def __init__(self, message: str, unsent: list | None = None):
+        super().__init__(message)
+        self.unsent = unsent or []
+
+
+class _SharedAdmins:
+    """One KafkaAdminClient per process and cluster, shared by every KafkaClients (the relay,
+    the stream sink, /readyz) and closed when the last of them closes. The admin client
+    reconnects by itself after an outage: remaking it on every retry leaked its I/O thread and
+    its connection each time."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._admins: dict[tuple, tuple[KafkaAdminClient, set[int]]] = {}
+
+    @staticmethod
+    def _key(config) -> tuple:
+        return tuple(sorted((k, str(v)) for k, v in client_options(config).items()))
+
+    def acquire(self, config, user: object) -> KafkaAdminClient:
+        key = self._key(config)
+        with self._lock:
+            if key not in self._admins:
+                timeout_ms = int(setting(config, "QRP_KAFKA_TIMEOUT_MS"))
+                admin = KafkaAdminClient(**client_options(config, timeout_ms),
+                                         client_id=f"qrp-admin-{os.getpid()}",
+                                         request_timeout_ms=timeout_ms)
+                self._admins[key] = (admin, set())
+            admin, users = self._admins[key]
+            users.add(id(user))
+            return admin
+
+    def release(self, config, user: object) -> None:
+        key = self._key(config)
+        with self._lock:
+            admin, users = self._admins.get(key, (None, set()))
+            users.discard(id(user))
+            if admin is None or users:
+                return
+            del self._admins[key]
+        _close_quietly(admin, "admin client")
+
+    def close_all(self) -> None:
+        with self._lock:
+            admins = [admin for admin, _users in self._admins.values()]
+            self._admins.clear()
+        for admin in admins:
+            _close_quietly(admin, "admin client")
+
+
+def _close_quietly(client, what: str, **kwargs) -> None:
+    """Close a client whatever state the outage left it in: a close that raises must not keep
+    the next one from running."""
+    try:
+        client.close(**kwargs)
+    except Exception as exc:
+        log.warning("kafka: closing the %s failed: %s", what, describe(exc))
+
+
+shared_admins = _SharedAdmins()
+atexit.register(shared_admins.close_all)
 
 
 class KafkaClients:
-    """A producer and an admin client, made on first use and remade after any failure.
+    """A producer, remade after any failure, and the process's shared admin client.
 
-    Remaking them is the simple, reliable recovery from an outage: fresh connections, fresh
-    metadata, and a new producer id (a restarted broker may have forgotten the old one).
+    Remaking the producer is the simple, reliable recovery from an outage: fresh connections,
+    fresh metadata, and a new producer id (a restarted broker may have forgotten the old one).
     """
 
     def __init__(self, config, *, client_id: str, linger_ms: int = 0,
@@ -150,9 +215,7 @@ class KafkaClients:
     def admin(self) -> KafkaAdminClient:
         with self._lock:
             if self._admin is None:
-                self._admin = KafkaAdminClient(**client_options(self.config, self.timeout_ms),
-                                               client_id=self.client_id + "-admin",
-                                               request_timeout_ms=self.timeout_ms)
+                self._admin = shared_admins.acquire(self.config, self)
             return self._admin
 
     def ensure_topics(self, topics: set[str]) -> None:
@@ -186,31 +249,26 @@ class KafkaClients:
         return unsent, error
 
     def check(self) -> None:
-        try:
-            self.admin().describe_cluster()
-        except Exception:
-            self.reset()
-            raise
+        """For /readyz: the shared admin client asks the cluster (it reconnects by itself)."""
+        self.admin().describe_cluster()
 
     def reset(self) -> None:
+        """Drop the producer after a failure; the next send makes a fresh one."""
         with self._lock:
-            producer, admin = self._producer, self._admin
-            self._producer = self._admin = None
+            producer, self._producer = self._producer, None
             self._topics_ready.clear()
         if producer is not None:
             # No waiting: what it still holds is reported unsent and kept by the caller.
-            producer.close(timeout=0)
-        if admin is not None:
-            admin.close()
+            _close_quietly(producer, "producer", timeout=0)
 
     def close(self, timeout_s: float = 5) -> None:
         with self._lock:
             producer, admin = self._producer, self._admin
             self._producer = self._admin = None
         if producer is not None:
-            producer.close(timeout=timeout_s)
+            _close_quietly(producer, "producer", timeout=timeout_s)
         if admin is not None:
-            admin.close()
+            shared_admins.release(self.config, self)
 
 
 def create_topics(admin: KafkaAdminClient, topics: set[str], config) -> None:
@@ -245,7 +303,7 @@ class KafkaSender:
         if unsent:
             raise KafkaDeliveryError(
                 f"the broker did not acknowledge {len(unsent)} of {len(items)} events: "
-                f"{describe(error)}") from error
+                f"{describe(error)}", unsent=unsent) from error
 
     def check(self) -> None:
         """For /readyz: raises when the broker cannot be reached within the timeout."""

@@ -33,6 +33,7 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from qrplatform.events.envelope import Event
+from qrplatform.plugins import Metric
 
 log = logging.getLogger(__name__)
 
@@ -197,28 +198,55 @@ def spool_of(app: Flask | None = None) -> RedisSpool | FileSpool | None:
     return app.extensions["qrp.stream"].sink.spool
 
 
+DRAINED_METRIC = Metric("qrp_events_stream_spool_drained_total",
+                        "Stream events sent from the spool and acknowledged by the broker "
+                        "(its rate is the drain rate)")
+# The batch never shrinks below this under back-pressure.
+MIN_DRAIN_BATCH = 10
+
+
 def drain_spool(app: Flask | None = None, batch_size: int = 500) -> int:
     """Send spooled stream events to the broker (the relay calls this). Returns how many.
 
-    A batch leaves the spool only after the broker acknowledged it; if the broker is down the
-    events stay for the next pass.
+    An event leaves the spool once the broker acknowledged it: a batch the broker took only
+    in part loses the acknowledged events and keeps the rest, which go again in a smaller
+    batch (back-pressure halves it; a whole batch taken doubles it back up to ``batch_size``).
+    If the broker takes nothing, the events stay for the next pass.
     """
+    from qrplatform import metrics
+    from qrplatform.events.kafka import KafkaDeliveryError
+
     app = app or current_app._get_current_object()
     spool = spool_of(app)
     if spool is None or not len(spool):  # the usual case: no lock to take, nothing to do
         return 0
     sender = app.extensions["qrp.events"].sender
-    sent = 0
+    drained = metrics.metric(DRAINED_METRIC.name, app)
+    sent, size = 0, batch_size
     with spool.draining() as acquired:
         if not acquired:
             return 0
-        try:
-            while entries := spool.peek(batch_size):
-                sender.send([(entry.topic, entry.event) for entry in entries])
-                spool.remove([entry.spool_id for entry in entries])
-                sent += len(entries)
-        except Exception as exc:
-            log.warning("stream spool: events stay spooled until the broker is back: %s", exc)
+        while entries := spool.peek(size):
+            items = [(entry.topic, entry.event) for entry in entries]
+            try:
+                sender.send(items)
+                unsent: set[int] = set()
+            except KafkaDeliveryError as exc:
+                unsent = {id(item) for item in exc.unsent}
+                error: Exception | None = exc
+            except Exception as exc:
+                unsent, error = {id(item) for item in items}, exc
+            taken = [entry.spool_id for entry, item in zip(entries, items, strict=True)
+                     if id(item) not in unsent]
+            spool.remove(taken)
+            sent += len(taken)
+            drained.inc(len(taken))
+            if not taken:
+                log.warning("stream spool: events stay spooled until the broker is back: %s",
+                            error)
+                break
+            size = (min(batch_size, size * 2) if not unsent
+                    else max(MIN_DRAIN_BATCH, min(size // 2, len(taken))))
     return sent
 
 

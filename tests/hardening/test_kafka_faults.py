@@ -1,0 +1,115 @@
+"""The event pipeline under a failing broker: outages leak no threads and no connections
+(one admin client per process, closed on every path, reused by /readyz)."""
+
+import threading
+import time
+
+import psutil
+
+from qrplatform.events.outbox import backlog, drain
+from tests.test_events_kafka import signup, wait_for
+
+OUTAGES = 3
+
+
+def broker_connections(port: int) -> int:
+    return sum(1 for c in psutil.Process().net_connections(kind="tcp")
+               if c.raddr and c.raddr.port == port)
+
+
+def kafka_threads() -> int:
+    return sum(1 for t in threading.enumerate() if "kafka" in t.name.lower())
+
+
+def settled(count, expected: int, timeout: float = 10) -> int:
+    """The count once it drops to ``expected`` (closing is asynchronous), else its last value."""
+    deadline = time.monotonic() + timeout
+    while (value := count()) > expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return value
+
+
+def test_broker_outages_leak_no_threads_and_no_connections(db, make_kafka_app, own_kafka_broker):
+    broker = own_kafka_broker
+    app = make_kafka_app(broker=broker)
+    client = app.test_client()
+    signup(client, "first@example.com")
+    with app.app_context():
+        assert drain() == 2
+    assert client.get("/readyz").status_code == 200
+    threads, connections = threading.active_count(), broker_connections(broker.port)
+    kafka = kafka_threads()
+    assert connections >= 1
+
+    for outage in range(OUTAGES):
+        with broker.down():
+            signup(client, f"during-{outage}@example.com")
+            with app.app_context():
+                assert drain() == 0
+            for _ in range(3):
+                assert client.get("/readyz").status_code == 503
+        with app.app_context():
+            wait_for(lambda: drain() or backlog() == 0, message="the outbox to drain")
+        assert client.get("/readyz").status_code == 200
+
+    assert settled(kafka_threads, kafka) == kafka
+    assert settled(threading.active_count, threads) == threads
+    assert settled(lambda: broker_connections(broker.port), connections) == connections
+
+
+class SlowBroker:
+    """Back-pressure on the real relay sender: each call, the broker takes only ``accepts``
+    of the events (the first ones, sent for real) and the rest are reported unacknowledged,
+    as kafka-python reports a batch a slow broker timed out on."""
+
+    def __init__(self, sender, accepts: int):
+        self.sender, self.accepts, self.batches = sender, accepts, []
+
+    def send(self, items):
+        from qrplatform.events.kafka import KafkaDeliveryError
+
+        self.batches.append(len(items))
+        taken, left = items[:self.accepts], items[self.accepts:]
+        self.sender.send(taken)
+        if left:
+            raise KafkaDeliveryError(f"the broker did not acknowledge {len(left)} of "
+                                     f"{len(items)} events", unsent=left)
+
+    def __getattr__(self, name):
+        return getattr(self.sender, name)
+
+
+def test_the_spool_drain_resends_only_the_unacknowledged_and_shrinks_its_batch(
+        db, make_kafka_app, own_kafka_broker, event_domain):
+    from prometheus_client import generate_latest
+
+    from qrplatform import events
+    from qrplatform.events.stream import drain_spool, spool_of
+    from qrplatform.testing.kafka import read_topic
+    from tests.test_events_stream import route_stream
+
+    app = make_kafka_app(broker=own_kafka_broker)
+    event_type, topic = route_stream(app, event_domain)
+    buffer, spool = app.extensions["qrp.stream"], spool_of(app)
+    with own_kafka_broker.down():
+        with app.app_context():
+            emitted = [events.emit_stream(event_type, {"n": n}, workspace_id=1)
+                       for n in range(300)]
+        buffer.flush()
+    assert len(spool) == 300
+
+    relay = app.extensions["qrp.events"]
+    slow = SlowBroker(relay.sender, accepts=40)
+    relay._sender = slow
+    try:
+        with app.app_context():
+            assert drain_spool(batch_size=100) == 300
+    finally:
+        relay._sender = slow.sender
+    assert len(spool) == 0
+    on_kafka = [e.id for e in read_topic(own_kafka_broker, topic)]
+    assert sorted(on_kafka) == sorted(e.id for e in emitted)  # each once: nothing resent
+    assert slow.batches[0] == 100 and min(slow.batches) <= 40  # the batch shrank
+    assert sum(slow.batches) < 300 * 2
+    exposition = generate_latest(app.extensions["qrp.metrics"].registry).decode()
+    assert "qrp_events_stream_spool_drained_total 300.0" in exposition
