@@ -136,12 +136,12 @@ def code_image(args, code_id):
 @blp.arguments(LogoUploadSchema, location="files")
 @blp.response(201, LogoSchema)
 def upload_logo(files):
-    """Upload a logo (multipart field ``file``); put the returned key in ``design.logo``."""
+    """Upload a logo (multipart field ``file``); put the returned ``logo`` in ``design.logo``.
+    With the media library (assets) it becomes an asset and ``logo`` is its id."""
     permissions.require("qr.edit")
-    from qrplatform.storage import storage
-
-    key = services.upload_logo(files["file"].read())
-    return {"logo": key, "url": storage().url(key)}
+    upload = files["file"]
+    logo, url = services.upload_logo(upload.read(), upload.filename or "logo")
+    return {"logo": logo, "url": url}
 
 
 @blp.post("/bulk")

@@ -11,7 +11,7 @@ import re
 import secrets
 from typing import Any
 
-from qrp_qr import payloads, rules, services
+from qrp_qr import logos, payloads, rules, services
 from qrp_qr.models import QRCode
 from qrp_qr.rules import InvalidInput
 from qrplatform import events, jobs
@@ -151,6 +151,7 @@ def save_rows(rows: list[dict[str, Any]], design: dict[str, Any], upload_id: str
                        "destination": code.destination or "",
                        "workspace_id": code.workspace_id})
                 for row, code in codes]
+    logos.record_usage(code for _, code in codes)
     for _, code in codes:
         events.publish("qr.created", services.event_data(code, bulk=upload_id))
     db.session.commit()

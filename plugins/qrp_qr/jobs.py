@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import current_app
 
-from qrp_qr import bulk, drawing, render, rules, services, verify
+from qrp_qr import bulk, drawing, logos, render, rules, services, verify
 from qrplatform import csvfiles
 from qrplatform.jobs import JobError, produced_file, progress
 from qrplatform.storage import backend_settings, storage
@@ -74,7 +74,7 @@ def _draw_and_store(rows: list[dict[str, Any]], design: dict[str, Any]
     """Draw, decode and store every row's images (on every core: ``drawing``); returns the
     PNG and SVG of each by row index, and the rows whose code would not scan."""
     backend = storage()
-    logo_png = backend.get(design["logo"]) if design.get("logo") else None
+    logo_png = logos.png(design)
     items = [drawing.Item(index, row["text"], tuple(
         services.image_key(row["text"], design, fmt, render.DEFAULT_SIZE)
         for fmt in render.FORMATS)) for index, row in enumerate(rows)]

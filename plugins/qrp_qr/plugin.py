@@ -59,6 +59,8 @@ plugin = Plugin(
                       "expired|paused|archived|cap_reached); occurred_at is the scan time",
     },
     streams={"qr.scanned": "qrp.scans"},
+    # A logo from the media library got a new file (only sent when assets is enabled).
+    receivers={"assets.replaced": services.redraw_logo_users},
     jobs=[jobs.bulk_create],
     commands=[qr_cli],
     # Live (not archived) codes per plan; archiving frees a place, and an archived code can

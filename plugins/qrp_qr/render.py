@@ -69,6 +69,23 @@ HEX_COLOR = validate.Regexp(r"^#[0-9a-fA-F]{6}$",
                             error="Use a colour like #1a2b3c (six hex digits).")
 
 
+class LogoField(fields.Field):
+    """An asset id (an integer, or digits) or a storage key (a string)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValidationError("Give an asset id or an uploaded logo's key.")
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, int):
+            if not 1 <= value <= 2**31 - 1:
+                raise ValidationError("Not an asset id.")
+            return value
+        if len(value) > 300:
+            raise ValidationError("Longer than 300 characters.")
+        return value
+
+
 class DesignSchema(Schema):
     """A code's look. Every field is optional; what is left out takes the default."""
 
@@ -84,9 +101,10 @@ class DesignSchema(Schema):
                                                          "standard)"})
     module_style = fields.String(validate=validate.OneOf(MODULE_STYLES))
     eye_style = fields.String(validate=validate.OneOf(EYE_STYLES))
-    logo = fields.String(allow_none=True, validate=validate.Length(max=300),
-                         metadata={"description": "storage key of an uploaded logo "
-                                                  "(POST /api/v1/qr-codes/logos)"})
+    logo = LogoField(allow_none=True, metadata={
+        "description": "the id of an image or SVG in the media library (GET /api/v1/assets), "
+                       "or the storage key of an uploaded logo (POST /api/v1/qr-codes/logos)",
+        "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "maxLength": 300}]})
     logo_size = fields.Float(validate=validate.Range(MIN_LOGO, MAX_LOGO),
                              metadata={"description": "share of the code's width"})
     frame = fields.String(validate=validate.OneOf(FRAMES))
@@ -96,9 +114,11 @@ class DesignSchema(Schema):
     @validates_schema
     def _logo_key(self, data, **_kwargs):
         logo = data.get("logo")
-        if logo and (not logo.startswith("c/") or ".." in logo or "://" in logo):
-            raise ValidationError("Upload the logo first and use the key you get back; "
-                                  "images are never fetched from a URL.", "logo")
+        if isinstance(logo, str) and logo and not logo.isdigit() and (
+                not logo.startswith("c/") or ".." in logo or "://" in logo):
+            raise ValidationError("Pick the logo from the library (its id) or upload it first "
+                                  "and use the key you get back; images are never fetched "
+                                  "from a URL.", "logo")
 
 
 def normalise_design(design: dict[str, Any] | None) -> dict[str, Any]:
@@ -108,6 +128,8 @@ def normalise_design(design: dict[str, Any] | None) -> dict[str, Any]:
     for key in ("foreground", "background", "eye_color", "frame_color"):
         if merged[key]:
             merged[key] = merged[key].lower()
+    if isinstance(merged["logo"], str) and merged["logo"].isdigit():
+        merged["logo"] = int(merged["logo"])  # an asset of the media library
     if merged["logo"]:
         merged["error_correction"] = "H"
     else:

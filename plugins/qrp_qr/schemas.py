@@ -136,7 +136,9 @@ class LogoUploadSchema(Schema):
 
 
 class LogoSchema(Schema):
-    logo = fields.String(metadata={"description": "use as design.logo"})
+    logo = fields.Raw(metadata={"description": "use as design.logo: an asset id (with the "
+                                               "media library) or a storage key",
+                                "oneOf": [{"type": "integer"}, {"type": "string"}]})
     url = fields.String()
 
 

@@ -18,7 +18,7 @@ from flask import current_app, g, has_request_context
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, or_, select
 
-from qrp_qr import linkcache, payloads, render, rules, verify
+from qrp_qr import linkcache, logos, payloads, render, rules, verify
 from qrp_qr.models import QRCode, QRDesignTemplate, QRTag
 from qrp_qr.rules import InvalidInput
 from qrplatform import events, hosts, quotas, urls
@@ -125,13 +125,10 @@ def with_utm(url: str, utm: dict[str, str] | None) -> str:
 # -- validation ---------------------------------------------------------------------------------
 
 def logo_image(design: dict[str, Any]) -> Image.Image | None:
-    if not design.get("logo"):
-        return None
     try:
-        return render.load_logo(storage().get(design["logo"]))
-    except (KeyError, UnidentifiedImageError, OSError) as exc:
-        raise InvalidInput("The logo cannot be found; upload it again.",
-                           {"design.logo": ["Unknown logo; upload it again."]}) from exc
+        return logos.image(design)
+    except logos.LogoMissing as exc:
+        raise InvalidInput(exc.message, {"design.logo": [exc.message]}) from exc
 
 
 def check_scannable(text: str, design: dict[str, Any]) -> verify.Verdict:
@@ -241,6 +238,7 @@ def create_code(data: dict[str, Any]) -> QRCode:
     check_code_quotas([code.kind])
     db.session.add(code)
     db.session.flush()
+    logos.record_usage([code])
     events.publish("qr.created", event_data(code))
     db.session.commit()
     ensure_default_images(code)
@@ -268,6 +266,7 @@ def update_code(code_id: int, data: dict[str, Any]) -> QRCode:
         return code
     if {"content", "design", "design_template_id", "domain"} & set(changed):
         check_scannable(payload(code), code.design)
+    logos.record_usage([code])
     events.publish("qr.updated", event_data(code, changed=changed))
     db.session.commit()
     _forget(code)
@@ -406,6 +405,7 @@ def duplicate_code(code_id: int) -> QRCode:
     copy.password_hash = original.password_hash
     db.session.add(copy)
     db.session.flush()
+    logos.record_usage([copy])
     events.publish("qr.created", event_data(copy, duplicate_of=original.id))
     db.session.commit()
     ensure_default_images(copy)
@@ -423,8 +423,10 @@ def _forget(code: QRCode) -> None:
 def image_key(text: str, design: dict[str, Any], fmt: str, size: int) -> str:
     """Content-addressed: the same (content, design, format, size) always has the same key,
     so an image is drawn once and cached for ever (immutable)."""
-    material = json.dumps([render.RENDER_VERSION, text, design, fmt, size], sort_keys=True,
-                          separators=(",", ":"))
+    parts: list[Any] = [render.RENDER_VERSION, text, design, fmt, size]
+    if logos.asset_id(design.get("logo")) is not None:
+        parts.append(logos.identity(design))  # a library logo: follow the asset's file
+    material = json.dumps(parts, sort_keys=True, separators=(",", ":"))
     # Keyed: nobody can compute the key of a guessed Wi-Fi password or vCard from outside.
     digest = content_digest(material.encode())
     return f"c/qr/{digest[:2]}/{digest}.{fmt}"
@@ -465,6 +467,15 @@ def ensure_image(code: QRCode, fmt: str, size: int = render.DEFAULT_SIZE
     return key, data
 
 
+def redraw_logo_users(event) -> None:
+    """``assets.replaced``: draw the images of the codes whose logo is that asset again (their
+    keys follow the asset's file), so their image URLs work at once."""
+    for code_id in logos.codes_using(event.data["asset_id"]):
+        code = db.session.get(QRCode, code_id)
+        if code is not None:
+            ensure_default_images(code)
+
+
 def image_bytes(code: QRCode, fmt: str, size: int) -> bytes:
     key, data = ensure_image(code, fmt, size)
     return data if data is not None else storage().get(key)
@@ -482,8 +493,12 @@ def image_urls(code: QRCode) -> dict[str, str]:
             for fmt in render.FORMATS}
 
 
-def upload_logo(data: bytes) -> str:
-    """Check an uploaded logo, shrink it, store it as PNG; returns the key for ``design.logo``."""
+def upload_logo(data: bytes, filename: str = "logo") -> tuple[int | str, str]:
+    """Take an uploaded logo; returns the value for ``design.logo`` and its URL. With the
+    media library it lands there (cleaned like any asset); without it, it is checked, shrunk
+    and stored as PNG."""
+    if logos.library_enabled():
+        return logos.upload(data, filename)
     if len(data) > MAX_LOGO_BYTES:
         raise InvalidInput("The logo is too large.", {"logo": ["At most 2 MB."]})
     try:
@@ -504,8 +519,7 @@ def upload_logo(data: bytes) -> str:
     image.save(buffer, "PNG", optimize=True)
     png = buffer.getvalue()
     key = content_key(png, "png")
-    storage().put(key, png, content_type="image/png", immutable=True)
-    return key
+    return key, storage().put(key, png, content_type="image/png", immutable=True)
 
 
 # -- design templates ---------------------------------------------------------------------------

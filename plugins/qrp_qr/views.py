@@ -28,7 +28,6 @@ from qrplatform import permissions, urls
 from qrplatform.errors import ServiceError
 from qrplatform.inputs import UPLOAD_OVERHEAD, max_body, page_number
 from qrplatform.jobs.api import get_job
-from qrplatform.storage import storage
 from qrplatform.web import render, submit
 
 bp = Blueprint("qr", __name__, url_prefix="/qr", template_folder="templates",
@@ -282,16 +281,16 @@ def preview():
 def upload_logo():
     permissions.require("qr.edit")
     form = LogoForm()
-    key, error = None, None
+    key, url, error = None, None, None
     if form.validate_on_submit():
         try:
-            key = services.upload_logo(form.logo_file.data.read())
+            key, url = services.upload_logo(form.logo_file.data.read(),
+                                            form.logo_file.data.filename or "logo")
         except ServiceError as exc:
             error = " ".join(m for ms in exc.fields.values() for m in ms) or exc.message
     else:
         error = "Choose an image file."
-    return render_template("qr/_logo.html", key=key, error=error,
-                           url=storage().url(key) if key else None)
+    return render_template("qr/_logo.html", key=key, error=error, url=url)
 
 
 # -- one code -----------------------------------------------------------------------------------

@@ -47,6 +47,29 @@
         htmx.trigger(form, "qr:refresh");
       }
     });
+    // A logo picked from the media library (the assets plugin's picker): keep its id.
+    document.addEventListener("assets:picked", (event) => {
+      const state = document.getElementById("qr-logo-state");
+      if (!state) return;
+      const { id, name, preview } = event.detail;
+      const input = Object.assign(document.createElement("input"),
+        { type: "hidden", name: "logo", value: id, id: "logo-key" });
+      input.setAttribute("form", "qr-form");
+      const line = document.createElement("p");
+      if (preview) {
+        line.append(Object.assign(document.createElement("img"),
+          { src: preview, alt: "", width: 48, height: 48 }), " ");
+      }
+      const note = document.createElement("small");
+      note.textContent = `Logo: ${name}. Error correction is set to H.`;
+      const clear = Object.assign(document.createElement("button"),
+        { type: "button", className: "secondary outline small", textContent: "Remove logo" });
+      clear.dataset.clearLogo = "";
+      line.append(note, " ", clear);
+      state.replaceChildren(input, line);
+      sync(form);
+      htmx.trigger(form, "qr:refresh");
+    });
     document.addEventListener("click", (event) => {
       if (!event.target.matches("[data-clear-logo]")) return;
       document.getElementById("logo-key")?.remove();
