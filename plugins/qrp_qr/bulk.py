@@ -151,7 +151,7 @@ def save_rows(rows: list[dict[str, Any]], design: dict[str, Any], upload_id: str
                        "destination": code.destination or "",
                        "workspace_id": code.workspace_id})
                 for row, code in codes]
-    logos.record_usage(code for _, code in codes)
+    logos.record_usage((code for _, code in codes), new=True)
     for _, code in codes:
         events.publish("qr.created", services.event_data(code, bulk=upload_id))
     db.session.commit()

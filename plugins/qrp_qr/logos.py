@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import g, has_app_context, url_for
+from flask import current_app, g, has_app_context
 from PIL import Image, UnidentifiedImageError
 
 from qrplatform.errors import NotFound, ServiceError
@@ -115,13 +115,16 @@ def codes_using(asset: int) -> list[int]:
     return [int(usage.ref_id) for usage in _library().used_by(asset) if usage.consumer == USAGE]
 
 
-def record_usage(codes) -> None:
-    """Tell the library which of its assets these codes use (in the caller's transaction)."""
+def record_usage(codes, *, new: bool = False) -> None:
+    """Tell the library which of its assets these codes use (in the caller's transaction).
+    ``new`` codes without a library logo have nothing to tell."""
     if not library_enabled():
         return
-    services = _library()
+    paths = current_app.url_map.bind("localhost")  # in a request or a job alike
     for code in codes:
         library_id = asset_id((code.design or {}).get("logo"))
-        services.set_usage(USAGE, code.id, [library_id] if library_id else [],
-                           label=f"QR code “{code.name}”",
-                           href=url_for("qr.detail", code_id=code.id))
+        if library_id is None and new:
+            continue
+        _library().set_usage(USAGE, code.id, [library_id] if library_id else [],
+                             label=f"QR code “{code.name}”",
+                             href=paths.build("qr.detail", {"code_id": code.id}))

@@ -238,7 +238,7 @@ def create_code(data: dict[str, Any]) -> QRCode:
     check_code_quotas([code.kind])
     db.session.add(code)
     db.session.flush()
-    logos.record_usage([code])
+    logos.record_usage([code], new=True)
     events.publish("qr.created", event_data(code))
     db.session.commit()
     ensure_default_images(code)
@@ -405,7 +405,7 @@ def duplicate_code(code_id: int) -> QRCode:
     copy.password_hash = original.password_hash
     db.session.add(copy)
     db.session.flush()
-    logos.record_usage([copy])
+    logos.record_usage([copy], new=True)
     events.publish("qr.created", event_data(copy, duplicate_of=original.id))
     db.session.commit()
     ensure_default_images(copy)

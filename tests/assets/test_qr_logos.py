@@ -7,10 +7,10 @@ import io
 from urllib.parse import urlsplit
 
 from PIL import Image
+from qr.conftest import decode_image
 
 from assets import files
 from assets.conftest import upload
-from qr.conftest import decode_image
 from qrplatform.events import outbox
 from qrplatform.testing.pytest_plugin import builtin_plugins
 
