@@ -28,6 +28,12 @@ server (``qrp_scans_total`` in /metrics, every worker's) and "stored" in ``analy
 stored must equal answered. Sent may differ from answered by a request or so: wrk abandons
 what is in flight when its time is up, and the server may or may not have answered those.
 
+Custom domains (issue 16): each setup is measured a second time, in the same rounds and on the
+same server, on a workspace's verified custom domain: ``Host: go.bench-qrp.com`` and paths
+``/<code>`` (no ``/r/``), the Host looked up in the host map before the fast path
+(``<setup>+domain``); BENCH_DOMAIN=0 leaves it out. Its target: within 10 % of the same setup
+on the platform's host (req/s >= 0.9x, p99 <= 1.1x).
+
 Targets (issue 12): ours >= 1.0x the bare app's requests/s, p99 <= 1.2x the bare app's p99,
 scans recorded = scans sent. wrk shares the 2 CPUs with the servers, the broker, the consumer
 and PostgreSQL: the ratios, not the absolute figures, are what compares across runs.
@@ -58,6 +64,8 @@ WORKERS = os.environ.get("BENCH_WORKERS", "2")
 DURATION = os.environ.get("BENCH_DURATION", "10s")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SETUPS = os.environ.get("BENCH_SETUPS", "kafka,embedded").split(",")
+DOMAIN = os.environ.get("BENCH_DOMAIN", "1") != "0"
+CUSTOM_HOST = "go.bench-qrp.com"
 UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
       "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
 
@@ -77,20 +85,33 @@ def follow(code):
 
 SEED = textwrap.dedent('''
     import json, sys
+    from datetime import UTC, datetime
     from qrplatform import create_app
     from qrplatform.auth import services as auth
     from qrplatform.extensions import db
+    from qrplatform.tenancy import tenant_scope
     app = create_app()
+    custom_host = sys.argv[2]
     with app.app_context():
         user, workspace = auth.signup("bench@example.com", "long enough pw", "Bench")
         workspace.plan = "business"  # more live dynamic codes than the free plan allows
         _token, plain = auth.create_token(user, workspace.id, "bench")
+        if custom_host:
+            # A verified custom domain, written directly (no DNS to prove it here).
+            from qrp_domains.models import Domain
+            with tenant_scope(workspace.id):
+                now = datetime.now(UTC)
+                db.session.add(Domain(name=custom_host, status="verified", token="bench",
+                                      owned_at=now, verified_at=now, findings=[]))
+                db.session.commit()
         db.session.commit()
     client = app.test_client()
     targets = {}
     for i in range(int(sys.argv[1])):
+        # On the custom domain: the same code answers /r/<code> on the platform's host too.
         response = client.post("/api/v1/qr-codes", headers={"Authorization": "Bearer " + plain},
                                json={"kind": "dynamic", "type": "url", "name": f"Bench {i}",
+                                     "domain": custom_host or None,
                                      "content": {"url": f"https://example.com/landing/{i}"}})
         assert response.status_code == 201, response.json
         short_code = response.json["short_url"].rsplit("/", 1)[1]
@@ -101,6 +122,7 @@ SEED = textwrap.dedent('''
 # Counts every request wrk generates (sent), across its threads, printed when it is done.
 WRK_SCRIPT = '''
 local paths = {%(paths)s}
+%(host)s
 wrk.headers["User-Agent"] = "%(ua)s"
 wrk.headers["Accept-Language"] = "en-GB,en;q=0.9"
 sent = 0
@@ -159,15 +181,18 @@ class Server:
             self.process.kill()
 
 
-def check_redirect(port: int, code: str, expected: str) -> None:
+def check_redirect(port: int, code: str, expected: str, host: str | None = None) -> None:
     class NoFollow(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
             return None
 
     opener = urllib.request.build_opener(NoFollow)
+    path, headers = f"/r/{code}", {"User-Agent": UA}
+    if host:
+        path, headers = f"/{code}", {**headers, "Host": host}
     try:
-        opener.open(urllib.request.Request(f"http://127.0.0.1:{port}/r/{code}",
-                                           headers={"User-Agent": UA}), timeout=5)
+        opener.open(urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers),
+                    timeout=5)
     except urllib.error.HTTPError as response:
         assert response.code == 302, response.code
         assert response.headers["Location"] == expected, response.headers["Location"]
@@ -224,7 +249,7 @@ def main() -> None:
     print(f"load average before: {load_average()}; work folder {workdir}")
     with Stack("redirect", workdir, kafka="kafka" in SETUPS) as stack:
         stack.migrate()
-        seeded = stack.python(SEED, str(CODES))
+        seeded = stack.python(SEED, str(CODES), CUSTOM_HOST if DOMAIN else "")
         targets = json.loads(next(line for line in seeded.splitlines()
                                   if line.startswith("TARGETS "))[8:])
         (workdir / "targets.json").write_text(json.dumps(targets))
@@ -232,7 +257,12 @@ def main() -> None:
         codes = list(targets)
         random.shuffle(codes)
         lua = workdir / "paths.lua"
-        lua.write_text(WRK_SCRIPT % {"paths": ",".join(f'"/r/{c}"' for c in codes), "ua": UA})
+        lua.write_text(WRK_SCRIPT % {"paths": ",".join(f'"/r/{c}"' for c in codes), "ua": UA,
+                                     "host": ""})
+        domain_lua = workdir / "domain.lua"
+        domain_lua.write_text(WRK_SCRIPT % {"paths": ",".join(f'"/{c}"' for c in codes),
+                                            "ua": UA,
+                                            "host": f'wrk.headers["Host"] = "{CUSTOM_HOST}"'})
 
         gunicorn = str(VENV_BIN / "gunicorn")
         servers = {"bare": Server("bare", stack, [gunicorn, "-c", "/dev/null", "--workers",
@@ -249,26 +279,34 @@ def main() -> None:
                                                        "wsgi:app"], ROOT, no_broker)
             else:
                 raise SystemExit(f"unknown setup {setup!r} (kafka, embedded)")
+        # What each round measures: (server, wrk script); a setup on the platform's host, then
+        # the same server on the custom domain.
+        runs = {"bare": (servers["bare"], lua)}
+        for setup in SETUPS:
+            runs[setup] = (servers[setup], lua)
+            if DOMAIN:
+                runs[f"{setup}+domain"] = (servers[setup], domain_lua)
         try:
-            for server in servers.values():
-                check_redirect(server.port, codes[0], targets[codes[0]])
-                run_wrk(server.port, lua, "3s")  # warm up: caches filled, consumer joined
+            for server, script in runs.values():
+                check_redirect(server.port, codes[0], targets[codes[0]],
+                               CUSTOM_HOST if script is domain_lua else None)
+                run_wrk(server.port, script, "3s")  # warm up: caches filled, consumer joined
             if not wait_until(lambda: stored_scans(stack.database_url) >= 3, 60):
                 raise SystemExit("the warm-up scans were never recorded")
             time.sleep(3)
-            results: dict[str, list[dict]] = {name: [] for name in servers}
             print(f"wrk -t2 -c32 -d{DURATION}, {WORKERS} sync workers each, {len(codes)} codes, "
                   f"{ROUNDS} interleaved rounds; {os.cpu_count()} CPUs shared by everything")
-            print(f"{'round':<6}{'setup':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+            print(f"{'round':<6}{'setup':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
                   f"{'max ms':>9}{'sent':>9}{'answered':>9}{'stored':>9}{'lag s':>7}"
                   f"{'errors':>8}")
+            results = {name: [] for name in runs}
             for round_ in range(1, ROUNDS + 1):
-                for name, server in servers.items():
+                for name, (server, script) in runs.items():
                     ours = name != "bare"
                     if ours:
                         before = stored_scans(stack.database_url)
                         answered_before = answered_scans(server.port)
-                    result = run_wrk(server.port, lua)
+                    result = run_wrk(server.port, script)
                     ended = time.monotonic()
                     if ours:
                         result["answered"] = answered_scans(server.port) - answered_before
@@ -278,7 +316,7 @@ def main() -> None:
                         time.sleep(1)  # anything beyond would show now
                         result["stored"] = stored_scans(stack.database_url) - before
                     results[name].append(result)
-                    print(f"{round_:<6}{name:<10}{result['rps']:>9.0f}{result['p50']:>9.2f}"
+                    print(f"{round_:<6}{name:<16}{result['rps']:>9.0f}{result['p50']:>9.2f}"
                           f"{result['p99']:>9.2f}{result['max']:>9.1f}{result['sent']:>9}"
                           f"{result.get('answered', '-'):>9}{result.get('stored', '-'):>9}"
                           f"{result.get('lag', 0):>7.1f}"
@@ -296,11 +334,11 @@ def report(results: dict[str, list[dict]]) -> None:
 
     bare_rps, bare_p99 = median("bare", "rps"), median("bare", "p99")
     print(f"\nmedians of {ROUNDS} rounds")
-    print(f"{'setup':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+    print(f"{'setup':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
           f"{'x bare rps':>12}{'x bare p99':>12}  scans stored/answered (sent)")
     for name in results:
         rps, p99 = median(name, "rps"), median(name, "p99")
-        line = (f"{name:<10}{rps:>9.0f}{median(name, 'p50'):>9.2f}{p99:>9.2f}"
+        line = (f"{name:<16}{rps:>9.0f}{median(name, 'p50'):>9.2f}{p99:>9.2f}"
                 f"{median(name, 'max'):>9.1f}{rps / bare_rps:>12.2f}{p99 / bare_p99:>12.2f}")
         if name != "bare":
             sent = sum(r["sent"] for r in results[name])
@@ -310,6 +348,16 @@ def report(results: dict[str, list[dict]]) -> None:
             line += f"  {stored}/{answered} ({sent})  [{'OK' if ok else 'BELOW TARGET'}]"
         print(line)
     print("targets: >= 1.00x the bare app's req/s, p99 <= 1.20x its p99, every scan stored")
+    domains = [name for name in results if name.endswith("+domain")]
+    if domains:
+        print("\ncustom domain vs the platform's host, same server, same rounds")
+        for name in domains:
+            setup = name.removesuffix("+domain")
+            rps = median(name, "rps") / median(setup, "rps")
+            p99 = median(name, "p99") / median(setup, "p99")
+            ok = rps >= 0.9 and p99 <= 1.1
+            print(f"{name:<18} req/s {rps:.3f}x  p99 {p99:.3f}x  "
+                  f"[{'OK' if ok else 'BELOW TARGET'}: req/s >= 0.90x, p99 <= 1.10x]")
 
 
 if __name__ == "__main__":

@@ -6,13 +6,13 @@ from flask import Response, url_for
 
 from qrp_domains import names, services
 from qrp_domains.schemas import (
-    CheckSchema,
+    DomainCheckSchema,
     DomainCreateSchema,
     DomainDeleteArgs,
+    DomainJobSchema,
     DomainSchema,
     DomainUpdateSchema,
-    JobAcceptedSchema,
-    UsageSchema,
+    DomainUsageSchema,
 )
 from qrplatform import permissions
 from qrplatform.api import api_blueprint
@@ -90,7 +90,7 @@ def verify_domain(domain_id):
 @blp.delete("/<int:domain_id>")
 @blp.arguments(DomainDeleteArgs, location="query")
 @blp.response(204)
-@blp.alt_response(202, schema=JobAcceptedSchema, description=(
+@blp.alt_response(202, schema=DomainJobSchema, description=(
     "removed with force while codes used it: their short links are being moved to the "
     "platform's domain (follow job_url)"))
 def remove_domain(args, domain_id):
@@ -105,7 +105,7 @@ def remove_domain(args, domain_id):
 
 
 @blp.get("/<int:domain_id>/checks")
-@blp.response(200, CheckSchema(many=True))
+@blp.response(200, DomainCheckSchema(many=True))
 def list_checks(domain_id):
     """What the last checks saw (newest first): when, why, what was found, the status."""
     permissions.require("domains.view")
@@ -113,7 +113,7 @@ def list_checks(domain_id):
 
 
 @blp.get("/<int:domain_id>/usage")
-@blp.response(200, UsageSchema)
+@blp.response(200, DomainUsageSchema)
 def domain_usage(domain_id):
     """How many QR codes use the domain and how many scans they had in the last 30 days."""
     permissions.require("domains.view")
@@ -124,7 +124,7 @@ def domain_usage(domain_id):
 
 
 @blp.post("/<int:domain_id>/move-codes")
-@blp.response(202, JobAcceptedSchema)
+@blp.response(202, DomainJobSchema)
 def move_codes(domain_id):
     """Move every code on the domain to the platform's short links (a job; their images are
     redrawn). Printed codes keep working only while the domain still points at us."""

@@ -7,7 +7,7 @@ from qrp_domains.names import MAX_NAME
 from qrp_domains.services import MAX_URL
 
 
-class RecordSchema(Schema):
+class DnsRecordSchema(Schema):
     type = fields.String(metadata={"description": "TXT, CNAME, A or AAAA"})
     host = fields.String(metadata={"description": "the full name the record lives at"})
     name = fields.String(metadata={"description": "the same, relative to the registrable "
@@ -18,13 +18,13 @@ class RecordSchema(Schema):
                                                      "(kept for good)"})
 
 
-class HttpVerificationSchema(Schema):
+class DomainHttpVerificationSchema(Schema):
     url = fields.String(metadata={"description": "serve this file from the domain's current "
                                                  "web server..."})
     content = fields.String(metadata={"description": "...holding exactly this text"})
 
 
-class FindingSchema(Schema):
+class DomainFindingSchema(Schema):
     record = fields.String(metadata={"description": "TXT, CNAME, A or HTTP"})
     host = fields.String()
     expected = fields.String()
@@ -39,15 +39,15 @@ class DomainSchema(Schema):
     name = fields.String(metadata={"description": "in ASCII (punycode for an IDN)"})
     display_name = fields.String(metadata={"description": "as people read it (Unicode)"})
     status = fields.String(metadata={"enum": list(STATUSES)})
-    verification = fields.List(fields.Nested(RecordSchema), metadata={
+    verification = fields.List(fields.Nested(DnsRecordSchema), metadata={
         "description": "the DNS records to create"})
-    http_verification = fields.Nested(HttpVerificationSchema, metadata={
+    http_verification = fields.Nested(DomainHttpVerificationSchema, metadata={
         "description": "instead of the TXT record: a file proving the domain is yours"})
     owned = fields.Boolean(metadata={"description": "the TXT record or the file proved the "
                                                     "domain is this workspace's"})
     problems = fields.List(fields.String(), metadata={
         "description": "what the last check found missing or wrong, in plain words"})
-    findings = fields.List(fields.Nested(FindingSchema))
+    findings = fields.List(fields.Nested(DomainFindingSchema))
     root_url = fields.String(allow_none=True, metadata={
         "description": "where / of the domain sends visitors (null: the domain's 404)"})
     not_found_url = fields.String(allow_none=True, metadata={
@@ -80,17 +80,17 @@ class DomainDeleteArgs(Schema):
                        "platform's domain (a job) and printed ones stop working"})
 
 
-class CheckSchema(Schema):
+class DomainCheckSchema(Schema):
     id = fields.Integer()
     checked_at = fields.DateTime()
     trigger = fields.String(metadata={"description": "manual or scheduled"})
     status_before = fields.String()
     status_after = fields.String()
     conclusive = fields.Boolean(metadata={"description": "false: DNS did not answer"})
-    findings = fields.List(fields.Nested(FindingSchema))
+    findings = fields.List(fields.Nested(DomainFindingSchema))
 
 
-class UsageSchema(Schema):
+class DomainUsageSchema(Schema):
     codes = fields.Integer(metadata={"description": "QR codes whose short link is on the "
                                                     "domain (archived ones included)"})
     active_codes = fields.Integer()
@@ -100,6 +100,6 @@ class UsageSchema(Schema):
     read_only_reason = fields.String(allow_none=True)
 
 
-class JobAcceptedSchema(Schema):
+class DomainJobSchema(Schema):
     job_id = fields.String()
     job_url = fields.String(metadata={"description": "GET it for progress"})
