@@ -9,6 +9,10 @@ records one ``qr.scanned`` stream event. It never waits on the database or Kafka
 - the scan is handed to the stream buffer (``emit_stream``): a deque append;
 - a scan cap is a per-code counter in Redis (INCR), or in-process without Redis.
 
+On a workspace's custom domain (a WSGI layer of the domains plugin in front of this one sets
+``qrplatform.hosts.WORKSPACE_ENVIRON``) only that workspace's codes resolve; anything else is
+"not found", which the domain may answer its own way (``signals.public_page_missing``).
+
 The common case (an active code without a password) is answered by ``ShortLinkMiddleware``,
 a WSGI layer in front of Flask: no session, no CSRF, no tenant gateway, no template. Anything
 else (a password form, an expired or paused code, an unknown code) falls through to the Flask

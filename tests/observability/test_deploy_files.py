@@ -13,6 +13,7 @@ import yaml
 
 from qrplatform import PROJECT_ROOT
 from qrplatform.config import BACKEND_VARIABLES, TUNING_VARIABLES
+from qrplatform.plugins import load_plugins
 
 DEPLOY = PROJECT_ROOT / "deploy"
 APP_IMAGE_TARGET = "app"
@@ -37,6 +38,8 @@ def variables_the_project_reads() -> set[str]:
                *(PROJECT_ROOT / "plugins").rglob("*.py"),
                PROJECT_ROOT / "gunicorn.conf.py", PROJECT_ROOT / "wsgi.py"]
     names = set(BACKEND_VARIABLES) | set(TUNING_VARIABLES)
+    # Plugin settings (Plugin.settings) are read from the environment by the core, by name.
+    names |= {name for plugin in load_plugins() for name in plugin.settings}
     for source in sources:
         names.update(pattern.findall(source.read_text()))
     return names
