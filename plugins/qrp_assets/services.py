@@ -469,12 +469,11 @@ def make_thumbnails(asset_id: int, key: str, progress=lambda done, total, messag
     asset = db.session.get(Asset, asset_id)
     if asset is None or asset.key != key:
         return {}
-    data, fmt = storage().get(key), asset.format
-    namespace = str(asset.workspace_id)
+    fmt, namespace = asset.format, str(asset.workspace_id)
     db.session.rollback()  # no transaction held open while decoding
     made: dict[str, str] = {}
     progress(0, len(sizes), "Decoding")
-    for size, webp in thumbnails.make(data, fmt, sizes):
+    for size, webp in thumbnails.make(storage().get(key), fmt, sizes):
         thumb_key = content_key(webp, "webp", prefix="a/t", namespace=namespace)
         storage().put(thumb_key, webp, content_type="image/webp", immutable=True)
         made[str(size)] = thumb_key

@@ -31,7 +31,10 @@ def first_frame(data: bytes, fmt: str, size: int | None = None) -> Image.Image:
         image.draft("RGB", (size, size))
     image.seek(0)
     image.load()
-    return image.convert("RGBA" if image.mode in ("RGBA", "LA", "P", "PA") else "RGB")
+    image.fp = None  # drop the reference to the file's bytes: the pixels are decoded
+    mode = "RGBA" if image.mode in ("RGBA", "LA", "P", "PA") else "RGB"
+    # convert() copies even to the same mode: at 50 megapixels that copy is 150 MB.
+    return image if image.mode == mode else image.convert(mode)
 
 
 def make(data: bytes, fmt: str, sizes: Sequence[int]) -> Iterator[tuple[int, bytes]]:
@@ -39,6 +42,7 @@ def make(data: bytes, fmt: str, sizes: Sequence[int]) -> Iterator[tuple[int, byt
     least the smallest one), largest first."""
     wanted = sorted(set(sizes), reverse=True)
     image = first_frame(data, fmt, wanted[0])
+    del data  # with the caller passing its bytes straight in, nothing keeps the file now
     longest = max(image.size)
     fitting = [s for s in wanted if s <= longest] or [wanted[-1]]
     for size in fitting:
