@@ -22,8 +22,8 @@ from qrplatform.plans import DEFAULT_PLAN, PLANS
 from qrplatform.plugins import Quota
 from qrplatform.registry import registry
 
-__all__ = ["PLANS", "Meter", "check", "current_plan", "declared", "format_amount", "limit",
-           "meters", "period_start", "usage"]
+__all__ = ["PLANS", "Meter", "check", "check_within", "current_plan", "declared",
+           "format_amount", "limit", "meters", "period_start", "usage"]
 
 
 def current_plan() -> str:
@@ -89,22 +89,43 @@ def check(key: str, adding: int = 1, *, used: int | None = None,
 
 
 def _refuse(key: str, quota: Quota, plan: str, allowed: int, used: int, adding: int) -> None:
-    needed = used + adding
     adding_note = f" and are adding {format_amount(adding, quota.unit)}" if adding > 1 else ""
-    message = (f"Your {plan.capitalize()} plan allows {format_amount(allowed, quota.unit)} "
-               f"{quota.noun}; you have {format_amount(used, quota.unit)}{adding_note}. ")
+    situation = (f"Your {plan.capitalize()} plan allows {format_amount(allowed, quota.unit)} "
+                 f"{quota.noun}; you have {format_amount(used, quota.unit)}{adding_note}.")
+    _raise_with_way_out(key, quota, plan, situation, needed=used + adding)
+
+
+def check_within(key: str, position: int, *, thing: str, plan: str | None = None) -> None:
+    """After a downgrade a workspace may hold more than its plan allows: everything keeps
+    working, the first ``limit`` (oldest first) stay editable, and changing the ``position``-th
+    one beyond them is refused (402) until some are removed or the plan grows."""
+    quota = declared(key)
+    plan = plan or current_plan()
+    allowed = _limit(quota, plan)
+    if allowed is None or quota.soft or position <= allowed:
+        return
+    used = usage(key) or position
+    situation = (f"Your {plan.capitalize()} plan allows {format_amount(allowed, quota.unit)} "
+                 f"{quota.noun} and this workspace has {format_amount(used, quota.unit)}: "
+                 f"{thing} keeps working, but changing it waits.")
+    _raise_with_way_out(key, quota, plan, situation, needed=used)
+
+
+def _raise_with_way_out(key: str, quota: Quota, plan: str, situation: str, needed: int) -> None:
+    """QuotaExceeded: the situation, then what to do (the smallest plan with room)."""
     larger = PLANS[PLANS.index(plan) + 1:] if plan in PLANS else PLANS
     bigger = next((p for p in larger
                    if (room := _limit(quota, p)) is None or room >= needed), None)
-    upgrade_url = _upgrade_url(key, plan)
+    message = situation + " "
     if bigger is not None:
         room = format_amount(_limit(quota, bigger), quota.unit)
         message += f"Remove some first, or upgrade: the {bigger.capitalize()} plan allows {room}."
     else:
         message += "Remove some first."
-    if upgrade_url and bigger is not None:
+    upgrade_url = _upgrade_url(key, plan) if bigger is not None else None
+    if upgrade_url:
         message += f" Change the plan at {upgrade_url}"
-    raise QuotaExceeded(message, upgrade_url=upgrade_url if bigger is not None else None)
+    raise QuotaExceeded(message, upgrade_url=upgrade_url)
 
 
 def format_amount(number: int | None, unit: str = "count") -> str:

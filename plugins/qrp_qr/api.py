@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import url_for
+from flask import Response, url_for
 
 from qrp_qr import bulk, services
 from qrp_qr.schemas import (
@@ -74,6 +74,18 @@ def create_code(data):
     not scan is refused with 422 and a message saying what to change."""
     permissions.require("qr.edit")
     return code_view(services.create_code(_content_shorthand(data)))
+
+
+@blp.get("/export")
+@blp.response(200, content_type="text/csv", description="short_url, destination, name, "
+              "code_id, status, created_at: one row per dynamic code, archived ones too")
+def export_redirect_map():
+    """The redirect map as CSV: every dynamic code's short link and where it sends people.
+    Available on every plan (codes are never held hostage)."""
+    permissions.require("qr.view")
+    name, rows = services.export_redirect_map()
+    return Response(rows, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @blp.get("/<int:code_id>")

@@ -6,8 +6,10 @@ cache must forget a code.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -22,10 +24,10 @@ from qrp_qr import linkcache, logos, payloads, render, rules, verify
 from qrp_qr.models import QRCode, QRDesignTemplate, QRTag
 from qrp_qr.rules import InvalidInput
 from qrplatform import events, hosts, quotas, urls
-from qrplatform.errors import NotFound, ServiceError
+from qrplatform.errors import NotFound, QuotaExceeded, ServiceError
 from qrplatform.extensions import db
 from qrplatform.storage import content_digest, content_key, storage
-from qrplatform.tenancy import current_workspace_id, get_or_404, unscoped
+from qrplatform.tenancy import current_workspace_id, get_or_404, tenant_scope, unscoped
 
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 MAX_LOGO_SIDE = 512
@@ -233,6 +235,32 @@ def check_code_quotas(kinds: list[str]) -> None:
     quotas.check(DYNAMIC_CODES_QUOTA, adding=kinds.count("dynamic"))
 
 
+def _live_before(code: QRCode, *criteria) -> int:
+    return db.session.scalar(select(func.count()).select_from(QRCode).where(
+        QRCode.archived_at.is_(None), *criteria,
+        (QRCode.created_at < code.created_at)
+        | ((QRCode.created_at == code.created_at) & (QRCode.id < code.id)))) or 0
+
+
+def check_editable(code: QRCode) -> None:
+    """Codes are never held hostage: after a downgrade every code keeps redirecting, the
+    oldest ones up to the plan's limits stay editable, and the newer ones wait (402) until
+    some are archived or the plan grows."""
+    quotas.check_within(CODES_QUOTA, _live_before(code) + 1, thing="this code")
+    if code.kind == "dynamic":
+        quotas.check_within(DYNAMIC_CODES_QUOTA,
+                            _live_before(code, QRCode.kind == "dynamic") + 1, thing="this code")
+
+
+def editing_locked(code: QRCode) -> str | None:
+    """Why ``code`` cannot be edited on the current plan (for pages), or None."""
+    try:
+        check_editable(code)
+    except QuotaExceeded as refused:
+        return refused.message
+    return None
+
+
 def create_code(data: dict[str, Any]) -> QRCode:
     code = build_code(data)
     check_code_quotas([code.kind])
@@ -278,6 +306,7 @@ def _check_changeable(code: QRCode, data: dict[str, Any]) -> None:
     if code.archived:
         raise ServiceError("This code is archived; restore it before changing it.",
                            status=409, code="conflict")
+    check_editable(code)
     if "kind" in data and data["kind"] != code.kind:
         raise InvalidInput("The kind cannot change.", {"kind": [
             "A code cannot switch between static and dynamic; duplicate it instead."]})
@@ -628,3 +657,43 @@ def served_content(short_code: str) -> tuple[str, dict[str, Any], int]:
         if code is None:
             raise NotFound("This link does not exist.")
         return code.type, dict(code.content), code.id
+
+
+# -- the redirect map ---------------------------------------------------------------------------
+
+REDIRECT_MAP_COLUMNS = ("short_url", "destination", "name", "code_id", "status", "created_at")
+# A spreadsheet runs a cell starting with one of these as a formula: such cells get a quote.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def export_redirect_map() -> tuple[str, Iterator[str]]:
+    """The file name and, in chunks, a CSV of every dynamic code's short link and destination
+    (archived ones too, marked). Rows are read while the response is sent, in an app context
+    and workspace scope of their own (the request's are gone by then)."""
+    app = current_app._get_current_object()
+    workspace_id = current_workspace_id()
+    query = (select(QRCode).where(QRCode.kind == "dynamic")
+             .order_by(QRCode.created_at, QRCode.id).execution_options(yield_per=500))
+
+    def rows() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(REDIRECT_MAP_COLUMNS)
+        with app.app_context(), tenant_scope(workspace_id):
+            for n, code in enumerate(db.session.scalars(query), start=1):
+                status = "archived" if code.archived else ("paused" if code.paused else "live")
+                writer.writerow([_inert(short_url(code)), _inert(code.destination),
+                                 _inert(code.name), code.id, status,
+                                 code.created_at.isoformat()])
+                if n % 500 == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue()
+
+    return f"redirect-map-{workspace_id}-{datetime.now(UTC):%Y%m%d}.csv", rows()

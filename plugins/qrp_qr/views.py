@@ -208,6 +208,8 @@ def new():
 def edit(code_id: int):
     permissions.require("qr.edit")
     code = services.get_code(code_id)
+    if not code.archived:
+        services.check_editable(code)  # before anyone types into a form that cannot be saved
     form = QRCodeForm(obj=None if request.method == "POST" else code)
     _template_choices(form)
     _domain_choices(form, code)
@@ -293,6 +295,16 @@ def upload_logo():
     return render_template("qr/_logo.html", key=key, error=error, url=url)
 
 
+@bp.get("/export.csv")
+@login_required
+def export_redirect_map():
+    """Every dynamic code's short link and destination, on every plan."""
+    permissions.require("qr.view")
+    name, rows = services.export_redirect_map()
+    return Response(rows, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 # -- one code -----------------------------------------------------------------------------------
 
 @bp.get("/<int:code_id>")
@@ -302,6 +314,7 @@ def detail(code_id: int):
     code = services.get_code(code_id)
     return render("qr/detail.html", code=code, short_url=services.short_url(code),
                   image_urls=services.image_urls(code), formats=FORMATS,
+                  locked=None if code.archived else services.editing_locked(code),
                   summary=payloads.summary(code.type, code.content),
                   type_label=payloads.TYPE_LABELS[code.type])
 

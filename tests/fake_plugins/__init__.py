@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from qrplatform import signals
-from qrplatform.plugins import Metric, Permission, Plugin, ProductEvent, Quota
+from qrplatform.plugins import Metric, Permission, Plugin, Quota
 
 needs_missing = Plugin(name="needs_missing", requires=["nowhere"])
 first = Plugin(name="first")
@@ -46,16 +46,6 @@ heard = []  # who greeter's signal receiver saw sign up
 def _hear(user, **_extra):
     heard.append(user.email)
 
-# What a billing plugin declares: its permission (for the core's billing role) and how a plan
-# change reaches product analytics.
-billing = Plugin(
-    name="billing",
-    permissions=[Permission("billing.manage", "Change the plan", ("owner", "billing"))],
-    events={"billing.plan_changed": "the plan changed (data: plan, previous_plan)"},
-    product_events={"billing.plan_changed": ProductEvent(
-        "Plan Changed", properties=lambda event: {
-            "plan": event.data["plan"], "previous_plan": event.data["previous_plan"]})},
-)
 # A plugin that fills a slot of the core's home page and hooks a signal.
 greeter = Plugin(name="greeter", blueprints=[Blueprint("greeter", __name__,
                                                       template_folder="templates")],

@@ -6,7 +6,6 @@ import pytest
 from qrplatform import events
 from qrplatform.events.outbox import drain
 from qrplatform.extensions import db as database
-from qrplatform.testing.pytest_plugin import builtin_plugins
 
 from .conftest import mixpanel_events
 
@@ -108,11 +107,9 @@ def test_a_redelivered_event_keeps_its_insert_id_so_mixpanel_drops_the_copy(
 
 
 def test_plan_changes_and_rate_limit_hits_are_sent_as_named_events(
-        make_app, mixpanel_config, capture_server, db, install_plugins):
-    # A plugin maps its own events (here a billing plugin's); the core maps its rate limits.
-    install_plugins(billing="fake_plugins:billing")
+        make_app, mixpanel_config, capture_server, db):
+    # A plugin maps its own events (here billing's); the core maps its rate limits.
     app = make_app(**mixpanel_config, RATELIMIT_ENABLED=True,
-                   QRP_PLUGINS=[*builtin_plugins(), "billing"],
                    QRP_RATE_LIMITS={"anonymous": "100 per minute", "free": "2 per minute",
                                     "pro": "2 per minute", "business": "2 per minute"})
     signup, token = sign_up(app, "linus@example.net")
