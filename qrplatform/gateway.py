@@ -51,7 +51,7 @@ def rate_limit_key() -> str:
 RATE_LIMIT_QUOTA = "api.requests_per_minute"
 CORE_QUOTAS = {RATE_LIMIT_QUOTA: Quota(
     {"free": 120, "pro": 600, "business": 3000, "enterprise": 10_000},
-    "API requests", unit="per minute")}
+    "API requests a minute", unit="per minute")}
 
 
 def plan_rate_limit() -> str:
@@ -216,8 +216,17 @@ def _clear_scope(_exc=None) -> None:
     set_scope(None)
 
 
+def allow_form_target(url: str) -> None:
+    """Let this page's forms lead to ``url``'s site (a payment page reached by the redirect
+    after a POST); otherwise the CSP's form-action keeps every form on this site."""
+    origin = _origin(url)
+    if origin:
+        g.setdefault("csp_form_targets", set()).add(origin)
+
+
 def _content_security_policy(nonce: str) -> str:
     image_sources = " ".join(current_app.extensions["qrp.gateway.image_origins"])
+    form_targets = " ".join(sorted(g.get("csp_form_targets", ())))
     return "; ".join([
         "default-src 'self'",
         f"script-src 'self' 'nonce-{nonce}'",
@@ -228,7 +237,7 @@ def _content_security_policy(nonce: str) -> str:
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",
-        "form-action 'self'",
+        f"form-action 'self' {form_targets}".rstrip(),
         "frame-ancestors 'none'",
     ])
 

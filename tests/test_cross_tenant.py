@@ -82,7 +82,7 @@ MAKERS.update(DOMAINS_MAKERS)
 
 # Collections whose listing must never show another workspace's items ("owner's" names).
 COLLECTIONS = ["/api/v1/tokens", "/api/v1/qr-codes", "/api/v1/qr-design-templates",
-               "/api/v1/assets"]
+               "/api/v1/assets", "/api/v1/qr-codes/export"]
 
 
 class Owner:

@@ -33,8 +33,8 @@ OFFERS = {
                  {"month": 1500, "year": 15000}),
     "business": Offer("business", "Business", "Unlimited dynamic codes, large teams, "
                       "three years of scan history.", {"month": 4900, "year": 49000}),
-    "enterprise": Offer("enterprise", "Enterprise", "Everything unlimited, the highest API "
-                        "rate, invoices yearly.", {"month": 19900, "year": 199000}),
+    "enterprise": Offer("enterprise", "Enterprise", "Everything unlimited and the highest API "
+                        "rate, for the whole company.", {"month": 19900, "year": 199000}),
 }
 PAID_PLANS = tuple(OFFERS)
 assert set(PAID_PLANS) | {"free"} == set(PLANS), "every plan but free is on sale"

@@ -28,6 +28,13 @@ class StripeUnavailable(ServiceError):
     code = "payment_provider_unavailable"
 
 
+class PaymentsNotConfigured(ServiceError):
+    """This server takes no payments (no STRIPE_SECRET_KEY): a state, not a failure."""
+
+    status = 409
+    code = "payments_not_configured"
+
+
 @functools.lru_cache(maxsize=8)
 def _client(api_key: str, api_base: str | None) -> stripe.StripeClient:
     http = stripe.RequestsClient(timeout=TIMEOUT)
@@ -42,9 +49,16 @@ def configured() -> bool:
 def client() -> stripe.StripeClient:
     key = current_app.config.get("STRIPE_SECRET_KEY")
     if not key:
-        raise StripeUnavailable("Payments are not set up on this server (STRIPE_SECRET_KEY "
-                                "is unset); ask the operator.")
+        raise PaymentsNotConfigured("Payments are not set up on this server (STRIPE_SECRET_KEY "
+                                    "is unset); ask the operator.")
     return _client(key, current_app.config.get("STRIPE_API_BASE") or None)
+
+
+def page_origins() -> list[str]:
+    """Where Stripe's own pages live (Checkout, the portal): the billing page's forms lead
+    there. With STRIPE_API_BASE (a local Stripe-protocol server) its pages are served there."""
+    base = current_app.config.get("STRIPE_API_BASE")
+    return [base] if base else ["https://checkout.stripe.com", "https://billing.stripe.com"]
 
 
 def _call(operation, *args, **kwargs) -> dict[str, Any]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request, url_for
 from flask_login import login_required
 
-from qrp_billing import services
+from qrp_billing import services, stripe_api
 from qrplatform.errors import api_error
+from qrplatform.gateway import allow_form_target
 from qrplatform.web import act, render
 
 bp = Blueprint("billing", __name__, url_prefix="/billing", template_folder="templates",
@@ -20,6 +21,8 @@ webhook_bp = Blueprint("billing_webhook", __name__)
 @login_required
 def index():
     overview = services.overview()
+    for origin in stripe_api.page_origins():
+        allow_form_target(origin)  # Checkout and portal buttons redirect to Stripe
     rows, shown = services.plans_table()
     return render("billing/index.html", "billing/_status.html", overview=overview,
                   plans=rows, quotas_shown=shown, checkout=request.args.get("checkout"),
@@ -57,6 +60,12 @@ def trial():
     return act(services.start_trial,
                success=lambda found: f"Your trial runs until {found.trial_ends_at:%d %B %Y}.",
                then=url_for(".index"))
+
+
+@bp.app_template_filter("sentence")
+def sentence(text: str) -> str:
+    """First letter up, the rest as written ("API requests", not "Api requests")."""
+    return text[:1].upper() + text[1:]
 
 
 @bp.app_context_processor

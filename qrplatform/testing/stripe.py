@@ -124,6 +124,7 @@ class StripeFront:
     def _page(self, path: str) -> Response:
         title = "Stripe Checkout (test)" if path.startswith("/pay/") else "Stripe portal (test)"
         html = (f"<!doctype html><html lang=en><title>{title}</title>"
+                '<link rel="icon" href="data:,">'  # no favicon request (it would 401)
                 f"<main><h1>{title}</h1><p>{path}</p></main></html>")
         return Response(html, content_type="text/html; charset=utf-8")
 
