@@ -7,13 +7,15 @@ from qrplatform import quotas
 from qrplatform.errors import QuotaExceeded
 from qrplatform.plugins import Plugin, PluginError, Quota
 from qrplatform.registry import Registry, registry
+from qrplatform.testing.pytest_plugin import builtin_plugins
 
 things_used = {"count": 0}
 
 
 @pytest.fixture
 def quota_app(make_app, db):
-    app = make_app()
+    # Without the billing plugin: no plugin sells plans, so no upgrade link.
+    app = make_app(QRP_PLUGINS=[name for name in builtin_plugins() if name != "billing"])
     declared = registry(app).quotas
     declared["demo.things"] = Quota({"free": 2, "pro": 10, "business": None}, "things",
                                     usage=lambda: things_used["count"])
@@ -35,7 +37,7 @@ def test_quota_allows_up_to_the_plan_limit_then_says_what_to_do(quota_app):
         assert str(refused.value) == ("Your Free plan allows 2 things; you have 2. "
                                       "Remove some first, or upgrade: the Pro plan allows 10.")
         assert refused.value.status == 402
-        assert refused.value.upgrade_url is None  # no plugin sells plans in this app
+        assert refused.value.upgrade_url is None
         # Adding many at once names the amount and the plan that has room for all of them.
         with pytest.raises(QuotaExceeded) as refused:
             quotas.check("demo.things", used=1, adding=20)

@@ -293,3 +293,29 @@ def test_checkout_input_is_checked_before_stripe_is_called(shop, stripe_server):
     assert stripe_server.checkout_sessions == {}
     with shop.app.app_context(), unscoped():
         assert database.session.scalars(select(BillingAccount)).first() is None
+
+
+def test_paying_the_open_invoice_ends_the_grace_period(shop, stripe_server, stripe_events,
+                                                       plans_in_stripe):
+    subscription = subscribe(shop, stripe_server, stripe_events)
+    stripe_server.give_card(subscription["customer"], DECLINED_LATER_CARD)
+    item = subscription["items"]["data"][0]["id"]
+    stripe_server.call("POST", f"/v1/subscriptions/{subscription['id']}",
+                       items=[{"id": item, "plan": "qrp_pro_year"}])
+    [invoice] = [i for i in stripe_server.call("GET", "/v1/invoices", customer=subscription[
+        "customer"])["data"] if i["status"] == "open"]
+    client = shop.app.test_client()
+    stripe_events.post(client, stripe_events.build("invoice.payment_failed", invoice))
+    assert shop.owner.get("/api/v1/billing").json["status"] == "past_due"
+
+    # The member updates the card in the portal; Stripe retries the invoice and it is paid.
+    stripe_server.give_card(subscription["customer"])
+    paid = stripe_server.call("POST", f"/v1/invoices/{invoice['id']}/pay")
+    assert paid["status"] == "paid"
+    stripe_events.post(client, stripe_events.build("invoice.paid", paid))
+    billing = shop.owner.get("/api/v1/billing").json
+    assert (billing["plan"], billing["status"], billing["interval"]) == ("pro", "active", "year")
+    assert billing["grace_ends_at"] is None and billing["banners"] == []
+    with shop.app.app_context():  # the hourly check finds nothing left to end
+        assert services.end_lapsed(datetime.now(UTC) + timedelta(days=8))["downgraded"] == 0
+    assert shop.plan() == "pro"

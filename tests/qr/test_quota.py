@@ -17,7 +17,8 @@ def test_free_plan_stops_at_its_dynamic_code_quota(api, db):
     assert refused.json["error"]["code"] == "quota_exceeded"
     assert refused.json["error"]["message"] == (
         "Your Free plan allows 25 active dynamic QR codes; you have 25. "
-        "Remove some first, or upgrade: the Pro plan allows 1,000.")
+        "Remove some first, or upgrade: the Pro plan allows 1,000. Change the plan at "
+        "http://localhost/billing")
     static = {"kind": "static", "type": "text", "content": {"text": "still fine"}}
     assert caller.post("/api/v1/qr-codes", json=static).status_code == 201
 

@@ -150,7 +150,8 @@ def test_seats_are_limited_by_the_plan(client, db, api, create_user, login):
     assert full.json["error"]["code"] == "quota_exceeded"
     assert full.json["error"]["message"] == (
         "Your Free plan allows 3 seats (members and pending invitations); you have 3. "
-        "Remove some first, or upgrade: the Pro plan allows 10.")
+        "Remove some first, or upgrade: the Pro plan allows 10. Change the plan at "
+        "http://localhost/billing")
 
     login(ann)  # the page says the same above the form
     page = client.post("/team/invitations", data={
