@@ -167,7 +167,9 @@ class Meter:
         """Share of the limit used, rounded down (None: unlimited or not counted)."""
         if self.used is None or self.limit is None:
             return None
-        return 100 if self.limit == 0 else int(self.used * 100 // self.limit)
+        if self.limit == 0:  # not on this plan: full only once something is used
+            return 100 if self.used else 0
+        return int(self.used * 100 // self.limit)
 
     @property
     def state(self) -> str:

@@ -42,7 +42,8 @@ MAX_PAGES = 70
 # Endpoints that answer files, fragments or redirects rather than pages.
 NOT_PAGES = {"static", "files.serve_file", "health.healthz", "health.readyz",
              "api-docs.openapi_json", "qr.download", "job_pages.job_file", "teams.audit_csv",
-             "analytics.live", "qr.export_redirect_map", "assets.card", "assets.picker", "domains.redirect_map",
+             "analytics.live", "assets.card", "assets.picker", "domains.redirect_map",
+             "qr.export_redirect_map",
              # Served on custom domains only (by Host): tests/domains/test_pages_in_browser.py
              # opens them by name in Chromium and runs axe on them.
              "domains_public.root", "domains_public.not_found",

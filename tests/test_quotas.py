@@ -23,6 +23,7 @@ def quota_app(make_app, db):
                                     usage=lambda: 7)
     declared["demo.history"] = Quota({"free": 30, "business": 365}, "days of history",
                                      unit="days")
+    declared["demo.extras"] = Quota({"free": 0, "pro": 3}, "extras", usage=lambda: 0)
     return app
 
 
@@ -72,6 +73,8 @@ def test_meters_measure_every_declared_quota_for_the_usage_page(quota_app, creat
     assert (history.used, history.limit, history.percent, history.state) == (
         None, 30, None, "ok")
     assert found["api.requests_per_minute"].limit == 120
+    # Not on this plan and none used: nothing to warn about.
+    assert (found["demo.extras"].percent, found["demo.extras"].state) == (0, "ok")
     assert (found["teams.seats"].used, found["teams.seats"].limit) == (1, 3)  # the owner
 
 

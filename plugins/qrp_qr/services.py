@@ -6,7 +6,6 @@ cache must forget a code.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from sqlalchemy import func, or_, select
 from qrp_qr import linkcache, logos, payloads, render, rules, verify
 from qrp_qr.models import QRCode, QRDesignTemplate, QRTag
 from qrp_qr.rules import InvalidInput
-from qrplatform import events, hosts, quotas, urls
+from qrplatform import csvfiles, events, hosts, quotas, urls
 from qrplatform.errors import NotFound, QuotaExceeded, ServiceError
 from qrplatform.extensions import db
 from qrplatform.storage import content_digest, content_key, storage
@@ -662,13 +661,6 @@ def served_content(short_code: str) -> tuple[str, dict[str, Any], int]:
 # -- the redirect map ---------------------------------------------------------------------------
 
 REDIRECT_MAP_COLUMNS = ("short_url", "destination", "name", "code_id", "status", "created_at")
-# A spreadsheet runs a cell starting with one of these as a formula: such cells get a quote.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def export_redirect_map() -> tuple[str, Iterator[str]]:
@@ -682,13 +674,12 @@ def export_redirect_map() -> tuple[str, Iterator[str]]:
 
     def rows() -> Iterator[str]:
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csvfiles.writer(buffer)
         writer.writerow(REDIRECT_MAP_COLUMNS)
         with app.app_context(), tenant_scope(workspace_id):
             for n, code in enumerate(db.session.scalars(query), start=1):
                 status = "archived" if code.archived else ("paused" if code.paused else "live")
-                writer.writerow([_inert(short_url(code)), _inert(code.destination),
-                                 _inert(code.name), code.id, status,
+                writer.writerow([short_url(code), code.destination, code.name, code.id, status,
                                  code.created_at.isoformat()])
                 if n % 500 == 0:
                     yield buffer.getvalue()
