@@ -213,7 +213,6 @@ def drain_spool(app: Flask | None = None, batch_size: int = 500) -> int:
     batch (back-pressure halves it; a whole batch taken doubles it back up to ``batch_size``).
     If the broker takes nothing, the events stay for the next pass.
     """
-    from qrplatform import metrics
     from qrplatform.events.kafka import KafkaDeliveryError
 
     app = app or current_app._get_current_object()
@@ -221,7 +220,8 @@ def drain_spool(app: Flask | None = None, batch_size: int = 500) -> int:
     if spool is None or not len(spool):  # the usual case: no lock to take, nothing to do
         return 0
     sender = app.extensions["qrp.events"].sender
-    drained = metrics.metric(DRAINED_METRIC.name, app)
+    # The app's metrics by name (qrplatform.metrics imports this module's caller).
+    drained = app.extensions["qrp.metrics"].declared[DRAINED_METRIC.name]
     sent, size = 0, batch_size
     with spool.draining() as acquired:
         if not acquired:
