@@ -49,7 +49,8 @@ NOT_PAGES = {"static", "files.serve_file", "health.healthz", "health.readyz",
              "domains_public.root", "domains_public.not_found",
              "domains_public.certificate_allowed"}
 # Links the crawler does not follow: files, other pages' query variants, leaving the session.
-SKIP = re.compile(r"/download|/jobs/[^/]+/files/|\.csv$|\.json$|^/files/|/static/|^/api/v1|^/logout|^/metrics")
+SKIP = re.compile(r"/download|/jobs/[^/]+/files/|\.csv$|\.json$|^/files/|/static/|^/api/v1"
+                  r"|^/logout|^/metrics")
 
 
 def _png(size=64) -> bytes:
