@@ -23,7 +23,8 @@ from qrplatform.plugins import Quota
 from qrplatform.registry import registry
 
 __all__ = ["PLANS", "Meter", "check", "check_within", "current_plan", "declared",
-           "format_amount", "limit", "meters", "period_start", "usage"]
+           "format_amount", "limit", "meters", "period_start", "remaining", "upgrade_url",
+           "usage"]
 
 
 def current_plan() -> str:
@@ -142,6 +143,21 @@ def format_amount(number: int | None, unit: str = "count") -> str:
     return f"{value:.1f} TB"
 
 
+def remaining(key: str, plan: str | None = None) -> int | None:
+    """How many more the workspace in scope may add now (None: unlimited, or a soft quota),
+    for pages that say so before anyone does the work."""
+    quota = declared(key)
+    allowed = _limit(quota, plan or current_plan())
+    if allowed is None or quota.soft or quota.usage is None:
+        return None
+    return max(0, allowed - usage(key))
+
+
+def upgrade_url(key: str, plan: str | None = None) -> str | None:
+    """Where this workspace can change its plan (None when no enabled plugin sells plans)."""
+    return _upgrade_url(key, plan or current_plan())
+
+
 def _upgrade_url(key: str, plan: str) -> str | None:
     """Where this workspace can change its plan: a plugin selling plans answers the signal."""
     for _receiver, url in signals.quota_exceeded.send(key, plan=plan):
@@ -185,9 +201,11 @@ class Meter:
         return format_amount(number, self.unit)
 
 
-def meters(plan: str | None = None) -> list[Meter]:
-    """Every declared quota measured for the workspace in scope, in declaration order."""
+def meters(plan: str | None = None, *, enforced_only: bool = False) -> list[Meter]:
+    """Every declared quota measured for the workspace in scope, in declaration order
+    (``enforced_only``: just the counted ones that refuse, e.g. for a banner on every page)."""
     plan = plan or current_plan()
     return [Meter(key, quota.noun, usage(key), _limit(quota, plan), quota.soft, quota.period,
                   quota.unit)
-            for key, quota in registry().quotas.items()]
+            for key, quota in registry().quotas.items()
+            if not enforced_only or (quota.usage is not None and not quota.soft)]

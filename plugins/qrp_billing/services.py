@@ -163,8 +163,7 @@ def current_banners() -> list[Banner]:
     if workspace is None:
         return []
     found = account()
-    shown = banners(workspace, found, [m for m in quotas.meters(workspace.plan)
-                                       if not m.soft and m.state == "over"])
+    shown = banners(workspace, found, quotas.meters(workspace.plan, enforced_only=True))
     if permissions.can(MANAGE):
         return shown
     return [banner for banner in shown if banner.kind == "over_quota"]

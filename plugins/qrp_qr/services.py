@@ -234,6 +234,14 @@ def check_code_quotas(kinds: list[str]) -> None:
     quotas.check(DYNAMIC_CODES_QUOTA, adding=kinds.count("dynamic"))
 
 
+def room_for_codes() -> dict[str, int | None]:
+    """How many more codes, and dynamic codes, the plan lets the workspace add now (None:
+    no limit), so the bulk page can say so before a file is uploaded."""
+    return {"codes": quotas.remaining(CODES_QUOTA),
+            "dynamic": quotas.remaining(DYNAMIC_CODES_QUOTA),
+            "upgrade_url": quotas.upgrade_url(DYNAMIC_CODES_QUOTA)}
+
+
 def _live_before(code: QRCode, *criteria) -> int:
     return db.session.scalar(select(func.count()).select_from(QRCode).where(
         QRCode.archived_at.is_(None), *criteria,

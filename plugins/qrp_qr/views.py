@@ -422,6 +422,7 @@ def bulk():
             return redirect(url_for("qr.bulk_job", job_id=job.id))
     return render("qr/bulk.html", form=form, row_errors=row_errors,
                   columns={t: payloads.TYPE_FIELDS[t] for t in TYPES},
+                  room=services.room_for_codes(),
                   status=422 if (form.errors or row_errors or form.form_errors) else 200)
 
 

@@ -195,3 +195,15 @@ def test_banners_explain_a_failed_payment_and_locked_editing_on_every_page(shop)
     assert "data-locked" in locked and "changing it waits" in locked
     assert editor.get(f"/qr/{codes[-1]['id']}/edit").status_code == 402
     assert editor.get(f"/qr/{codes[0]['id']}/edit").status_code == 200
+
+
+def test_the_bulk_page_says_how_many_codes_fit_before_any_upload(shop):
+    make_codes(shop.owner, 20)
+    client = login_page(shop, "olga@example.com")
+    page = client.get("/qr/bulk").get_data(as_text=True)
+    assert ("The Free plan has room for 5 more dynamic codes (980 codes in all); a larger file "
+            "is refused before anything is made") in page
+    make_codes(shop.owner, 5)
+    full = client.get("/qr/bulk").get_data(as_text=True)
+    assert "room for no more dynamic codes (static ones are fine): archive some, or " in full
+    assert '<a href="http://localhost/billing">see the plans</a>' in full
