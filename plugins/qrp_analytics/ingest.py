@@ -350,29 +350,36 @@ def _rollup_sql(table: str, keys: dict[str, str], counters: tuple[str, ...],
             f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}")
 
 
-_DIMENSIONS = (f"{STAGING} CROSS JOIN LATERAL (VALUES "
-               + ", ".join(f"('{name}', label_{name})" for name in LABELS)
-               + ") AS d(dimension, value)")
-_ROLLUPS = [
-    _rollup_sql("analytics_code_hourly",
-                {"workspace_id": "workspace_id", "code_id": "code_id", "hour": _HOUR},
-                COUNT_COLUMNS, ("code_id", "hour")).replace(" AND value_present", ""),
-    _rollup_sql("analytics_code_daily",
-                {"workspace_id": "workspace_id", "code_id": "code_id", "day": _DAY},
-                COUNT_COLUMNS, ("code_id", "day")).replace(" AND value_present", ""),
-    _rollup_sql("analytics_workspace_hourly", {"workspace_id": "workspace_id", "hour": _HOUR},
-                COUNT_COLUMNS, ("workspace_id", "hour")).replace(" AND value_present", ""),
-    _rollup_sql("analytics_code_breakdown",
-                {"workspace_id": "workspace_id", "code_id": "code_id", "day": _DAY,
-                 "dimension": "d.dimension", "value": "d.value"},
-                BREAKDOWN_COUNTS, ("code_id", "day", "dimension", "value"), _DIMENSIONS
-                ).replace("value_present", "d.value IS NOT NULL"),
-    _rollup_sql("analytics_workspace_breakdown",
-                {"workspace_id": "workspace_id", "day": _DAY, "dimension": "d.dimension",
-                 "value": "d.value"},
-                BREAKDOWN_COUNTS, ("workspace_id", "day", "dimension", "value"), _DIMENSIONS
-                ).replace("value_present", "d.value IS NOT NULL"),
-]
+def rollup_statements(source: str = STAGING) -> list[str]:
+    """Every rollup advanced from the rows of ``source`` (staging's columns) that were
+    inserted and count."""
+    dimensions = (f"{source} CROSS JOIN LATERAL (VALUES "
+                  + ", ".join(f"('{name}', label_{name})" for name in LABELS)
+                  + ") AS d(dimension, value)")
+    return [
+        _rollup_sql("analytics_code_hourly",
+                    {"workspace_id": "workspace_id", "code_id": "code_id", "hour": _HOUR},
+                    COUNT_COLUMNS, ("code_id", "hour"), source).replace(" AND value_present", ""),
+        _rollup_sql("analytics_code_daily",
+                    {"workspace_id": "workspace_id", "code_id": "code_id", "day": _DAY},
+                    COUNT_COLUMNS, ("code_id", "day"), source).replace(" AND value_present", ""),
+        _rollup_sql("analytics_workspace_hourly", {"workspace_id": "workspace_id", "hour": _HOUR},
+                    COUNT_COLUMNS, ("workspace_id", "hour"), source
+                    ).replace(" AND value_present", ""),
+        _rollup_sql("analytics_code_breakdown",
+                    {"workspace_id": "workspace_id", "code_id": "code_id", "day": _DAY,
+                     "dimension": "d.dimension", "value": "d.value"},
+                    BREAKDOWN_COUNTS, ("code_id", "day", "dimension", "value"), dimensions
+                    ).replace("value_present", "d.value IS NOT NULL"),
+        _rollup_sql("analytics_workspace_breakdown",
+                    {"workspace_id": "workspace_id", "day": _DAY, "dimension": "d.dimension",
+                     "value": "d.value"},
+                    BREAKDOWN_COUNTS, ("workspace_id", "day", "dimension", "value"), dimensions
+                    ).replace("value_present", "d.value IS NOT NULL"),
+    ]
+
+
+_ROLLUPS = rollup_statements()
 
 
 def _store_postgresql(rows: list[ScanRow]) -> int:
