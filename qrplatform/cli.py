@@ -82,7 +82,7 @@ jobs_cli = AppGroup("jobs", help="Background jobs.")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def jobs_worker(queues, burst):
     """Run an RQ worker inside this app, so that every enabled plugin's jobs can run."""
-    from qrplatform.jobs import QUEUES, RQRunner, Worker, set_worker_app
+    from qrplatform.jobs import QUEUES, RQRunner, set_worker_app, worker_class
 
     runner = current_app.extensions["qrp.jobs.runner"]
     if not isinstance(runner, RQRunner):
@@ -92,7 +92,7 @@ def jobs_worker(queues, burst):
         raise click.ClickException(f"unknown queue(s) {', '.join(sorted(unknown))}; "
                                    f"the queues are {', '.join(QUEUES)}")
     set_worker_app(current_app._get_current_object())
-    worker = Worker([runner.queue(name) for name in queues], connection=runner.redis)
+    worker = worker_class()([runner.queue(name) for name in queues], connection=runner.redis)
     # The scheduler moves retries whose backoff has passed back onto their queue.
     worker.work(burst=burst, with_scheduler=True)
 

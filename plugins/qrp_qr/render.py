@@ -23,15 +23,15 @@ import math
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import qrcode
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from PIL import Image, ImageDraw, ImageFont
 from qrcode.exceptions import DataOverflowError
 
-from qrp_qr import encoder
+if TYPE_CHECKING:  # numpy is imported where a code is laid out: pages and the API load faster
+    import numpy as np
 
 FORMATS = ("png", "svg", "pdf")
 MIME_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
@@ -145,10 +145,18 @@ class PayloadTooLong(ValueError):
     pass
 
 
+def _numpy():
+    import numpy
+
+    return numpy
+
+
 @lru_cache(maxsize=2048)
 def qr_matrix(payload: str, error_correction: str) -> np.ndarray:
     """The module grid (without quiet zone), read-only. Cached: encoding is the costly part of
     a render (``encoder``: the qrcode library's grid, faster)."""
+    from qrp_qr import encoder
+
     try:
         grid = encoder.matrix(payload, ERROR_CORRECTION[error_correction])
     except (DataOverflowError, ValueError) as exc:
@@ -173,7 +181,7 @@ class Layout:
     n: int = 0                        # modules per side
     # (n, n) booleans, [y, x]: the modules to draw as modules (eyes drawn apart, and the logo's
     # hole, left out)
-    modules: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    modules: np.ndarray = field(default_factory=lambda: _numpy().zeros((0, 0), dtype=bool))
     module_style: str = "square"
     foreground: str = "#000000"
     eyes: list[tuple[float, float]] = field(default_factory=list)  # top-left of each eye
@@ -185,7 +193,7 @@ class Layout:
     @property
     def dark(self) -> list[tuple[int, int]]:
         """The modules to draw as (x, y), row by row."""
-        ys, xs = np.nonzero(self.modules)
+        ys, xs = _numpy().nonzero(self.modules)
         return list(zip(xs.tolist(), ys.tolist(), strict=True))
 
 
@@ -227,6 +235,7 @@ def layout(payload: str, design: dict[str, Any], logo_image: Image.Image | None 
         # Clear whole modules behind the logo plus half a module of air around it.
         box = design["logo_size"] * n
         start = (n - box) / 2
+        np = _numpy()
         centres = np.arange(n) + 0.5
         inside = (start - 0.5 <= centres) & (centres <= start + box + 0.5)
         modules[np.ix_(inside, inside)] = False
@@ -290,7 +299,7 @@ def _module_mask(lay: Layout, target: int) -> Image.Image:
     """The data modules as a mask of ``target`` x ``target`` pixels."""
     n = lay.n
     if lay.module_style == "square":
-        mask = Image.frombytes("L", (n, n), (lay.modules.astype(np.uint8) * 255).tobytes())
+        mask = Image.frombytes("L", (n, n), (lay.modules.astype("uint8") * 255).tobytes())
         return mask.resize((target, target), Image.NEAREST)
     # Drawn large, then reduced: smooth edges without a slow anti-aliasing painter. One module
     # is drawn once and stamped everywhere (a paste is far cheaper than drawing a shape).
@@ -420,6 +429,7 @@ def _eye_paths(style: str, x: float, y: float) -> str:
 def _runs(modules: np.ndarray) -> list[tuple[int, int, int]]:
     """Horizontal runs of dark modules as (x, y, length), row by row: one rectangle each, not
     one per module, for smaller and faster SVG and PDF files."""
+    np = _numpy()
     padded = np.zeros((modules.shape[0], modules.shape[1] + 2), dtype=np.int8)
     padded[:, 1:-1] = modules
     edges = np.diff(padded, axis=1)

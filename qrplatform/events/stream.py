@@ -357,11 +357,38 @@ def flush_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
+class KafkaSinkOnFirstWrite:
+    """The Kafka stream sink (``qrplatform.events.kafka.KafkaStreamSink``), made when it is
+    first handed a batch: kafka-python takes longer to import than much of the app, and most
+    processes built with KAFKA_BOOTSTRAP_SERVERS (a command, a job worker) never stream."""
+
+    def __init__(self, app: Flask, spool):
+        self.app = app
+        self.spool = spool
+        self._sink = None
+        self._lock = threading.Lock()
+
+    def kafka(self):
+        with self._lock:
+            if self._sink is None:
+                from qrplatform.events.kafka import KafkaStreamSink
+
+                self._sink = KafkaStreamSink(self.app, self.spool)
+            return self._sink
+
+    def write(self, events: list[Event]) -> None:
+        self.kafka().write(events)
+
+    def close(self) -> None:
+        if self._sink is not None:
+            self._sink.close()  # closes the spool too
+        else:
+            self.spool.close()
+
+
 def init_app(app) -> StreamBuffer:
     if app.config.get("KAFKA_BOOTSTRAP_SERVERS"):
-        from qrplatform.events.kafka import KafkaStreamSink
-
-        sink = KafkaStreamSink(app, make_spool(app))
+        sink = KafkaSinkOnFirstWrite(app, make_spool(app))
     else:
         sink = LocalStreamSink(app)
     buffer = StreamBuffer(

@@ -35,9 +35,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import rq
 from flask import Flask, current_app, g, has_app_context, has_request_context
 from sqlalchemy import JSON, Integer, String, Text, func, select, update
 from sqlalchemy import event as sa_event
@@ -48,6 +47,9 @@ from qrplatform.extensions import db
 from qrplatform.registry import CORE, registry
 from qrplatform.sqltypes import UTCDateTime
 from qrplatform.tenancy import TenantMixin, current_workspace_id, tenant_scope, unscoped
+
+if TYPE_CHECKING:
+    import rq
 
 log = logging.getLogger(__name__)
 run_log = logging.getLogger("qrplatform.jobs.run")
@@ -374,7 +376,9 @@ def _record_failure(running: RunningJob, exc: Exception, name: str) -> None:
     final = isinstance(exc, JobError) or running.retries_left <= 0
     if final:
         _update_row(running.id, state="failed", error=message, finished_at=datetime.now(UTC))
-        rq_job = rq.get_current_job()
+        from rq import get_current_job
+
+        rq_job = get_current_job()
         if rq_job is not None:
             rq_job.retries_left = 0  # a JobError would fail again: stop RQ's retries too
     else:
@@ -410,9 +414,13 @@ class RQRunner:
         self.app = app
 
     def queue(self, name: str) -> rq.Queue:
+        import rq
+
         return rq.Queue(name, connection=self.redis)
 
     def submit(self, submission: Submission) -> None:
+        import rq
+
         retry = None
         if submission.retries:
             retry = rq.Retry(max=submission.retries, interval=list(retry_backoff(self.app)))
@@ -430,28 +438,36 @@ class RQRunner:
         return {name: self.queue(name).count for name in QUEUES}
 
 
-class Worker(rq.Worker):
-    """RQ's forking worker, with the database connections of each work horse its own."""
+def worker_class() -> type[rq.Worker]:
+    """RQ's forking worker, with the database connections of each work horse its own; made
+    when a worker starts (importing RQ would cost every process that never runs one)."""
+    import rq
 
-    def main_work_horse(self, job: rq.job.Job, queue: rq.Queue):
-        # A forked child must not talk over the parent's pooled connections: drop them unclosed.
-        with _worker_app().app_context():
-            for engine in db.engines.values():
-                engine.dispose(close=False)
-        super().main_work_horse(job, queue)
+    class Worker(rq.Worker):
+        def main_work_horse(self, job: rq.job.Job, queue: rq.Queue):
+            # A forked child must not talk over the parent's pooled connections: drop them
+            # unclosed.
+            with _worker_app().app_context():
+                for engine in db.engines.values():
+                    engine.dispose(close=False)
+            super().main_work_horse(job, queue)
 
-    def handle_work_horse_killed(self, job: rq.job.Job, retpid, ret_val, rusage):
-        """The horse died without a word (killed, out of memory): say so on the job's row,
-        which would otherwise stay ``started`` for ever. RQ retries it if retries are left."""
-        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
-        error = ("The worker running this job stopped unexpectedly (killed or out of memory; "
-                 f"exit status {ret_val}).")
-        with _worker_app().app_context():
-            if job.retries_left:
-                _update_row(job.id, state="retrying", error=error,
-                            message="The worker stopped; trying again.")
-            else:
-                _update_row(job.id, state="failed", error=error, finished_at=datetime.now(UTC))
+        def handle_work_horse_killed(self, job: rq.job.Job, retpid, ret_val, rusage):
+            """The horse died without a word (killed, out of memory): say so on the job's
+            row, which would otherwise stay ``started`` for ever. RQ retries it if retries
+            are left."""
+            super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+            error = ("The worker running this job stopped unexpectedly (killed or out of "
+                     f"memory; exit status {ret_val}).")
+            with _worker_app().app_context():
+                if job.retries_left:
+                    _update_row(job.id, state="retrying", error=error,
+                                message="The worker stopped; trying again.")
+                else:
+                    _update_row(job.id, state="failed", error=error,
+                                finished_at=datetime.now(UTC))
+
+    return Worker
 
 
 class ThreadRunner:
