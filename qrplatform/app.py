@@ -29,6 +29,7 @@ from qrplatform import (
     telemetry,
     ui,
     web,
+    webhooks,
 )
 from qrplatform.config import load_settings, plugin_setting
 from qrplatform.events import bus, dispatch, stream
@@ -54,13 +55,14 @@ CORE_EVENTS = {
 # What the core itself declares, the way a plugin would (checked for clashes the same way).
 CORE_DECLARATIONS = Plugin(
     name=CORE,
-    events=CORE_EVENTS,
+    events={**CORE_EVENTS, **webhooks.EVENTS},
     # High-volume events: sent with emit_stream() to their own topic, never the outbox.
     streams={"gateway.rate_limited": "qrp.gateway"},
-    permissions=permissions.CORE_PERMISSIONS,
+    permissions=[*permissions.CORE_PERMISSIONS, *webhooks.PERMISSIONS],
+    nav=webhooks.NAV,
     metrics=[gateway.RATE_LIMIT_HITS, stream.DRAINED_METRIC],
     product_events=product_analytics.CORE_PRODUCT_EVENTS,
-    quotas=gateway.CORE_QUOTAS,
+    quotas={**gateway.CORE_QUOTAS, **webhooks.QUOTAS},
 )
 
 
@@ -95,6 +97,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     gateway.create_limiter(app)
     plugins = load_plugins(app.config.get("QRP_PLUGINS"))
     wire_plugins(app, smorest, plugins)
+    webhooks.init_app(app, smorest)  # receivers for every event type now declared
     signals.connect_declared(found.signal_receivers)
     schedules.start_embedded_scheduler(app)
     product_analytics.init_app(app)  # a receiver group of its own, fed by every declaration

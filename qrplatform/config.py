@@ -69,6 +69,12 @@ TUNING_VARIABLES = {
     "QRP_STREAM_BATCH_BYTES": int,
     "QRP_STREAM_SPOOL_KEY": str,
     "QRP_STREAM_SPOOL_PATH": str,
+    # Webhooks (qrplatform.webhooks.services has the defaults).
+    "QRP_WEBHOOK_TIMEOUT": float,
+    "QRP_WEBHOOK_BATCH_WINDOW": float,
+    "QRP_WEBHOOK_BATCH_MAX": int,
+    "QRP_WEBHOOK_LOG_DAYS": int,
+    "QRP_WEBHOOK_SECRET_OVERLAP": float,
 }
 
 
@@ -154,6 +160,11 @@ def load_settings(instance_path: str) -> dict:
         QRP_JOBS_INLINE=_env_bool(env.get("QRP_JOBS_INLINE"), False),
         # Seconds before each retry of a job that is safe to repeat, e.g. "5,30,120,600".
         QRP_JOBS_RETRY_BACKOFF=[int(s) for s in _env_list(env.get("QRP_JOBS_RETRY_BACKOFF")) or []]
+        or None,
+        # Seconds a webhook delivery waits after each failed attempt, e.g. "5,300,1800";
+        # unset: about a day in all (qrplatform.webhooks.services.DEFAULT_RETRY_SCHEDULE).
+        QRP_WEBHOOK_RETRY_SCHEDULE=[float(s) for s in
+                                    _env_list(env.get("QRP_WEBHOOK_RETRY_SCHEDULE")) or []]
         or None,
         # Fernet keys for secrets at rest, newest first (qrplatform.encryption).
         QRP_ENCRYPTION_KEYS=_env_list(env.get("QRP_ENCRYPTION_KEYS")),

@@ -48,5 +48,15 @@ class Migrations:
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def dialect_insert(table):
+    """An INSERT of the database in use, with its ``on_conflict_do_nothing()`` and
+    ``on_conflict_do_update()`` (PostgreSQL, and SQLite for `make run`)."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -22,7 +22,10 @@ Measured when Prometheus scrapes (the same value whichever worker answers):
 - ``qrp_jobs_queue_depth{queue}``: jobs waiting in each queue;
 - ``qrp_events_consumer_lag{group, topic}``: events on Kafka a consumer group has not
   committed yet (only with KAFKA_BOOTSTRAP_SERVERS; measured every
-  QRP_METRICS_KAFKA_LAG_INTERVAL seconds).
+  QRP_METRICS_KAFKA_LAG_INTERVAL seconds);
+- ``qrp_webhook_deliveries_pending``, ``qrp_webhook_oldest_due_seconds``: webhook deliveries
+  waiting, and how late the most overdue one is (``qrplatform.webhooks``, which adds its
+  collector with ``add_scrape_collector``).
 
 Every label value is bounded: route templates, outcomes, job names, plugin groups — never a
 path, a short code, a workspace or a user.
@@ -331,6 +334,15 @@ def _metrics(app: Flask | None = None) -> Metrics | None:
             return None
         app = current_app
     return app.extensions.get(EXTENSION)
+
+
+def add_scrape_collector(app: Flask, collector: Collector) -> None:
+    """Gauges measured when Prometheus scrapes (counted in the database, say, so that every
+    worker answers the same), for a core facility wired after the metrics."""
+    metrics = app.extensions[EXTENSION]
+    metrics.scrape_collectors.append(collector)
+    if multiprocess_dir() is None:
+        metrics.registry.register(collector)
 
 
 def declare_all(app: Flask, declared: Iterable[Metric]) -> None:

@@ -33,7 +33,7 @@ from qrp_analytics.models import (
     WorkspaceHourly,
 )
 from qrplatform.events import Event
-from qrplatform.extensions import db
+from qrplatform.extensions import db, dialect_insert
 from qrplatform.sqltypes import as_utc
 from qrplatform.useragents import BOT, HEAD, HUMAN, PREVIEW
 
@@ -156,14 +156,6 @@ def _row(event: Event, occurred_at: datetime, rules: classify.WorkspaceRules) ->
 
 # -- storing --------------------------------------------------------------------------------------
 
-def _dialect_insert(table):
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
-
-
 def _mark_uniques(rows: list[ScanRow]) -> None:
     """A human scan is unique when its visitor hash is new for the code that day."""
     first: dict[tuple, ScanRow] = {}
@@ -175,7 +167,7 @@ def _mark_uniques(rows: list[ScanRow]) -> None:
     if not first:
         return
     table = DailyVisitor.__table__
-    statement = (_dialect_insert(table).on_conflict_do_nothing()
+    statement = (dialect_insert(table).on_conflict_do_nothing()
                  .returning(table.c.day, table.c.code_id, table.c.visitor_hash))
     params = [{"day": day, "code_id": code_id, "visitor_hash": visitor,
                "workspace_id": row.values["workspace_id"]}
@@ -192,7 +184,7 @@ def _store(rows: list[ScanRow]) -> int:
         return _store_postgresql(rows)
     _mark_uniques(rows)
     table = Scan.__table__
-    statement = (_dialect_insert(table).on_conflict_do_nothing()
+    statement = (dialect_insert(table).on_conflict_do_nothing()
                  .returning(table.c.event_id))
     params = [{k: v for k, v in row.values.items() if not k.startswith("_")} for row in rows]
     inserted_ids = {r.event_id for r in db.session.execute(statement, params)}
@@ -260,7 +252,7 @@ def _upsert(model, key_columns: tuple[str, ...], buckets: dict[tuple, dict],
         return
     table = model.__table__
     primary_key = [c.name for c in table.primary_key.columns]
-    statement = _dialect_insert(table)
+    statement = dialect_insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=primary_key,
         set_={name: table.c[name] + statement.excluded[name] for name in counters},

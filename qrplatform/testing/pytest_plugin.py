@@ -358,6 +358,7 @@ SERVICE_FIXTURE_MODULES = (
     "qrplatform.testing.s3",       # moto's S3 (and CloudWatch Logs) server
     "qrplatform.testing.capture",  # a local HTTP endpoint that records what clients send
     "qrplatform.testing.stripe",   # localstripe, with Checkout and Portal sessions in front
+    "qrplatform.testing.webhooks",  # a webhook receiver that verifies signatures
     "qrplatform.testing.browser",  # Debian's chromium through Playwright, a live server
     "qrplatform.testing.dns",      # a dnslib server whose records tests change
 )
