@@ -13,6 +13,7 @@ from qrplatform.extensions import db as database
 from qrplatform.tenancy import tenant_scope
 from tests.domains.makers import DOMAINS_MAKERS, make_domain
 from tests.teams.makers import TEAMS_MAKERS
+from tests.webhooks.makers import WEBHOOKS_MAKERS, make_webhook
 
 
 def make_token(owner) -> str:
@@ -79,10 +80,11 @@ MAKERS = {
 
 MAKERS.update(TEAMS_MAKERS)
 MAKERS.update(DOMAINS_MAKERS)
+MAKERS.update(WEBHOOKS_MAKERS)
 
 # Collections whose listing must never show another workspace's items ("owner's" names).
 COLLECTIONS = ["/api/v1/tokens", "/api/v1/qr-codes", "/api/v1/qr-design-templates",
-               "/api/v1/assets", "/api/v1/qr-codes/export"]
+               "/api/v1/assets", "/api/v1/qr-codes/export", "/api/v1/webhooks"]
 
 
 class Owner:
@@ -146,6 +148,7 @@ def test_listings_show_only_your_workspace(owner_and_intruder):
     make_qr_code(owner)
     make_design_template(owner)
     make_asset(owner)
+    make_webhook(owner)
     for path in COLLECTIONS:
         assert intruder.get(path).status_code == 200
         assert "owner's" not in intruder.get(path).get_data(as_text=True)

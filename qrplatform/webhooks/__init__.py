@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from qrplatform.plugins import NavItem, Permission, RateLimit, Schedule
+from qrplatform.plugins import NavItem, Permission, Quota, RateLimit, Schedule
 
 EVENTS = {
     "webhook.created": "a webhook endpoint was registered (data: webhook_id, url without its "
@@ -41,7 +41,15 @@ PERMISSIONS = (
                                   "redeliveries", ("owner", "admin")),
 )
 
-QUOTAS = {"webhooks.endpoints": {"free": 2, "pro": 10, "business": 50}}
+def _endpoints_in_use() -> int:
+    from qrplatform.webhooks import services
+
+    return services.count_endpoints()
+
+
+QUOTAS = {"webhooks.endpoints": Quota({"free": 2, "pro": 10, "business": 50,
+                                       "enterprise": None}, "webhook endpoints",
+                                      usage=_endpoints_in_use)}
 
 NAV = (NavItem("Webhooks", "webhooks.index", order=60, permission="webhooks.view",
                menu="workspace", icon="webhook"),)

@@ -41,9 +41,8 @@ def create_endpoint(data):
     the answer carries the signing ``secret``, shown this once."""
     endpoint, secret = services.create_endpoint(data["url"], data["events"],
                                                 data["description"], data["enabled"])
-    fields = EndpointSchema().fields
-    return {**{name: getattr(endpoint, field.attribute or name) for name, field in
-               fields.items()}, "secret": secret}
+    attributes = [field.attribute or name for name, field in EndpointSchema().fields.items()]
+    return {**{name: getattr(endpoint, name) for name in attributes}, "secret": secret}
 
 
 @blp.get("/event-types")

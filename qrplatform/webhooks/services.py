@@ -163,6 +163,11 @@ def _check_description(description: str | None) -> str:
     return description
 
 
+def count_endpoints() -> int:
+    """The workspace's endpoints (its webhooks.endpoints quota)."""
+    return db.session.scalar(select(func.count()).select_from(WebhookEndpoint)) or 0
+
+
 def list_endpoints() -> list[WebhookEndpoint]:
     permissions.require("webhooks.view")
     return list(db.session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)))
@@ -181,11 +186,10 @@ def create_endpoint(url: str, event_types: Sequence[str], description: str = "",
                     enabled: bool = True) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its secret (shown this once)."""
     permissions.require("webhooks.manage")
-    used = db.session.scalar(select(func.count()).select_from(WebhookEndpoint)) or 0
-    quotas.check("webhooks.endpoints", used=used, noun="webhook endpoints")
-    event_types = check_event_types(event_types)
-    description = _check_description(description)
+    quotas.check("webhooks.endpoints")
     url = _check_url(url)
+    description = _check_description(description)
+    event_types = check_event_types(event_types)
     secret = _new_secret()
     user = g.get("user") if has_request_context() else None
     endpoint = WebhookEndpoint(

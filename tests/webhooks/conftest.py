@@ -4,6 +4,7 @@ retries, endpoints registered through the API, and the delayed jobs (retries, wi
 from __future__ import annotations
 
 import pytest
+from teams.conftest import add_member  # noqa: F401  (a fixture: members in each role)
 
 from qrplatform.events import outbox
 

@@ -308,9 +308,10 @@ def test_a_redelivery_of_a_failed_delivery_is_one_more_attempt(
 
 
 def test_old_deliveries_are_forgotten_and_lost_jobs_restarted(
-        owner, hooked, webhook_receiver, runner, db):
+        app, owner, hooked, webhook_receiver, runner, db, monkeypatch):
     from qrplatform.webhooks.jobs import purge, sweep
 
+    monkeypatch.setitem(app.config, "QRP_WEBHOOK_RETRY_SCHEDULE", [60, 60])
     make_code(owner)
     relay()
     with unscoped():

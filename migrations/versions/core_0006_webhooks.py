@@ -1,7 +1,7 @@
 """core: webhooks (endpoints, deliveries, attempts, stream events waiting for their window)
 
-Revision ID: core_0005
-Revises: core_0004
+Revision ID: core_0006
+Revises: core_0005
 Create Date: 2026-12-02 15:05:34.384537
 
 """
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = 'core_0005'
-down_revision = 'core_0004'
+revision = 'core_0006'
+down_revision = 'core_0005'
 branch_labels = None
 depends_on = None
 
