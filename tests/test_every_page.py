@@ -33,6 +33,7 @@ from qrplatform.tenancy import unscoped
 from qrplatform.testing.a11y import axe_violations
 from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD, set_plan
 from tests.domains.makers import make_domain
+from tests.webhooks.makers import make_logged_delivery
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -116,6 +117,12 @@ def seeded(app, db, api, create_user):
     with app.test_request_context(), unscoped():
         invitation = db.session.get(Invitation, invite.json["id"])
         invitation_url = urlsplit(teams.invitation_link(invitation)).path
+    # A webhook endpoint (paused: nothing is sent from here) with a delivery in its log.
+    endpoint = owner.post("/api/v1/webhooks", json={
+        "url": "https://93.184.215.14/hooks", "events": ["qr.*"], "enabled": False,
+        "description": "Order system"})
+    assert endpoint.status_code == 201, endpoint.json
+    make_logged_delivery(owner.workspace_id, endpoint.json["id"])
     # Someone with an authenticator app, to see the second step of signing in.
     careful = create_user(email="kay@example.com", name="Kay Careful")
     totp_key = parse_qs(urlsplit(teams.begin_totp(careful)).query)["secret"][0]

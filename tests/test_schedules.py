@@ -24,7 +24,7 @@ def scheduled_jobs(db) -> list[Job]:
 @pytest.fixture
 def scheduled_app(make_app):
     def build(**config):
-        app = make_app(QRP_PLUGINS=[], **config)  # only this test's schedule
+        app = make_app(QRP_PLUGINS=[], **config)  # this test's schedule and the core's
         schedules.register(app, Schedule(tidy_up, every_seconds=3600))
         return app
 
@@ -35,7 +35,7 @@ def scheduled_app(make_app):
 def test_two_schedulers_on_redis_enqueue_a_due_job_once(scheduled_app, db, redis, redis_url):
     first = scheduled_app(REDIS_URL=redis_url, QRP_JOBS_INLINE=True)
     second = scheduled_app(REDIS_URL=redis_url, QRP_JOBS_INLINE=True)
-    assert schedules.enqueue_due(first) == [NAME]
+    assert NAME in schedules.enqueue_due(first)
     assert schedules.enqueue_due(second) == []  # the other process already took this hour
     assert schedules.enqueue_due(first) == []
     jobs = scheduled_jobs(db)
@@ -51,7 +51,7 @@ def test_two_schedulers_on_redis_enqueue_a_due_job_once(scheduled_app, db, redis
 
 def test_embedded_scheduler_keeps_its_times_in_memory(scheduled_app, db):
     app = scheduled_app()
-    assert schedules.enqueue_due(app) == [NAME]
+    assert NAME in schedules.enqueue_due(app)
     assert schedules.enqueue_due(app) == []
     assert RUNS == ["ran"]
 
