@@ -22,8 +22,9 @@ from urllib.parse import parse_qsl
 
 import pytest
 from werkzeug.datastructures import Authorization, Headers, MultiDict
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from qrplatform.testing.servers import thread_server
 
 
 @dataclass(frozen=True)
@@ -147,15 +148,5 @@ class CaptureServer:
 def capture_server():
     """A threaded HTTP server on a free loopback port recording every request; see module."""
     server = CaptureServer(url="")
-    httpd = make_server("127.0.0.1", 0, server.wsgi_app, threaded=True)
-    server.url = f"http://127.0.0.1:{httpd.server_port}"
-    # A short poll interval: shutdown() waits for the next poll, at the end of every test.
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="capture-server", daemon=True)
-    thread.start()
-    try:
+    with thread_server(server.wsgi_app) as server.url:
         yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)

@@ -37,15 +37,18 @@ def wait_for_port(port: int, timeout: float = 20.0, process: subprocess.Popen | 
 
 @contextmanager
 def thread_server(app):
-    """Serve ``app`` on a free loopback port from a thread (for the browser tests)."""
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    """Serve ``app`` (any WSGI app) on a free loopback port from a thread; yields its base
+    URL (the browser tests' live server, local endpoints that record or check requests)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    # A short poll interval: shutdown() waits for the next poll, at the end of every test.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True, name="thread-server")
     thread.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
+        server.server_close()
         thread.join(5)
 
 

@@ -20,8 +20,9 @@ import threading
 from dataclasses import dataclass, field
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from qrplatform.testing.servers import thread_server
 
 
 @dataclass(frozen=True)
@@ -98,14 +99,6 @@ class WebhookReceiver:
 def webhook_receiver():
     """A threaded HTTP server on a free loopback port; see the module."""
     receiver = WebhookReceiver()
-    httpd = make_server("127.0.0.1", 0, receiver.wsgi_app, threaded=True)
-    receiver.url = f"http://127.0.0.1:{httpd.server_port}/hooks"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="webhook-receiver", daemon=True)
-    thread.start()
-    try:
+    with thread_server(receiver.wsgi_app) as base_url:
+        receiver.url = f"{base_url}/hooks"
         yield receiver
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
