@@ -212,17 +212,20 @@ def update_endpoint(endpoint_id: int, *, url: str | None = None,
     automatic disable too: deliveries waiting since are sent then)."""
     permissions.require("webhooks.manage")
     endpoint = get_endpoint(endpoint_id)
+    # Every input is checked before anything changes.
+    wanted = {  # by the API's field names, with the model's attribute for each
+        ("url", "url"): _check_url(url) if url is not None and url.strip() != endpoint.url
+        else None,
+        ("description", "description"): _check_description(description)
+        if description is not None else None,
+        ("events", "event_types"): check_event_types(event_types)
+        if event_types is not None else None,
+    }
     changed = []
-    if event_types is not None:
-        event_types = check_event_types(event_types)
-        if event_types != endpoint.event_types:
-            endpoint.event_types, changed = event_types, [*changed, "events"]
-    if description is not None:
-        description = _check_description(description)
-        if description != endpoint.description:
-            endpoint.description, changed = description, [*changed, "description"]
-    if url is not None and url.strip() != endpoint.url:
-        endpoint.url, changed = _check_url(url), [*changed, "url"]
+    for (name, attribute), value in wanted.items():
+        if value is not None and value != getattr(endpoint, attribute):
+            setattr(endpoint, attribute, value)
+            changed.append(name)
     if changed:
         endpoint.updated_at = now()
         events.publish("webhook.updated", _event_data(endpoint, changed=changed))
@@ -235,9 +238,13 @@ def update_endpoint(endpoint_id: int, *, url: str | None = None,
 
 
 def _enable(endpoint: WebhookEndpoint) -> None:
+    """On again: what waited is due now (with the retries it has left)."""
     endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = True, None, None
     endpoint.failing_since = None
     endpoint.updated_at = now()
+    db.session.execute(update(WebhookDelivery).where(
+        WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.state == "pending")
+        .values(next_attempt_at=now()).execution_options(synchronize_session=False))
     events.publish("webhook.enabled", _event_data(endpoint))
     kick(endpoint.id)
 
