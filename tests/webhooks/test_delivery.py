@@ -188,7 +188,8 @@ def test_a_failing_endpoint_is_probed_by_its_retries_not_hammered_by_each_event(
     assert {d["state"] for d in deliveries(owner, hooked["id"])} == {"delivered"}
 
 
-def test_a_refused_connection_is_logged_as_such(owner, local_hooks):
+def test_a_refused_connection_is_logged_as_such(app, owner, local_hooks, monkeypatch):
+    monkeypatch.setitem(app.config, "QRP_WEBHOOK_RETRY_SCHEDULE", [60])
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{unused.getsockname()[1]}/gone"
@@ -210,6 +211,7 @@ def test_a_loopback_receiver_is_refused_unless_a_setting_allows_it(
         "public host."]
 
     monkeypatch.setitem(app.config, "QRP_NETGUARD_ALLOW_NETWORKS", ["127.0.0.0/8"])
+    monkeypatch.setitem(app.config, "QRP_WEBHOOK_RETRY_SCHEDULE", [60])
     endpoint = register(owner, webhook_receiver.url)
     webhook_receiver.secret = endpoint["secret"]
     # The check is made again at each delivery: once the setting is gone, nothing is sent.
@@ -223,10 +225,11 @@ def test_a_loopback_receiver_is_refused_unless_a_setting_allows_it(
 
 
 def test_a_name_that_now_points_inside_is_refused_at_delivery(
-        owner, webhook_receiver, local_hooks, monkeypatch):
+        app, owner, webhook_receiver, local_hooks, monkeypatch):
     """DNS rebinding: checked at registration, checked again after resolving at delivery."""
     from qrplatform import netguard
 
+    monkeypatch.setitem(app.config, "QRP_WEBHOOK_RETRY_SCHEDULE", [60])
     port = webhook_receiver.url.split(":")[2].split("/")[0]
     answers = {"now": "127.0.0.1"}
 
