@@ -308,6 +308,13 @@ UPDATE {STAGING} staged SET is_unique = true
 FROM first JOIN fresh USING (day, code_id, visitor_hash)
 WHERE staged.event_id = first.event_id
 """
+# The common case, every staged event new: a plain insert, and the rollups read every staged row.
+_INSERT_NEW_SCANS = f"""
+INSERT INTO analytics_scans ({", ".join(SCAN_COLUMNS)})
+SELECT {", ".join(SCAN_COLUMNS)} FROM {STAGING} ORDER BY occurred_at, event_id
+ON CONFLICT DO NOTHING
+"""
+# A batch with events stored before (redelivered): mark the staged rows actually inserted.
 _INSERT_SCANS = f"""
 WITH inserted AS (
     INSERT INTO analytics_scans ({", ".join(SCAN_COLUMNS)})
@@ -330,53 +337,55 @@ _COUNT_SQL = {
 
 
 def _rollup_sql(table: str, keys: dict[str, str], counters: tuple[str, ...],
-                conflict: tuple[str, ...], source: str = STAGING) -> str:
+                conflict: tuple[str, ...], source: str, where: str) -> str:
     names = [*keys, *counters]
     expressions = [*keys.values(), *(_COUNT_SQL[c] for c in counters)]
     positions = ", ".join(str(i + 1) for i in range(len(keys)))
     updates = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in counters)
     return (f"INSERT INTO {table} ({', '.join(names)}) "
             f"SELECT {', '.join(expressions)} FROM {source} "
-            f"WHERE inserted AND counted AND value_present GROUP BY {positions} "
+            f"WHERE {where} GROUP BY {positions} "
             f"ORDER BY {positions} "
             f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}")
 
 
-def rollup_statements(source: str = STAGING) -> list[str]:
-    """Every rollup advanced from the rows of ``source`` (staging's columns) that were
-    inserted and count."""
+def rollup_statements(source: str = STAGING, all_inserted: bool = False) -> list[str]:
+    """Every rollup advanced from the rows of ``source`` (staging's columns) that count and,
+    unless ``all_inserted``, were inserted (their ``inserted`` column)."""
+    counted = "counted" if all_inserted else "inserted AND counted"
     dimensions = (f"{source} CROSS JOIN LATERAL (VALUES "
                   + ", ".join(f"('{name}', label_{name})" for name in LABELS)
                   + ") AS d(dimension, value)")
+    code = {"workspace_id": "workspace_id", "code_id": "code_id"}
+    labelled = {"dimension": "d.dimension", "value": "d.value"}
+    with_value = f"{counted} AND d.value IS NOT NULL"
     return [
-        _rollup_sql("analytics_code_hourly",
-                    {"workspace_id": "workspace_id", "code_id": "code_id", "hour": _HOUR},
-                    COUNT_COLUMNS, ("code_id", "hour"), source).replace(" AND value_present", ""),
-        _rollup_sql("analytics_code_daily",
-                    {"workspace_id": "workspace_id", "code_id": "code_id", "day": _DAY},
-                    COUNT_COLUMNS, ("code_id", "day"), source).replace(" AND value_present", ""),
+        _rollup_sql("analytics_code_hourly", {**code, "hour": _HOUR}, COUNT_COLUMNS,
+                    ("code_id", "hour"), source, counted),
+        _rollup_sql("analytics_code_daily", {**code, "day": _DAY}, COUNT_COLUMNS,
+                    ("code_id", "day"), source, counted),
         _rollup_sql("analytics_workspace_hourly", {"workspace_id": "workspace_id", "hour": _HOUR},
-                    COUNT_COLUMNS, ("workspace_id", "hour"), source
-                    ).replace(" AND value_present", ""),
-        _rollup_sql("analytics_code_breakdown",
-                    {"workspace_id": "workspace_id", "code_id": "code_id", "day": _DAY,
-                     "dimension": "d.dimension", "value": "d.value"},
-                    BREAKDOWN_COUNTS, ("code_id", "day", "dimension", "value"), dimensions
-                    ).replace("value_present", "d.value IS NOT NULL"),
+                    COUNT_COLUMNS, ("workspace_id", "hour"), source, counted),
+        _rollup_sql("analytics_code_breakdown", {**code, "day": _DAY, **labelled},
+                    BREAKDOWN_COUNTS, ("code_id", "day", "dimension", "value"), dimensions,
+                    with_value),
         _rollup_sql("analytics_workspace_breakdown",
-                    {"workspace_id": "workspace_id", "day": _DAY, "dimension": "d.dimension",
-                     "value": "d.value"},
-                    BREAKDOWN_COUNTS, ("workspace_id", "day", "dimension", "value"), dimensions
-                    ).replace("value_present", "d.value IS NOT NULL"),
+                    {"workspace_id": "workspace_id", "day": _DAY, **labelled},
+                    BREAKDOWN_COUNTS, ("workspace_id", "day", "dimension", "value"), dimensions,
+                    with_value),
     ]
 
 
 _ROLLUPS = rollup_statements()
+_ROLLUPS_ALL_NEW = rollup_statements(all_inserted=True)
 
 
 def _store_postgresql(rows: list[ScanRow]) -> int:
     connection = db.session.connection().connection.driver_connection
     with connection.cursor() as cursor:
+        # A batch's rows, eight breakdown values each, sorted and grouped in memory: the
+        # default 4 MB spills them to disk.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(_STAGING_DDL)
         cursor.execute(_STAGING_INDEX)
         staged = (*SCAN_COLUMNS, "visitor_hash", *(f"label_{name}" for name in LABELS))
@@ -387,9 +396,18 @@ def _store_postgresql(rows: list[ScanRow]) -> int:
                                 *(labels.get(name) for name in LABELS)])
         cursor.execute(ANALYZE_STAGING)
         cursor.execute(_MARK_UNIQUES)
-        cursor.execute(_INSERT_SCANS)
-        inserted = cursor.rowcount
-        for statement in _ROLLUPS:
+        # Redelivered events are rare: insert the batch as new, and only when some were
+        # stored before go back and mark which staged rows count.
+        cursor.execute("SAVEPOINT ingest_new_scans")
+        cursor.execute(_INSERT_NEW_SCANS)
+        if cursor.rowcount == len(rows):
+            cursor.execute("RELEASE SAVEPOINT ingest_new_scans")
+            inserted, rollups = len(rows), _ROLLUPS_ALL_NEW
+        else:
+            cursor.execute("ROLLBACK TO SAVEPOINT ingest_new_scans")
+            cursor.execute(_INSERT_SCANS)
+            inserted, rollups = cursor.rowcount, _ROLLUPS
+        for statement in rollups:
             cursor.execute(statement)
     return inserted
 

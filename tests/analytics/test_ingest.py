@@ -59,6 +59,18 @@ def test_a_replayed_batch_changes_nothing(app, client, owner, stream):
         assert database.session.scalar(select(func.sum(CodeDaily.scans))) == 4
     assert owner.get(f"/api/v1/qr-codes/{code['id']}/analytics").json["totals"] == before
 
+    # Half replayed, half new: only the new ones are stored and counted.
+    for i in range(4, 6):
+        scan(client, code, ip=f"192.0.2.{i}")
+    fresh = list(stream._items)
+    stream.discard()
+    with unscoped():
+        assert ingest_batch(events[:2] + fresh) == 2
+        assert database.session.scalar(select(func.count()).select_from(Scan)) == 6
+        assert database.session.scalar(select(func.sum(CodeDaily.scans))) == 6
+    totals = owner.get(f"/api/v1/qr-codes/{code['id']}/analytics").json["totals"]
+    assert (totals["scans"], totals["uniques"]) == (before["scans"] + 2, before["uniques"] + 2)
+
 
 def mixed_events(workspace_id: int, code_ids: list[int]) -> list:
     """Scans of every kind over three days: repeats, bots, previews, HEADs, password prompts."""
