@@ -7,9 +7,9 @@ BENCH_DATABASE_URL, default bench_analytics, dropped first); the charts' own ser
 in one process, as a page or the API calls them. The scans are generated in the database
 (``generate_series``) ten days at a time into an unlogged seed table with what ingest stages
 for a scan (columns, visitor, breakdown labels), each visitor's first human scan of a code and
-day marked unique; from there into the raw table, the daily visitors and every rollup with
-ingest's own rollup statements (``ingest.rollup_statements``): minutes, not the 40 of sending
-10 M events through the consumer (bench/analytics_ingest.py measures that). Then each chart of
+day marked unique; from there into the raw table, the daily visitors and every rollup, summed
+in SQL the way ingest sums them in Python: minutes, not the 40 of sending 10 M events through
+the consumer (bench/analytics_ingest.py measures that). Then each chart of
 the workspace dashboard and of the busiest code's page is timed for the 7, 30 and 90 day
 ranges: p50 and p95 per chart. Target (issue 12): every p95 <= 25 ms at 10 M scans.
 """
@@ -31,6 +31,58 @@ from analytics_common import make_bench_app, make_workspace
 SEED_TABLE = "bench_seed_scans"
 DAYS = 90
 DAYS_PER_CHUNK = 10
+LABELS = ("country", "device", "os", "browser", "referrer", "language", "reason", "outcome")
+SEED_DDL = f"""
+CREATE UNLOGGED TABLE {SEED_TABLE} (
+    event_id varchar(36), occurred_at timestamptz, workspace_id integer, code_id integer,
+    method varchar(4), classification varchar(10), reason varchar(200), outcome varchar(20),
+    counted boolean, is_unique boolean, country varchar(2), language varchar(16),
+    device varchar(20), os varchar(60), browser varchar(60), referrer_domain varchar(255),
+    user_agent varchar(512), visitor_hash varchar(32),
+    {", ".join(f"label_{name} varchar(255)" for name in LABELS)})
+"""
+DAY = "(occurred_at AT TIME ZONE 'UTC')::date"
+HOUR = "date_trunc('hour', occurred_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+COUNT_SQL = {
+    "scans": "count(*)",
+    "humans": "count(*) FILTER (WHERE classification = 'human')",
+    "uniques": "count(*) FILTER (WHERE is_unique)",
+    "bots": "count(*) FILTER (WHERE classification = 'bot')",
+    "previews": "count(*) FILTER (WHERE classification = 'preview')",
+    "heads": "count(*) FILTER (WHERE classification = 'head')",
+    "others": "count(*) FILTER (WHERE classification <> 'human')",
+}
+
+
+def rollup_sql(table: str, keys: dict[str, str], counters: tuple[str, ...], source: str,
+               where: str = "counted") -> str:
+    positions = ", ".join(str(i + 1) for i in range(len(keys)))
+    return (f"INSERT INTO {table} ({', '.join([*keys, *counters])}) "
+            f"SELECT {', '.join([*keys.values(), *(COUNT_SQL[c] for c in counters)])} "
+            f"FROM {source} WHERE {where} GROUP BY {positions}")
+
+
+def rollup_statements() -> list[str]:
+    """Every rollup from the seed table: a chunk of whole days, so no key is there yet."""
+    from qrp_analytics.models import BREAKDOWN_COUNTS, COUNT_COLUMNS
+
+    labelled = (f"{SEED_TABLE} CROSS JOIN LATERAL (VALUES "
+                + ", ".join(f"('{name}', label_{name})" for name in LABELS)
+                + ") AS d(dimension, value)")
+    code = {"workspace_id": "workspace_id", "code_id": "code_id"}
+    dimension = {"dimension": "d.dimension", "value": "d.value"}
+    valued = "counted AND d.value IS NOT NULL"
+    return [
+        rollup_sql("analytics_code_hourly", {**code, "hour": HOUR}, COUNT_COLUMNS, SEED_TABLE),
+        rollup_sql("analytics_code_daily", {**code, "day": DAY}, COUNT_COLUMNS, SEED_TABLE),
+        rollup_sql("analytics_workspace_hourly", {"workspace_id": "workspace_id", "hour": HOUR},
+                   COUNT_COLUMNS, SEED_TABLE),
+        rollup_sql("analytics_code_breakdown", {**code, "day": DAY, **dimension},
+                   BREAKDOWN_COUNTS, labelled, valued),
+        rollup_sql("analytics_workspace_breakdown",
+                   {"workspace_id": "workspace_id", "day": DAY, **dimension}, BREAKDOWN_COUNTS,
+                   labelled, valued),
+    ]
 SEED_ROWS = """
 INSERT INTO {table} (
     event_id, occurred_at, workspace_id, code_id, method, classification, reason, outcome,
@@ -67,7 +119,8 @@ FROM (
                    [1 + floor(random() * 5)::int] AS browser,
                (ARRAY[NULL,NULL,'t.co','instagram.com','news.example','com.google.android.gm'])
                    [1 + floor(random() * 6)::int] AS referrer
-        FROM (SELECT i, random() AS r FROM generate_series(:first, :last) AS i) numbers
+        FROM (SELECT i, random() AS r
+              FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS i) numbers
     ) generated
 ) described
 """
@@ -80,19 +133,16 @@ def seed(app, workspace_id: int, total: int, codes: int) -> None:
     from qrplatform.extensions import db
     from qrplatform.tenancy import unscoped
 
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    # Whole UTC days, today the last: each chunk holds whole days, so no rollup key (a code's
+    # day or hour) and no visitor's first scan of a day is split between two chunks.
+    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     start = end - timedelta(days=DAYS)
     seconds = DAYS * 86400
     with app.app_context(), unscoped():
         ingest.ensure_partitions([start + timedelta(days=d) for d in range(DAYS + 1)])
         connection = db.session.connection()
         connection.exec_driver_sql(f"DROP TABLE IF EXISTS {SEED_TABLE}")
-        # The staging table's columns (ingest's rollups read them), never logged, kept.
-        connection.exec_driver_sql(
-            ingest._STAGING_DDL.replace("CREATE TEMPORARY TABLE IF NOT EXISTS "
-                                        f"{ingest.STAGING}", f"CREATE UNLOGGED TABLE {SEED_TABLE}")
-            .replace("ON COMMIT DELETE ROWS", "").replace("inserted boolean DEFAULT false",
-                                                          "inserted boolean DEFAULT true"))
+        connection.exec_driver_sql(SEED_DDL)
         db.session.commit()
         started = time.perf_counter()
         for first_day in range(0, DAYS, DAYS_PER_CHUNK):
@@ -115,7 +165,7 @@ def seed(app, workspace_id: int, total: int, codes: int) -> None:
                 "INSERT INTO analytics_daily_visitors (day, code_id, visitor_hash, workspace_id) "
                 f"SELECT (occurred_at AT TIME ZONE 'UTC')::date, code_id, visitor_hash, "
                 f"workspace_id FROM {SEED_TABLE} WHERE is_unique")
-            for statement in ingest.rollup_statements(SEED_TABLE):
+            for statement in rollup_statements():
                 connection.exec_driver_sql(statement)
             connection.exec_driver_sql(f"TRUNCATE {SEED_TABLE}")
             db.session.commit()

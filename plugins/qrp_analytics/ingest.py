@@ -6,6 +6,10 @@ Delivery is at least once, so ingest is idempotent by event id: the raw scan's p
 (event id, time) makes a replayed insert a no-op (``ON CONFLICT DO NOTHING``), and the rollups
 are advanced only by the rows the insert actually returned. Everything happens in one
 transaction, so a crash half-way leaves nothing behind for the replay to double.
+
+On PostgreSQL a batch of new events, the common case, is COPYed into the raw table in one go
+(a redelivered event makes the COPY fail: that batch then goes in row by row, as on SQLite),
+and the rollups are summed here and added with one statement per rollup table.
 """
 
 from __future__ import annotations
@@ -156,6 +160,12 @@ def _row(event: Event, occurred_at: datetime, rules: classify.WorkspaceRules) ->
 
 # -- storing --------------------------------------------------------------------------------------
 
+# The raw table's columns, in the order the rows are COPYed.
+SCAN_COLUMNS = ("event_id", "occurred_at", "workspace_id", "code_id", "method", "classification",
+                "reason", "outcome", "counted", "is_unique", "country", "language", "device",
+                "os", "browser", "referrer_domain", "user_agent")
+
+
 def _mark_uniques(rows: list[ScanRow]) -> None:
     """A human scan is unique when its visitor hash is new for the code that day."""
     first: dict[tuple, ScanRow] = {}
@@ -181,7 +191,9 @@ def _mark_uniques(rows: list[ScanRow]) -> None:
 def _store(rows: list[ScanRow]) -> int:
     ensure_partitions({row.occurred_at for row in rows})
     if db.engine.dialect.name == "postgresql":
-        return _store_postgresql(rows)
+        stored = _copy_new(rows)
+        if stored is not None:
+            return stored
     _mark_uniques(rows)
     table = Scan.__table__
     statement = (dialect_insert(table).on_conflict_do_nothing()
@@ -191,6 +203,30 @@ def _store(rows: list[ScanRow]) -> int:
     new_rows = [row.values for row in rows if row.values["event_id"] in inserted_ids]
     _advance_rollups(new_rows)
     return len(new_rows)
+
+
+def _copy_new(rows: list[ScanRow]) -> int | None:
+    """PostgreSQL's common case, a batch of events never stored before: uniques marked, the
+    raw scans COPYed straight into their table (the bulk of the work, at COPY's pace), the
+    rollups advanced. Returns None, having written nothing, when some event was stored before
+    (a redelivery): the batch then goes in row by row, each insert ignoring a duplicate."""
+    from psycopg.errors import UniqueViolation
+
+    savepoint = db.session.begin_nested()
+    try:
+        _mark_uniques(rows)
+        connection = db.session.connection().connection.driver_connection
+        with connection.cursor() as cursor, cursor.copy(
+                f"COPY {Scan.__tablename__} ({', '.join(SCAN_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                values = row.values
+                copy.write_row([values[c] for c in SCAN_COLUMNS])
+    except UniqueViolation:
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    _advance_rollups([row.values for row in rows])
+    return len(rows)
 
 
 def _counts(v: dict[str, Any]) -> dict[str, int]:
@@ -252,164 +288,30 @@ def _upsert(model, key_columns: tuple[str, ...], buckets: dict[tuple, dict],
         return
     table = model.__table__
     primary_key = [c.name for c in table.primary_key.columns]
+    items = sorted(buckets.items())
+    if db.engine.dialect.name == "postgresql":
+        # One statement over arrays, one per column: a row at a time costs ten times more.
+        columns = [*key_columns, *counters]
+        casts = ", ".join(f"%s::{table.c[name].type.compile(db.engine.dialect)}[]"
+                          for name in columns)
+        updates = ", ".join(f"{name} = {table.name}.{name} + EXCLUDED.{name}"
+                            for name in counters)
+        arrays = [[key[i] for key, _counts in items] for i in range(len(key_columns))]
+        arrays += [[counts[name] for _key, counts in items] for name in counters]
+        connection = db.session.connection().connection.driver_connection
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                           f"SELECT * FROM unnest({casts}) "
+                           f"ON CONFLICT ({', '.join(primary_key)}) DO UPDATE SET {updates}",
+                           arrays)
+        return
     statement = dialect_insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=primary_key,
         set_={name: table.c[name] + statement.excluded[name] for name in counters},
     )
-    params = [{**dict(zip(key_columns, key, strict=True)), **counts}
-              for key, counts in sorted(buckets.items())]
+    params = [{**dict(zip(key_columns, key, strict=True)), **counts} for key, counts in items]
     db.session.execute(statement, params)
-
-
-# -- PostgreSQL: the same, set-based --------------------------------------------------------------
-#
-# The rows are COPYed into a temporary staging table, and the steps above (uniques, the
-# idempotent insert, every rollup) run as a handful of SQL statements over it: an order of
-# magnitude faster than parameterised inserts. tests/analytics/test_ingest.py checks that both
-# paths leave the very same rows.
-
-STAGING = "analytics_ingest_staging"
-SCAN_COLUMNS = ("event_id", "occurred_at", "workspace_id", "code_id", "method", "classification",
-                "reason", "outcome", "counted", "is_unique", "country", "language", "device",
-                "os", "browser", "referrer_domain", "user_agent")
-LABELS = ("country", "device", "os", "browser", "referrer", "language", "reason", "outcome")
-_STAGING_DDL = f"""
-CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} (
-    event_id varchar(36), occurred_at timestamptz, workspace_id integer, code_id integer,
-    method varchar(4), classification varchar(10), reason varchar(200), outcome varchar(20),
-    counted boolean, is_unique boolean, country varchar(2), language varchar(16),
-    device varchar(20), os varchar(60), browser varchar(60), referrer_domain varchar(255),
-    user_agent varchar(512), visitor_hash varchar(32), inserted boolean DEFAULT false,
-    {", ".join(f"label_{name} varchar(255)" for name in LABELS)}
-) ON COMMIT DELETE ROWS
-"""
-_STAGING_INDEX = f"CREATE INDEX IF NOT EXISTS {STAGING}_event ON {STAGING} (event_id)"
-# Temporary tables are never analysed automatically; without statistics the planner may join
-# the staged rows with themselves row by row.
-ANALYZE_STAGING = f"ANALYZE {STAGING}"
-_DAY = "(occurred_at AT TIME ZONE 'UTC')::date"
-_HOUR = "date_trunc('hour', occurred_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-_MARK_UNIQUES = f"""
-WITH first AS (
-    SELECT DISTINCT ON (day, code_id, visitor_hash) event_id, day, code_id, visitor_hash,
-           workspace_id
-    FROM (SELECT *, {_DAY} AS day FROM {STAGING}
-          WHERE classification = 'human' AND counted AND visitor_hash IS NOT NULL) human
-    ORDER BY day, code_id, visitor_hash, occurred_at, event_id
-), fresh AS (
-    INSERT INTO analytics_daily_visitors (day, code_id, visitor_hash, workspace_id)
-    SELECT day, code_id, visitor_hash, workspace_id FROM first
-    ORDER BY day, code_id, visitor_hash
-    ON CONFLICT DO NOTHING
-    RETURNING day, code_id, visitor_hash
-)
-UPDATE {STAGING} staged SET is_unique = true
-FROM first JOIN fresh USING (day, code_id, visitor_hash)
-WHERE staged.event_id = first.event_id
-"""
-# The common case, every staged event new: a plain insert, and the rollups read every staged row.
-_INSERT_NEW_SCANS = f"""
-INSERT INTO analytics_scans ({", ".join(SCAN_COLUMNS)})
-SELECT {", ".join(SCAN_COLUMNS)} FROM {STAGING} ORDER BY occurred_at, event_id
-ON CONFLICT DO NOTHING
-"""
-# A batch with events stored before (redelivered): mark the staged rows actually inserted.
-_INSERT_SCANS = f"""
-WITH inserted AS (
-    INSERT INTO analytics_scans ({", ".join(SCAN_COLUMNS)})
-    SELECT {", ".join(SCAN_COLUMNS)} FROM {STAGING} ORDER BY occurred_at, event_id
-    ON CONFLICT DO NOTHING
-    RETURNING event_id, occurred_at
-)
-UPDATE {STAGING} staged SET inserted = true FROM inserted
-WHERE staged.event_id = inserted.event_id AND staged.occurred_at = inserted.occurred_at
-"""
-_COUNT_SQL = {
-    "scans": "count(*)",
-    "humans": "count(*) FILTER (WHERE classification = 'human')",
-    "uniques": "count(*) FILTER (WHERE is_unique)",
-    "bots": "count(*) FILTER (WHERE classification = 'bot')",
-    "previews": "count(*) FILTER (WHERE classification = 'preview')",
-    "heads": "count(*) FILTER (WHERE classification = 'head')",
-    "others": "count(*) FILTER (WHERE classification <> 'human')",
-}
-
-
-def _rollup_sql(table: str, keys: dict[str, str], counters: tuple[str, ...],
-                conflict: tuple[str, ...], source: str, where: str) -> str:
-    names = [*keys, *counters]
-    expressions = [*keys.values(), *(_COUNT_SQL[c] for c in counters)]
-    positions = ", ".join(str(i + 1) for i in range(len(keys)))
-    updates = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in counters)
-    return (f"INSERT INTO {table} ({', '.join(names)}) "
-            f"SELECT {', '.join(expressions)} FROM {source} "
-            f"WHERE {where} GROUP BY {positions} "
-            f"ORDER BY {positions} "
-            f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}")
-
-
-def rollup_statements(source: str = STAGING, all_inserted: bool = False) -> list[str]:
-    """Every rollup advanced from the rows of ``source`` (staging's columns) that count and,
-    unless ``all_inserted``, were inserted (their ``inserted`` column)."""
-    counted = "counted" if all_inserted else "inserted AND counted"
-    dimensions = (f"{source} CROSS JOIN LATERAL (VALUES "
-                  + ", ".join(f"('{name}', label_{name})" for name in LABELS)
-                  + ") AS d(dimension, value)")
-    code = {"workspace_id": "workspace_id", "code_id": "code_id"}
-    labelled = {"dimension": "d.dimension", "value": "d.value"}
-    with_value = f"{counted} AND d.value IS NOT NULL"
-    return [
-        _rollup_sql("analytics_code_hourly", {**code, "hour": _HOUR}, COUNT_COLUMNS,
-                    ("code_id", "hour"), source, counted),
-        _rollup_sql("analytics_code_daily", {**code, "day": _DAY}, COUNT_COLUMNS,
-                    ("code_id", "day"), source, counted),
-        _rollup_sql("analytics_workspace_hourly", {"workspace_id": "workspace_id", "hour": _HOUR},
-                    COUNT_COLUMNS, ("workspace_id", "hour"), source, counted),
-        _rollup_sql("analytics_code_breakdown", {**code, "day": _DAY, **labelled},
-                    BREAKDOWN_COUNTS, ("code_id", "day", "dimension", "value"), dimensions,
-                    with_value),
-        _rollup_sql("analytics_workspace_breakdown",
-                    {"workspace_id": "workspace_id", "day": _DAY, **labelled},
-                    BREAKDOWN_COUNTS, ("workspace_id", "day", "dimension", "value"), dimensions,
-                    with_value),
-    ]
-
-
-_ROLLUPS = rollup_statements()
-_ROLLUPS_ALL_NEW = rollup_statements(all_inserted=True)
-
-
-def _store_postgresql(rows: list[ScanRow]) -> int:
-    connection = db.session.connection().connection.driver_connection
-    with connection.cursor() as cursor:
-        # A batch's rows, eight breakdown values each, sorted and grouped in memory: the
-        # default 4 MB spills them to disk.
-        cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute(_STAGING_DDL)
-        cursor.execute(_STAGING_INDEX)
-        staged = (*SCAN_COLUMNS, "visitor_hash", *(f"label_{name}" for name in LABELS))
-        with cursor.copy(f"COPY {STAGING} ({', '.join(staged)}) FROM STDIN") as copy:
-            for row in rows:
-                values, labels = row.values, row.values["_labels"]
-                copy.write_row([*(values[c] for c in SCAN_COLUMNS), row.visitor_hash,
-                                *(labels.get(name) for name in LABELS)])
-        cursor.execute(ANALYZE_STAGING)
-        cursor.execute(_MARK_UNIQUES)
-        # Redelivered events are rare: insert the batch as new, and only when some were
-        # stored before go back and mark which staged rows count.
-        cursor.execute("SAVEPOINT ingest_new_scans")
-        cursor.execute(_INSERT_NEW_SCANS)
-        if cursor.rowcount == len(rows):
-            cursor.execute("RELEASE SAVEPOINT ingest_new_scans")
-            inserted, rollups = len(rows), _ROLLUPS_ALL_NEW
-        else:
-            cursor.execute("ROLLBACK TO SAVEPOINT ingest_new_scans")
-            cursor.execute(_INSERT_SCANS)
-            inserted, rollups = cursor.rowcount, _ROLLUPS
-        for statement in rollups:
-            cursor.execute(statement)
-    return inserted
 
 
 # -- PostgreSQL partitions ------------------------------------------------------------------------
