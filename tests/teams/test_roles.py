@@ -50,6 +50,7 @@ VALID_REQUESTS = {
         "json": {"name": "Brand", "design": {}}},
     ("put", "/api/v1/analytics/alert-rules"): lambda: {"json": {"rules": []}},
     ("post", "/api/v1/analytics/exports"): lambda: {"json": {"kind": "scans"}},
+    ("post", "/api/v1/domains"): lambda: {"json": {"name": "links.example.org"}},
 }
 REFUSAL = re.compile(r"lacks the permission '([\w.]+)'")
 ALL_MAKERS = {**MAKERS, **TEAMS_MAKERS}
