@@ -51,15 +51,17 @@ def fresh_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{parsed.database}"')
 
 
-def make_bench_app(**config):
-    """An app on the bench database, schema built from the migrations."""
+def make_bench_app(fresh: bool = True, **config):
+    """An app on the bench database, schema built from the migrations (a new database unless
+    ``fresh`` is false)."""
     from flask_migrate import upgrade
 
     from qrplatform import create_app
     from qrplatform.testing.pytest_plugin import base_test_config
 
     url = database_url()
-    fresh_database(url)
+    if fresh:
+        fresh_database(url)
     app = create_app({**base_test_config(url, "/tmp/qrp-bench-storage", None),
                       "QRP_PLUGINS": None, "TESTING": False, **config})
     with app.app_context():

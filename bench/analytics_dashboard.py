@@ -198,14 +198,24 @@ def main() -> None:
     parser.add_argument("--scans", type=int, default=10_000_000)
     parser.add_argument("--codes", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--reuse", action="store_true",
+                        help="time the charts on the scans an earlier run seeded")
     args = parser.parse_args()
 
-    app = make_bench_app()
-    workspace_id = make_workspace(app)
-    print(f"seeding {args.scans:,} scans over 90 days on {args.codes:,} codes")
-    seed(app, workspace_id, args.scans, args.codes)
-
     from sqlalchemy import func, select
+
+    app = make_bench_app(fresh=not args.reuse)
+    if args.reuse:
+        from qrp_analytics.models import WorkspaceHourly
+        from qrplatform.extensions import db as database
+        from qrplatform.tenancy import unscoped
+
+        with app.app_context(), unscoped():
+            workspace_id = database.session.scalar(select(func.min(WorkspaceHourly.workspace_id)))
+    else:
+        workspace_id = make_workspace(app)
+        print(f"seeding {args.scans:,} scans over 90 days on {args.codes:,} codes")
+        seed(app, workspace_id, args.scans, args.codes)
 
     from qrp_analytics import services
     from qrp_analytics.models import DIMENSIONS, CodeDaily, Scan
