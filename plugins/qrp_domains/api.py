@@ -16,6 +16,7 @@ from qrp_domains.schemas import (
 )
 from qrplatform import permissions
 from qrplatform.api import api_blueprint
+from qrplatform.permissions import permission_required
 
 blp = api_blueprint("domains_api", __name__, "/api/v1/domains",
                     "Custom domains: add, verify by DNS, route short links, remove safely")
@@ -52,12 +53,12 @@ def list_domains():
 
 
 @blp.post("")
+@permission_required("domains.manage")
 @blp.arguments(DomainCreateSchema)
 @blp.response(201, DomainSchema)
 def add_domain(data):
     """Add a domain (``pending``); ``verification`` lists the DNS records to create. The plan
     limits how many domains a workspace has (402 when full)."""
-    permissions.require("domains.manage")
     return domain_view(services.add_domain(data["name"]))
 
 
@@ -70,11 +71,11 @@ def get_domain(domain_id):
 
 
 @blp.patch("/<int:domain_id>")
+@permission_required("domains.manage")
 @blp.arguments(DomainUpdateSchema)
 @blp.response(200, DomainSchema)
 def update_domain(data, domain_id):
     """Where ``/`` and unknown paths of the domain send visitors (empty: built-in pages)."""
-    permissions.require("domains.manage")
     return domain_view(services.update_domain(domain_id, data))
 
 
@@ -88,6 +89,7 @@ def verify_domain(domain_id):
 
 
 @blp.delete("/<int:domain_id>")
+@permission_required("domains.manage")
 @blp.arguments(DomainDeleteArgs, location="query")
 @blp.response(204)
 @blp.alt_response(202, schema=DomainJobSchema, description=(
@@ -97,7 +99,6 @@ def remove_domain(args, domain_id):
     """Remove a domain. While QR codes use it this answers 409 saying how many and how many
     scans they had in 30 days: move them first (``/move-codes``), keep the redirect map
     (``/redirect-map``), or send ``force=true``."""
-    permissions.require("domains.manage")
     job = services.remove_domain(domain_id, force=args["force"])
     if job is not None:
         return _job_accepted(job), 202

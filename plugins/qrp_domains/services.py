@@ -14,6 +14,7 @@ codes, but take no new codes and no setting changes, and their pages say so.
 from __future__ import annotations
 
 import io
+import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +33,8 @@ from qrplatform.extensions import db
 from qrplatform.registry import registry
 from qrplatform.tenancy import current_workspace_id, get_or_404, tenant_scope, unscoped
 from qrplatform.web import public_url
+
+log = logging.getLogger(__name__)
 
 QUOTA = "domains.custom_domains"
 QUOTA_NOUN = "custom domains"
@@ -121,7 +124,7 @@ def verification(domain: Domain) -> list[dict[str, str]]:
     """The DNS records to create: the TXT record that proves the domain is the workspace's
     (once), and the record that points it at us (for good)."""
     dn = _domain_name(domain.name)
-    relative = dn.name[: -len(dn.registrable)].rstrip(".")
+    relative = dn.name[: -len(dn.registrable)].rstrip(".") if dn.registrable else dn.name
     records = [{"type": "TXT", "host": checks.txt_host(dn.name),
                 "name": f"{checks.TXT_PREFIX}.{relative}" if relative else checks.TXT_PREFIX,
                 "value": checks.txt_value(domain.token), "purpose": "ownership"}]
@@ -140,7 +143,12 @@ def http_verification(domain: Domain) -> dict[str, str]:
 
 
 def _domain_name(name: str) -> names.DomainName:
-    return names.parse(name)
+    """A stored name's parts. The public suffix list changes with its releases: a name it no
+    longer knows is looked at as a subdomain, never refused after the fact."""
+    try:
+        return names.parse(name)
+    except names.InvalidName:
+        return names.DomainName(name, names.display(name), registrable="")
 
 
 # -- adding -------------------------------------------------------------------------------------
@@ -286,10 +294,14 @@ def check_due(limit: int = DUE_PER_RUN) -> int:
     done = 0
     for domain_id, workspace_id in due:
         with tenant_scope(workspace_id):
-            domain = db.session.get(Domain, domain_id)
-            if domain is not None:
-                check(domain, trigger="scheduled")
-                done += 1
+            try:
+                domain = db.session.get(Domain, domain_id)
+                if domain is not None:
+                    check(domain, trigger="scheduled")
+                    done += 1
+            except Exception:  # one domain's trouble must not keep the others unchecked
+                db.session.rollback()
+                log.exception("checking domain %s failed", domain_id)
         jobs.progress(done, len(due), f"Checked {done} of {len(due)} domains")
     return done
 

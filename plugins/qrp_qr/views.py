@@ -203,6 +203,16 @@ def new():
                       status=422 if (form.errors or content_errors) else 200)
 
 
+def _saved_message(saved, previous_domain: str | None) -> str:
+    if saved.kind != "dynamic":
+        return "Saved."
+    if saved.domain != previous_domain:
+        still = f" while {previous_domain} points at us" if previous_domain else ""
+        return (f"Saved. New prints carry the new short link; codes already printed keep "
+                f"working{still}.")
+    return "Saved. The printed code still works: its link is the same."
+
+
 @bp.route("/<int:code_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(code_id: int):
@@ -233,10 +243,9 @@ def edit(code_id: int):
             data.pop("design_template_id")
         return _saved_as_template(form, services.update_code(code.id, data))
 
+    previous_domain = code.domain
     if done := submit(form, change, then=_detail_url, show=_error_shower(content_errors),
-                      success=lambda saved: "Saved." + (
-                          " The printed code still works: its link is the same."
-                          if saved.kind == "dynamic" else "")):
+                      success=lambda saved: _saved_message(saved, previous_domain)):
         return done
     content = (_content_from_request(form.type.data) if request.method == "POST"
                else {code.type: _content_values(code)}.get(form.type.data, {}))
