@@ -131,3 +131,75 @@ def test_the_remember_cookie_carries_the_session_cookie_flags(make_app, create_u
         assert flag in session and flag in remember, (flag, remember)
     expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", remember).group(1))
     assert abs(expires - datetime.now(UTC) - timedelta(days=14)) < timedelta(minutes=5)
+
+
+def test_changing_the_password_keeps_this_browser_and_ends_every_other(app, db, create_user,
+                                                                        api):
+    user = create_user(email="change@example.com")
+    laptop, phone = sign_in(app, user, remember=True), sign_in(app, user, remember=True)
+    remembered = remember_cookie_only(app, phone)
+    token = api(user)
+    page = "/settings/account"
+
+    refused = laptop.post(page, data={
+        "form": "password", "password-current_password": "not my password",
+        "password-new_password": "a brand new password",
+        "password-confirm": "a brand new password", "csrf_token": csrf_token(laptop, page)})
+    assert refused.status_code == 422
+    assert "That is not your current password." in refused.get_data(as_text=True)
+    assert signed_in(phone)
+
+    changed = laptop.post(page, data={
+        "form": "password", "password-current_password": DEFAULT_PASSWORD,
+        "password-new_password": "a brand new password",
+        "password-confirm": "a brand new password", "csrf_token": csrf_token(laptop, page)})
+    assert changed.status_code == 302
+    assert signed_in(laptop), "the browser that changed it stays signed in"
+    assert not signed_in(phone)
+    assert not signed_in(remembered)
+    assert token.get("/api/v1/me").status_code == 200, "tokens live on unless revoked"
+    with unscoped():
+        mail = db.session.scalars(select(Notification).order_by(Notification.id.desc())).first()
+    assert mail.recipient == user.email and "password" in mail.subject.lower()
+    again = app.test_client()
+    assert again.post("/login", data={"email": user.email, "password": "a brand new password",
+                                      "csrf_token": csrf_token(again)}).status_code == 302
+
+
+def test_the_api_changes_the_password_and_can_revoke_every_token(app, create_user, api):
+    user = create_user()
+    browser = sign_in(app, user)
+    token, other = api(user), api(user)
+
+    wrong = token.post("/api/v1/me/password", json={"current_password": "nope nope nope",
+                                                    "new_password": "a brand new password"})
+    assert wrong.status_code == 422
+    assert wrong.json["error"]["fields"] == {"current_password": ["That is not your current "
+                                                                  "password."]}
+    short = token.post("/api/v1/me/password", json={"current_password": DEFAULT_PASSWORD,
+                                                    "new_password": "short"})
+    assert short.status_code == 422 and "new_password" in short.json["error"]["fields"]
+
+    done = token.post("/api/v1/me/password", json={
+        "current_password": DEFAULT_PASSWORD, "new_password": "a brand new password",
+        "revoke_tokens": True})
+    assert done.status_code == 204
+    assert not signed_in(browser)
+    assert token.get("/api/v1/me").status_code == 401
+    assert other.get("/api/v1/me").status_code == 401
+
+
+def test_a_read_token_cannot_change_the_password_or_the_name(app, create_user, api, db):
+    from qrplatform.auth import services
+
+    user = create_user()
+    _token, plain = services.create_token(user, user.personal_workspace_id, "read", ["read"])
+    reader = app.test_client()
+    headers = {"Authorization": f"Bearer {plain}"}
+    assert reader.post("/api/v1/me/password", headers=headers, json={
+        "current_password": DEFAULT_PASSWORD, "new_password": "a brand new password"}
+    ).status_code == 403
+    assert reader.patch("/api/v1/me", headers=headers, json={"name": "Mallory"}
+                        ).status_code == 403
+    renamed = api(user).patch("/api/v1/me", json={"name": "  Ada Lovelace "})
+    assert renamed.status_code == 200 and renamed.json["user"]["name"] == "Ada Lovelace"

@@ -7,6 +7,8 @@ from qrplatform.api import api_blueprint, public
 from qrplatform.auth import services
 from qrplatform.auth.schemas import (
     MeSchema,
+    PasswordChangeSchema,
+    ProfileUpdateSchema,
     SignupResultSchema,
     SignupSchema,
     TokenCreatedSchema,
@@ -88,6 +90,28 @@ def me():
         "permissions": sorted(name for name in permissions.registered()
                               if permissions.can(name)),
     }
+
+
+@blp.patch("/me")
+@permissions.full_token_required
+@blp.arguments(ProfileUpdateSchema)
+@blp.response(200, MeSchema)
+def update_me(data):
+    """Change your own details (needs a full-access token)."""
+    services.update_profile(g.user, name=data["name"])
+    return me()
+
+
+@blp.post("/me/password")
+@permissions.full_token_required
+@blp.arguments(PasswordChangeSchema)
+@blp.response(204)
+def change_password(data):
+    """Change your password, knowing the current one (needs a full-access token). Every
+    browser session of yours ends; with revoke_tokens every API token of yours, this one
+    included, stops working. You get an e-mail saying so."""
+    services.change_password(g.user, data["current_password"], data["new_password"],
+                             revoke_tokens=data["revoke_tokens"])
 
 
 @blp.patch("/workspace")

@@ -47,6 +47,24 @@ class ResetPasswordForm(FlaskForm):
                     "is signed out either way.")
 
 
+class ProfileForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=120)],
+                       description="As your teammates see it.")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters.")
+    confirm = PasswordField("Repeat the new password", validators=[
+        DataRequired(), EqualTo("new_password", message="The two passwords differ.")])
+    revoke_tokens = BooleanField(
+        "Also revoke all my API tokens",
+        description="Apps and integrations then need a new token. Your other signed-in "
+                    "browsers are signed out either way; this one stays signed in.")
+
+
 class TokenForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)],
                        description="Where will you use it? e.g. “iPhone app”, “Zapier”.")

@@ -74,6 +74,20 @@ class TokenCreatedSchema(TokenSchema):
                           metadata={"description": "shown once; keep it secret"})
 
 
+class ProfileUpdateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120),
+                         metadata={"description": "your name, as teammates see it"})
+
+
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(required=True, load_only=True,
+                                     validate=validate.Length(max=200))
+    new_password = fields.String(required=True, load_only=True,
+                                 validate=validate.Length(min=10, max=200))
+    revoke_tokens = fields.Boolean(load_default=False, metadata={
+        "description": "also revoke every API token of yours, this one included"})
+
+
 class MeSchema(Schema):
     user = fields.Nested(UserSchema)
     workspace = fields.Nested(WorkspaceSchema, metadata={"description": "the token's workspace"})

@@ -354,6 +354,43 @@ def reset_password(token: str, new_password: str, *, revoke_tokens: bool = False
     return user
 
 
+def update_profile(user: User, *, name: str | None = None) -> User:
+    """Change the person's own details (their name, as teammates see it)."""
+    if name is not None:
+        if not name.strip():
+            raise ServiceError("Tell us your name.", field="name", status=422,
+                               code="validation_error")
+        user.name = name.strip()[:120]
+        db.session.commit()
+    return user
+
+
+def change_password(user: User, current_password: str, new_password: str, *,
+                    revoke_tokens: bool = False) -> User:
+    """Replace the password of a signed-in person who knows the current one. Every browser
+    session of theirs ends (a page then renews its own: sessions.renew_session); with
+    ``revoke_tokens`` every API token of theirs is revoked too. They are told by e-mail, so a
+    change they did not make does not go unnoticed."""
+    try:
+        _hasher.verify(user.password_hash, current_password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError) as exc:
+        raise ServiceError("That is not your current password.", field="current_password",
+                           status=422, code="validation_error") from exc
+    check_password_strength(new_password, field="new_password")
+    if new_password == current_password:
+        raise ServiceError("Choose a password different from the current one.",
+                           field="new_password", status=422, code="validation_error")
+    user.password_hash = hash_password(new_password)
+    if revoke_tokens:
+        revoke_all_tokens(user)
+    end_sessions(user)
+    notify.send_email(user.email, "password_changed", subject="Your QR Platform password "
+                      "was changed", name=user.name, revoked_tokens=revoke_tokens,
+                      reset_link=f"{current_app.config['PUBLIC_BASE_URL']}/forgot-password")
+    db.session.commit()
+    return user
+
+
 def end_sessions(user: User) -> None:
     """End every browser session of ``user``, remember-me cookies included (see User.get_id),
     when the caller's transaction commits."""

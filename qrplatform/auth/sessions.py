@@ -66,7 +66,13 @@ def end_other_sessions(user: User) -> None:
     """End every session of ``user`` but the one making this request, which is renewed (with
     its remember-me cookie, if it had one), when the caller's transaction commits."""
     services.end_sessions(user)
-    # Outside a request (a job, a command, a test seeding data) there is no own session.
+    renew_session(user)
+
+
+def renew_session(user: User) -> None:
+    """After ``user``'s sessions were ended, keep the one making this request (re-stamped with
+    the new generation, its remember-me cookie too). Outside a request (a job, a command, a
+    test seeding data) there is no own session."""
     if has_request_context() and current_user.is_authenticated and current_user.id == user.id:
         cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
         login_user(user, remember=cookie in request.cookies)

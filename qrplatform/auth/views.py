@@ -10,8 +10,10 @@ from flask_login import login_required, logout_user
 from qrplatform import permissions
 from qrplatform.auth import services, sessions
 from qrplatform.auth.forms import (
+    ChangePasswordForm,
     ForgotPasswordForm,
     LoginForm,
+    ProfileForm,
     ResetPasswordForm,
     SignupForm,
     SwitchWorkspaceForm,
@@ -104,6 +106,35 @@ def reset_password(token: str):
                       then=url_for("account.login")):
         return done
     return render("auth/reset_password.html", form=form, token=token)
+
+
+@bp.route("/settings/account", methods=["GET", "POST"])
+@login_required
+def account_settings():
+    """The person's own details and password (two forms on one page, told apart by name)."""
+    user = g.user
+    profile = ProfileForm(prefix="profile", data={"name": user.name})
+    password = ChangePasswordForm(prefix="password")
+    posted = request.form.get("form") if request.method == "POST" else None
+    then = url_for("account.account_settings")
+    if posted == "profile" and (done := submit(
+            profile, lambda: services.update_profile(user, name=profile.name.data),
+            success="Your details are saved.", then=then)):
+        return done
+
+    def change_password():
+        services.change_password(user, password.current_password.data,
+                                 password.new_password.data,
+                                 revoke_tokens=password.revoke_tokens.data)
+        sessions.renew_session(user)
+
+    if posted == "password" and (done := submit(
+            password, change_password, then=then,
+            success="Your password is changed. Other browsers are signed out.")):
+        return done
+    failed = bool(profile.errors or password.errors)
+    return render("auth/account.html", profile=profile, password=password,
+                  status=422 if failed else 200)
 
 
 def _token_form(**kwargs) -> TokenForm:

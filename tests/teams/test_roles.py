@@ -26,6 +26,8 @@ SELF_SERVICE = {
     ("delete", "/api/v1/tokens/{token_id}"): "revokes one of the caller's own tokens",
     ("post", "/api/v1/teams/leave"): "the caller leaves the workspace",
     ("post", "/api/v1/teams/invitations/accept"): "the caller joins another workspace by link",
+    ("patch", "/api/v1/me"): "the caller renames themselves",
+    ("post", "/api/v1/me/password"): "the caller changes their own password",
 }
 
 
