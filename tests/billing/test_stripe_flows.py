@@ -192,7 +192,7 @@ def test_payment_failure_keeps_the_plan_for_the_grace_period_then_drops_to_free_
 
     with shop.app.app_context():
         assert services.end_lapsed(datetime.now(UTC) + timedelta(days=6)) == {
-            "trials_ended": 0, "downgraded": 0, "recovered": 0}
+            "trials_ended": 0, "downgraded": 0, "recovered": 0, "failed": 0}
         assert services.end_lapsed(datetime.now(UTC) + timedelta(days=8))["downgraded"] == 1
     assert shop.plan() == "free"
     assert shop.events("billing.downgraded")[0]["previous_plan"] == "pro"
@@ -319,3 +319,19 @@ def test_paying_the_open_invoice_ends_the_grace_period(shop, stripe_server, stri
     with shop.app.app_context():  # the hourly check finds nothing left to end
         assert services.end_lapsed(datetime.now(UTC) + timedelta(days=8))["downgraded"] == 0
     assert shop.plan() == "pro"
+
+
+def test_plan_changes_reach_the_audit_log(shop, stripe_server, stripe_events, plans_in_stripe):
+    from qrplatform.events import outbox
+
+    subscribe(shop, stripe_server, stripe_events)
+    with shop.app.app_context():
+        outbox.drain()  # the relay, as in production, hands events to their receivers
+    entries = [entry for entry in shop.owner.get("/api/v1/teams/audit").json["items"]
+               if entry["event_type"].startswith("billing.")]
+    assert {entry["event_type"] for entry in entries} == {"billing.checkout_started",
+                                                          "billing.plan_changed"}
+    [changed] = [e for e in entries if e["event_type"] == "billing.plan_changed"]
+    assert changed["data"] == {"plan": "pro", "previous_plan": "free",
+                               "reason": "checkout_session_completed"}
+    assert changed["actor_label"] == "system"  # Stripe's webhook, not a member
