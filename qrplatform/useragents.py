@@ -13,6 +13,7 @@ Results are memoised per user agent: the hot scan redirect asks for every reques
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 from crawlerdetect import CrawlerDetect
@@ -51,3 +52,44 @@ def classify(method: str, user_agent: str | None) -> tuple[str, str | None]:
         reason = "HEAD request" + (f" ({agent_reason})" if agent_reason else "")
         return HEAD, reason
     return classify_agent(user_agent)
+
+
+# -- device, OS, browser ------------------------------------------------------------------------
+
+UNKNOWN = "(unknown)"
+
+
+@dataclass(frozen=True)
+class Agent:
+    device: str   # mobile, tablet, desktop, bot or other
+    os: str       # ua-parser's OS family: iOS, Android, Windows, Mac OS X, Linux, ...
+    browser: str  # ua-parser's browser family: Chrome, Mobile Safari, Firefox, ...
+
+
+@lru_cache(maxsize=16384)
+def parse_agent(user_agent: str | None) -> Agent:
+    """Device type, OS and browser families of a user agent (memoised: few distinct agents).
+    Analytics reports them; the redirect's rules match on them."""
+    if not user_agent:
+        return Agent(UNKNOWN, UNKNOWN, UNKNOWN)
+    from ua_parser import parse
+
+    parsed = parse(user_agent)
+    browser = parsed.user_agent.family if parsed.user_agent else "Other"
+    os_name = parsed.os.family if parsed.os else "Other"
+    device_family = parsed.device.family if parsed.device else "Other"
+    return Agent(_device_type(user_agent, device_family, os_name), os_name, browser)
+
+
+def _device_type(user_agent: str, device_family: str, os_name: str) -> str:
+    if device_family == "Spider":
+        return "bot"
+    lowered = user_agent.lower()
+    if "ipad" in lowered or "tablet" in lowered or (
+            "android" in lowered and "mobile" not in lowered):
+        return "tablet"
+    if "mobi" in lowered or "iphone" in lowered or os_name in {"iOS", "Android"}:
+        return "mobile"
+    if os_name in {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "macOS"}:
+        return "desktop"
+    return "other"

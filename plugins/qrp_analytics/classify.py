@@ -13,18 +13,18 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
 from qrp_analytics.models import AnalyticsSettings, MarkedTestDevice
+from qrplatform import useragents
 from qrplatform.extensions import db
 from qrplatform.useragents import BOT, HUMAN
 
 RULE_PREFIX = "workspace rule: "
 TEST_DEVICE_REASON = RULE_PREFIX + "test device"
-UNKNOWN = "(unknown)"
+UNKNOWN = useragents.UNKNOWN
 DIRECT = "(direct)"
 NOT_RECORDED = "(not recorded)"
 MAX_PATTERNS = 50
@@ -105,41 +105,10 @@ def load_rules(workspace_ids: Iterable[int], days: Iterable[date]) -> dict[int, 
     return rules
 
 
-# -- device, OS, browser ------------------------------------------------------------------------
+# -- device, OS, browser: the core's parse (the redirect's rules read it too) ----------------
 
-@dataclass(frozen=True)
-class Agent:
-    device: str   # mobile, tablet, desktop, bot or other
-    os: str
-    browser: str
-
-
-@lru_cache(maxsize=16384)
-def parse_agent(user_agent: str | None) -> Agent:
-    """Device type, OS and browser families of a user agent (memoised: few distinct agents)."""
-    if not user_agent:
-        return Agent(UNKNOWN, UNKNOWN, UNKNOWN)
-    from ua_parser import parse
-
-    parsed = parse(user_agent)
-    browser = parsed.user_agent.family if parsed.user_agent else "Other"
-    os_name = parsed.os.family if parsed.os else "Other"
-    device_family = parsed.device.family if parsed.device else "Other"
-    return Agent(_device_type(user_agent, device_family, os_name), os_name, browser)
-
-
-def _device_type(user_agent: str, device_family: str, os_name: str) -> str:
-    if device_family == "Spider":
-        return "bot"
-    lowered = user_agent.lower()
-    if "ipad" in lowered or "tablet" in lowered or (
-            "android" in lowered and "mobile" not in lowered):
-        return "tablet"
-    if "mobi" in lowered or "iphone" in lowered or os_name in {"iOS", "Android"}:
-        return "mobile"
-    if os_name in {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "macOS"}:
-        return "desktop"
-    return "other"
+Agent = useragents.Agent
+parse_agent = useragents.parse_agent
 
 
 def referrer_domain(referrer: str | None) -> str | None:

@@ -19,6 +19,8 @@ from qrp_qr.schemas import (
     QRCodePageSchema,
     QRCodeSchema,
     QRCodeUpdateSchema,
+    TestScanResultSchema,
+    TestScanSchema,
 )
 from qrplatform import permissions
 from qrplatform.api import api_blueprint
@@ -38,6 +40,8 @@ def code_view(code) -> dict:
         "short_code": code.short_code, "short_url": services.short_url(code),
         "domain": code.domain,
         "design": code.design, "design_template_id": code.design_template_id,
+        "rules": code.rules or [], "variants": code.variants or [],
+        "rule_warnings": services.rule_warnings(code),
         "redirect_status": code.redirect_status, "utm": code.utm,
         "expires_at": code.expires_at, "scan_cap": code.scan_cap, "paused": code.paused,
         "has_password": code.has_password, "state": code.state, "tags": code.tags,
@@ -86,6 +90,33 @@ def export_redirect_map():
     name, rows = services.export_redirect_map()
     return Response(rows, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _test_scan(code_id, data):
+    return services.test_scan(code_id, rules_value=data.pop("rules", None),
+                              variants_value=data.pop("variants", None),
+                              destination=data.pop("destination", None), **data)
+
+
+@blp.post("/test-scan")
+@blp.arguments(TestScanSchema)
+@blp.response(200, TestScanResultSchema)
+def test_scan_new(data):
+    """Which of ``rules`` (and ``destination``) a described scan would go to: for a code not
+    saved yet. Nothing is recorded."""
+    permissions.require("qr.view")
+    return _test_scan(None, data)
+
+
+@blp.post("/<int:code_id>/test-scan")
+@blp.arguments(TestScanSchema)
+@blp.response(200, TestScanResultSchema)
+def test_scan(data, code_id):
+    """Which rule of the code (or of ``rules`` being edited) a described scan would match:
+    device, OS, browser, country, language, time, query and scan number. Nothing is
+    recorded."""
+    permissions.require("qr.view")
+    return _test_scan(code_id, data)
 
 
 @blp.get("/<int:code_id>")

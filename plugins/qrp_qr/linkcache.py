@@ -38,6 +38,13 @@ class ScanCounter:
             self._counts[code_id] = self._counts.get(code_id, 0) + 1
             return self._counts[code_id]
 
+    def forget(self, code_id: int) -> None:
+        """Start a code's count again (tests; a tool that resets a campaign)."""
+        if self.cache.redis_url:
+            self.cache.redis().delete(SCANS_KEY.format(code_id))
+        with self._lock:
+            self._counts.pop(code_id, None)
+
     def current(self, code_id: int) -> int:
         if self.cache.redis_url:
             return int(self.cache.redis().get(SCANS_KEY.format(code_id)) or 0)

@@ -45,6 +45,9 @@ class QRCode(TenantMixin, db.Model):
     # Where the short link sends a scanner (dynamic), or the URL of a static url code; kept in
     # a column so that list search and the redirect cache need not decode ``content``.
     destination: Mapped[str | None] = mapped_column(Text)
+    # Dynamic codes only: ordered redirect rules and A/B variants (``qrp_qr.smartlinks``).
+    rules: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    variants: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
     design: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     design_template_id: Mapped[int | None] = mapped_column(
         ForeignKey("qr_design_templates.id", ondelete="SET NULL"))

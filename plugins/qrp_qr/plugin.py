@@ -56,11 +56,15 @@ plugin = Plugin(
                       "code_id, short_code, method GET|HEAD, user_agent, referrer, country "
                       "(ISO alpha-2 or null), language, ip_hash, visitor_hash, classification "
                       "human|bot|preview|head, reason, outcome redirected|password_required|"
-                      "expired|paused|archived|cap_reached); occurred_at is the scan time",
+                      "expired|paused|archived|cap_reached, rule and variant: the id of the "
+                      "redirect rule or A/B variant that chose the destination, or null); "
+                      "occurred_at is the scan time",
     },
     streams={"qr.scanned": "qrp.scans"},
     # A logo from the media library got a new file (only sent when assets is enabled).
-    receivers={"assets.replaced": services.redraw_logo_users},
+    receivers={"assets.replaced": services.redraw_logo_users,
+               # A new time zone changes what the cached time-of-day rules mean.
+               "workspace.updated": services.forget_workspace_links},
     jobs=[jobs.bulk_create],
     commands=[qr_cli],
     # Live (not archived) codes per plan; archiving frees a place, and an archived code can

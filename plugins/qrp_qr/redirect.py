@@ -22,18 +22,18 @@ pages.
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from qrp_qr import linkcache, payloads, services
+from qrp_qr import linkcache, payloads, services, smartlinks
 from qrp_qr.linkcache import cache_for, counter_for
 from qrplatform import events, hosts, metrics, privacy, signals, telemetry, useragents
 from qrplatform.gateway import HSTS, request_id
@@ -48,10 +48,11 @@ SCANS_METRIC = "qrp_scans_total"  # declared in plugin.py
 # -- the rules ----------------------------------------------------------------------------------
 
 def decide(app: Flask, entry: dict[str, Any], classification: str, *,
-           unlocked: bool = False) -> str:
+           unlocked: bool = False, counted: dict[str, int] | None = None) -> str:
     """The outcome of one visit: redirected, password_required, expired, paused, archived or
     cap_reached. A redirected human or bot visit counts towards the cap; HEAD requests and
-    link previews do not (a chat app unfurling the link is not a scan)."""
+    link previews do not (a chat app unfurling the link is not a scan). The scan's number,
+    when it was counted, goes into ``counted["scan"]`` (first-N-scans rules read it)."""
     if entry["archived"]:
         return "archived"
     if entry["paused"]:
@@ -64,34 +65,51 @@ def decide(app: Flask, entry: dict[str, Any], classification: str, *,
         return "cap_reached"
     if entry["password"] and not unlocked:
         return "password_required"
-    if cap is not None and counts and counter_for(app).increment(entry["id"]) > cap:
-        return "cap_reached"
+    if cap is not None and counts:
+        number = counter_for(app).increment(entry["id"])
+        if counted is not None:
+            counted["scan"] = number
+        if number > cap:
+            return "cap_reached"
     return "redirected"
 
 
-def _country(value: str | None) -> str | None:
-    value = (value or "").strip().upper()
-    if len(value) == 2 and value.isalpha() and value not in {"XX", "T1"}:
-        return value
-    return None
+def choose(app: Flask, entry: dict[str, Any], environ: dict, details: dict[str, str | None],
+           classification: str, counted: dict[str, int]
+           ) -> tuple[str, str | None, str | None, str | None]:
+    """Where a redirected visit goes, by the code's rules and variants (``smartlinks``), from
+    the cached entry alone: (target, rule id, variant id, visitor hash if worked out)."""
+    if "rules" not in entry:  # no smart links: the common case costs one lookup
+        return entry["target"], None, None, None
+    counts = classification in (useragents.HUMAN, useragents.BOT)
+    visitor: list[str] = []
+
+    def scan_number() -> int:
+        if "scan" not in counted:
+            counter = counter_for(app)
+            counted["scan"] = (counter.increment(entry["id"]) if counts
+                               else counter.current(entry["id"]) + 1)
+        return counted["scan"]
+
+    def visitor_hash() -> str:
+        if not visitor:
+            visitor.append(privacy.visitor_hash(details["ip"], details["user_agent"],
+                                                entry["id"], salt=privacy.daily_salt(app)))
+        return visitor[0]
+
+    visit = smartlinks.Visit(
+        user_agent=details["user_agent"], country=details["country"],
+        accept_language=details["accept_language"],
+        query_string=environ.get("QUERY_STRING") or "", now=_now, scan_number=scan_number,
+        visitor=visitor_hash)
+    target, rule_id, variant_id = smartlinks.route(entry, visit)
+    if counts and smartlinks.compiled(entry)[3]:
+        scan_number()  # every counted scan moves a first-N rule's count, whichever rule won
+    return target, rule_id, variant_id, (visitor[0] if visitor else None)
 
 
-@functools.lru_cache(maxsize=4096)  # browsers send a few hundred distinct headers, not more
-def _language(header: str | None) -> str | None:
-    """The primary tag of the most preferred language in Accept-Language."""
-    best, best_q = None, -1.0
-    for position, part in enumerate((header or "").split(",")[:20]):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
-        primary = tag.split("-", 1)[0].strip().lower()
-        if primary.isalpha() and 1 < len(primary) <= 8 and q > best_q and q > 0:
-            best, best_q = primary, q - position * 1e-6
-    return best
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _count_scan(app: Flask, outcome: str, classification: str) -> None:
@@ -106,8 +124,11 @@ def _count_scan(app: Flask, outcome: str, classification: str) -> None:
 
 def record_scan(app: Flask, entry: dict[str, Any], *, method: str, user_agent: str | None,
                 referrer: str | None, country: str | None, accept_language: str | None,
-                ip: str, classification: str, reason: str | None, outcome: str) -> None:
-    """One qr.scanned stream event; the raw IP never leaves this function."""
+                ip: str, classification: str, reason: str | None, outcome: str,
+                rule: str | None = None, variant: str | None = None,
+                visitor_hash: str | None = None) -> None:
+    """One qr.scanned stream event, naming the rule or variant that chose the destination;
+    the raw IP never leaves this function."""
     _count_scan(app, outcome, classification)
     salt = privacy.daily_salt(app)
     user_agent = user_agent[:512] if user_agent else None
@@ -117,13 +138,16 @@ def record_scan(app: Flask, entry: dict[str, Any], *, method: str, user_agent: s
         "method": "HEAD" if method == "HEAD" else "GET",
         "user_agent": user_agent,
         "referrer": referrer[:1024] if referrer else None,
-        "country": _country(country),
-        "language": _language(accept_language),
+        "country": smartlinks.country_of(country),
+        "language": smartlinks.language_of(accept_language),
         "ip_hash": privacy.ip_hash(ip, salt),
-        "visitor_hash": privacy.visitor_hash(ip, user_agent, entry["id"], salt=salt),
+        "visitor_hash": visitor_hash or privacy.visitor_hash(ip, user_agent, entry["id"],
+                                                             salt=salt),
         "classification": classification,
         "reason": reason,
         "outcome": outcome,
+        "rule": rule,
+        "variant": variant,
     }
     events.emit_stream("qr.scanned", data, workspace_id=entry["workspace_id"],
                        actor={"type": "anonymous"}, app=app)
@@ -168,17 +192,21 @@ class ShortLinkMiddleware:
             return None
         details = scan_details(self.app, environ)
         classification, reason = useragents.classify(method, details["user_agent"])
-        outcome = decide(self.app, entry, classification)
+        counted: dict[str, int] = {}
+        outcome = decide(self.app, entry, classification, counted=counted)
         if outcome != "redirected":
             # A page to show: the Flask view renders it (and records the scan).
             if outcome == "cap_reached":
                 environ["qrp.qr.outcome"] = outcome  # already counted: do not count twice
             return None
+        target, rule, variant, visitor = choose(self.app, entry, environ, details,
+                                                classification, counted)
         record_scan(self.app, entry, method=method, classification=classification,
-                    reason=reason, outcome=outcome, **details)
+                    reason=reason, outcome=outcome, rule=rule, variant=variant,
+                    visitor_hash=visitor, **details)
         status = entry["status"]
         start_response(f"{status} {_REASONS[status]}", [
-            ("Location", entry["target"]),
+            ("Location", target),
             ("Cache-Control", "private, max-age=0, no-store"),
             ("Referrer-Policy", "no-referrer-when-downgrade"),
             ("X-Content-Type-Options", "nosniff"),
@@ -248,13 +276,17 @@ def _visit(short_code: str, *, unlocked: bool = False, password_error: str | Non
     method = "HEAD" if request.method == "HEAD" else "GET"
     details = scan_details(app, request.environ)
     classification, reason = useragents.classify(method, details["user_agent"])
+    counted: dict[str, int] = {}
     outcome = request.environ.get("qrp.qr.outcome") or decide(
-        app, entry, classification, unlocked=unlocked)
+        app, entry, classification, unlocked=unlocked, counted=counted)
+    target, rule, variant, visitor = (
+        choose(app, entry, request.environ, details, classification, counted)
+        if outcome == "redirected" else (entry["target"], None, None, None))
     if not (password_error and outcome == "password_required"):
         record_scan(app, entry, method=method, classification=classification,
-                    reason=reason, outcome=outcome, **details)
+                    reason=reason, outcome=outcome, rule=rule, variant=variant,
+                    visitor_hash=visitor, **details)
     if outcome == "redirected":
-        target = entry["target"]
         if unlocked and target.endswith(f"/{short_code}/c"):
             target += "?t=" + _content_serializer(app).dumps(short_code)
         # After a POST (the password form) a 303 makes the browser GET the destination.

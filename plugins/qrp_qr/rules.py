@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from qrp_qr import payloads, render
+from qrp_qr import payloads, render, smartlinks
 from qrp_qr.models import KINDS, REDIRECT_STATUSES, TYPES, QRCode
 from qrplatform.errors import ServiceError
 from qrplatform.extensions import db
@@ -109,6 +109,28 @@ def check_link_settings(data: dict[str, Any]) -> None:
         errors["scan_cap"] = ["A scan cap is at least 1 (leave it empty for no cap)."]
     if errors:
         raise InvalidInput("Some link settings are invalid.", errors)
+
+
+def clean_rules(kind: str, value: Any) -> list[dict[str, Any]] | None:
+    """A dynamic code's redirect rules, checked (``smartlinks``); None for none."""
+    return _smart(kind, "rules", smartlinks.clean_rules, value)
+
+
+def clean_variants(kind: str, value: Any) -> list[dict[str, Any]] | None:
+    """A dynamic code's A/B variants, checked (``smartlinks``); None for none."""
+    return _smart(kind, "variants", smartlinks.clean_variants, value)
+
+
+def _smart(kind: str, name: str, clean, value: Any) -> list[dict[str, Any]] | None:
+    if not value:
+        return None
+    if kind != "dynamic":
+        raise InvalidInput(f"Only a dynamic code has {name}.", {name: [
+            "A static code holds its content itself; make the code dynamic to route scans."]})
+    try:
+        return clean(value) or None
+    except smartlinks.RulesError as exc:
+        raise InvalidInput(str(exc), exc.fields) from exc
 
 
 def destination(kind: str, qr_type: str, content: dict[str, Any]) -> str | None:

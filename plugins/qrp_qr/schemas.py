@@ -6,6 +6,16 @@ from marshmallow import Schema, fields, validate
 from qrp_qr.models import KINDS, REDIRECT_STATUSES, TYPES
 from qrp_qr.render import FORMATS, DesignSchema
 from qrp_qr.rules import MAX_TAGS, UTM_FIELDS
+from qrp_qr.smartlinks import (
+    BROWSERS,
+    CONDITIONS,
+    DEVICES,
+    MAX_RULES,
+    MAX_VARIANTS,
+    MAX_WEIGHT,
+    OSES,
+    WEEKDAYS,
+)
 from qrplatform.inputs import MAX_ID, Id, Page
 
 CONTENT_HELP = (
@@ -26,6 +36,42 @@ class UtmSchema(Schema):
 
 
 assert set(UtmSchema._declared_fields) == set(UTM_FIELDS)
+
+
+RULES_HELP = (
+    "A dynamic code's redirect rules, in order; the first whose conditions all hold decides "
+    "where a scan goes. Each: {id (kept when sent back), name?, when, destination}. `when` "
+    "holds any of: device [" + ", ".join(DEVICES) + "], os [" + ", ".join(OSES) + "], "
+    "browser [" + ", ".join(BROWSERS) + "], country [ISO alpha-2 such as DE], language "
+    "[primary tags such as de], time {from: HH:MM, to: HH:MM} and weekdays ["
+    + ", ".join(WEEKDAYS) + "] in the workspace's time zone, dates {from, to} (YYYY-MM-DD, "
+    "inclusive), query [{name, value?}] (present, or equal), scans {first: N}. Inside a list "
+    "any value matches; {} matches every scan. At most " + str(MAX_RULES) + " rules; the "
+    "list replaces the current one ([] or null removes them).")
+VARIANTS_HELP = (
+    "A/B split of the default destination (when no rule matches): 2 to " + str(MAX_VARIANTS)
+    + " {id?, name?, destination, weight 1-" + str(MAX_WEIGHT) + "}; a visitor keeps their "
+    "variant for the (UTC) day. [] or null removes the split.")
+
+
+class SmartRuleSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    when = fields.Dict(metadata={"description": "conditions: " + ", ".join(CONDITIONS)})
+    destination = fields.String()
+
+
+class SmartVariantSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    destination = fields.String()
+    weight = fields.Integer()
+
+
+class RuleWarningSchema(Schema):
+    rule = fields.Integer(metadata={"description": "position in rules (from 0)"})
+    id = fields.String()
+    message = fields.String()
 
 
 class ImageUrlSchema(Schema):
@@ -50,6 +96,11 @@ class QRCodeSchema(Schema):
                        "null: the platform's short links"})
     design = fields.Nested(DesignSchema)
     design_template_id = fields.Integer(allow_none=True)
+    rules = fields.List(fields.Nested(SmartRuleSchema), metadata={"description": RULES_HELP})
+    variants = fields.List(fields.Nested(SmartVariantSchema),
+                           metadata={"description": VARIANTS_HELP})
+    rule_warnings = fields.List(fields.Nested(RuleWarningSchema), metadata={
+        "description": "rules that can never match (saved anyway)"})
     redirect_status = fields.Integer()
     utm = fields.Nested(UtmSchema, allow_none=True)
     expires_at = fields.DateTime(allow_none=True)
@@ -76,6 +127,12 @@ class _CodeInput(Schema):
         "description": "shorthand for content.url of a url code"})
     design = fields.Nested(DesignSchema)
     design_template_id = Id(allow_none=True)
+    # Shapes are checked by the service (qrp_qr.smartlinks), which names the wrong field.
+    rules = fields.List(fields.Dict(), allow_none=True, validate=validate.Length(max=MAX_RULES),
+                        metadata={"description": RULES_HELP})
+    variants = fields.List(fields.Dict(), allow_none=True,
+                           validate=validate.Length(max=MAX_VARIANTS),
+                           metadata={"description": VARIANTS_HELP})
     redirect_status = fields.Integer(validate=validate.OneOf(REDIRECT_STATUSES))
     utm = fields.Nested(UtmSchema, allow_none=True)
     expires_at = fields.AwareDateTime(allow_none=True)
@@ -174,3 +231,48 @@ class DesignTemplateSchema(Schema):
 class DesignTemplatePatchSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=100))
     design = fields.Nested(DesignSchema)
+
+
+class TestScanSchema(Schema):
+    """A described scan for "which rule wins"; device, os and browser override what
+    user_agent says."""
+
+    user_agent = fields.String(validate=validate.Length(max=512))
+    device = fields.String(validate=validate.OneOf(DEVICES))
+    os = fields.String(validate=validate.OneOf(OSES))
+    browser = fields.String(validate=validate.OneOf(BROWSERS))
+    country = fields.String(validate=validate.Length(equal=2))
+    language = fields.String(validate=validate.Length(max=100),
+                             metadata={"description": "a language tag or an Accept-Language"})
+    at = fields.AwareDateTime(metadata={"description": "when (default: now); the rules read "
+                                                       "it in the workspace's time zone"})
+    query = fields.String(validate=validate.Length(max=2000),
+                          metadata={"description": "the query string, e.g. src=flyer"})
+    scan_number = fields.Integer(load_default=1, validate=validate.Range(1, 10**9))
+    rules = fields.List(fields.Dict(), validate=validate.Length(max=MAX_RULES), metadata={
+        "description": "rules being edited (default: the code's saved ones)"})
+    variants = fields.List(fields.Dict(), validate=validate.Length(max=MAX_VARIANTS))
+    destination = fields.String(validate=validate.Length(max=2000), metadata={
+        "description": "the default destination (new codes; default: the code's)"})
+
+
+class TestScanFactsSchema(Schema):
+    device = fields.String(allow_none=True)
+    os = fields.String(allow_none=True)
+    browser = fields.String(allow_none=True)
+    country = fields.String(allow_none=True)
+    language = fields.String(allow_none=True)
+
+
+class TestScanResultSchema(Schema):
+    rule = fields.Integer(allow_none=True, metadata={
+        "description": "position of the winning rule (from 0); null: no rule matched"})
+    rule_id = fields.String(allow_none=True)
+    destination = fields.String(metadata={"description": "where the scan goes (before UTM "
+                                                         "parameters)"})
+    variants = fields.List(fields.Nested(SmartVariantSchema), metadata={
+        "description": "no rule matched and the default is split: the visitor gets one of "
+                       "these by weight"})
+    local_time = fields.String(metadata={"description": "the scan's time in the workspace's "
+                                                        "time zone"})
+    facts = fields.Nested(TestScanFactsSchema, metadata={"description": "what the rules saw"})

@@ -19,7 +19,7 @@ from flask import current_app, g, has_request_context
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, or_, select
 
-from qrp_qr import linkcache, logos, payloads, render, rules, verify
+from qrp_qr import linkcache, logos, payloads, render, rules, smartlinks, verify
 from qrp_qr.models import QRCode, QRDesignTemplate, QRTag
 from qrp_qr.rules import InvalidInput
 from qrplatform import csvfiles, events, hosts, quotas, urls
@@ -187,6 +187,8 @@ def build_code(data: dict[str, Any], *, verify_design: bool = True) -> QRCode:
                     name=data.get("name"), tags=rules.clean_tags(data.get("tags")),
                     design_template_id=data.get("design_template_id"),
                     short_code=rules.new_short_codes(1)[0] if kind == "dynamic" else None)
+    code.rules = rules.clean_rules(kind, data.get("rules"))
+    code.variants = rules.clean_variants(kind, data.get("variants"))
     code.redirect_status = data.get("redirect_status") or 302
     code.utm = rules.clean_utm(data.get("utm"))
     code.expires_at, code.scan_cap = data.get("expires_at"), data.get("scan_cap")
@@ -287,7 +289,7 @@ def event_data(code: QRCode, **extra) -> dict[str, Any]:
 
 EDITABLE = ("name", "type", "content", "design", "design_template_id", "redirect_status",
             "utm", "expires_at", "scan_cap", "paused", "tags", "password", "destination",
-            "domain")
+            "domain", "rules", "variants")
 
 
 def update_code(code_id: int, data: dict[str, Any]) -> QRCode:
@@ -295,7 +297,8 @@ def update_code(code_id: int, data: dict[str, Any]) -> QRCode:
     code = get_code(code_id)
     _check_changeable(code, data)
     changed = [*_update_content(code, data), *_update_design(code, data),
-               *_update_link_settings(code, data), *_update_labels(code, data)]
+               *_update_link_settings(code, data), *_update_labels(code, data),
+               *_update_smart_links(code, data)]
     code.destination = rules.destination(code.kind, code.type, code.content)
     if not changed:
         return code
@@ -396,6 +399,69 @@ def _update_labels(code: QRCode, data: dict[str, Any]) -> list[str]:
     return changed
 
 
+def _update_smart_links(code: QRCode, data: dict[str, Any]) -> list[str]:
+    """Rules and variants are replaced as a whole (their order is their meaning); entries sent
+    back with their ``id`` keep it, so analytics keeps counting them as the same."""
+    changed = []
+    for name, clean in (("rules", rules.clean_rules), ("variants", rules.clean_variants)):
+        if name in data and (value := clean(code.kind, data[name])) != getattr(code, name):
+            setattr(code, name, value)
+            changed.append(name)
+    return changed
+
+
+def rule_warnings(code: QRCode) -> list[dict[str, Any]]:
+    """The code's rules that can never match (shown beside them; saving is still allowed)."""
+    if not code.rules:
+        return []
+    return smartlinks.warnings(code.rules, smartlinks.local_today(
+        workspace_time_zone(code.workspace_id), datetime.now(UTC)))
+
+
+def workspace_time_zone(workspace_id: int) -> str:
+    """The workspace's clock for time-of-day rules (a core setting)."""
+    from qrplatform.auth.models import Workspace
+
+    return db.session.scalar(select(Workspace.time_zone).where(
+        Workspace.id == workspace_id)) or "UTC"
+
+
+def test_scan(code_id: int | None, *, rules_value: Any = None, variants_value: Any = None,
+              destination: str | None = None, **facts) -> dict[str, Any]:
+    """Which rule a described scan would match: of a saved code, or of rules being edited
+    (``rules_value``, checked first). ``facts``: user_agent, device, os, browser, country,
+    language, at (aware datetime; now if None), query, scan_number."""
+    if code_id is not None:
+        code = get_code(code_id)
+        current_rules = code.rules or []
+        variants = code.variants or []
+        destination = code.destination or ""
+        workspace_id = code.workspace_id
+    else:
+        current_rules, variants, workspace_id = [], [], current_workspace_id()
+    if rules_value is not None:
+        current_rules = rules.clean_rules("dynamic", rules_value) or []
+    if variants_value is not None:
+        variants = rules.clean_variants("dynamic", variants_value) or []
+    at = facts.pop("at", None) or datetime.now(UTC)
+    return smartlinks.explain(current_rules, variants, destination or "", at=at,
+                              time_zone=workspace_time_zone(workspace_id), **facts)
+
+
+def forget_workspace_links(event) -> None:
+    """``workspace.updated``: a new time zone changes what time-of-day rules mean, so every
+    process forgets the workspace's codes that have rules."""
+    if "time_zone" not in (event.data.get("changed") or ()):
+        return
+    with unscoped():
+        short_codes = list(db.session.scalars(select(QRCode.short_code).where(
+            QRCode.workspace_id == event.workspace_id, QRCode.rules.is_not(None),
+            QRCode.short_code.is_not(None))))
+    cache = linkcache.cache_for(current_app)
+    for short_code in short_codes:
+        cache.invalidate(short_code)
+
+
 def _set_tags(code: QRCode, tags: list[str]) -> None:
     keep = {row.tag: row for row in code.tag_rows}
     code.tag_rows = [keep.get(tag) or QRTag(tag=tag) for tag in tags]
@@ -433,6 +499,7 @@ def duplicate_code(code_id: int) -> QRCode:
         "redirect_status": original.redirect_status, "utm": original.utm,
         "expires_at": original.expires_at, "scan_cap": original.scan_cap,
         "paused": original.paused, "tags": original.tags,
+        "rules": original.rules, "variants": original.variants,
         # A domain that takes no new links (over the plan's quota) is not copied.
         "domain": original.domain if original.domain in usable_domains() else None,
     }
@@ -630,6 +697,18 @@ def redirect_entry(short_code: str) -> dict[str, Any] | None:
         if code is None:
             return None
         expires = code.expires_at
+        smart = {}
+        if code.rules or code.variants:
+            smart = {
+                "rules": [{"id": rule["id"], "when": rule["when"],
+                           "target": urls.ascii_url(with_utm(rule["destination"], code.utm))}
+                          for rule in code.rules or ()],
+                "variants": [{"id": variant["id"], "weight": variant["weight"],
+                              "target": urls.ascii_url(with_utm(variant["destination"],
+                                                                code.utm))}
+                             for variant in code.variants or ()],
+                "time_zone": workspace_time_zone(code.workspace_id),
+            }
         return {
             "id": code.id,
             "workspace_id": code.workspace_id,
@@ -642,6 +721,7 @@ def redirect_entry(short_code: str) -> dict[str, Any] | None:
             "expires_at": expires.timestamp() if expires else None,
             "scan_cap": code.scan_cap,
             "password": code.password_hash is not None,
+            **smart,
         }
 
 

@@ -25,7 +25,8 @@ blp = api_blueprint("auth", __name__, "/api/v1", "Accounts, API tokens and works
 def workspace_view(membership) -> dict:
     ws = membership.workspace
     return {"id": ws.id, "name": ws.name, "plan": ws.plan, "personal": ws.personal,
-            "role": membership.role, "analytics_opt_out": ws.analytics_opt_out}
+            "role": membership.role, "analytics_opt_out": ws.analytics_opt_out,
+            "time_zone": ws.time_zone}
 
 
 def token_view(token, plain: str | None = None) -> dict:
@@ -41,7 +42,8 @@ def token_view(token, plain: str | None = None) -> dict:
 @blp.response(201, SignupResultSchema)
 def signup(data):
     """Create an account and its personal workspace."""
-    user, workspace = services.signup(data["email"], data["password"], data["name"])
+    user, workspace = services.signup(data["email"], data["password"], data["name"],
+                                      data.get("time_zone"))
     return {"user": user, "workspace": workspace_view(user.membership(workspace.id))}
 
 

@@ -1,9 +1,12 @@
 """The account forms (Flask-WTF: CSRF on every one, errors shown beside their field)."""
 
+import zoneinfo
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     PasswordField,
     RadioField,
     SelectField,
@@ -24,6 +27,9 @@ class SignupForm(FlaskForm):
         validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)],
         description=f"At least {MIN_PASSWORD_LENGTH} characters.",
     )
+    # Filled in by app.js from the browser (Intl): the workspace's clock, UTC without it.
+    time_zone = HiddenField(render_kw={"data-browser-time-zone": ""},
+                            validators=[Length(max=64)])
 
 
 class LoginForm(FlaskForm):
@@ -95,6 +101,9 @@ class WorkspaceSettingsForm(FlaskForm):
     share_usage = BooleanField(
         "Help us improve QR Platform with anonymous product usage (Mixpanel)",
         description="Which features are used, never your codes' content or your visitors.")
+    time_zone = SelectField(
+        "Time zone", description="The clock of time-of-day redirect rules.",
+        choices=lambda: sorted(zoneinfo.available_timezones() | {"UTC"}))
 
 
 class SwitchWorkspaceForm(FlaskForm):

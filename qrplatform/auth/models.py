@@ -65,6 +65,8 @@ class Workspace(db.Model):
     personal: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Nothing about this workspace is sent to product analytics (qrplatform.product_analytics).
     analytics_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # IANA name (Europe/Berlin): the workspace's clock for time-of-day redirect rules.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())
 

@@ -20,6 +20,8 @@ class WorkspaceSchema(Schema):
     role = fields.String(dump_only=True, metadata={"description": "your role in it"})
     analytics_opt_out = fields.Boolean(
         dump_only=True, metadata={"description": "sends nothing to our product analytics"})
+    time_zone = fields.String(dump_only=True, metadata={
+        "description": "IANA name; the clock of time-of-day redirect rules"})
 
 
 class WorkspaceUpdateSchema(Schema):
@@ -27,6 +29,9 @@ class WorkspaceUpdateSchema(Schema):
     analytics_opt_out = fields.Boolean(
         metadata={"description": "true: send nothing about this workspace to our product "
                                  "analytics (Mixpanel)"})
+    time_zone = fields.String(validate=validate.Length(min=1, max=64), metadata={
+        "description": "IANA name such as Europe/Berlin: the clock of time-of-day redirect "
+                       "rules"})
 
 
 class SignupSchema(Schema):
@@ -34,6 +39,9 @@ class SignupSchema(Schema):
     password = fields.String(required=True, load_only=True,
                              validate=validate.Length(min=10, max=200))
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    time_zone = fields.String(validate=validate.Length(max=64), metadata={
+        "description": "IANA name (the device's); the personal workspace's clock, UTC if "
+                       "unknown"})
 
 
 class SignupResultSchema(Schema):

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -61,7 +62,23 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
 
 
-def signup(email: str, password: str, name: str) -> tuple[User, Workspace]:
+def clean_time_zone(name: str | None) -> str:
+    """An IANA time zone name (Europe/Berlin) as the workspace keeps it; refuses others."""
+    name = (name or "").strip()
+    try:
+        if not name or len(name) > 64:
+            raise ValueError(name)
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ServiceError("Unknown time zone; use an IANA name such as Europe/Berlin.",
+                           field="time_zone", status=422, code="validation_error") from None
+    return name
+
+
+def signup(email: str, password: str, name: str,
+           time_zone: str | None = None) -> tuple[User, Workspace]:
+    """``time_zone`` (the browser's, when the form could tell) sets the personal workspace's
+    clock; an unknown one is ignored rather than refusing the sign-up."""
     email = normalise_email(email)
     check_password_strength(password)
     name = name.strip()
@@ -74,6 +91,9 @@ def signup(email: str, password: str, name: str) -> tuple[User, Workspace]:
     user = User(email=email, name=name, password_hash=hash_password(password))
     db.session.add(user)
     workspace = _new_workspace(user, f"{name}'s workspace", personal=True)
+    if time_zone:
+        with contextlib.suppress(ServiceError):
+            workspace.time_zone = clean_time_zone(time_zone)
     signals.user_created.send(user, workspace=workspace)
     events.publish("user.signed_up", {"user_id": user.id}, workspace_id=workspace.id,
                    actor={"type": "user", "id": user.id})
@@ -104,8 +124,10 @@ def create_workspace(owner: User, name: str) -> Workspace:
 
 
 def update_workspace(workspace: Workspace, *, name: str | None = None,
-                     analytics_opt_out: bool | None = None) -> Workspace:
-    """Rename the workspace, or opt it out of (or back into) product analytics."""
+                     analytics_opt_out: bool | None = None,
+                     time_zone: str | None = None) -> Workspace:
+    """Rename the workspace, opt it out of (or back into) product analytics, or set its time
+    zone."""
     permissions.require("workspace.manage")
     changed = []
     if name is not None:
@@ -118,6 +140,9 @@ def update_workspace(workspace: Workspace, *, name: str | None = None,
     if analytics_opt_out is not None and analytics_opt_out != workspace.analytics_opt_out:
         workspace.analytics_opt_out = analytics_opt_out
         changed.append("analytics_opt_out")
+    if time_zone is not None and (time_zone := clean_time_zone(time_zone)) != workspace.time_zone:
+        workspace.time_zone = time_zone
+        changed.append("time_zone")
     if changed:
         events.publish("workspace.updated", {"workspace_id": workspace.id,
                                              "name": workspace.name, "changed": changed},

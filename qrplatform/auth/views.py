@@ -53,7 +53,8 @@ def signup():
     form = SignupForm()
 
     def sign_up():
-        user, _workspace = services.signup(form.email.data, form.password.data, form.name.data)
+        user, _workspace = services.signup(form.email.data, form.password.data, form.name.data,
+                                          form.time_zone.data)
         sessions.start_session(user)
         return user
 
@@ -194,9 +195,11 @@ def workspace_settings():
     permissions.require("workspace.manage")
     workspace = g.workspace
     form = WorkspaceSettingsForm(data={"name": workspace.name,
-                                       "share_usage": not workspace.analytics_opt_out})
+                                       "share_usage": not workspace.analytics_opt_out,
+                                       "time_zone": workspace.time_zone})
     if done := submit(form, lambda: services.update_workspace(
-            workspace, name=form.name.data, analytics_opt_out=not form.share_usage.data),
+            workspace, name=form.name.data, analytics_opt_out=not form.share_usage.data,
+            time_zone=form.time_zone.data),
             success="Workspace settings saved.", then=url_for("account.workspace_settings")):
         return done
     return render("workspaces/settings.html", form=form,

@@ -55,6 +55,7 @@ def test_a_redirect_records_exactly_one_scan_event_without_the_raw_ip(app, clien
         "visitor_hash": hashlib.sha256(
             salt + CLIENT_IP.encode() + IPHONE.encode() + str(code["id"]).encode()).hexdigest(),
         "classification": "human", "reason": None, "outcome": "redirected",
+        "rule": None, "variant": None,
     }
     assert CLIENT_IP not in event.to_json()
     assert datetime.fromisoformat(event.occurred_at) > datetime.now(UTC) - timedelta(seconds=5)

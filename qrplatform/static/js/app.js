@@ -107,4 +107,11 @@
   document.addEventListener("focusin", (event) => {
     if (event.target.matches("[data-select-on-focus]")) event.target.select();
   });
+
+  // Sign-up: the new workspace's clock starts as the browser's (time-of-day redirect rules).
+  document.querySelectorAll("input[data-browser-time-zone]").forEach((input) => {
+    try {
+      if (!input.value) input.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (error) { /* an old browser: the workspace stays on UTC */ }
+  });
 })();
