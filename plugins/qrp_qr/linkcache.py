@@ -45,6 +45,11 @@ class ScanCounter:
         with self._lock:
             self._counts.pop(code_id, None)
 
+    def forget_all_in_process(self) -> None:
+        """Drop every in-process count (tests: a new test's codes reuse the ids)."""
+        with self._lock:
+            self._counts.clear()
+
     def current(self, code_id: int) -> int:
         if self.cache.redis_url:
             return int(self.cache.redis().get(SCANS_KEY.format(code_id)) or 0)

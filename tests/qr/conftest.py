@@ -25,6 +25,15 @@ def rasterize(data: bytes, fmt: str) -> Image.Image:
     return Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
 
 
+@pytest.fixture(autouse=True)
+def fresh_scan_counts(app):
+    """The session's app counts capped scans in-process, and every test's codes start again
+    at id 1: no test sees another's counts."""
+    from qrp_qr import linkcache
+
+    linkcache.counter_for(app).forget_all_in_process()
+
+
 @pytest.fixture
 def scans(app, db):
     """The scan events recorded so far (the stream buffer is not flushed in tests; the db
