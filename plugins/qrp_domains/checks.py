@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-
-import dns.exception
-import dns.nameserver
-import dns.resolver
+from typing import TYPE_CHECKING
 
 from qrp_domains.names import DomainName
 from qrplatform import netguard
+
+if TYPE_CHECKING:
+    import dns.nameserver
 
 TXT_PREFIX = "_qrplatform"
 TXT_VALUE = "qrplatform-verification={token}"
@@ -75,9 +75,14 @@ def token_url(name: str, port: int = 80) -> str:
 
 
 class Lookup:
-    """DNS questions, asked of ``servers`` ("ip[:port]", comma-separated) or the system's."""
+    """DNS questions, asked of ``servers`` ("ip[:port]", comma-separated) or the system's.
+
+    dnspython is imported by the first Lookup (checks run in jobs and a few pages), not with
+    the app: it was a twentieth of the app's import time."""
 
     def __init__(self, servers: str | None = None, timeout: float = DNS_TIMEOUT):
+        import dns.resolver
+
         if servers:
             self.resolver = dns.resolver.Resolver(configure=False)
             self.resolver.nameservers = [_nameserver(s) for s in servers.split(",") if s.strip()]
@@ -88,6 +93,9 @@ class Lookup:
     def records(self, name: str, rdtype: str) -> list[str]:
         """The record values of that type at ``name`` (names without their final dot); none
         when the name or the type does not exist; ``DnsUnavailable`` when DNS fails."""
+        import dns.exception
+        import dns.resolver
+
         try:
             answer = self.resolver.resolve(name, rdtype, search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
@@ -107,6 +115,8 @@ class Lookup:
 
 
 def _nameserver(text: str) -> dns.nameserver.Do53Nameserver:
+    import dns.nameserver
+
     text = text.strip()
     if text.startswith("["):  # [::1]:5353
         host, _, port = text[1:].partition("]:")
