@@ -315,6 +315,9 @@ def main() -> None:
                         result["lag"] = time.monotonic() - ended
                         time.sleep(1)  # anything beyond would show now
                         result["stored"] = stored_scans(stack.database_url) - before
+                        # Read again: a request wrk abandoned may have been answered after
+                        # the first reading (it was then stored, and counted, since).
+                        result["answered"] = answered_scans(server.port) - answered_before
                     results[name].append(result)
                     print(f"{round_:<6}{name:<16}{result['rps']:>9.0f}{result['p50']:>9.2f}"
                           f"{result['p99']:>9.2f}{result['max']:>9.1f}{result['sent']:>9}"

@@ -63,14 +63,15 @@ def app_environment(database_url: str, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def gunicorn(database_url: str, *, workers: int = 2, env: dict | None = None,
-             args: tuple[str, ...] = (), app: str = "wsgi:app"):
-    """Run the production server from gunicorn.conf.py on a free loopback port."""
+             args: tuple[str, ...] = (), app: str = "wsgi:app", stdout=subprocess.DEVNULL):
+    """Run the production server from gunicorn.conf.py on a free loopback port (``stdout``:
+    where its log lines go, a file to read them)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app,
          "--bind", f"127.0.0.1:{port}", "--workers", str(workers), *args],
         cwd=PROJECT_ROOT, env={**app_environment(database_url), **(env or {})},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=stdout, stderr=subprocess.PIPE,
     )
     try:
         wait_for_port(port, process=process)

@@ -147,3 +147,63 @@ def test_api_tokens_are_redacted_but_names_that_look_alike_are_not():
     text = redact_text(f"token {token} in job qrp_analytics.jobs:detect_anomalies")
     assert token not in text and "[redacted]" in text
     assert "qrp_analytics.jobs:detect_anomalies" in text
+
+
+def test_a_request_line_is_written_directly_as_the_general_path_would_write_it():
+    """The request line skips the general formatter's search through the record; the object
+    it writes is the general path's own, masking included."""
+    from qrplatform import telemetry
+
+    formatter = telemetry.RedactingJsonFormatter(release="r-1")
+    fields = {"request_id": "from 203.0.113.9", "method": "GET", "route": "/r/<short_code>",
+              "status": 302, "workspace_id": 7, "user_id": None, "sample_rate": 0.01,
+              "session_token": "abc"}
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    telemetry.access_log.addHandler(handler)
+    try:
+        telemetry.access_log.setLevel(logging.INFO)
+        telemetry.log_request(started=None, **fields)
+    finally:
+        telemetry.access_log.removeHandler(handler)
+        telemetry.access_log.setLevel(logging.NOTSET)
+    [record] = records
+    direct = formatter.format(record)
+    delattr(record, telemetry.REQUEST_FIELDS)
+    general = formatter.format(record)
+    assert json.loads(direct) == json.loads(general)
+    line = json.loads(direct)
+    assert list(line)[:5] == ["time", "level", "logger", "message", "release"]
+    assert (line["request_id"], line["session_token"], line["duration_ms"]) == (
+        "from [redacted]", "[redacted]", None)
+    assert line["route"] == "/r/<short_code>" and line["sample_rate"] == 0.01
+    assert CLIENT_IP not in direct
+
+
+def test_a_request_line_costs_a_third_of_a_general_line():
+    """Interleaved in one run, medians: the request line's formatting against the general
+    path formatting the same record."""
+    import statistics
+
+    from qrplatform import telemetry
+
+    formatter = telemetry.RedactingJsonFormatter()
+    fields = {"request_id": "8e6095d731dc4f49aebabda4402cef68", "method": "GET",
+              "route": "/qr/<int:code_id>", "status": 200, "duration_ms": 13.26,
+              "workspace_id": 1, "user_id": 1}
+    direct = logging.LogRecord("qrplatform.access", logging.INFO, __file__, 1, "request",
+                               None, None)
+    general = logging.LogRecord("qrplatform.access", logging.INFO, __file__, 1, "request",
+                                None, None)
+    direct.__dict__.update(fields, **{telemetry.REQUEST_FIELDS: fields})
+    general.__dict__.update(fields)
+
+    def cost(record) -> float:
+        started = time.perf_counter()
+        for _ in range(200):
+            formatter.format(record)
+        return time.perf_counter() - started
+
+    ratios = [cost(direct) / cost(general) for _ in range(15)]
+    assert statistics.median(ratios) < 0.5, ratios
