@@ -39,7 +39,8 @@ def code_view(code) -> dict:
         "content": code.content, "destination": code.destination,
         "short_code": code.short_code, "short_url": services.short_url(code),
         "domain": code.domain,
-        "design": code.design, "design_template_id": code.design_template_id,
+        "design": code.design, "scan_grade": services.code_grade(code),
+        "design_template_id": code.design_template_id,
         "rules": code.rules or [], "variants": code.variants or [],
         "rule_warnings": services.rule_warnings(code),
         "redirect_status": code.redirect_status, "utm": code.utm,
@@ -206,12 +207,17 @@ def bulk_create(form):
 
 # -- design templates ---------------------------------------------------------------------------
 
+def template_view(template) -> dict:
+    return {"id": template.id, "name": template.name, "design": template.design,
+            "scan_grade": services.template_grade(template), "created_at": template.created_at}
+
+
 @templates_blp.get("")
 @templates_blp.response(200, DesignTemplateSchema(many=True))
 def list_templates():
     """The workspace's saved designs."""
     permissions.require("qr.view")
-    return services.list_templates()
+    return [template_view(t) for t in services.list_templates()]
 
 
 @templates_blp.post("")
@@ -220,7 +226,7 @@ def list_templates():
 def create_template(data):
     """Save a design for reuse (it must scan, like any design)."""
     permissions.require("qr.edit")
-    return services.save_template(data["name"], data["design"])
+    return template_view(services.save_template(data["name"], data["design"]))
 
 
 @templates_blp.get("/<int:template_id>")
@@ -228,7 +234,7 @@ def create_template(data):
 def get_template(template_id):
     """One saved design."""
     permissions.require("qr.view")
-    return services.get_template(template_id)
+    return template_view(services.get_template(template_id))
 
 
 @templates_blp.patch("/<int:template_id>")
@@ -238,8 +244,9 @@ def update_template(data, template_id):
     """Rename or change a saved design (codes already made keep their own copy)."""
     permissions.require("qr.edit")
     template = services.get_template(template_id)
-    return services.save_template(data.get("name", template.name),
-                                  {**template.design, **data.get("design", {})}, template_id)
+    return template_view(services.save_template(
+        data.get("name", template.name), {**template.design, **data.get("design", {})},
+        template_id))
 
 
 @templates_blp.delete("/<int:template_id>")

@@ -49,6 +49,9 @@ class QRCode(TenantMixin, db.Model):
     rules: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
     variants: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
     design: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # ``grading.Grade.as_dict()`` of the design with this payload, set whenever either changes;
+    # None (codes from before grading) or an older grading version: graded when read.
+    scan_grade: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     design_template_id: Mapped[int | None] = mapped_column(
         ForeignKey("qr_design_templates.id", ondelete="SET NULL"))
     redirect_status: Mapped[int] = mapped_column(Integer, default=302, server_default="302")
@@ -113,5 +116,7 @@ class QRDesignTemplate(TenantMixin, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     design: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The design's grade on a typical short link (see QRCode.scan_grade).
+    scan_grade: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
                                                  server_default=func.now())

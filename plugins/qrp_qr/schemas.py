@@ -80,6 +80,29 @@ class ImageUrlSchema(Schema):
     pdf = fields.String()
 
 
+class FailingConditionSchema(Schema):
+    condition = fields.String(metadata={"description": "e.g. tilt_30, blur_medium, glare, "
+                                                       "corner, busy, far"})
+    label = fields.String(metadata={"example": "at 30° tilt"})
+    advice = fields.String(metadata={"description": "why it fails and what to change"})
+
+
+class ScanGradeSchema(Schema):
+    grade = fields.String(metadata={"enum": ["A", "B", "C", "D", "E"], "description":
+                                    "A: decodes under every tested condition; E: fails most "
+                                    "(refused); D: a warning"})
+    score = fields.Float(metadata={"description": "weighted share of real-world conditions "
+                                                  "(blur, tilt, rotation, JPEG, dim light, "
+                                                  "glare, a covered corner, a busy page, "
+                                                  "distance) under which it decodes"})
+    failing = fields.List(fields.Nested(FailingConditionSchema))
+    min_module_px = fields.Float(allow_none=True, metadata={
+        "description": "the fewest camera pixels per module that still decode"})
+    summary = fields.String()
+    warning = fields.String(allow_none=True)
+    version = fields.Integer(metadata={"description": "grading version"})
+
+
 class QRCodeSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String()
@@ -95,6 +118,8 @@ class QRCodeSchema(Schema):
         "description": "the custom domain the short link lives on (GET /api/v1/domains); "
                        "null: the platform's short links"})
     design = fields.Nested(DesignSchema)
+    scan_grade = fields.Nested(ScanGradeSchema, metadata={
+        "description": "how well the design scans in real conditions, graded A to E"})
     design_template_id = fields.Integer(allow_none=True)
     rules = fields.List(fields.Nested(SmartRuleSchema), metadata={"description": RULES_HELP})
     variants = fields.List(fields.Nested(SmartVariantSchema),
@@ -225,6 +250,8 @@ class DesignTemplateSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     design = fields.Nested(DesignSchema, required=True)
+    scan_grade = fields.Nested(ScanGradeSchema, dump_only=True, metadata={
+        "description": "the design's grade on a typical short link"})
     created_at = fields.DateTime(dump_only=True)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +21,7 @@ from flask import current_app, g, has_request_context
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, or_, select
 
-from qrp_qr import linkcache, logos, payloads, render, rules, smartlinks, verify
+from qrp_qr import grading, linkcache, logos, payloads, render, rules, smartlinks, verify
 from qrp_qr.models import QRCode, QRDesignTemplate, QRTag
 from qrp_qr.rules import InvalidInput
 from qrplatform import csvfiles, events, hosts, quotas, urls
@@ -132,29 +134,80 @@ def logo_image(design: dict[str, Any]) -> Image.Image | None:
         raise InvalidInput(exc.message, {"design.logo": [exc.message]}) from exc
 
 
-def check_scannable(text: str, design: dict[str, Any]) -> verify.Verdict:
-    """Refuse a design that a camera could not read, saying what to change."""
+def check_scannable(text: str, design: dict[str, Any]) -> grading.Grade:
+    """Refuse a design that a camera could not read, or that would fail most real-world
+    scans (grade E), saying what to change; returns the design's grade."""
+    logo = logo_image(design)
     try:
-        return verify.check_design(text, design, logo_image(design))
+        verify.check_design(text, design, logo)
     except render.PayloadTooLong as exc:
         raise InvalidInput(str(exc), {"content": [str(exc)]}) from exc
     except verify.Unscannable as exc:
         field = f"design.{exc.field}" if exc.field else "design"
         raise InvalidInput(exc.message, {field: [exc.message]}) from exc
+    grade = grade_design(text, design, logo)
+    if grade.refused:
+        message = (f"Phones would fail to read this design more often than not (scan grade "
+                   f"{grade.grade}). {grade.summary}")
+        raise InvalidInput(message, {"design": [message]})
+    return grade
+
+
+_GRADES: OrderedDict[str, grading.Grade] = OrderedDict()
+_GRADES_LOCK = threading.Lock()
+GRADE_CACHE_SIZE = 4096
+
+
+def grade_design(text: str, design: dict[str, Any], logo: Image.Image | None = None
+                 ) -> grading.Grade:
+    """The design's robustness grade for this payload. Remembered per (payload, design, logo
+    file) in the process: the live preview asks for the same one while a user types."""
+    key = image_key(text, render.normalise_design(design), "grade", grading.GRADE_VERSION)
+    with _GRADES_LOCK:
+        if key in _GRADES:
+            _GRADES.move_to_end(key)
+            return _GRADES[key]
+    grade = grading.grade(text, design, logo if logo is not None else logo_image(design))
+    with _GRADES_LOCK:
+        _GRADES[key] = grade
+        while len(_GRADES) > GRADE_CACHE_SIZE:
+            _GRADES.popitem(last=False)
+    return grade
+
+
+def current_grade(stored: dict[str, Any] | None, text: str, design: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """A stored grade if it is of this grading version, else the design graded now."""
+    if stored and stored.get("version") == grading.GRADE_VERSION:
+        return stored
+    try:
+        return grade_design(text, design).as_dict()
+    except (InvalidInput, render.PayloadTooLong):
+        return grading.Grade("E", 0.0).as_dict()
+
+
+def code_grade(code: QRCode) -> dict[str, Any]:
+    return current_grade(code.scan_grade, payload(code), code.design)
+
+
+def template_grade(template: QRDesignTemplate) -> dict[str, Any]:
+    return current_grade(template.scan_grade, rules.sample_short_link(
+        current_app.config["SHORT_LINK_BASE_URL"]), template.design)
 
 
 def preview(qr_type: str, kind: str, content: dict[str, Any], design: dict[str, Any] | None,
-            size: int = 320, domain: str | None = None) -> bytes:
-    """A PNG of what a code would look like, verified; for the live preview while editing."""
+            size: int = 320, domain: str | None = None) -> tuple[bytes, grading.Grade]:
+    """A PNG of what a code would look like, verified, and its grade; for the live preview
+    while editing."""
     design = rules.clean_design(design)
     if kind == "dynamic":
         text = rules.sample_short_link(link_base(domain if domain in usable_domains() else None))
         rules.clean_content(qr_type, content)
     else:
         text = payloads.encode(qr_type, rules.clean_content(qr_type, content))
-    check_scannable(text, design)
+    grade = check_scannable(text, design)
     lay = render.layout(text, design, logo_image(design))
-    return render.render_png(lay, size)
+    return render.render_png(lay, size), grade
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -199,7 +252,7 @@ def build_code(data: dict[str, Any], *, verify_design: bool = True) -> QRCode:
     if data.get("domain"):
         code.domain = rules.clean_domain(kind, data["domain"], usable_domains())
     if verify_design:
-        check_scannable(payload(code), design)
+        code.scan_grade = check_scannable(payload(code), design).as_dict()
     return code
 
 
@@ -303,7 +356,7 @@ def update_code(code_id: int, data: dict[str, Any]) -> QRCode:
     if not changed:
         return code
     if {"content", "design", "design_template_id", "domain"} & set(changed):
-        check_scannable(payload(code), code.design)
+        code.scan_grade = check_scannable(payload(code), code.design).as_dict()
     logos.record_usage([code])
     events.publish("qr.updated", event_data(code, changed=changed))
     db.session.commit()
@@ -642,12 +695,14 @@ def save_template(name: str, design: dict[str, Any], template_id: int | None = N
         raise InvalidInput("Name the template.", {"name": ["Give the template a name."]})
     design = rules.clean_design(design)
     # A template must itself scan: checked on a typical short link.
-    check_scannable(rules.sample_short_link(current_app.config["SHORT_LINK_BASE_URL"]), design)
+    grade = check_scannable(rules.sample_short_link(current_app.config["SHORT_LINK_BASE_URL"]),
+                            design)
     clash = db.session.scalar(select(QRDesignTemplate).where(QRDesignTemplate.name == name))
     if clash is not None and clash.id != template_id:
         raise InvalidInput("Name taken.", {"name": ["A template with this name exists."]})
     template = get_template(template_id) if template_id else QRDesignTemplate()
     template.name, template.design = name[:100], design
+    template.scan_grade = grade.as_dict()
     db.session.add(template)
     db.session.commit()
     return template

@@ -195,12 +195,19 @@ def new():
         data["design_template_id"] = form.design_template.data or None
         return _saved_as_template(form, services.create_code(data))
 
-    if done := submit(form, create, success=lambda code: f"“{code.name}” is ready.",
+    if done := submit(form, create, success=lambda code: f"“{code.name}” is ready."
+                      + _grade_warning(code),
                       then=_detail_url, show=_error_shower(content_errors)):
         return done
     content = _content_from_request(form.type.data) if request.method == "POST" else {}
     return _form_page(form, content=content, content_errors=content_errors,
                       status=422 if (form.errors or content_errors) else 200)
+
+
+def _grade_warning(code) -> str:
+    """A grade D design is saved, with the warning (an E is refused)."""
+    warning = (code.scan_grade or {}).get("warning")
+    return f" {warning}" if warning else ""
 
 
 def _saved_message(saved, previous_domain: str | None) -> str:
@@ -245,7 +252,8 @@ def edit(code_id: int):
 
     previous_domain = code.domain
     if done := submit(form, change, then=_detail_url, show=_error_shower(content_errors),
-                      success=lambda saved: _saved_message(saved, previous_domain)):
+                      success=lambda saved: _saved_message(saved, previous_domain)
+                      + _grade_warning(saved)):
         return done
     content = (_content_from_request(form.type.data) if request.method == "POST"
                else {code.type: _content_values(code)}.get(form.type.data, {}))
@@ -263,7 +271,7 @@ def preview():
     kind = request.form.get("kind") or form.kind.data or "dynamic"
     note = None
     try:
-        png = services.preview(qr_type, kind, _content_from_request(qr_type), form.design(),
+        png, grade = services.preview(qr_type, kind, _content_from_request(qr_type), form.design(),
                                domain=request.form.get("domain") or None)
     except ServiceError as error:
         fields = error.fields or {}
@@ -271,8 +279,8 @@ def preview():
             # Content not filled in yet: show the design on a sample short link meanwhile.
             note = "Sample content: fill in the fields to see your code."
             try:
-                png = services.preview("url", "dynamic", {"url": "https://example.com"},
-                                       form.design())
+                png, grade = services.preview("url", "dynamic",
+                                              {"url": "https://example.com"}, form.design())
             except ServiceError as design_error:
                 error = design_error
                 fields = error.fields or {}
@@ -282,7 +290,7 @@ def preview():
             problems = [m for messages in fields.values() for m in messages]
             return render_template("qr/_preview.html", image=None,
                                    problems=problems or [error.message])
-    return render_template("qr/_preview.html", problems=[], note=note,
+    return render_template("qr/_preview.html", problems=[], note=note, grade=grade.as_dict(),
                            image="data:image/png;base64," + base64.b64encode(png).decode())
 
 
