@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Response, url_for
 
-from qrp_qr import bulk, services
+from qrp_qr import bulk, printsize, services
+from qrp_qr.rules import InvalidInput
 from qrp_qr.schemas import (
     BulkAcceptedSchema,
     BulkUploadSchema,
@@ -14,6 +15,8 @@ from qrp_qr.schemas import (
     ImageSchema,
     LogoSchema,
     LogoUploadSchema,
+    PrintGuidanceArgs,
+    PrintGuidanceSchema,
     QRCodeCreateSchema,
     QRCodeListArgs,
     QRCodePageSchema,
@@ -34,12 +37,14 @@ templates_blp = api_blueprint("qr_design_templates", __name__, "/api/v1/qr-desig
 
 def code_view(code) -> dict:
     """The API resource of a code."""
+    grade = services.code_grade(code)
     return {
         "id": code.id, "name": code.name, "kind": code.kind, "type": code.type,
         "content": code.content, "destination": code.destination,
         "short_code": code.short_code, "short_url": services.short_url(code),
         "domain": code.domain,
-        "design": code.design, "scan_grade": services.code_grade(code),
+        "design": code.design, "scan_grade": grade,
+        "print_guidance": services.print_guidance(grade),
         "design_template_id": code.design_template_id,
         "rules": code.rules or [], "variants": code.variants or [],
         "rule_warnings": services.rule_warnings(code),
@@ -175,6 +180,27 @@ def code_image(args, code_id):
     return {"format": args["format"], "size": args["size"], "url": storage().url(key)}
 
 
+@blp.get("/<int:code_id>/print-guidance")
+@blp.arguments(PrintGuidanceArgs, location="query")
+@blp.response(200, PrintGuidanceSchema)
+def print_guidance(args, code_id):
+    """How large to print the code: the smallest safe width for each distance preset (held
+    in hand, poster, billboard), for a scanning ``distance`` (metres), and the farthest
+    distance for a print ``width`` (mm or inches). From the design's scan grade (its
+    smallest readable module) and a typical phone camera."""
+    permissions.require("qr.view")
+    code = services.get_code(code_id)
+    width = args.get("width")
+    guidance = services.print_guidance(
+        services.code_grade(code),
+        distance_mm=args["distance"] * 1000 if args.get("distance") is not None else None,
+        width_mm=printsize.to_mm(width, args["unit"]) if width is not None else None)
+    if guidance is None:
+        raise InvalidInput("This design does not decode at any size.",
+                           {"design": ["Change the design first: it does not decode."]})
+    return guidance
+
+
 @blp.post("/logos")
 @max_body(services.MAX_LOGO_BYTES + UPLOAD_OVERHEAD)
 @blp.arguments(LogoUploadSchema, location="files")
@@ -208,8 +234,10 @@ def bulk_create(form):
 # -- design templates ---------------------------------------------------------------------------
 
 def template_view(template) -> dict:
+    grade = services.template_grade(template)
     return {"id": template.id, "name": template.name, "design": template.design,
-            "scan_grade": services.template_grade(template), "created_at": template.created_at}
+            "scan_grade": grade, "print_guidance": services.print_guidance(grade),
+            "created_at": template.created_at}
 
 
 @templates_blp.get("")

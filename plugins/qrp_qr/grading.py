@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from qrp_qr import render
 
-GRADE_VERSION = 1          # bump when conditions, weights or thresholds change
+GRADE_VERSION = 2          # bump when conditions, weights or thresholds change
 LEVELS = ("A", "B", "C", "D", "E")
 # The weighted share of conditions that must decode for each level; A: every one.
 THRESHOLDS = (("A", 1.0), ("B", 0.85), ("C", 0.70), ("D", 0.50))
@@ -65,6 +65,7 @@ class Scene:
     code_box: tuple[int, int, int, int]   # the module area (left, top, right, bottom)
     paper: int               # the background's grey
     ink: int                 # the foreground's grey
+    width_modules: float = 0.0   # the picture's width in modules (quiet zone, frame)
 
 
 # -- the camera -----------------------------------------------------------------------------
@@ -252,6 +253,7 @@ class Grade:
     score: float                       # weighted share that decoded, 0..1
     failing: list[dict[str, str]] = field(default_factory=list)
     min_module_px: float | None = None   # smallest camera pixels per module that decode
+    width_modules: float = 0.0          # the design's width in modules, for print sizes
     milliseconds: float = 0.0
     version: int = GRADE_VERSION
 
@@ -278,7 +280,8 @@ class Grade:
     def as_dict(self) -> dict[str, Any]:
         return {"grade": self.grade, "score": round(self.score, 3),
                 "failing": self.failing, "min_module_px": self.min_module_px,
-                "summary": self.summary, "warning": self.warning, "version": self.version}
+                "width_modules": self.width_modules, "summary": self.summary,
+                "warning": self.warning, "version": self.version}
 
 
 def level(score: float) -> str:
@@ -307,7 +310,7 @@ def scene(payload: str, design: dict[str, Any], logo: Image.Image | None = None)
     grey.putpixel((1, 0), render._rgb(design["foreground"]))
     grey = grey.convert("L")
     paper, ink = grey.getpixel((0, 0)), grey.getpixel((1, 0))
-    return Scene(image, px, (origin, origin, end, end), paper, ink)
+    return Scene(image, px, (origin, origin, end, end), paper, ink, lay.width)
 
 
 def _advice(condition: Condition, design: dict[str, Any], contrast: float) -> str:
@@ -356,5 +359,5 @@ def grade(payload: str, design: dict[str, Any], logo: Image.Image | None = None)
             break
         smallest = camera_px
     score = passed / TOTAL_WEIGHT
-    return Grade(level(score), score, failing, smallest,
+    return Grade(level(score), score, failing, smallest, drawn.width_modules,
                  (time.perf_counter() - started) * 1000)

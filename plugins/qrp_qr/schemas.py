@@ -98,9 +98,42 @@ class ScanGradeSchema(Schema):
     failing = fields.List(fields.Nested(FailingConditionSchema))
     min_module_px = fields.Float(allow_none=True, metadata={
         "description": "the fewest camera pixels per module that still decode"})
+    width_modules = fields.Float(metadata={"description": "the design's width in modules "
+                                                          "(quiet zone and frame included)"})
     summary = fields.String()
     warning = fields.String(allow_none=True)
     version = fields.Integer(metadata={"description": "grading version"})
+
+
+class PrintPresetSchema(Schema):
+    preset = fields.String(metadata={"enum": ["hand", "poster", "billboard"]})
+    label = fields.String()
+    nearest_mm = fields.Float()
+    farthest_mm = fields.Float()
+    smallest_width_mm = fields.Float(metadata={"description": "print at least this wide"})
+    largest_width_mm = fields.Float(metadata={"description": "larger than this, the code "
+                                                             "no longer fits a phone's view "
+                                                             "at the nearest distance"})
+    advice = fields.String(metadata={"example": "print at least 2.6 cm wide for held in "
+                                                "hand (15-30 cm)"})
+
+
+class PrintGuidanceSchema(Schema):
+    presets = fields.List(fields.Nested(PrintPresetSchema))
+    camera = fields.Dict(metadata={"description": "the phone camera model: analysed frame "
+                                                  "width, field of view, safety factor"})
+    distance = fields.Dict(allow_none=True, metadata={
+        "description": "for the asked distance: distance_mm, smallest_width_mm, advice"})
+    width = fields.Dict(allow_none=True, metadata={
+        "description": "for the asked print width: width_mm, farthest_mm, advice"})
+
+
+class PrintGuidanceArgs(Schema):
+    distance = fields.Float(validate=validate.Range(0.05, 100.0), metadata={
+        "description": "scanning distance in metres: the smallest safe print width for it"})
+    width = fields.Float(validate=validate.Range(0.2, 20000.0), metadata={
+        "description": "print width (in ``unit``): the farthest safe scanning distance"})
+    unit = fields.String(load_default="mm", validate=validate.OneOf(("mm", "in")))
 
 
 class QRCodeSchema(Schema):
@@ -120,6 +153,8 @@ class QRCodeSchema(Schema):
     design = fields.Nested(DesignSchema)
     scan_grade = fields.Nested(ScanGradeSchema, metadata={
         "description": "how well the design scans in real conditions, graded A to E"})
+    print_guidance = fields.Nested(PrintGuidanceSchema, allow_none=True, metadata={
+        "description": "the smallest safe print size for each scanning distance preset"})
     design_template_id = fields.Integer(allow_none=True)
     rules = fields.List(fields.Nested(SmartRuleSchema), metadata={"description": RULES_HELP})
     variants = fields.List(fields.Nested(SmartVariantSchema),
@@ -252,6 +287,7 @@ class DesignTemplateSchema(Schema):
     design = fields.Nested(DesignSchema, required=True)
     scan_grade = fields.Nested(ScanGradeSchema, dump_only=True, metadata={
         "description": "the design's grade on a typical short link"})
+    print_guidance = fields.Nested(PrintGuidanceSchema, dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
 
 

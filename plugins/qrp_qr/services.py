@@ -21,7 +21,17 @@ from flask import current_app, g, has_request_context
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, or_, select
 
-from qrp_qr import grading, linkcache, logos, payloads, render, rules, smartlinks, verify
+from qrp_qr import (
+    grading,
+    linkcache,
+    logos,
+    payloads,
+    printsize,
+    render,
+    rules,
+    smartlinks,
+    verify,
+)
 from qrp_qr.models import QRCode, QRDesignTemplate, QRTag
 from qrp_qr.rules import InvalidInput
 from qrplatform import csvfiles, events, hosts, quotas, urls
@@ -188,6 +198,21 @@ def current_grade(stored: dict[str, Any] | None, text: str, design: dict[str, An
 
 def code_grade(code: QRCode) -> dict[str, Any]:
     return current_grade(code.scan_grade, payload(code), code.design)
+
+
+def print_guidance(grade: dict[str, Any], distance_mm: float | None = None,
+                   width_mm: float | None = None) -> dict[str, Any] | None:
+    """The presets' smallest print sizes for a grade, and the answer for a distance or a
+    print width when asked; None when the design decodes at no size."""
+    guide = printsize.guidance(grade)
+    if guide is None:
+        return None
+    out = {**printsize.summary(grade), "distance": None, "width": None}
+    if distance_mm is not None:
+        out["distance"] = guide.for_distance(distance_mm)
+    if width_mm is not None:
+        out["width"] = guide.for_width(width_mm)
+    return out
 
 
 def template_grade(template: QRDesignTemplate) -> dict[str, Any]:

@@ -290,8 +290,25 @@ def preview():
             problems = [m for messages in fields.values() for m in messages]
             return render_template("qr/_preview.html", image=None,
                                    problems=problems or [error.message])
-    return render_template("qr/_preview.html", problems=[], note=note, grade=grade.as_dict(),
+    grade = grade.as_dict()
+    return render_template("qr/_preview.html", problems=[], note=note, grade=grade,
+                           guidance=services.print_guidance(grade, **_print_question()),
                            image="data:image/png;base64," + base64.b64encode(png).decode())
+
+
+def _print_question() -> dict[str, float]:
+    """The preview's print questions: a distance (m) and a printed width (cm), when given
+    and within range (anything else is ignored: the fields are hints while typing)."""
+    asked = {}
+    for name, key, scale, low, high in (("print_distance", "distance_mm", 1000, 0.05, 100),
+                                        ("print_width", "width_mm", 10, 0.5, 2000)):
+        try:
+            value = float(request.form.get(name, ""))
+        except ValueError:
+            continue
+        if low <= value <= high:
+            asked[key] = value * scale
+    return asked
 
 
 @bp.post("/logo")

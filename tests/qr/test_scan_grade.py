@@ -208,3 +208,68 @@ def test_the_live_preview_shows_the_grade(client, create_user, login):
                                             "eye_style": "circle"},
                        headers=headers).get_data(as_text=True)
     assert "Fails " in dots and ">A<" not in dots
+
+
+# -- print guidance -------------------------------------------------------------------------------
+
+def test_print_guidance_sizes_grow_with_distance_and_the_smallest_size_decodes():
+    from qrp_qr import printsize
+
+    grade = grading.grade(LINK, {"module_style": "rounded"}).as_dict()
+    guide = printsize.guidance(grade)
+    presets = printsize.summary(grade)["presets"]
+    assert [p["preset"] for p in presets] == ["hand", "poster", "billboard"]
+    sizes = [p["smallest_width_mm"] for p in presets]
+    assert sizes == sorted(sizes) and 15 <= sizes[0] <= 40 and 120 <= sizes[1] <= 300
+    assert "print at least" in presets[0]["advice"] and "cm wide" in presets[0]["advice"]
+    # Printed at the smallest width for 2 m and seen by the modelled camera from 2 m: the
+    # picture a phone gets still decodes (the safety margin included, so also from 20 % further).
+    width = guide.smallest_width_mm(2000)
+    for distance in (2000, 2400):
+        pixels = round(width * printsize.camera_px_per_mm(distance))
+        scene = grading.scene(LINK, {"module_style": "rounded"})
+        seen = scene.image.resize((pixels, pixels), Image.BOX)
+        assert LINK in decode_image(seen), distance
+    # The inverse: that width scans from (at least) 2 m.
+    assert guide.farthest_mm(width) == pytest.approx(2000, rel=0.01)
+    assert printsize.guidance(grading.grade(LINK, {"foreground": "#ffffff",
+                                                   "background": "#000000"}).as_dict()) is None
+
+
+def test_print_guidance_through_the_api(api):
+    caller = api()
+    code = caller.post("/api/v1/qr-codes", json={"type": "url", "kind": "dynamic",
+                                                "content": {"url": "https://example.com"}}).json
+    assert [p["preset"] for p in code["print_guidance"]["presets"]] == ["hand", "poster",
+                                                                         "billboard"]
+    url = f"/api/v1/qr-codes/{code['id']}/print-guidance"
+    asked = caller.get(url + "?distance=0.25&width=2&unit=in").json
+    assert "from 25 cm" in asked["distance"]["advice"]
+    assert asked["width"]["width_mm"] == pytest.approx(50.8)
+    assert asked["width"]["farthest_mm"] > asked["distance"]["distance_mm"]
+    for bad in ("?distance=0", "?distance=1000", "?width=-1", "?unit=ft", "?distance=x"):
+        refused = caller.get(url + bad)
+        assert refused.status_code == 422, bad
+        assert refused.json["error"]["fields"]
+    assert caller.get("/api/v1/qr-codes/999999/print-guidance").status_code == 404
+    spec = caller.get("/api/openapi.json").json
+    assert "/api/v1/qr-codes/{code_id}/print-guidance" in spec["paths"]
+
+
+def test_the_editor_says_how_large_to_print(client, create_user, login):
+    login(create_user())
+    token = csrf_token(client, "/qr/new")
+    base = {"type": "url", "kind": "dynamic", "content-url-url": "https://example.com",
+            "foreground": "#000000", "background": "#ffffff", "module_style": "square",
+            "eye_style": "square", "error_correction": "M", "quiet_zone": "4",
+            "frame": "none", "logo_size": "0.22"}
+    headers = {"X-CSRFToken": token, "HX-Request": "true"}
+    page = client.post("/qr/preview", data=base, headers=headers).get_data(as_text=True)
+    assert "How large to print it" in page and "Print at least" in page
+    asked = client.post("/qr/preview", data={**base, "print_distance": "2",
+                                             "print_width": "5"},
+                        headers=headers).get_data(as_text=True)
+    assert "scanning from 2 m" in asked and "Printed 5.0 cm wide" in asked
+    ignored = client.post("/qr/preview", data={**base, "print_distance": "nan"},
+                          headers=headers)
+    assert ignored.status_code == 200
