@@ -20,6 +20,7 @@ from qrplatform import (
     jobs,
     metrics,
     notify,
+    onboarding,
     permissions,
     product_analytics,
     registry,
@@ -35,7 +36,7 @@ from qrplatform.config import load_settings, plugin_setting
 from qrplatform.events import bus, dispatch, stream
 from qrplatform.extensions import Migrations, csrf, db, login_manager
 from qrplatform.jobs import schedules
-from qrplatform.plugins import Plugin, PluginError, load_plugins
+from qrplatform.plugins import Highlight, Plugin, PluginError, load_plugins
 from qrplatform.registry import CORE, Registry
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,17 @@ CORE_EVENTS = {
                             "endpoint, limit, scope workspace|anonymous)",
 }
 
+# What the public pages promise of the core itself (plugins add theirs: Plugin.highlights).
+CORE_HIGHLIGHTS = [
+    Highlight("Privacy by default",
+              "No IP address is ever stored, our pages load no third-party scripts, and a "
+              "workspace can opt out of product analytics.", icon="shield-check", order=30),
+    Highlight("Self-hostable",
+              "One Python app with PostgreSQL and Redis: run it on your own servers from the "
+              "Docker image, or let us run it. Everything a page does, the API does too.",
+              icon="server", order=40),
+]
+
 # What the core itself declares, the way a plugin would (checked for clashes the same way).
 CORE_DECLARATIONS = Plugin(
     name=CORE,
@@ -63,6 +75,8 @@ CORE_DECLARATIONS = Plugin(
     metrics=[gateway.RATE_LIMIT_HITS, stream.DRAINED_METRIC],
     product_events=product_analytics.CORE_PRODUCT_EVENTS,
     quotas={**gateway.CORE_QUOTAS, **webhooks.QUOTAS},
+    highlights=CORE_HIGHLIGHTS,
+    onboarding=onboarding.CORE_STEPS,
 )
 
 

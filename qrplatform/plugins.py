@@ -14,8 +14,8 @@ stops startup naming both (``qrplatform.registry``).
 Naming rules (so that two plugins can never collide), for a plugin called ``name``:
 - blueprint and table names are ``name`` or start with ``name_`` (a plugin ``q`` owns no
   ``qr_`` table);
-- event types, stream types, permissions, quota keys and product-analytics mappings are
-  ``name.something``; settings are ``NAME_SOMETHING``;
+- event types, stream types, permissions, quota keys, product-analytics mappings and
+  onboarding steps are ``name.something``; settings are ``NAME_SOMETHING``;
 - API blueprints live under ``/api/v1``.
 """
 
@@ -157,6 +157,42 @@ class ProductEvent:
         return self.count is not None
 
 
+@dataclass(frozen=True)
+class Highlight:
+    """One thing an enabled plugin lets people do, as the public pages promise it (the landing
+    page's points, the sign-up page): pages promise what is installed and nothing else.
+    ``order`` sorts them across plugins (the headline points first)."""
+
+    title: str
+    text: str
+    icon: str = "sparkles"
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class OnboardingStep:
+    """A step of the checklist a new member sees on the home page (qrplatform.onboarding).
+
+    ``done`` tells from real data whether the step is done for the member in the workspace in
+    scope (a function of the user, e.g. "the workspace has a QR code"); leave it out for a step
+    only the plugin can witness, and call ``onboarding.mark_done(key)`` when it happens. A step
+    seen done once stays done. ``endpoint`` is where to do it (with ``action`` as the link's
+    words); ``permission`` hides it from roles that cannot; ``panel`` is a template shown under
+    the step while it is the next one (the context has ``step`` and ``user``).
+    ``live=True`` makes the checklist poll for it while it is the next step (a scan arriving)."""
+
+    key: str
+    title: str
+    text: str = ""
+    endpoint: str | None = None
+    action: str = "Start"
+    done: Callable[[Any], bool] | None = None
+    permission: str | None = None
+    order: int = 100
+    panel: str | None = None
+    live: bool = False
+
+
 @dataclass
 class Plugin:
     """What a plugin declares. Only ``name`` is required."""
@@ -212,6 +248,10 @@ class Plugin:
     # Template slots this plugin fills: slot name ("qr.code_actions") -> template(s) rendered
     # where a page calls {{ slot("qr.code_actions", code=code) }}.
     slots: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
+    # What the public pages may promise while this plugin is enabled (landing, sign-up).
+    highlights: Sequence[Highlight] = ()
+    # Steps of the new member's checklist on the home page (qrplatform.onboarding).
+    onboarding: Sequence[OnboardingStep] = ()
     # Called once with the app after the core wired everything above, for app-local wiring
     # (before_request hooks, blueprints mounted at a configured path).
     setup: Callable | None = None
@@ -268,6 +308,7 @@ def _declared_names(plugin: Plugin) -> list[tuple[str, list[str], str]]:
         ("permission", [p.name for p in plugin.permissions], "."),
         ("quota", list(plugin.quotas), "."),
         ("product event", list(plugin.product_events), "."),
+        ("onboarding step", [step.key for step in plugin.onboarding], "."),
     ]
 
 

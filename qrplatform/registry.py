@@ -22,8 +22,10 @@ from typing import NamedTuple
 from flask import Flask, current_app
 
 from qrplatform.plugins import (
+    Highlight,
     Metric,
     NavItem,
+    OnboardingStep,
     Permission,
     Plugin,
     PluginError,
@@ -70,6 +72,9 @@ class Registry:
     signal_receivers: list[SignalReceiver] = field(default_factory=list)
     # Slot name -> the templates that fill it, in plugin order.
     slots: dict[str, list[str]] = field(default_factory=dict)
+    # What the public pages may promise, and the new member's checklist (both sorted by order).
+    highlights: list[Highlight] = field(default_factory=list)
+    onboarding: list[OnboardingStep] = field(default_factory=list)
     # (kind, name) -> who declared it, for refusing a second declarer by name.
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -102,6 +107,10 @@ class Registry:
             self.slots.setdefault(slot, []).extend(
                 [templates] if isinstance(templates, str) else templates)
         self.nav.extend(plugin.nav)
+        self.highlights = sorted([*self.highlights, *plugin.highlights], key=lambda h: h.order)
+        for step in plugin.onboarding:
+            self.claim("onboarding step", step.key, owner)
+        self.onboarding = sorted([*self.onboarding, *plugin.onboarding], key=lambda s: s.order)
 
     def _declare_mappings(self, owner: str, plugin: Plugin) -> None:
         for name, description in plugin.events.items():

@@ -129,6 +129,8 @@ def template_context() -> dict:
     return {
         "nav_items": nav_items,
         "slot": slot,
+        # What the public pages may promise: the core's and the enabled plugins' highlights.
+        "highlights": lambda: registry().highlights,
         # Whether an optional plugin's page exists, to link to it only when it is enabled.
         "has_endpoint": lambda endpoint: endpoint in current_app.view_functions,
         "can": permissions.can,

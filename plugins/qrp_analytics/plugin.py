@@ -7,7 +7,7 @@ import click
 from flask.cli import AppGroup
 
 from qrp_analytics import api, ingest, jobs, models, retention, services, views
-from qrplatform.plugins import NavItem, Permission, Plugin, Quota, Schedule
+from qrplatform.plugins import Highlight, NavItem, Permission, Plugin, Quota, Schedule
 
 ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
 
@@ -43,6 +43,10 @@ plugin = Plugin(
     migrations=str(Path(__file__).parent / "migrations" / "versions"),
     nav=[NavItem("Analytics", "analytics.index", order=20, permission="analytics.view",
                  icon="chart-line")],
+    highlights=[Highlight(
+        "Honest analytics, bots shown apart",
+        "People are counted apart from bots, link previews and HEAD requests, and visitors "
+        "without keeping anything that identifies them.", icon="chart-line", order=20)],
     batch_receivers={ingest.EVENT_TYPE: ingest.ingest_batch},
     jobs=[jobs.export_scans, jobs.export_aggregates, jobs.purge_expired, jobs.detect_anomalies],
     # The detector looks at the last hour; retention is counted in days.
@@ -65,5 +69,6 @@ plugin = Plugin(
             {"free": 10_000, "pro": 250_000, "business": 2_000_000, "enterprise": None},
             "scans a month", usage=services.scans_this_period, soft=True, period="month"),
     },
-    slots={"qr.code_actions": "analytics/_code_action.html"},
+    slots={"qr.code_actions": "analytics/_code_action.html",
+           "home.cards": "analytics/_home_cards.html"},
 )

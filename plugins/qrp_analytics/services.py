@@ -583,3 +583,25 @@ def start_export(kind: str, p: Period) -> jobs.Job:
     db.session.commit()
     return job
 
+
+
+# -- the home page's cards ----------------------------------------------------------------------
+
+def home_summary(top: int = 5) -> dict[str, Any]:
+    """Today (hour by hour, against yesterday by the same hour) and the last 7 days (day by
+    day, against the 7 before), people apart from bots, and the week's top codes."""
+    permissions.require("analytics.view")
+    hours_so_far = datetime.now(UTC).hour + 1
+    day, week = period("24h"), period("7d")
+    day_series, week_series = series(day), series(week)
+    today = totals(day)
+    return {
+        "today": today["humans"],
+        "yesterday_so_far": sum(day_series["previous"]["humans"][:hours_so_far]),
+        "today_hours": day_series["current"]["humans"][:hours_so_far],
+        "today_apart": today["bots"] + today["previews"] + today["heads"],
+        "week": sum(week_series["current"]["humans"]),
+        "previous_week": sum(week_series["previous"]["humans"]),
+        "week_days": week_series["current"]["humans"],
+        "top_codes": top_codes(week, top),
+    }

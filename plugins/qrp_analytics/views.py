@@ -26,6 +26,14 @@ bp = Blueprint("analytics", __name__, url_prefix="/analytics", template_folder="
 COLOURS = {"humans": "#1e88e5", "uniques": "#43a047", "bots": "#fb8c00",
            "previews": "#8e24aa", "heads": "#757575", "previous": "#90a4ae",
            "forecast": "#1e88e5", "band": "rgba(30,136,229,.18)", "others": "#fb8c00"}
+
+
+@bp.app_context_processor
+def home_context() -> dict:
+    """For the home.cards slot (analytics/_home_cards.html): computed only where it renders."""
+    return {"analytics_home": services.home_summary}
+
+
 COUNTER_LABELS = {"scans": "All scans", "humans": "Humans", "uniques": "Unique humans",
                   "bots": "Bots", "previews": "Link previews", "heads": "HEAD requests"}
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from qrp_assets import api, jobs, models, services, views
-from qrplatform.plugins import NavItem, Permission, Plugin, Quota, Schedule
+from qrplatform.plugins import Highlight, NavItem, Permission, Plugin, Quota, Schedule
 
 ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
 MB = 1_000_000
@@ -15,6 +15,9 @@ plugin = Plugin(
                 "cleaned on upload so that no file can harm who views it.",
     blueprints=[views.bp],
     api_blueprints=[api.blp],
+    highlights=[Highlight("A media library",
+                          "Logos and files in one place, cleaned on upload, served fast.",
+                          icon="images", order=90)],
     models=[models.Asset, models.AssetTag, models.AssetUsage, models.AssetUpload],
     migrations=str(Path(__file__).parent / "migrations" / "versions"),
     nav=[NavItem("Assets", "assets.index", order=30, permission="assets.view", icon="images")],

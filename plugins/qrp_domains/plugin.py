@@ -5,7 +5,7 @@ from pathlib import Path
 from qrp_domains import api, cli, hostmap, jobs, models, routing, services, views
 from qrplatform import signals
 from qrplatform.extensions import csrf
-from qrplatform.plugins import NavItem, Permission, Plugin, Quota, RateLimit, Schedule
+from qrplatform.plugins import Highlight, NavItem, Permission, Plugin, Quota, RateLimit, Schedule
 
 ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
 
@@ -23,6 +23,9 @@ plugin = Plugin(
                 "token file), routed by Host, certificates on demand, removed without "
                 "breaking printed codes.",
     requires=["qr"],
+    highlights=[Highlight("Your own domain",
+                          "Short links on a domain of yours, checked by DNS, with certificates "
+                          "taken care of.", icon="globe", order=80)],
     blueprints=[views.bp, routing.bp],
     api_blueprints=[api.blp],
     models=[models.Domain, models.DomainCheck],

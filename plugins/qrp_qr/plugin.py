@@ -4,7 +4,7 @@ from pathlib import Path
 
 from qrp_qr import api, jobs, models, redirect, services, views
 from qrp_qr.cli import qr_cli
-from qrplatform.plugins import Metric, NavItem, Permission, Plugin, ProductEvent, Quota
+from qrplatform.plugins import Highlight, Metric, NavItem, Permission, Plugin, ProductEvent, Quota
 
 ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
 
@@ -15,6 +15,8 @@ def setup(app) -> None:
         app.config["SHORT_LINK_BASE_URL"] = (app.config["PUBLIC_BASE_URL"].rstrip("/")
                                              + app.config["QR_SHORT_LINK_PATH"])
     redirect.init_app(app)
+    # For the home.cards slot (qr/_home_codes.html): computed only where it renders.
+    app.context_processor(lambda: {"qr_recent_codes": services.recent_codes})
 
 
 def _created_properties(event) -> dict:
@@ -45,6 +47,17 @@ plugin = Plugin(
     nav=[NavItem("QR codes", "qr.index", order=10, permission="qr.view", icon="qr-code"),
          NavItem("New QR code", "qr.new", order=10, permission="qr.edit", menu="create",
                  icon="plus")],
+    highlights=[
+        Highlight("Every code verified before it ships",
+                  "Each design is read back by a real decoder before it is saved, so a code "
+                  "that would not scan never reaches print.", icon="scan-line", order=10),
+        Highlight("Change a code after it is printed",
+                  "Dynamic codes go through a short link you can point elsewhere, pause, "
+                  "protect with a password or let expire.", icon="qr-code", order=50),
+        Highlight("Hundreds at once",
+                  "Upload a spreadsheet and get a code for every row, with their images "
+                  "in one download.", icon="file-spreadsheet", order=60),
+    ],
     events={
         "qr.created": "a QR code was created (data: code_id, name, kind, type, short_code; "
                       "duplicate_of or bulk when it came from one)",
@@ -100,5 +113,6 @@ plugin = Plugin(
                                    distinct=lambda event: event.data.get("code_id"),
                                    summary=_scan_summary),
     },
+    slots={"home.cards": "qr/_home_codes.html"},
     setup=setup,
 )

@@ -674,6 +674,13 @@ def image_urls(code: QRCode) -> dict[str, str]:
             for fmt in render.FORMATS}
 
 
+def recent_codes(limit: int = 5) -> list[dict[str, Any]]:
+    """The workspace's newest live codes with their picture, for the home page's card."""
+    codes, _total = list_codes(per_page=limit)
+    return [{"code": code, "image_url": image_urls(code)["png"],
+             "type_label": payloads.TYPE_LABELS[code.type]} for code in codes]
+
+
 def upload_logo(data: bytes, filename: str = "logo") -> tuple[int | str, str]:
     """Take an uploaded logo; returns the value for ``design.logo`` and its URL. With the
     media library it lands there (cleaned like any asset); without it, it is checked, shrunk

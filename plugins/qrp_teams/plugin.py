@@ -4,7 +4,7 @@ from pathlib import Path
 
 from qrp_teams import api, models, receivers, services, views
 from qrplatform import signals
-from qrplatform.plugins import NavItem, Permission, Plugin, Quota, RateLimit
+from qrplatform.plugins import Highlight, NavItem, Permission, Plugin, Quota, RateLimit
 
 
 def setup(app) -> None:
@@ -27,6 +27,9 @@ plugin = Plugin(
                  menu="workspace", icon="scroll-text"),
          NavItem("Two-step sign-in", "teams.two_factor", order=10, menu="account",
                  icon="shield-check")],
+    highlights=[Highlight("Made for teams",
+                          "Invite people with roles, see every change in the audit log, and "
+                          "require two-step sign-in.", icon="users", order=70)],
     events={
         "teams.invitation_sent": "someone was invited (data: invitation_id, email, role)",
         "teams.invitation_resent": "an invitation was sent again with a fresh link "
@@ -76,5 +79,6 @@ plugin = Plugin(
         signals.password_verified: receivers.ask_for_second_step,
         signals.api_token_requested: receivers.check_token_request,
     },
+    slots={"home.cards": "teams/_home_activity.html"},
     setup=setup,
 )

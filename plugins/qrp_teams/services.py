@@ -541,6 +541,11 @@ def search_audit(criteria: AuditFilter, page: int = 1,
     return list(items), total
 
 
+def recent_activity(limit: int = 6) -> list[AuditEntry]:
+    """The newest entries of the audit log, for the home page's activity card."""
+    return search_audit(AuditFilter(), per_page=limit)[0]
+
+
 def audit_event_types() -> list[str]:
     permissions.require("teams.audit")
     return list(db.session.scalars(select(AuditEntry.event_type).distinct()

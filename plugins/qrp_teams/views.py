@@ -43,6 +43,13 @@ from qrplatform.web import act, form_error, render, submit
 bp = Blueprint("teams", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/teams")
 
+
+@bp.app_context_processor
+def home_context() -> dict:
+    """For the home.cards slot (teams/_home_activity.html): computed only where it renders."""
+    return {"teams_recent_activity": services.recent_activity}
+
+
 AUDIT_PAGE_SIZE = 50
 
 

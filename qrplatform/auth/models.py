@@ -119,3 +119,17 @@ class ApiToken(TenantMixin, db.Model):
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+class UserOnboarding(db.Model):
+    """A person's progress through the home page's checklist (qrplatform.onboarding): the
+    steps seen done (step key -> ISO time, kept so progress never goes backwards) and whether
+    they put the checklist away. A person's own, across workspaces: not tenant data."""
+
+    __tablename__ = "user_onboarding"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    steps: Mapped[dict] = mapped_column(JSON, default=dict)
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

@@ -37,9 +37,10 @@ def _safe_next(default: str) -> str:
 
 @bp.get("/")
 def index():
+    """Members go to their home; visitors see what the platform does (what is installed)."""
     if g.get("user") is not None:
         return redirect(url_for("account.dashboard"))
-    return redirect(url_for("account.login"))
+    return render("landing.html")
 
 
 @bp.get("/dashboard")

@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from qrplatform import signals
-from qrplatform.plugins import Metric, Permission, Plugin, Quota
+from qrplatform.plugins import Highlight, Metric, OnboardingStep, Permission, Plugin, Quota
 
 needs_missing = Plugin(name="needs_missing", requires=["nowhere"])
 first = Plugin(name="first")
@@ -55,3 +55,12 @@ greeter = Plugin(name="greeter", blueprints=[Blueprint("greeter", __name__,
 workspace = Plugin(name="workspace", events={"workspace.created": "again"})
 counts_a = Plugin(name="counts_a", metrics=[Metric("qrp_things_total", "Things")])
 counts_b = Plugin(name="counts_b", metrics=[Metric("qrp_things_total", "Things again")])
+
+# A plugin that promises something on the public pages and adds a checklist step only it can
+# witness (tests/home).
+herald = Plugin(name="herald",
+                highlights=[Highlight("Greetings on paper", "Cards that say hello.",
+                                      icon="mail", order=5)],
+                onboarding=[OnboardingStep("herald.wave", "Wave hello", "Someone waved.",
+                                           order=1)])
+stray_step = Plugin(name="stray_step", onboarding=[OnboardingStep("qr.first", "Not ours")])

@@ -1,0 +1,88 @@
+"""The landing page, the home dashboard and the onboarding checklist in Chromium, at a laptop's
+width (1280) and a phone's (390): what people see, axe-core's serious and critical findings
+(none allowed), nothing scrolling sideways on a phone."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from qrplatform.events import outbox
+from qrplatform.testing.a11y import axe_violations
+from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD
+
+from .makers import make_code, scan
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+SHOTS = Path(os.environ.get("QRP_SCREENSHOTS") or Path(__file__).parents[1] / "screenshots-out")
+
+
+def _shot(page, name: str) -> None:
+    (SHOTS / "home").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "home" / f"{name}.png"), full_page=True)
+
+
+def _fits(page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_visitor_sees_the_landing_page(page, width):
+    page.set_viewport_size(WIDTHS[width])
+    page.goto("/")
+    assert page.get_by_role("heading", level=1).inner_text() == "QR codes, done properly."
+    points = page.locator(".hero-points li").all_inner_texts()
+    assert points[:2] == ["Every code verified before it ships",
+                          "Honest analytics, bots shown apart"]
+    assert page.get_by_role("heading", name="Self-hostable").is_visible()
+    _fits(page)
+    _shot(page, f"landing-{width}")
+    page.get_by_role("button", name="Create your free account").click()
+    page.wait_for_url("**/signup")
+
+
+def _log_in(page, email, password=DEFAULT_PASSWORD):
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/dashboard")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_home_cards(app, browser, live_server, api, create_user, width):
+    user = create_user(email="ada@example.com", name="Ada Lovelace")
+    owner = api(user)
+    menu = make_code(owner, name="Restaurant menu")
+    make_code(owner, name="Concert poster")
+    with app.test_client() as scanner:
+        for i in range(4):
+            scan(scanner, menu, ip=f"203.0.113.{i}")
+    assert app.extensions["qrp.stream"].flush() == 4
+    outbox.drain()
+    context = browser.new_context(base_url=live_server, viewport=WIDTHS[width],
+                                  is_mobile=width == "phone")
+    page = context.new_page()
+    _log_in(page, user.email)
+    scans = page.locator("#home-scans")
+    assert scans.locator(".stat-value").first.inner_text() == "4"
+    assert scans.locator("svg.sparkline").count() == 2
+    assert page.locator("#home-top-codes li").first.inner_text().startswith("Restaurant menu")
+    assert page.locator("#home-codes li").count() == 2
+    assert page.locator("#home-activity li").count() >= 2
+    cards = {card: page.locator(f"#{card}").bounding_box()
+             for card in ("home-scans", "home-top-codes", "home-codes", "home-activity")}
+    if width == "desktop":  # the numbers first, side by side; codes and activity below
+        assert cards["home-scans"]["y"] == cards["home-top-codes"]["y"]
+        assert cards["home-codes"]["y"] == cards["home-activity"]["y"] > cards["home-scans"]["y"]
+    else:  # one column
+        xs = {round(box["x"]) for box in cards.values()}
+        assert len(xs) == 1, cards
+    _fits(page)
+    _shot(page, f"home-{width}")
+    context.close()
