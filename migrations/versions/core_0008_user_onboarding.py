@@ -1,15 +1,15 @@
 """core: user_onboarding (the home page's checklist: steps seen done, dismissed)
 
-Revision ID: core_0007
-Revises: core_0006
+Revision ID: core_0008
+Revises: core_0007
 Create Date: 2026-12-02 18:10:00
 
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "core_0007"
-down_revision = "core_0006"
+revision = "core_0008"
+down_revision = "core_0007"
 branch_labels = None
 depends_on = None
 
