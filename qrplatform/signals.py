@@ -146,6 +146,23 @@ quota_exceeded = _signals.signal(
 )
 
 
+code_scan_counts = _signals.signal(
+    "code-scan-counts",
+    doc="""Asked by pages and APIs that list a workspace's codes (lists, a code's page, sorting by
+    scans): how many people scanned these codes on each of the last ``days`` UTC days? The plugin
+    that counts scans answers; with none enabled the answer is None and the asker shows no
+    counts (it never shows a made-up zero).
+
+    :param sender: the Flask app
+    :param workspace_id: the workspace
+    :param code_ids: the codes' ids, or None for every code scanned in those days
+    :param days: how many days, today (UTC) included
+    :return: a dict code id -> list of ``days`` counts, oldest first (a code with no scans may
+        be left out), or None
+    """,
+)
+
+
 def first_answer(signal: Signal, sender, **kwargs):
     """The first receiver's answer that is not None (receivers run in connection order)."""
     return next((answer for _receiver, answer in signal.send(sender, **kwargs)

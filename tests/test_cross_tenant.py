@@ -45,6 +45,13 @@ def make_design_template(owner) -> str:
     return str(response.json["id"])
 
 
+def make_qr_folder(owner) -> str:
+    response = owner.post("/api/v1/qr-folders",
+                          json={"name": f"owner's folder {uuid.uuid4().hex[:8]}"})
+    assert response.status_code == 201, response.json
+    return str(response.json["id"])
+
+
 def make_asset(owner) -> str:
     import io
 
@@ -74,6 +81,7 @@ MAKERS = {
     "/api/v1/jobs/{job_id}": make_job,
     "/api/v1/qr-codes/{code_id}": make_qr_code,
     "/api/v1/qr-design-templates/{template_id}": make_design_template,
+    "/api/v1/qr-folders/{folder_id}": make_qr_folder,
     "/api/v1/assets/{asset_id}": make_asset,
     "/api/v1/assets/uploads/{upload_id}": make_asset_upload,
 }
@@ -84,6 +92,7 @@ MAKERS.update(WEBHOOKS_MAKERS)
 
 # Collections whose listing must never show another workspace's items ("owner's" names).
 COLLECTIONS = ["/api/v1/tokens", "/api/v1/qr-codes", "/api/v1/qr-design-templates",
+               "/api/v1/qr-folders",
                "/api/v1/assets", "/api/v1/qr-codes/export", "/api/v1/webhooks"]
 
 
@@ -147,6 +156,7 @@ def test_listings_show_only_your_workspace(owner_and_intruder):
     make_token(owner)
     make_qr_code(owner)
     make_design_template(owner)
+    make_qr_folder(owner)
     make_asset(owner)
     make_webhook(owner)
     for path in COLLECTIONS:

@@ -84,6 +84,9 @@ def seeded(app, db, api, create_user):
                 content={"text": "Welcome to the cafe!"})
     gone = code(name="Old flyer", kind="dynamic", type="url", destination="https://example.com")
     owner.delete(f"/api/v1/qr-codes/{gone['id']}")
+    folder = owner.post("/api/v1/qr-folders", json={"name": "Menus"})
+    assert folder.status_code == 201, folder.json
+    owner.patch(f"/api/v1/qr-codes/{menu['id']}", json={"folder_id": folder.json["id"]})
     owner.post("/api/v1/qr-design-templates", json={"name": "Brand purple", "design": {
         "foreground": "#4c1d95", "module_style": "rounded"}})
     bulk = owner.post("/api/v1/qr-codes/bulk", data={
@@ -137,7 +140,8 @@ def seeded(app, db, api, create_user):
                    invitation_url, f"/r/{secret['short_code']}", f"/r/{note['short_code']}/c",
                    f"/r/{gone['short_code']}", "/no-such-page", "/api/docs"],
         "private": ["/dashboard", f"/jobs/{bulk.json['job_id']}",
-                    f"/qr/bulk/jobs/{bulk.json['job_id']}"],
+                    f"/qr/bulk/jobs/{bulk.json['job_id']}", "/qr/",
+                    f"/qr/?folder={folder.json['id']}", "/qr/?q=no-such-code"],
     }
 
 

@@ -7,6 +7,7 @@ import click
 from flask.cli import AppGroup
 
 from qrp_analytics import api, ingest, jobs, models, retention, services, views
+from qrplatform import signals
 from qrplatform.plugins import Highlight, NavItem, Permission, Plugin, Quota, Schedule
 
 ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
@@ -71,4 +72,6 @@ plugin = Plugin(
     },
     slots={"qr.code_actions": "analytics/_code_action.html",
            "home.cards": "analytics/_home_cards.html"},
+    # Scan counts for other plugins' lists (the QR list's 7-day column and its sort).
+    signal_receivers={signals.code_scan_counts: services.daily_human_scans},
 )

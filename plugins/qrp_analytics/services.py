@@ -36,7 +36,7 @@ from qrplatform.errors import NotFound, ServiceError
 from qrplatform.extensions import db
 from qrplatform.inputs import DAY_RANGE, FIRST_DAY, LAST_DAY
 from qrplatform.sqltypes import as_utc, utc_date
-from qrplatform.tenancy import get_or_404
+from qrplatform.tenancy import get_or_404, tenant_scope
 
 if TYPE_CHECKING:  # numpy is imported by the two functions that use it: pages rarely do
     import numpy as np
@@ -165,6 +165,27 @@ def scans_of_codes(code_ids, days: int) -> int:
         select(func.coalesce(func.sum(CodeDaily.scans), 0))
         .where(CodeDaily.code_id.in_(ids), CodeDaily.day > today() - timedelta(days=days)))
         or 0)
+
+
+def daily_human_scans(_app, *, workspace_id: int, code_ids, days: int,
+                      **_extra) -> dict[int, list[int]]:
+    """``signals.code_scan_counts``: people's scans of codes per UTC day, oldest first, for the
+    lists of other plugins (one query per page, whatever its length)."""
+    first = today() - timedelta(days=days - 1)
+    query = (select(CodeDaily.code_id, CodeDaily.day, CodeDaily.humans)
+             .where(CodeDaily.day >= first, CodeDaily.humans > 0))
+    if code_ids is not None:
+        ids = list(set(code_ids))
+        if not ids:
+            return {}
+        query = query.where(CodeDaily.code_id.in_(ids))
+    counts: dict[int, list[int]] = {}
+    with tenant_scope(workspace_id):
+        for code_id, day, humans in db.session.execute(query):
+            offset = (day - first).days
+            if 0 <= offset < days:
+                counts.setdefault(code_id, [0] * days)[offset] += int(humans)
+    return counts
 
 
 def _bucket_start(moment: datetime, granularity: str) -> datetime:

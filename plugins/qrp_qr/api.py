@@ -9,8 +9,12 @@ from qrp_qr.rules import InvalidInput
 from qrp_qr.schemas import (
     BulkAcceptedSchema,
     BulkUploadSchema,
+    CodeActionResultSchema,
+    CodeActionSchema,
     DesignTemplatePatchSchema,
     DesignTemplateSchema,
+    FolderPatchSchema,
+    FolderSchema,
     ImageArgs,
     ImageSchema,
     LogoSchema,
@@ -28,9 +32,12 @@ from qrp_qr.schemas import (
 from qrplatform import permissions
 from qrplatform.api import api_blueprint
 from qrplatform.inputs import UPLOAD_OVERHEAD, max_body
+from qrplatform.permissions import permission_required
 
 blp = api_blueprint("qr_codes", __name__, "/api/v1/qr-codes",
                     "QR codes: static and dynamic, their design, images and bulk creation")
+folders_blp = api_blueprint("qr_folders", __name__, "/api/v1/qr-folders",
+                            "Folders of a workspace's QR codes (a code is in one or none)")
 templates_blp = api_blueprint("qr_design_templates", __name__, "/api/v1/qr-design-templates",
                               "Reusable QR code designs of a workspace")
 
@@ -51,6 +58,7 @@ def code_view(code) -> dict:
         "redirect_status": code.redirect_status, "utm": code.utm,
         "expires_at": code.expires_at, "scan_cap": code.scan_cap, "paused": code.paused,
         "has_password": code.has_password, "state": code.state, "tags": code.tags,
+        "folder_id": code.folder_id, "batch": code.batch,
         "image_url": services.image_urls(code), "created_at": code.created_at,
         "updated_at": code.updated_at, "archived_at": code.archived_at,
     }
@@ -67,11 +75,13 @@ def _content_shorthand(data: dict) -> dict:
 @blp.arguments(QRCodeListArgs, location="query")
 @blp.response(200, QRCodePageSchema)
 def list_codes(args):
-    """The workspace's codes, newest first: search, filter by type, kind, tag and status."""
+    """The workspace's codes: search, filter by type, kind, tag, status, folder and bulk
+    upload; sort by date, name or scans."""
     permissions.require("qr.view")
     items, total = services.list_codes(
         q=args["q"], qr_type=args.get("type"), kind=args.get("kind"), tag=args.get("tag"),
-        status=args["status"], page=args["page"], per_page=args["per_page"])
+        status=args["status"], folder_id=args.get("folder_id"), batch=args.get("batch"),
+        sort=args["sort"], page=args["page"], per_page=args["per_page"])
     return {"items": [code_view(c) for c in items], "total": total, "page": args["page"],
             "per_page": args["per_page"]}
 
@@ -84,6 +94,25 @@ def create_code(data):
     not scan is refused with 422 and a message saying what to change."""
     permissions.require("qr.edit")
     return code_view(services.create_code(_content_shorthand(data)))
+
+
+@blp.post("/bulk-actions")
+@permission_required("qr.edit")
+@blp.arguments(CodeActionSchema)
+@blp.response(200, CodeActionResultSchema)
+@blp.alt_response(202, schema=CodeActionResultSchema, description="download: the ZIP's job")
+def act_on_codes(data):
+    """Do one thing to many codes at once, all or none: tag, untag, move to a folder,
+    archive, restore, or download their images as a ZIP (202 with the job). Every id must be
+    one of the workspace's codes (404 otherwise, nothing done). The audit log records one
+    entry for the whole change."""
+    done = services.act_on_codes(data["action"], data["ids"], tag=data.get("tag"),
+                                 folder_id=data.get("folder_id"))
+    job = done.pop("job", None)
+    if job is None:
+        return done
+    return {**done, "job_id": job.id,
+            "job_url": url_for("jobs.job_status", job_id=job.id)}, 202
 
 
 @blp.get("/export")
@@ -226,9 +255,61 @@ def bulk_create(form):
     permissions.require("qr.edit")
     job, rows, skipped = bulk.start_bulk(
         form["file"].read(), kind=form["kind"], qr_type=form["type"],
-        skip_invalid=form["skip_invalid"], design_template_id=form.get("design_template_id"))
+        skip_invalid=form["skip_invalid"], design_template_id=form.get("design_template_id"),
+        filename=form["file"].filename or "")
     return {"job_id": job.id, "job_url": url_for("jobs.job_status", job_id=job.id),
             "rows": rows, "skipped": skipped}
+
+
+# -- folders ------------------------------------------------------------------------------------
+
+def folder_view(folder, sizes: dict[int, int]) -> dict:
+    return {"id": folder.id, "name": folder.name, "codes": sizes.get(folder.id, 0),
+            "created_at": folder.created_at}
+
+
+@folders_blp.get("")
+@folders_blp.response(200, FolderSchema(many=True))
+def list_folders():
+    """The workspace's folders, by name, with how many codes each holds."""
+    permissions.require("qr.view")
+    sizes = services.folder_sizes()
+    return [folder_view(f, sizes) for f in services.list_folders()]
+
+
+@folders_blp.post("")
+@permission_required("qr.edit")
+@folders_blp.arguments(FolderSchema)
+@folders_blp.response(201, FolderSchema)
+def create_folder(data):
+    """A new folder (names are unique in a workspace, whatever their case)."""
+    return folder_view(services.create_folder(data["name"]), {})
+
+
+@folders_blp.get("/<int:folder_id>")
+@folders_blp.response(200, FolderSchema)
+def get_folder(folder_id):
+    """One folder; its codes: GET /api/v1/qr-codes?folder_id=…"""
+    permissions.require("qr.view")
+    return folder_view(services.get_folder(folder_id), services.folder_sizes())
+
+
+@folders_blp.patch("/<int:folder_id>")
+@permission_required("qr.edit")
+@folders_blp.arguments(FolderPatchSchema)
+@folders_blp.response(200, FolderSchema)
+def rename_folder(data, folder_id):
+    """Rename a folder."""
+    return folder_view(services.rename_folder(folder_id, data["name"]),
+                       services.folder_sizes())
+
+
+@folders_blp.delete("/<int:folder_id>")
+@folders_blp.response(204)
+def delete_folder(folder_id):
+    """Delete a folder; its codes stay, in no folder."""
+    permissions.require("qr.edit")
+    services.delete_folder(folder_id)
 
 
 # -- design templates ---------------------------------------------------------------------------

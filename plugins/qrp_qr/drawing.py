@@ -22,6 +22,7 @@ from qrp_qr import render, verify
 
 CHUNK = 250               # codes per task handed to a drawing process
 IN_PROCESS_BELOW = 300    # fewer codes than this are drawn in the calling process
+IN_PROCESS_CHUNK = 5      # the smallest chunk drawn in the calling process
 UPLOADS = 8               # files each drawing process stores at a time (S3 is a round trip)
 
 
@@ -118,6 +119,10 @@ class DrawingPool:
         """Each chunk's results, in order, as they are ready."""
         chunks = [items[start:start + CHUNK] for start in range(0, len(items), CHUNK)]
         if len(items) < IN_PROCESS_BELOW or self.processes < 2:
+            # Smaller chunks here (no process hand-over to pay for) so that progress moves
+            # about twenty times, whatever the file's size.
+            size = max(IN_PROCESS_CHUNK, min(CHUNK, len(items) // 20))
+            chunks = [items[start:start + size] for start in range(0, len(items), size)]
             if self._uploads is None:
                 self._uploads = ThreadPoolExecutor(max_workers=UPLOADS)
             for chunk in chunks:

@@ -14,8 +14,10 @@ from typing import Any
 from flask import current_app
 
 from qrp_qr import bulk, drawing, logos, render, rules, services, verify
+from qrp_qr.models import QRCode
 from qrplatform import csvfiles
-from qrplatform.jobs import JobError, produced_file, progress
+from qrplatform.extensions import db
+from qrplatform.jobs import JobError, current, produced_file, progress
 from qrplatform.storage import backend_settings, storage
 
 log = logging.getLogger(__name__)
@@ -39,9 +41,14 @@ def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dic
     if failed and not options.get("skip_invalid"):
         raise JobError(f"{len(failed)} code(s) would not scan (first: row {failed[0]['row']}: "
                        f"{failed[0]['errors']['design'][0]}); nothing was created.")
-    progress(len(rows), len(rows), "Saving the codes")
-    manifest = bulk.save_rows([row for index, row in enumerate(rows) if index in drawn],
-                              design, upload_id, options.get("design_template_id"))
+    keep = [row for index, row in enumerate(rows) if index in drawn]
+    progress(0, len(keep), "Saving the codes")
+    manifest = bulk.save_rows(
+        keep, design, upload_id, options.get("design_template_id"),
+        actor=options.get("actor"), skipped=len(row_errors) + len(failed),
+        filename=options.get("filename", ""),
+        on_progress=lambda saved: progress(saved, len(keep),
+                                           f"Saved {saved:,} of {len(keep):,} codes"))
     saved_at = time.perf_counter()
     progress(len(rows), len(rows), "Packing the ZIP")
     key = _write_zip(manifest, drawn, rows, upload_id)
@@ -53,6 +60,7 @@ def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dic
              + (f", {skipped} bad row(s) skipped" if skipped else ""))
     return {
         "created": len(manifest),
+        "batch": upload_id if manifest else None,
         "skipped": row_errors + failed,
         **(produced_file("zip", key) if key else {}),
     }
@@ -120,3 +128,37 @@ def _write_zip(manifest, drawn, rows, upload_id: str) -> str | None:
         key = bulk.zip_key(manifest[0][1]["workspace_id"], upload_id)
         storage().put(key, buffer.read(), content_type="application/zip")
     return key
+
+
+def zip_codes(code_ids: list[int]) -> dict[str, Any]:
+    """The chosen codes' images (PNG and SVG at the default size) and an index, as a ZIP
+    (the ``qr.zip_codes`` job behind "download" on the list)."""
+    codes = [code for code in (db.session.get(QRCode, code_id) for code_id in code_ids)
+             if code is not None]
+    total = len(codes)
+    progress(0, total, "Drawing the images")
+    with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
+        with zipfile.ZipFile(buffer, "w") as archive:
+            listing = io.StringIO()
+            writer = csvfiles.writer(listing)
+            writer.writerow(["id", "name", "kind", "type", "short_url", "destination", "png",
+                             "svg"])
+            for done, code in enumerate(codes, start=1):
+                stem = f"{code.id:06d}-{_slug(code.name)}"
+                png = services.image_bytes(code, "png", render.DEFAULT_SIZE)
+                svg = services.image_bytes(code, "svg", render.DEFAULT_SIZE)
+                archive.writestr(f"png/{stem}.png", png, compress_type=zipfile.ZIP_STORED)
+                archive.writestr(f"svg/{stem}.svg", svg, compress_type=zipfile.ZIP_DEFLATED)
+                writer.writerow([code.id, code.name, code.kind, code.type,
+                                 services.short_url(code) or "", code.destination or "",
+                                 f"png/{stem}.png", f"svg/{stem}.svg"])
+                if done % 10 == 0 or done == total:
+                    progress(done, total, f"Packed {done:,} of {total:,} codes")
+            archive.writestr("codes.csv", listing.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
+        buffer.seek(0)
+        running = current()
+        key = bulk.zip_key(codes[0].workspace_id if codes else 0,
+                           f"selection-{running.id if running else 'now'}")
+        storage().put(key, buffer.read(), content_type="application/zip")
+    progress(total, total, f"{total:,} codes packed")
+    return {"codes": total, **produced_file("zip", key)}

@@ -54,6 +54,10 @@ class QRCode(TenantMixin, db.Model):
     scan_grade: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     design_template_id: Mapped[int | None] = mapped_column(
         ForeignKey("qr_design_templates.id", ondelete="SET NULL"))
+    folder_id: Mapped[int | None] = mapped_column(
+        ForeignKey("qr_folders.id", ondelete="SET NULL"), index=True)
+    # The bulk upload that created the code (its upload id), to list what one file made.
+    batch: Mapped[str | None] = mapped_column(String(32), index=True)
     redirect_status: Mapped[int] = mapped_column(Integer, default=302, server_default="302")
     utm: Mapped[dict[str, str] | None] = mapped_column(JSON)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -105,6 +109,18 @@ class QRTag(TenantMixin, db.Model):
     tag: Mapped[str] = mapped_column(String(50), index=True)
 
     code: Mapped[QRCode] = relationship(back_populates="tag_rows")
+
+
+class QRFolder(TenantMixin, db.Model):
+    """A named folder of the workspace's codes; a code is in one folder or none."""
+
+    __tablename__ = "qr_folders"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
+                                                 server_default=func.now())
 
 
 class QRDesignTemplate(TenantMixin, db.Model):

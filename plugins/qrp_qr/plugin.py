@@ -22,7 +22,7 @@ def setup(app) -> None:
 def _created_properties(event) -> dict:
     data = event.data
     return {"kind": data.get("kind"), "type": data.get("type"),
-            "bulk": bool(data.get("bulk")), "duplicate": bool(data.get("duplicate_of"))}
+            "bulk": bool(data.get("batch")), "duplicate": bool(data.get("duplicate_of"))}
 
 
 def _scan_counters(event) -> tuple[str, ...]:
@@ -41,8 +41,8 @@ plugin = Plugin(
     description="Static and dynamic QR codes, their designs and images, the scan redirect, "
                 "bulk generation.",
     blueprints=[views.bp],
-    api_blueprints=[api.blp, api.templates_blp],
-    models=[models.QRCode, models.QRTag, models.QRDesignTemplate],
+    api_blueprints=[api.blp, api.folders_blp, api.templates_blp],
+    models=[models.QRCode, models.QRTag, models.QRDesignTemplate, models.QRFolder],
     migrations=str(Path(__file__).parent / "migrations" / "versions"),
     nav=[NavItem("QR codes", "qr.index", order=10, permission="qr.view", icon="qr-code"),
          NavItem("New QR code", "qr.new", order=10, permission="qr.edit", menu="create",
@@ -60,7 +60,19 @@ plugin = Plugin(
     ],
     events={
         "qr.created": "a QR code was created (data: code_id, name, kind, type, short_code; "
-                      "duplicate_of or bulk when it came from one)",
+                      "duplicate_of, or batch: the upload id when a bulk upload made it)",
+        "qr.bulk_created": "QR codes were created from a CSV file (data: batch_id: the upload "
+                           "id its codes' qr.created events carry as batch, count, skipped, "
+                           "name: a line saying so)",
+        "qr.bulk_changed": "many QR codes were changed at once (data: batch_id: the id their "
+                           "qr.updated or qr.archived events carry as batch, action tag|untag|"
+                           "move|archive|restore, count, tag or folder, name: a line saying "
+                           "so)",
+        "qr.folder_created": "a folder of QR codes was created (data: folder_id, name)",
+        "qr.folder_renamed": "a folder of QR codes was renamed (data: folder_id, name, "
+                             "previous_name)",
+        "qr.folder_deleted": "a folder of QR codes was deleted; its codes stay, in no folder "
+                             "(data: folder_id, name, codes)",
         "qr.updated": "a QR code changed (data: code_id, name, kind, type, short_code, "
                       "changed: the names of the changed fields)",
         "qr.archived": "a QR code was archived; its short link stops redirecting "
@@ -78,7 +90,7 @@ plugin = Plugin(
     receivers={"assets.replaced": services.redraw_logo_users,
                # A new time zone changes what the cached time-of-day rules mean.
                "workspace.updated": services.forget_workspace_links},
-    jobs=[jobs.bulk_create],
+    jobs=[jobs.bulk_create, jobs.zip_codes],
     commands=[qr_cli],
     # Live (not archived) codes per plan; archiving frees a place, and an archived code can
     # always be exported or restored.

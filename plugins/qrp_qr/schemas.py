@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 from qrp_qr.models import KINDS, REDIRECT_STATUSES, TYPES
 from qrp_qr.render import FORMATS, DesignSchema
 from qrp_qr.rules import MAX_TAGS, UTM_FIELDS
+from qrp_qr.services import CODE_ACTIONS, MAX_SELECTION, SORTS
 from qrp_qr.smartlinks import (
     BROWSERS,
     CONDITIONS,
@@ -169,6 +170,10 @@ class QRCodeSchema(Schema):
     has_password = fields.Boolean()
     state = fields.String(metadata={"description": "active, paused, expired or archived"})
     tags = fields.List(fields.String())
+    folder_id = fields.Integer(allow_none=True, metadata={
+        "description": "the folder the code is in (GET /api/v1/qr-folders), or null"})
+    batch = fields.String(allow_none=True, metadata={
+        "description": "the bulk upload that created the code (its job's result.batch)"})
     image_url = fields.Nested(ImageUrlSchema, metadata={
         "description": "the code at 512 px (PNG), as vectors (SVG) and for print (PDF); "
                        "immutable URLs (they change when the content or design changes)"})
@@ -203,6 +208,8 @@ class _CodeInput(Schema):
                              metadata={"description": "ask scanners for it; \"\" removes it"})
     tags = fields.List(fields.String(validate=validate.Length(max=50)),
                        validate=validate.Length(max=MAX_TAGS))
+    folder_id = Id(allow_none=True, metadata={"description": "put the code in this folder; "
+                                                             "null: in no folder"})
 
 
 class QRCodeCreateSchema(_CodeInput):
@@ -225,8 +232,46 @@ class QRCodeListArgs(Schema):
     tag = fields.String()
     status = fields.String(load_default="active",
                            validate=validate.OneOf(("active", "archived", "all")))
+    folder_id = Id(metadata={"description": "only the codes in this folder"})
+    batch = fields.String(validate=validate.Length(min=1, max=32), metadata={
+        "description": "only the codes one bulk upload created (its job's result.batch)"})
+    sort = fields.String(load_default="newest", validate=validate.OneOf(SORTS), metadata={
+        "description": "newest (default), oldest, name, or scans: people's scans over the "
+                       "last 7 days, most first (newest when no plugin counts scans)"})
     page = Page()
     per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+class FolderSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    codes = fields.Integer(dump_only=True, metadata={"description": "codes in it (not "
+                                                                    "archived)"})
+    created_at = fields.DateTime(dump_only=True)
+
+
+class FolderPatchSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class CodeActionSchema(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(CODE_ACTIONS), metadata={
+        "description": "tag or untag (with tag), move (with folder_id; null: out of any "
+                       "folder), archive, restore, or download: a ZIP of their images made "
+                       "by a job"})
+    ids = fields.List(Id(), required=True,
+                      validate=validate.Length(min=1, max=MAX_SELECTION),
+                      metadata={"description": f"the codes, at most {MAX_SELECTION}"})
+    tag = fields.String(validate=validate.Length(min=1, max=50))
+    folder_id = Id(allow_none=True)
+
+
+class CodeActionResultSchema(Schema):
+    action = fields.String()
+    count = fields.Integer(metadata={"description": "codes changed (or packed)"})
+    job_id = fields.String(metadata={"description": "download: the job making the ZIP"})
+    job_url = fields.String(metadata={"description": "download: GET it until it finished; "
+                                                     "then its files.zip"})
 
 
 class QRCodePageSchema(Schema):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, has_request_context
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
 from qrp_qr import (
     grading,
@@ -32,9 +33,9 @@ from qrp_qr import (
     smartlinks,
     verify,
 )
-from qrp_qr.models import QRCode, QRDesignTemplate, QRTag
+from qrp_qr.models import QRCode, QRDesignTemplate, QRFolder, QRTag
 from qrp_qr.rules import InvalidInput
-from qrplatform import csvfiles, events, hosts, quotas, urls
+from qrplatform import csvfiles, events, hosts, jobs, quotas, signals, urls
 from qrplatform.errors import NotFound, QuotaExceeded, ServiceError
 from qrplatform.extensions import db
 from qrplatform.storage import content_digest, content_key, storage
@@ -59,10 +60,17 @@ def code_names(code_ids) -> dict[int, str]:
     return dict(rows.tuples().all())
 
 
+SORTS = ("newest", "oldest", "name", "scans")
+SCAN_DAYS = 7
+
+
 def list_codes(*, q: str = "", qr_type: str | None = None, kind: str | None = None,
-               tag: str | None = None, status: str = "active", page: int = 1,
+               tag: str | None = None, status: str = "active", folder_id: int | None = None,
+               batch: str | None = None, sort: str = "newest", page: int = 1,
                per_page: int = PER_PAGE) -> tuple[list[QRCode], int]:
-    """One page of the workspace's codes, newest first, and how many match in all."""
+    """One page of the workspace's codes and how many match in all. ``sort``: newest (the
+    default), oldest, name, or scans (people's scans over the last 7 days, most first; needs
+    a plugin that counts scans, else newest)."""
     query = select(QRCode)
     if status == "archived":
         query = query.where(QRCode.archived_at.is_not(None))
@@ -74,6 +82,10 @@ def list_codes(*, q: str = "", qr_type: str | None = None, kind: str | None = No
         query = query.where(QRCode.kind == kind)
     if tag:
         query = query.where(QRCode.id.in_(select(QRTag.code_id).where(QRTag.tag == tag.lower())))
+    if folder_id is not None:
+        query = query.where(QRCode.folder_id == get_folder(folder_id).id)
+    if batch:
+        query = query.where(QRCode.batch == batch)
     if q.strip():
         pattern = f"%{q.strip().lower()}%"
         query = query.where(or_(func.lower(QRCode.name).like(pattern),
@@ -81,9 +93,34 @@ def list_codes(*, q: str = "", qr_type: str | None = None, kind: str | None = No
                                 QRCode.short_code == q.strip()))
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = max(1, page)
-    rows = db.session.scalars(query.order_by(QRCode.created_at.desc(), QRCode.id.desc())
+    newest = (QRCode.created_at.desc(), QRCode.id.desc())
+    counts = scan_counts(None) if sort == "scans" else None
+    if counts is not None:
+        # The counts live in another plugin: order the matching ids here, newest first among
+        # equals, then load only the page's rows.
+        ids = list(db.session.scalars(query.with_only_columns(QRCode.id).order_by(*newest)))
+        ids.sort(key=lambda code_id: -sum(counts.get(code_id, ())))
+        chosen = ids[(page - 1) * per_page:page * per_page]
+        by_id = {code.id: code for code in db.session.scalars(
+            select(QRCode).where(QRCode.id.in_(chosen)))} if chosen else {}
+        return [by_id[code_id] for code_id in chosen], total
+    order = {"oldest": (QRCode.created_at, QRCode.id),
+             "name": (func.lower(QRCode.name), QRCode.id)}.get(sort, newest)
+    rows = db.session.scalars(query.order_by(*order)
                               .limit(per_page).offset((page - 1) * per_page))
     return list(rows), total
+
+
+def scan_counts(code_ids, days: int = SCAN_DAYS) -> dict[int, list[int]] | None:
+    """People's scans of these codes (None: every scanned code) per day, oldest first, from the
+    plugin that counts scans (``signals.code_scan_counts``); None when no plugin does."""
+    workspace_id = current_workspace_id()
+    if workspace_id is None:
+        return None
+    return signals.first_answer(signals.code_scan_counts, current_app._get_current_object(),
+                                workspace_id=workspace_id,
+                                code_ids=None if code_ids is None else list(code_ids),
+                                days=days)
 
 
 def workspace_tags() -> list[str]:
@@ -276,6 +313,7 @@ def build_code(data: dict[str, Any], *, verify_design: bool = True) -> QRCode:
         code.password_hash = _hasher.hash(data["password"])
     if data.get("domain"):
         code.domain = rules.clean_domain(kind, data["domain"], usable_domains())
+    code.folder_id = _folder_or_none(data.get("folder_id"))
     if verify_design:
         code.scan_grade = check_scannable(payload(code), design).as_dict()
     return code
@@ -367,7 +405,7 @@ def event_data(code: QRCode, **extra) -> dict[str, Any]:
 
 EDITABLE = ("name", "type", "content", "design", "design_template_id", "redirect_status",
             "utm", "expires_at", "scan_cap", "paused", "tags", "password", "destination",
-            "domain", "rules", "variants")
+            "domain", "rules", "variants", "folder_id")
 
 
 def update_code(code_id: int, data: dict[str, Any]) -> QRCode:
@@ -474,7 +512,14 @@ def _update_labels(code: QRCode, data: dict[str, Any]) -> list[str]:
             code.kind, data["domain"], usable_domains(), current=code.domain)) != code.domain:
         code.domain = domain
         changed.append("domain")
+    if "folder_id" in data and (folder := _folder_or_none(data["folder_id"])) != code.folder_id:
+        code.folder_id = folder
+        changed.append("folder")
     return changed
+
+
+def _folder_or_none(folder_id: int | None) -> int | None:
+    return get_folder(folder_id).id if folder_id else None
 
 
 def _update_smart_links(code: QRCode, data: dict[str, Any]) -> list[str]:
@@ -576,7 +621,7 @@ def duplicate_code(code_id: int) -> QRCode:
         "design_template_id": original.design_template_id,
         "redirect_status": original.redirect_status, "utm": original.utm,
         "expires_at": original.expires_at, "scan_cap": original.scan_cap,
-        "paused": original.paused, "tags": original.tags,
+        "paused": original.paused, "tags": original.tags, "folder_id": original.folder_id,
         "rules": original.rules, "variants": original.variants,
         # A domain that takes no new links (over the plan's quota) is not copied.
         "domain": original.domain if original.domain in usable_domains() else None,
@@ -708,6 +753,194 @@ def upload_logo(data: bytes, filename: str = "logo") -> tuple[int | str, str]:
     png = buffer.getvalue()
     key = content_key(png, "png")
     return key, storage().put(key, png, content_type="image/png", immutable=True)
+
+
+# -- folders ------------------------------------------------------------------------------------
+
+MAX_FOLDERS = 500
+
+
+def list_folders() -> list[QRFolder]:
+    return list(db.session.scalars(select(QRFolder).order_by(func.lower(QRFolder.name))))
+
+
+def folder_sizes() -> dict[int, int]:
+    """Codes (not archived) per folder id."""
+    rows = db.session.execute(select(QRCode.folder_id, func.count()).where(
+        QRCode.folder_id.is_not(None), QRCode.archived_at.is_(None)).group_by(QRCode.folder_id))
+    return {folder_id: count for folder_id, count in rows}
+
+
+def get_folder(folder_id: int) -> QRFolder:
+    return get_or_404(QRFolder, folder_id, "No such folder in this workspace.")
+
+
+def _folder_name(name: str | None, folder_id: int | None = None) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise InvalidInput("Name the folder.", {"name": ["Give the folder a name."]})
+    if len(name) > 100:
+        raise InvalidInput("Name too long.", {"name": ["At most 100 characters."]})
+    clash = db.session.scalar(select(QRFolder).where(func.lower(QRFolder.name) == name.lower()))
+    if clash is not None and clash.id != folder_id:
+        raise InvalidInput("Name taken.", {"name": ["A folder with this name exists."]})
+    return name
+
+
+def create_folder(name: str) -> QRFolder:
+    name = _folder_name(name)
+    if (db.session.scalar(select(func.count()).select_from(QRFolder)) or 0) >= MAX_FOLDERS:
+        raise InvalidInput("Too many folders.", {"name": [
+            f"A workspace has at most {MAX_FOLDERS} folders; delete one first."]})
+    folder = QRFolder(name=name)
+    db.session.add(folder)
+    db.session.flush()
+    events.publish("qr.folder_created", {"folder_id": folder.id, "name": folder.name})
+    db.session.commit()
+    return folder
+
+
+def rename_folder(folder_id: int, name: str) -> QRFolder:
+    folder = get_folder(folder_id)
+    new_name = _folder_name(name, folder.id)
+    if new_name != folder.name:
+        events.publish("qr.folder_renamed", {"folder_id": folder.id, "name": new_name,
+                                             "previous_name": folder.name})
+        folder.name = new_name
+        db.session.commit()
+    return folder
+
+
+def delete_folder(folder_id: int) -> int:
+    """Delete a folder; its codes stay, in no folder. Returns how many codes it held."""
+    folder = get_folder(folder_id)
+    held = db.session.scalar(select(func.count()).select_from(QRCode)
+                             .where(QRCode.folder_id == folder.id)) or 0
+    db.session.execute(update(QRCode).where(QRCode.folder_id == folder.id)
+                       .values(folder_id=None))
+    events.publish("qr.folder_deleted", {"folder_id": folder.id, "name": folder.name,
+                                         "codes": held})
+    db.session.delete(folder)
+    db.session.commit()
+    return held
+
+
+# -- acting on many codes at once -----------------------------------------------------------------
+
+CODE_ACTIONS = ("tag", "untag", "move", "archive", "restore", "download")
+MAX_SELECTION = 500
+
+
+def chosen_codes(code_ids) -> list[QRCode]:
+    """The workspace's codes with these ids, in the order given; 404 naming how many are not
+    the workspace's (nothing is done to the others then)."""
+    ids = list(dict.fromkeys(int(i) for i in code_ids or ()))
+    if not ids:
+        raise InvalidInput("Choose some codes.", {"ids": ["Choose at least one code."]})
+    if len(ids) > MAX_SELECTION:
+        raise InvalidInput("Too many codes.", {"ids": [
+            f"At most {MAX_SELECTION} codes at once."]})
+    found = {code.id: code for code in db.session.scalars(select(QRCode).where(
+        QRCode.id.in_(ids)))}
+    missing = len(ids) - len(found)
+    if missing:
+        raise NotFound(f"{missing} of the chosen codes are not in this workspace.")
+    return [found[i] for i in ids]
+
+
+def act_on_codes(action: str, code_ids, *, tag: str | None = None,
+                 folder_id: int | None = None) -> dict[str, Any]:
+    """Tag, untag, move (``folder_id`` None: out of any folder), archive, restore or download
+    (a ZIP made by a job) the chosen codes, all or none. One ``qr.updated`` (or
+    ``qr.archived``) event per code, marked as part of one ``qr.bulk_changed`` event (what
+    the audit log records). Returns ``action``, ``count`` (codes changed) and ``job`` for
+    a download."""
+    if action not in CODE_ACTIONS:
+        raise InvalidInput("Unknown action.", {"action": [f"Use {', '.join(CODE_ACTIONS)}."]})
+    codes = chosen_codes(code_ids)
+    if action == "download":
+        job = jobs.enqueue("qr.zip_codes", [code.id for code in codes], queue="bulk",
+                           description=f"Packing {len(codes):,} QR codes into a ZIP")
+        db.session.commit()
+        return {"action": action, "count": len(codes), "job": job}
+    batch = secrets.token_hex(8)
+    changed, fields, detail = _CHANGES[action](codes, tag=tag, folder_id=folder_id)
+    for code in changed:
+        if action == "archive":
+            events.publish("qr.archived", event_data(code, batch=batch))
+        else:
+            events.publish("qr.updated", event_data(code, changed=fields, batch=batch))
+    if changed:
+        events.publish("qr.bulk_changed", {"batch_id": batch, "action": action,
+                                           "count": len(changed), **detail,
+                                           "name": _many(len(changed), action, detail)})
+    db.session.commit()
+    if action in ("archive", "restore"):
+        for code in changed:
+            _forget(code)
+    return {"action": action, "count": len(changed)}
+
+
+def _tag_codes(codes, *, tag, add=True, **_):
+    cleaned = rules.clean_tags([tag] if tag else [])
+    if not cleaned:
+        raise InvalidInput("Name the tag.", {"tag": ["Give a tag."]})
+    return _retag(codes, cleaned[0], add=add), ["tags"], {"tag": cleaned[0]}
+
+
+def _move_codes(codes, *, folder_id, **_):
+    folder = get_folder(folder_id) if folder_id is not None else None
+    target = folder.id if folder else None
+    changed = [code for code in codes if code.folder_id != target]
+    for code in changed:
+        code.folder_id = target
+    return changed, ["folder"], {"folder": folder.name if folder else None}
+
+
+def _archive_codes(codes, **_):
+    changed = [code for code in codes if code.archived_at is None]
+    now = datetime.now(UTC)
+    for code in changed:
+        code.archived_at = now
+    return changed, [], {}
+
+
+def _restore_codes(codes, **_):
+    changed = [code for code in codes if code.archived_at is not None]
+    check_code_quotas([code.kind for code in changed])
+    for code in changed:
+        code.archived_at = None
+    return changed, ["archived"], {}
+
+
+_CHANGES = {"tag": _tag_codes, "untag": lambda codes, **kw: _tag_codes(codes, add=False, **kw),
+            "move": _move_codes, "archive": _archive_codes, "restore": _restore_codes}
+
+
+def _many(count: int, action: str, detail: dict[str, Any]) -> str:
+    """The audit log's words for a change of many codes."""
+    codes = f"{count:,} code{'' if count == 1 else 's'}"
+    return {"tag": f"{codes} tagged “{detail.get('tag')}”",
+            "untag": f"“{detail.get('tag')}” taken off {codes}",
+            "move": (f"{codes} moved to “{detail.get('folder')}”" if detail.get("folder")
+                     else f"{codes} taken out of their folder"),
+            "archive": f"{codes} archived", "restore": f"{codes} restored"}[action]
+
+
+def _retag(codes: list[QRCode], tag: str, *, add: bool) -> list[QRCode]:
+    changed = []
+    for code in codes:
+        has = tag in code.tags
+        if add and not has:
+            if len(code.tags) >= rules.MAX_TAGS:
+                raise InvalidInput("Too many tags.", {"tag": [
+                    f"“{code.name}” has {rules.MAX_TAGS} tags already."]})
+            _set_tags(code, [*code.tags, tag])
+            changed.append(code)
+        elif not add and has:
+            _set_tags(code, [t for t in code.tags if t != tag])
+            changed.append(code)
+    return changed
 
 
 # -- design templates ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from qrplatform import permissions, urls
 from qrplatform.errors import ServiceError
 from qrplatform.inputs import UPLOAD_OVERHEAD, max_body, page_number
 from qrplatform.jobs.api import get_job
-from qrplatform.web import render, submit
+from qrplatform.web import act, render, submit
 
 bp = Blueprint("qr", __name__, url_prefix="/qr", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -155,24 +155,127 @@ def _form_page(form, code=None, content=None, content_errors=None, status=200):
 
 # -- list ---------------------------------------------------------------------------------------
 
+STATUSES = ("active", "archived", "all")
+
+
+def _list_filters(args) -> dict:
+    """The list's filters from a query string; unknown values fall back to the defaults
+    (pages answer, never fail)."""
+    folder = args.get("folder", type=int)
+    batch = (args.get("batch") or "")[:32]
+    return {
+        "q": (args.get("q") or "")[:200],
+        "type": args.get("type") if args.get("type") in TYPES else "",
+        "kind": args.get("kind") if args.get("kind") in KINDS else "",
+        "tag": (args.get("tag") or "")[:50],
+        "status": args.get("status") if args.get("status") in STATUSES else "active",
+        "folder": folder if folder and folder > 0 else "",
+        "batch": batch,
+        "sort": args.get("sort") if args.get("sort") in services.SORTS else "newest",
+    }
+
+
 @bp.get("/")
 @login_required
 def index():
     permissions.require("qr.view")
-    args = request.args
-    qr_type = args.get("type") if args.get("type") in TYPES else None
-    kind = args.get("kind") if args.get("kind") in KINDS else None
-    status = args.get("status") if args.get("status") in ("archived", "all") else "active"
-    page = page_number(args.get("page"))
-    codes, total = services.list_codes(q=args.get("q", ""), qr_type=qr_type, kind=kind,
-                                       tag=args.get("tag") or None, status=status, page=page)
+    filters = _list_filters(request.args)
+    page = page_number(request.args.get("page"))
+    codes, total = services.list_codes(
+        q=filters["q"], qr_type=filters["type"] or None, kind=filters["kind"] or None,
+        tag=filters["tag"] or None, status=filters["status"],
+        folder_id=filters["folder"] or None, batch=filters["batch"] or None,
+        sort=filters["sort"], page=page)
     pages = max(1, -(-total // services.PER_PAGE))
+    folders = services.list_folders()
+    # None when no plugin counts scans: no column then (never a made-up zero).
+    counts = services.scan_counts([code.id for code in codes])
+    # The query string of this view of the list (defaults left out), for sort and page links.
+    query = {name: value for name, value in filters.items()
+             if value and value != {"status": "active", "sort": "newest"}.get(name)}
     return render("qr/index.html", "qr/_list.html", codes=codes, total=total, page=page,
                   pages=pages, tags=services.workspace_tags(), types=payloads.TYPE_LABELS,
-                  filters={"q": args.get("q", ""), "type": qr_type or "", "kind": kind or "",
-                           "tag": args.get("tag", ""), "status": status},
+                  filters=filters, query=query, folders=folders,
+                  folder_sizes=services.folder_sizes(),
+                  folder=next((f for f in folders if f.id == filters["folder"]), None),
+                  counts=counts, scan_days=services.SCAN_DAYS,
+                  max_selection=services.MAX_SELECTION,
                   short_url=services.short_url, summary=payloads.summary,
                   image_urls=services.image_urls)
+
+
+def _back_to_list() -> str:
+    """Where an action on the list returns: the list as it was (a path under /qr only)."""
+    back = request.form.get("back", "")
+    if back.startswith("/qr") and not back.startswith("//"):
+        return back
+    return url_for("qr.index")
+
+
+@bp.post("/actions")
+@login_required
+def act_on_codes():
+    """The list's actions on the chosen codes (its checkboxes)."""
+    permissions.require("qr.edit")
+    action = request.form.get("action", "")
+    folder = request.form.get("folder_id", "")
+    try:
+        done = services.act_on_codes(
+            action, request.form.getlist("ids", type=int), tag=request.form.get("tag"),
+            folder_id=int(folder) if folder.isdigit() else None)
+    except ServiceError as error:
+        if error.status in (401, 403):
+            raise
+        problems = [m for ms in (error.fields or {}).values() for m in ms]
+        flash(" ".join([error.message, *problems]), "error")
+        return redirect(_back_to_list())
+    if done.get("job") is not None:
+        return redirect(url_for("qr.bulk_job", job_id=done["job"].id))
+    flash(_acted_message(action, done["count"]), "success" if done["count"] else "info")
+    return redirect(_back_to_list())
+
+
+def _acted_message(action: str, count: int) -> str:
+    if not count:
+        return "Nothing to change: the chosen codes were like that already."
+    codes = f"{count:,} code{'' if count == 1 else 's'}"
+    return {"tag": f"Tagged {codes}.", "untag": f"Took the tag off {codes}.",
+            "move": f"Moved {codes}.", "archive": f"Archived {codes}; their links no longer "
+            "redirect.", "restore": f"Restored {codes}."}.get(action, "Done.")
+
+
+@bp.post("/folders")
+@login_required
+def create_folder():
+    permissions.require("qr.edit")
+    try:
+        folder = services.create_folder(request.form.get("name", ""))
+    except ServiceError as error:
+        if error.status in (401, 403):
+            raise
+        flash(" ".join([error.message, *[m for ms in error.fields.values() for m in ms]]),
+              "error")
+        return redirect(_back_to_list())
+    flash(f"Folder “{folder.name}” created.", "success")
+    return redirect(url_for("qr.index", folder=folder.id))
+
+
+@bp.post("/folders/<int:folder_id>/rename")
+@login_required
+def rename_folder(folder_id: int):
+    permissions.require("qr.edit")
+    return act(lambda: services.rename_folder(folder_id, request.form.get("name", "")),
+               success=lambda folder: f"Renamed to “{folder.name}”.",
+               then=url_for("qr.index", folder=folder_id))
+
+
+@bp.post("/folders/<int:folder_id>/delete")
+@login_required
+def delete_folder(folder_id: int):
+    permissions.require("qr.edit")
+    return act(lambda: services.delete_folder(folder_id),
+               success=lambda held: f"Folder deleted; its {held} code(s) are in no folder now.",
+               then=url_for("qr.index"))
 
 
 # -- create and edit ----------------------------------------------------------------------------
@@ -444,7 +547,8 @@ def bulk():
             job, rows, skipped = bulk_codes.start_bulk(
                 form.file.data.read(), kind=form.kind.data, qr_type=form.type.data,
                 skip_invalid=form.skip_invalid.data,
-                design_template_id=form.design_template.data or None)
+                design_template_id=form.design_template.data or None,
+                filename=form.file.data.filename or "")
         except bulk_codes.BulkRowsInvalid as error:
             row_errors = error.row_errors
             form.form_errors.append(error.message)
@@ -464,5 +568,6 @@ def bulk():
 @login_required
 def bulk_job(job_id: str):
     permissions.require("qr.view")
-    return render("qr/bulk_job.html", job=get_job(job_id))
+    return render("qr/bulk_job.html", "qr/_job_progress.html", job=get_job(job_id),
+                  progress_url=url_for("qr.bulk_job", job_id=job_id))
 

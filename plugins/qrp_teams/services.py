@@ -489,8 +489,9 @@ def _actor_label(actor: dict) -> str:
 
 
 def record_event(event) -> None:
-    """The audit receiver: one entry per workspace event (runs in the event's workspace)."""
-    if event.workspace_id is None:
+    """The audit receiver: one entry per workspace event (runs in the event's workspace); a
+    batch of changes is one entry, its own event's."""
+    if event.workspace_id is None or events.in_batch(event):
         return
     actor = event.actor or {"type": "system"}
     db.session.add(AuditEntry(

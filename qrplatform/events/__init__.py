@@ -35,8 +35,20 @@ from qrplatform.events.envelope import (
     topic_for,
 )
 
-__all__ = ["SCHEMA_VERSION", "TOPIC_PREFIX", "Event", "current_actor", "emit_stream",
-           "make_event", "publish", "topic_for"]
+__all__ = ["BATCH", "SCHEMA_VERSION", "TOPIC_PREFIX", "Event", "current_actor", "emit_stream",
+           "in_batch", "make_event", "publish", "topic_for"]
+
+# One change made to many things at once (a bulk upload, an action on 300 selected codes) is
+# published as one event per thing, each with ``data[BATCH]`` set to the batch's id, plus one
+# event for the whole batch (with ``batch_id``, the same id). Logs meant for people (the audit
+# log) record the batch's event and leave its items out; machines (webhooks, analytics) still
+# get every item.
+BATCH = "batch"
+
+
+def in_batch(event: Event) -> bool:
+    """Whether the event is one item of a batch that has an event of its own."""
+    return bool((event.data or {}).get(BATCH))
 
 
 def publish(event_type: str, data: dict[str, Any], *, workspace_id: int | None = None,

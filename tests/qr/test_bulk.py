@@ -122,3 +122,27 @@ def test_a_thousand_rows_through_a_real_rq_worker(make_app, db, redis, redis_url
         stored = client.get(urlsplit(url).path)
         assert stored.status_code == 200 and stored.mimetype == MIME_TYPES[fmt], fmt
     assert next(e for e in manifest if e["name"] == "Code 99")["short_url"] == sample["short_url"]
+
+
+def test_a_bulk_upload_is_one_audit_entry_with_its_count_and_its_codes_are_listed(api, db):
+    from qrp_teams.models import AuditEntry
+    from qrplatform.events import outbox
+    from qrplatform.tenancy import tenant_scope
+
+    caller = api()
+    rows = [["name", "url"]] + [[f"Table {i}", f"https://example.com/t/{i}"] for i in range(3)]
+    response = upload(caller, csv_bytes(rows))
+    assert response.status_code == 202, response.json
+    job = caller.get(response.json["job_url"]).json
+    assert job["state"] == "finished", job
+    batch = job["result"]["batch"]
+    listed = caller.get(f"/api/v1/qr-codes?batch={batch}").json
+    assert listed["total"] == 3 and {c["batch"] for c in listed["items"]} == {batch}
+    assert caller.get("/api/v1/qr-codes?batch=another").json["total"] == 0
+    outbox.drain()
+    with tenant_scope(caller.workspace_id):
+        entries = list(db.session.scalars(select(AuditEntry).where(
+            AuditEntry.event_type.startswith("qr."))))
+    assert [e.event_type for e in entries] == ["qr.bulk_created"]
+    assert "3 codes from codes.csv" in entries[0].summary
+    assert entries[0].actor_type == "user" and entries[0].actor_user_id == caller.user_id

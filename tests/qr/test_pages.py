@@ -24,7 +24,7 @@ def test_create_edit_list_duplicate_archive_through_the_pages(client, create_use
     listing = client.get("/qr/?q=menu&tag=floor 1&kind=dynamic")
     assert "Menu" in listing.get_data(as_text=True)
     fragment = client.get("/qr/?q=nothing-like-this", headers={"HX-Request": "true"})
-    assert fragment.get_data(as_text=True).lstrip().startswith('<section id="qr-list">')
+    assert fragment.get_data(as_text=True).lstrip().startswith('<section id="qr-list"')
     assert "No QR codes match" in fragment.get_data(as_text=True)
 
     designs = client.get("/qr/designs").get_data(as_text=True)
