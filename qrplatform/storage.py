@@ -32,7 +32,10 @@ import hmac
 import json
 import mimetypes
 import os
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,6 +86,11 @@ class Storage(Protocol):
 
     def get(self, key: str) -> bytes:
         """The bytes under ``key``; KeyError when there are none."""
+
+    def local_copy(self, key: str) -> AbstractContextManager[Path]:
+        """A file on this machine holding the object under ``key``, for readers that stream
+        from a file (a decoder that never holds a 50-megapixel picture whole); removed after
+        the ``with`` block when it is a download. KeyError when there is none."""
 
     def size(self, key: str) -> int | None:
         """The size of the object under ``key`` without reading it; None when there is none."""
@@ -179,6 +187,13 @@ class LocalStorage:
             return self.path(key).read_bytes()
         except FileNotFoundError as exc:
             raise KeyError(key) from exc
+
+    @contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        path = self.path(key)
+        if not path.is_file():
+            raise KeyError(key)
+        yield path
 
     def headers(self, key: str) -> dict:
         """Content type, cache control and ETag recorded when the file was put."""
@@ -282,6 +297,15 @@ class S3Storage:
             return self.client.get_object(Bucket=self.bucket, Key=check_key(key))["Body"].read()
         except self.client.exceptions.NoSuchKey as exc:
             raise KeyError(key) from exc
+
+    @contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        if not self.exists(key):
+            raise KeyError(key)
+        with tempfile.TemporaryDirectory(prefix="qrp-") as folder:
+            path = Path(folder) / Path(key).name
+            self.client.download_file(self.bucket, check_key(key), str(path))  # streamed
+            yield path
 
     def exists(self, key: str) -> bool:
         return self._head(key) is not None

@@ -182,3 +182,26 @@ def test_local_presigned_put_takes_files_larger_than_the_default_body_cap(app, c
         upload = storage().presigned_put("uploads/3/big", "image/png", max_bytes=len(big))
     assert client.put(urlsplit(upload.url).path, data=big, headers=upload.headers
                       ).status_code == 200
+
+
+def _check_local_copy(store):
+    key = content_key(PNG, "png")
+    store.put(key, PNG, immutable=True)
+    with store.local_copy(key) as path:
+        assert path.read_bytes() == PNG
+    with pytest.raises(KeyError), store.local_copy("private/missing.png"):
+        pass
+    return path
+
+
+def test_s3_local_copy_downloads_the_object_and_removes_it_afterwards(make_s3_app, moto_server,
+                                                                      s3_bucket):
+    with make_s3_app().app_context():
+        path = _check_local_copy(storage())
+    assert not path.exists(), "the download is gone after the with block"
+
+
+def test_local_copy_of_the_embedded_folder_is_the_stored_file_itself(app):
+    with app.app_context():
+        path = _check_local_copy(storage())
+        assert path.exists() and path == storage().path(content_key(PNG, "png"))

@@ -129,7 +129,8 @@ def resolve(asset_id: int) -> AssetRef:
 def picture(asset_id: int, size: int = 1024) -> Image.Image:
     """The asset as an RGBA picture (first frame of a GIF, SVG drawn, first page of a PDF)."""
     asset = get_asset(asset_id)
-    return thumbnails.first_frame(storage().get(asset.key), asset.format, size)
+    with storage().local_copy(asset.key) as path:
+        return thumbnails.first_frame(path, asset.format, size)
 
 
 # -- quotas ---------------------------------------------------------------------------------------
@@ -473,14 +474,15 @@ def make_thumbnails(asset_id: int, key: str, progress=lambda done, total, messag
     db.session.rollback()  # no transaction held open while decoding
     made: dict[str, str] = {}
     progress(0, len(sizes), "Decoding")
-    for size, webp in thumbnails.make(storage().get(key), fmt, sizes):
-        thumb_key = content_key(webp, "webp", prefix="a/t", namespace=namespace)
-        storage().put(thumb_key, webp, content_type="image/webp", immutable=True)
-        made[str(size)] = thumb_key
-        asset = db.session.get(Asset, asset_id)
-        if asset is None or asset.key != key:
-            return made
-        asset.thumbnails = dict(made)
-        db.session.commit()
-        progress(len(made), len(sizes), f"{size} px")
+    with storage().local_copy(key) as path:
+        for size, webp in thumbnails.make(path, fmt, sizes):
+            thumb_key = content_key(webp, "webp", prefix="a/t", namespace=namespace)
+            storage().put(thumb_key, webp, content_type="image/webp", immutable=True)
+            made[str(size)] = thumb_key
+            asset = db.session.get(Asset, asset_id)
+            if asset is None or asset.key != key:
+                return made
+            asset.thumbnails = dict(made)
+            db.session.commit()
+            progress(len(made), len(sizes), f"{size} px")
     return made
