@@ -36,7 +36,7 @@ from qrplatform.config import load_settings, plugin_setting
 from qrplatform.events import bus, dispatch, stream
 from qrplatform.extensions import Migrations, csrf, db, login_manager
 from qrplatform.jobs import schedules
-from qrplatform.plugins import Highlight, Plugin, PluginError, load_plugins
+from qrplatform.plugins import Highlight, NavItem, Plugin, PluginError, load_plugins
 from qrplatform.registry import CORE, Registry
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +71,8 @@ CORE_DECLARATIONS = Plugin(
     # High-volume events: sent with emit_stream() to their own topic, never the outbox.
     streams={"gateway.rate_limited": "qrp.gateway"},
     permissions=[*permissions.CORE_PERMISSIONS, *webhooks.PERMISSIONS],
-    nav=webhooks.NAV,
+    nav=[*webhooks.NAV, NavItem("Get started", "account.onboarding_page", order=5,
+                                 menu="account", icon="rocket")],
     metrics=[gateway.RATE_LIMIT_HITS, stream.DRAINED_METRIC],
     product_events=product_analytics.CORE_PRODUCT_EVENTS,
     quotas={**gateway.CORE_QUOTAS, **webhooks.QUOTAS},

@@ -17,7 +17,7 @@ The page (``templates/onboarding/_checklist.html``, on the home page) and the AP
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import g, url_for
@@ -25,9 +25,12 @@ from sqlalchemy import select
 
 from qrplatform import permissions
 from qrplatform.auth.models import ApiToken, UserOnboarding
+from qrplatform.errors import NotFound, ServiceError
 from qrplatform.extensions import db
 from qrplatform.plugins import OnboardingStep
 from qrplatform.registry import registry
+
+JUST_DONE = timedelta(minutes=10)
 
 
 def _has_api_token(user) -> bool:
@@ -57,10 +60,16 @@ class StepState:
     done_at: datetime | None
     panel: str | None
     live: bool
+    manual: bool
+
+    @property
+    def just_done(self) -> bool:
+        """Done in the last few minutes: the page says so (a scan that just arrived)."""
+        return self.done_at is not None and _now() - self.done_at < JUST_DONE
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "title": self.title, "text": self.text, "url": self.url,
-                "done": self.done, "done_at": self.done_at}
+                "done": self.done, "done_at": self.done_at, "manual": self.manual}
 
 
 @dataclass
@@ -146,7 +155,7 @@ def checklist(user) -> Checklist:
             url=url_for(step.endpoint) if step.endpoint else None, action=step.action,
             done=done_at is not None,
             done_at=datetime.fromisoformat(done_at) if done_at else None,
-            panel=step.panel, live=step.live))
+            panel=step.panel, live=step.live, manual=step.done is None))
     if seen_now:
         row = _row_for_update(user)
         row.steps = {**seen_now, **(row.steps or {})}
@@ -168,6 +177,17 @@ def mark_done(key: str, user=None) -> None:
     if key not in (row.steps or {}):
         row.steps = {**(row.steps or {}), key: _now().isoformat()}
         db.session.commit()
+
+
+def mark_manual(key: str, user) -> None:
+    """The API's way to mark a step only its doer can witness; the others follow real data."""
+    step = next((s for s in registry().onboarding if s.key == key and _allowed(s)), None)
+    if step is None:
+        raise NotFound(f"No onboarding step {key!r}.")
+    if step.done is not None:
+        raise ServiceError(f"“{step.title}” is ticked off by itself when it happens; it cannot "
+                           "be marked.", field="key", status=422, code="validation_error")
+    mark_done(key, user)
 
 
 def dismiss(user) -> Checklist:

@@ -8,7 +8,15 @@ from flask.cli import AppGroup
 
 from qrp_analytics import api, ingest, jobs, models, retention, services, views
 from qrplatform import signals
-from qrplatform.plugins import Highlight, NavItem, Permission, Plugin, Quota, Schedule
+from qrplatform.plugins import (
+    Highlight,
+    NavItem,
+    OnboardingStep,
+    Permission,
+    Plugin,
+    Quota,
+    Schedule,
+)
 
 ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
 
@@ -74,4 +82,9 @@ plugin = Plugin(
            "home.cards": "analytics/_home_cards.html"},
     # Scan counts for other plugins' lists (the QR list's 7-day column and its sort).
     signal_receivers={signals.code_scan_counts: services.daily_human_scans},
+    onboarding=[OnboardingStep(
+        "analytics.first_scan", "Scan it with your phone",
+        "Point your phone's camera at a dynamic code: the scan shows up here the moment it "
+        "arrives.", permission="analytics.view", done=services.has_human_scan, order=30,
+        panel="analytics/_onboarding_scan.html", live=True)],
 )

@@ -608,6 +608,23 @@ def start_export(kind: str, p: Period) -> jobs.Job:
 
 # -- the home page's cards ----------------------------------------------------------------------
 
+def has_human_scan(_user=None) -> bool:
+    """For the onboarding checklist: a person scanned one of the workspace's codes."""
+    return db.session.scalar(select(WorkspaceHourly.hour).where(WorkspaceHourly.humans > 0)
+                             .limit(1)) is not None
+
+
+def onboarding_code():
+    """The dynamic code the checklist asks people to scan (the newest), or None."""
+    from qrp_qr import services as qr_services
+
+    code = qr_services.newest_code(kind="dynamic")
+    if code is None:
+        return None
+    return {"code": code, "short_url": qr_services.short_url(code),
+            "image_url": qr_services.image_urls(code)["png"]}
+
+
 def home_summary(top: int = 5) -> dict[str, Any]:
     """Today (hour by hour, against yesterday by the same hour) and the last 7 days (day by
     day, against the 7 before), people apart from bots, and the week's top codes."""

@@ -31,7 +31,8 @@ COLOURS = {"humans": "#1e88e5", "uniques": "#43a047", "bots": "#fb8c00",
 @bp.app_context_processor
 def home_context() -> dict:
     """For the home.cards slot (analytics/_home_cards.html): computed only where it renders."""
-    return {"analytics_home": services.home_summary}
+    return {"analytics_home": services.home_summary,
+            "analytics_onboarding_code": services.onboarding_code}
 
 
 COUNTER_LABELS = {"scans": "All scans", "humans": "Humans", "uniques": "Unique humans",

@@ -4,7 +4,16 @@ from pathlib import Path
 
 from qrp_qr import api, jobs, models, redirect, services, views
 from qrp_qr.cli import qr_cli
-from qrplatform.plugins import Highlight, Metric, NavItem, Permission, Plugin, ProductEvent, Quota
+from qrplatform.plugins import (
+    Highlight,
+    Metric,
+    NavItem,
+    OnboardingStep,
+    Permission,
+    Plugin,
+    ProductEvent,
+    Quota,
+)
 
 ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
 
@@ -16,7 +25,8 @@ def setup(app) -> None:
                                              + app.config["QR_SHORT_LINK_PATH"])
     redirect.init_app(app)
     # For the home.cards slot (qr/_home_codes.html): computed only where it renders.
-    app.context_processor(lambda: {"qr_recent_codes": services.recent_codes})
+    app.context_processor(lambda: {"qr_recent_codes": services.recent_codes,
+                                   "qr_newest_code": services.newest_code})
 
 
 def _created_properties(event) -> dict:
@@ -126,5 +136,16 @@ plugin = Plugin(
                                    summary=_scan_summary),
     },
     slots={"home.cards": "qr/_home_codes.html"},
+    onboarding=[
+        OnboardingStep("qr.first_code", "Create your first QR code",
+                       "A link, a Wi-Fi network, a contact card: it is checked with a real "
+                       "scanner before it is saved.", endpoint="qr.new", action="Create a code",
+                       done=services.has_codes, permission="qr.edit", order=10),
+        # A download leaves no row behind: qr.download marks it (onboarding.mark_done).
+        OnboardingStep("qr.download", "Download it",
+                       "PNG for screens and documents, SVG or PDF for print.",
+                       endpoint="qr.index", action="Your codes", permission="qr.view",
+                       order=20, panel="qr/_onboarding_download.html", live=True),
+    ],
     setup=setup,
 )

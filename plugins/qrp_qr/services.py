@@ -719,6 +719,17 @@ def image_urls(code: QRCode) -> dict[str, str]:
             for fmt in render.FORMATS}
 
 
+def has_codes(_user=None) -> bool:
+    """For the onboarding checklist: the workspace made a code (archived ones count)."""
+    return db.session.scalar(select(QRCode.id).limit(1)) is not None
+
+
+def newest_code(kind: str | None = None) -> QRCode | None:
+    """The workspace's newest live code (of this kind), for the onboarding checklist."""
+    codes, _total = list_codes(kind=kind, per_page=1)
+    return codes[0] if codes else None
+
+
 def recent_codes(limit: int = 5) -> list[dict[str, Any]]:
     """The workspace's newest live codes with their picture, for the home page's card."""
     codes, _total = list_codes(per_page=limit)

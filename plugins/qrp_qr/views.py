@@ -24,7 +24,7 @@ from qrp_qr import payloads, services
 from qrp_qr.forms import BulkForm, LogoForm, QRCodeForm, TemplateForm
 from qrp_qr.models import KINDS, TYPES
 from qrp_qr.render import FORMATS, MIME_TYPES
-from qrplatform import permissions, urls
+from qrplatform import onboarding, permissions, urls
 from qrplatform.errors import ServiceError
 from qrplatform.inputs import UPLOAD_OVERHEAD, max_body, page_number
 from qrplatform.jobs.api import get_job
@@ -471,6 +471,7 @@ def download(code_id: int):
         flash(error.message + " " + " ".join(m for ms in error.fields.values() for m in ms),
               "error")
         return redirect(url_for("qr.detail", code_id=code.id))
+    onboarding.mark_done("qr.download")
     name = payloads.summary("text", {"text": code.name})[:40] or "qr-code"
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)
     return Response(data, mimetype=MIME_TYPES[fmt], headers={

@@ -4,7 +4,15 @@ from pathlib import Path
 
 from qrp_teams import api, models, receivers, services, views
 from qrplatform import signals
-from qrplatform.plugins import Highlight, NavItem, Permission, Plugin, Quota, RateLimit
+from qrplatform.plugins import (
+    Highlight,
+    NavItem,
+    OnboardingStep,
+    Permission,
+    Plugin,
+    Quota,
+    RateLimit,
+)
 
 
 def setup(app) -> None:
@@ -80,5 +88,10 @@ plugin = Plugin(
         signals.api_token_requested: receivers.check_token_request,
     },
     slots={"home.cards": "teams/_home_activity.html"},
+    onboarding=[OnboardingStep("teams.invite", "Invite a teammate",
+                               "Codes and numbers are better shared: give someone a role.",
+                               endpoint="teams.members", action="Invite someone",
+                               done=services.has_invited_someone, permission="teams.manage",
+                               order=40)],
     setup=setup,
 )

@@ -542,6 +542,13 @@ def search_audit(criteria: AuditFilter, page: int = 1,
     return list(items), total
 
 
+def has_invited_someone(_user=None) -> bool:
+    """For the onboarding checklist: someone besides the first member joined or was invited."""
+    members = db.session.scalar(select(func.count()).select_from(
+        _memberships_query().subquery())) or 0
+    return members > 1 or db.session.scalar(select(Invitation.id).limit(1)) is not None
+
+
 def recent_activity(limit: int = 6) -> list[AuditEntry]:
     """The newest entries of the audit log, for the home page's activity card."""
     return search_audit(AuditFilter(), per_page=limit)[0]

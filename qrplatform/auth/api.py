@@ -2,11 +2,12 @@
 
 from flask import g
 
-from qrplatform import permissions, signals
+from qrplatform import onboarding, permissions, signals
 from qrplatform.api import api_blueprint, public
 from qrplatform.auth import services
 from qrplatform.auth.schemas import (
     MeSchema,
+    OnboardingSchema,
     PasswordChangeSchema,
     ProfileUpdateSchema,
     SignupResultSchema,
@@ -114,6 +115,40 @@ def change_password(data):
     included, stops working. You get an e-mail saying so."""
     services.change_password(g.user, data["current_password"], data["new_password"],
                              revoke_tokens=data["revoke_tokens"])
+
+
+@blp.get("/me/onboarding")
+@blp.response(200, OnboardingSchema)
+def get_onboarding():
+    """Your getting-started checklist in the token's workspace: each step, done or not (from
+    real data where there is some), and whether you dismissed it."""
+    return onboarding.checklist(g.user).as_dict()
+
+
+@blp.post("/me/onboarding/dismiss")
+@permissions.full_token_required
+@blp.response(200, OnboardingSchema)
+def dismiss_onboarding():
+    """Put the checklist away (the home page stops showing it); needs a full-access token."""
+    return onboarding.dismiss(g.user).as_dict()
+
+
+@blp.post("/me/onboarding/restore")
+@permissions.full_token_required
+@blp.response(200, OnboardingSchema)
+def restore_onboarding():
+    """Show the checklist on the home page again; needs a full-access token."""
+    return onboarding.restore(g.user).as_dict()
+
+
+@blp.post("/me/onboarding/steps/<string:key>/done")
+@permissions.full_token_required
+@blp.response(200, OnboardingSchema)
+def mark_onboarding_step(key):
+    """Mark a step that only its doer can witness (``manual``: a code downloaded in the mobile
+    app). Steps that follow real data cannot be marked: 422 says what completes them."""
+    onboarding.mark_manual(key, g.user)
+    return onboarding.checklist(g.user).as_dict()
 
 
 @blp.patch("/workspace")

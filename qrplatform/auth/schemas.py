@@ -101,3 +101,28 @@ class MeSchema(Schema):
     workspace = fields.Nested(WorkspaceSchema, metadata={"description": "the token's workspace"})
     workspaces = fields.List(fields.Nested(WorkspaceSchema))
     permissions = fields.List(fields.String())
+
+
+class OnboardingStepSchema(Schema):
+    key = fields.String(dump_only=True, metadata={"description": "the step's name, e.g. "
+                                                  "qr.first_code"})
+    title = fields.String(dump_only=True)
+    text = fields.String(dump_only=True)
+    url = fields.String(dump_only=True, allow_none=True,
+                        metadata={"description": "the page where it is done"})
+    done = fields.Boolean(dump_only=True)
+    done_at = fields.DateTime(dump_only=True, allow_none=True)
+    manual = fields.Boolean(dump_only=True, metadata={
+        "description": "done only when marked (POST .../steps/{key}/done), e.g. a download "
+                       "made outside the web app; other steps follow real data"})
+
+
+class OnboardingSchema(Schema):
+    steps = fields.List(fields.Nested(OnboardingStepSchema))
+    done = fields.Integer(dump_only=True, metadata={"description": "steps done"})
+    total = fields.Integer(dump_only=True)
+    complete = fields.Boolean(dump_only=True)
+    dismissed = fields.Boolean(dump_only=True)
+    dismissed_at = fields.DateTime(dump_only=True, allow_none=True)
+    visible = fields.Boolean(dump_only=True, metadata={
+        "description": "shown on the home page: something left to do, and not dismissed"})

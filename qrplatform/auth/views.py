@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, g, redirect, request, session, url_for
 from flask_login import login_required, logout_user
 
-from qrplatform import permissions
+from qrplatform import onboarding, permissions
 from qrplatform.auth import services, sessions
 from qrplatform.auth.forms import (
     ChangePasswordForm,
@@ -22,7 +22,7 @@ from qrplatform.auth.forms import (
     WorkspaceSettingsForm,
 )
 from qrplatform.errors import ServiceError
-from qrplatform.web import form_error, render, submit
+from qrplatform.web import act, form_error, render, submit
 
 bp = Blueprint("account", __name__)
 
@@ -46,7 +46,33 @@ def index():
 @bp.get("/dashboard")
 @login_required
 def dashboard():
-    return render("dashboard.html")
+    found = onboarding.checklist(g.user)
+    return render("dashboard.html", checklist=found if found.visible else None,
+                  checklist_hidden=found.dismissed and not found.complete)
+
+
+@bp.get("/onboarding")
+@login_required
+def onboarding_page():
+    """The checklist on its own page; for htmx, the list alone (it polls itself while the
+    next step waits for a scan or a download)."""
+    return render("onboarding/page.html", "onboarding/_checklist.html",
+                  checklist=onboarding.checklist(g.user))
+
+
+@bp.post("/onboarding/dismiss")
+@login_required
+def dismiss_onboarding():
+    return act(lambda: onboarding.dismiss(g.user), then=url_for("account.dashboard"),
+               success="The checklist is put away. Find it again under “Get started” in "
+                       "your account menu.")
+
+
+@bp.post("/onboarding/restore")
+@login_required
+def restore_onboarding():
+    return act(lambda: onboarding.restore(g.user), then=url_for("account.dashboard"),
+               success="The checklist is back on your home page.")
 
 
 @bp.route("/signup", methods=["GET", "POST"])

@@ -86,3 +86,73 @@ def test_home_cards(app, browser, live_server, api, create_user, width):
     _fits(page)
     _shot(page, f"home-{width}")
     context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_sign_up_then_the_checklist_follows_along_live(app, browser, live_server, width):
+    import requests
+
+    from .makers import IPHONE
+
+    context = browser.new_context(base_url=live_server, viewport=WIDTHS[width],
+                                  is_mobile=width == "phone", accept_downloads=True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("/")
+    page.get_by_role("button", name="Create your free account").click()
+    page.get_by_label("Name").fill("Nia Newcomer")
+    page.get_by_label("E-mail").fill(f"nia-{width}@example.com")
+    page.get_by_label("Password").fill("a long enough password")
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url("**/dashboard")
+    checklist = page.locator("#onboarding")
+    assert "0 of 5 done" in checklist.inner_text()
+    assert checklist.locator(".check-item.is-next").get_attribute("data-step") == "qr.first_code"
+    _fits(page)
+    _shot(page, f"onboarding-start-{width}")
+
+    # Create the first code from the checklist.
+    checklist.get_by_role("link", name="Create a code").click()
+    page.wait_for_url("**/qr/new")
+    page.locator("#name").fill("Table card")
+    page.locator("#content-url-url").fill("https://example.com/menu")
+    page.get_by_role("button", name="Create QR code").click()
+    page.wait_for_url("**/qr/*")
+    page.goto("/dashboard")
+    assert "1 of 5 done" in checklist.inner_text()
+    step = checklist.locator("[data-step='qr.first_code']")
+    assert "is-done" in step.get_attribute("class")
+
+    # Download it: the list notices by itself (it polls while the next step happens elsewhere).
+    page.evaluate("window.stillTheSamePage = 1")
+    with page.expect_download() as download:
+        checklist.get_by_role("button", name="PNG").click()
+    assert download.value.suggested_filename.endswith(".png")
+    scan_step = page.locator("#onboarding .check-item.is-next[data-step='analytics.first_scan']")
+    scan_step.wait_for(timeout=10000)
+    assert "Waiting for your first scan" in scan_step.inner_text()
+    _shot(page, f"onboarding-waiting-{width}")
+
+    # A phone scans the code: the step ticks itself off without a reload.
+    short_url = scan_step.get_by_role("link").first.get_attribute("href")
+    short_code = short_url.rstrip("/").rsplit("/", 1)[1]
+    response = requests.get(f"{live_server}/r/{short_code}", allow_redirects=False,
+                            headers={"User-Agent": IPHONE})
+    assert response.status_code == 302
+    assert app.extensions["qrp.stream"].flush() == 1
+    page.locator("#onboarding [data-step='analytics.first_scan'].is-done").wait_for(
+        timeout=10000)
+    assert "Done just now." in checklist.inner_text()
+    assert "3 of 5 done" in checklist.inner_text()
+    assert page.evaluate("window.stillTheSamePage") == 1
+    _fits(page)
+    _shot(page, f"onboarding-scanned-{width}")
+
+    # Put it away.
+    checklist.get_by_role("button", name="Dismiss").click()
+    page.wait_for_url("**/dashboard")
+    assert page.locator("#onboarding").count() == 0
+    assert "put away" in page.locator(".flash").first.inner_text()
+    assert not errors
+    context.close()
