@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from qrplatform import permissions
 from qrplatform.auth.models import ApiToken, UserOnboarding
-from qrplatform.errors import NotFound, ServiceError
+from qrplatform.errors import ServiceError
 from qrplatform.extensions import db
 from qrplatform.plugins import OnboardingStep
 from qrplatform.registry import registry
@@ -183,10 +183,11 @@ def mark_manual(key: str, user) -> None:
     """The API's way to mark a step only its doer can witness; the others follow real data."""
     step = next((s for s in registry().onboarding if s.key == key and _allowed(s)), None)
     if step is None:
-        raise NotFound(f"No onboarding step {key!r}.")
+        raise ServiceError(f"No onboarding step {key!r} here.", field="step", status=422,
+                           code="validation_error")
     if step.done is not None:
         raise ServiceError(f"“{step.title}” is ticked off by itself when it happens; it cannot "
-                           "be marked.", field="key", status=422, code="validation_error")
+                           "be marked.", field="step", status=422, code="validation_error")
     mark_done(key, user)
 
 

@@ -7,6 +7,7 @@ from qrplatform.api import api_blueprint, public
 from qrplatform.auth import services
 from qrplatform.auth.schemas import (
     MeSchema,
+    OnboardingMarkSchema,
     OnboardingSchema,
     PasswordChangeSchema,
     ProfileUpdateSchema,
@@ -141,13 +142,14 @@ def restore_onboarding():
     return onboarding.restore(g.user).as_dict()
 
 
-@blp.post("/me/onboarding/steps/<string:key>/done")
+@blp.post("/me/onboarding/done")
 @permissions.full_token_required
+@blp.arguments(OnboardingMarkSchema)
 @blp.response(200, OnboardingSchema)
-def mark_onboarding_step(key):
+def mark_onboarding_step(data):
     """Mark a step that only its doer can witness (``manual``: a code downloaded in the mobile
-    app). Steps that follow real data cannot be marked: 422 says what completes them."""
-    onboarding.mark_manual(key, g.user)
+    app). Steps that follow real data cannot be marked: 422 says so."""
+    onboarding.mark_manual(data["step"], g.user)
     return onboarding.checklist(g.user).as_dict()
 
 

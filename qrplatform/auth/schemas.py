@@ -113,7 +113,7 @@ class OnboardingStepSchema(Schema):
     done = fields.Boolean(dump_only=True)
     done_at = fields.DateTime(dump_only=True, allow_none=True)
     manual = fields.Boolean(dump_only=True, metadata={
-        "description": "done only when marked (POST .../steps/{key}/done), e.g. a download "
+        "description": "done only when marked (POST /api/v1/me/onboarding/done), e.g. a download "
                        "made outside the web app; other steps follow real data"})
 
 
@@ -126,3 +126,9 @@ class OnboardingSchema(Schema):
     dismissed_at = fields.DateTime(dump_only=True, allow_none=True)
     visible = fields.Boolean(dump_only=True, metadata={
         "description": "shown on the home page: something left to do, and not dismissed"})
+
+
+class OnboardingMarkSchema(Schema):
+    step = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                         metadata={"description": "the key of a manual step", "example":
+                                   "qr.download"})

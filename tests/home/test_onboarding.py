@@ -111,13 +111,16 @@ def test_the_api_dismisses_restores_and_marks_what_only_the_app_can_witness(newc
     download = next(s for s in caller.get("/api/v1/me/onboarding").json["steps"]
                     if s["key"] == "qr.download")
     assert download["manual"] and not download["done"]
-    marked = caller.post("/api/v1/me/onboarding/steps/qr.download/done")
+    marked = caller.post("/api/v1/me/onboarding/done", json={"step": "qr.download"})
     assert marked.status_code == 200
     assert {s["key"]: s["done"] for s in marked.json["steps"]}["qr.download"]
-    refused = caller.post("/api/v1/me/onboarding/steps/qr.first_code/done")
+    refused = caller.post("/api/v1/me/onboarding/done", json={"step": "qr.first_code"})
     assert refused.status_code == 422
     assert "cannot be marked" in refused.json["error"]["message"]
-    assert caller.post("/api/v1/me/onboarding/steps/nope.never/done").status_code == 404
+    unknown = caller.post("/api/v1/me/onboarding/done", json={"step": "nope.never"})
+    assert unknown.status_code == 422 and unknown.json["error"]["fields"]["step"]
+    assert caller.post("/api/v1/me/onboarding/done", json={"step": "x" * 101}).status_code \
+        == 422
 
 
 def test_a_read_only_token_reads_but_does_not_dismiss(app, create_user):
@@ -146,4 +149,4 @@ def test_the_checklist_is_in_the_openapi_document(client):
     paths = client.get("/api/openapi.json").json["paths"]
     assert {"/api/v1/me/onboarding", "/api/v1/me/onboarding/dismiss",
             "/api/v1/me/onboarding/restore",
-            "/api/v1/me/onboarding/steps/{key}/done"} <= set(paths)
+            "/api/v1/me/onboarding/done"} <= set(paths)

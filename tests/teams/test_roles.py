@@ -28,6 +28,9 @@ SELF_SERVICE = {
     ("post", "/api/v1/teams/invitations/accept"): "the caller joins another workspace by link",
     ("patch", "/api/v1/me"): "the caller renames themselves",
     ("post", "/api/v1/me/password"): "the caller changes their own password",
+    ("post", "/api/v1/me/onboarding/dismiss"): "the caller puts their own checklist away",
+    ("post", "/api/v1/me/onboarding/restore"): "the caller shows their own checklist again",
+    ("post", "/api/v1/me/onboarding/done"): "the caller ticks off a step of their own",
 }
 # POSTs that change nothing (their input is too large for a query string): viewers may.
 READ_ONLY = {
