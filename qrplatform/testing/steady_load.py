@@ -3,9 +3,10 @@
     python -m qrplatform.testing.steady_load PORT PATH [PATH ...]
 
 One client thread per PATH, each sending GET requests one after the other on a new connection,
-until a line (or end of file) arrives on stdin; then one JSON list on stdout, one
-``[path, status, started, waited]`` per request (``started`` on this process's
-``time.perf_counter()``, ``waited`` in seconds).
+until a line (or end of file) arrives on stdin; then one JSON object on stdout: ``requests``,
+one ``[path, status, started, waited]`` per request (``started`` on this process's
+``time.perf_counter()``, ``waited`` in seconds; status 0: no answer, the connection failed),
+and ``errors``, how many times each connection error was seen.
 
 A process of its own, small and with the garbage collector off, so that what a test measures is
 the server: clients running inside the test process share its interpreter with everything the
@@ -21,11 +22,12 @@ import json
 import sys
 import threading
 import time
+from collections import Counter
 
 HEADERS = {"User-Agent": "Mozilla/5.0 (iPhone)"}
 
 
-def timed_get(port: int, path: str) -> tuple[int, float, float]:
+def timed_get(port: int, path: str, errors: Counter) -> tuple[int, float, float]:
     started = time.perf_counter()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -33,8 +35,11 @@ def timed_get(port: int, path: str) -> tuple[int, float, float]:
         response = connection.getresponse()
         response.read()
         return response.status, started, time.perf_counter() - started
-    except OSError:
-        return 0, started, time.perf_counter() - started
+    except (OSError, http.client.HTTPException) as exc:
+        errors[f"{type(exc).__name__}: {exc}"] += 1
+        waited = time.perf_counter() - started
+        time.sleep(0.01)  # a client of a server that is not there does not spin
+        return 0, started, waited
     finally:
         connection.close()
 
@@ -44,10 +49,11 @@ def main(argv: list[str]) -> None:
     port, paths = int(argv[0]), argv[1:]
     stop = threading.Event()
     results: list[list] = []  # list.append is atomic: no lock needed
+    errors: Counter = Counter()
 
     def client(path: str) -> None:
         while not stop.is_set():
-            results.append([path, *timed_get(port, path)])
+            results.append([path, *timed_get(port, path, errors)])
 
     threads = [threading.Thread(target=client, args=(path,), daemon=True) for path in paths]
     for thread in threads:
@@ -56,7 +62,7 @@ def main(argv: list[str]) -> None:
     stop.set()
     for thread in threads:
         thread.join(35)
-    json.dump(results, sys.stdout)
+    json.dump({"requests": results, "errors": errors}, sys.stdout)
 
 
 if __name__ == "__main__":
