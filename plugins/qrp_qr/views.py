@@ -451,9 +451,25 @@ def detail(code_id: int):
     code = services.get_code(code_id)
     return render("qr/detail.html", code=code, short_url=services.short_url(code),
                   image_urls=services.image_urls(code), formats=FORMATS,
+                  scans=_scans_summary(code),
+                  folder=services.get_folder(code.folder_id) if code.folder_id else None,
                   locked=None if code.archived else services.editing_locked(code),
                   summary=payloads.summary(code.type, code.content),
                   type_label=payloads.TYPE_LABELS[code.type])
+
+
+SUMMARY_DAYS = 30
+
+
+def _scans_summary(code) -> dict | None:
+    """Today, the last 7 days (and the 7 before), the last 30 with their series; None when no
+    plugin counts scans."""
+    counts = services.scan_counts([code.id], days=SUMMARY_DAYS)
+    if counts is None:
+        return None
+    series = counts.get(code.id, [0] * SUMMARY_DAYS)
+    return {"today": series[-1], "week": sum(series[-7:]), "previous_week": sum(series[-14:-7]),
+            "total": sum(series), "series": series, "days": SUMMARY_DAYS}
 
 
 @bp.get("/<int:code_id>/download")

@@ -35,3 +35,17 @@
   document.addEventListener("DOMContentLoaded", refresh);
   document.addEventListener("htmx:afterSwap", refresh);
 })();
+
+// A code's page: "Share with an app…" where the browser can (phones), through the system sheet.
+(function () {
+  document.addEventListener("DOMContentLoaded", () => {
+    if (!navigator.share) return;
+    document.querySelectorAll("[data-share-url]").forEach((button) => {
+      button.hidden = false;
+      button.addEventListener("click", () => {
+        navigator.share({ title: button.dataset.shareTitle, url: button.dataset.shareUrl })
+          .catch(() => {});  // dismissed: nothing to say
+      });
+    });
+  });
+})();
