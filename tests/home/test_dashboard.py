@@ -80,3 +80,24 @@ def test_with_no_plugin_the_home_lists_nothing_it_cannot_do(make_app, db, create
                                  "csrf_token": token})
     html = visitor.get("/dashboard").get_data(as_text=True)
     assert "home-scans" not in html and "home-codes" not in html
+
+
+def test_quick_create_turns_a_link_into_a_dynamic_code(client, api, create_user, login):
+    user = create_user()
+    caller = api(user)
+    login(user)
+    html = client.get("/dashboard").get_data(as_text=True)
+    form = html[html.index('class="quick-create-form"'):]
+    form = form[:form.index("</form>")]
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+    fields.update({"content-url-url": "https://example.com/table-7", "name": "Table 7"})
+    response = client.post("/qr/new", data=fields)
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    code = caller.get("/api/v1/qr-codes").json["items"][0]
+    assert (code["name"], code["kind"], code["destination"]) == (
+        "Table 7", "dynamic", "https://example.com/table-7")
+    assert response.headers["Location"].endswith(f"/qr/{code['id']}")
+    # A link that is not one opens the editor with the message beside the field.
+    fields["content-url-url"] = "not a link"
+    refused = client.post("/qr/new", data=fields)
+    assert refused.status_code == 422 and "not a link" in refused.get_data(as_text=True)
