@@ -7,7 +7,8 @@ do it. A step is done when its ``done`` function says so from real data (the wor
 QR code, a scan arrived), or when its plugin called ``mark_done(key)`` (a download, which
 leaves no row behind). A step seen done once is written down per person
 (``UserOnboarding``), so progress never goes backwards: archiving the first code does not
-undo "create your first code".
+undo "create your first code". Progress is the person's: a step reads the workspace in scope,
+but once seen done it stays done in all of the person's workspaces (they know how).
 
 The page (``templates/onboarding/_checklist.html``, on the home page) and the API
 (``GET /api/v1/me/onboarding``, ``POST .../dismiss`` and ``.../restore``) read the same

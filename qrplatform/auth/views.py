@@ -47,8 +47,7 @@ def index():
 @login_required
 def dashboard():
     found = onboarding.checklist(g.user)
-    return render("dashboard.html", checklist=found if found.visible else None,
-                  checklist_hidden=found.dismissed and not found.complete)
+    return render("dashboard.html", checklist=found if found.visible else None)
 
 
 @bp.get("/onboarding")

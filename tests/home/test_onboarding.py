@@ -150,3 +150,21 @@ def test_the_checklist_is_in_the_openapi_document(client):
     assert {"/api/v1/me/onboarding", "/api/v1/me/onboarding/dismiss",
             "/api/v1/me/onboarding/restore",
             "/api/v1/me/onboarding/done"} <= set(paths)
+
+
+def test_progress_is_the_persons_and_reads_only_the_workspace_in_scope(api, create_user, db):
+    """What a step reads is the workspace in scope (scoped queries); what was seen done is the
+    person's: someone who made a code in one workspace knows how in all of theirs."""
+    from qrplatform.auth.models import Membership
+
+    user = create_user()
+    own = api(user)
+    other_owner = api(create_user())
+    db.session.add(Membership(user_id=user.id, workspace_id=other_owner.workspace_id,
+                              role="editor"))
+    db.session.commit()
+    make_code(other_owner, name="Not yours")
+    assert not _done(own)["qr.first_code"]  # another workspace's code is not read here
+    in_other = api(user, other_owner.workspace_id)
+    assert _done(in_other)["qr.first_code"]
+    assert _done(own)["qr.first_code"]  # seen done once: the person's progress
