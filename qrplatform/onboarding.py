@@ -23,6 +23,7 @@ from typing import Any
 
 from flask import g, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from qrplatform import permissions
 from qrplatform.auth.models import ApiToken, UserOnboarding
@@ -123,10 +124,18 @@ def _row(user, *, lock: bool = False) -> UserOnboarding | None:
 
 
 def _row_for_update(user) -> UserOnboarding:
+    """The person's row, locked; made first if missing. Two requests making it at once (the
+    polling list and a download): the second one's insert fails under its savepoint and it
+    takes the first one's row."""
     row = _row(user, lock=True)
-    if row is None:
-        row = UserOnboarding(user_id=user.id, steps={})
-        db.session.add(row)
+    if row is not None:
+        return row
+    try:
+        with db.session.begin_nested():
+            row = UserOnboarding(user_id=user.id, steps={})
+            db.session.add(row)
+    except IntegrityError:
+        row = _row(user, lock=True)
     return row
 
 

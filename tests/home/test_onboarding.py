@@ -168,3 +168,41 @@ def test_progress_is_the_persons_and_reads_only_the_workspace_in_scope(api, crea
     in_other = api(user, other_owner.workspace_id)
     assert _done(in_other)["qr.first_code"]
     assert _done(own)["qr.first_code"]  # seen done once: the person's progress
+
+
+def test_two_requests_making_the_row_at_once_both_succeed(app, create_user):
+    """The polling list and a download can be the first to write a person's progress at the
+    same moment: neither fails."""
+    import threading
+
+    from qrplatform import onboarding
+    from qrplatform.extensions import db
+
+    user_id = create_user().id
+    barrier, errors = threading.Barrier(2), []
+
+    def write(key):
+        with app.test_request_context():
+            from qrplatform.auth.models import User
+
+            user = db.session.get(User, user_id)
+            barrier.wait()
+            try:
+                onboarding.mark_done(key, user)
+            except Exception as error:  # noqa: BLE001 - reported below
+                errors.append(repr(error))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=write, args=(key,))
+               for key in ("qr.download", "tokens.first")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with app.test_request_context():
+        from qrplatform.auth.models import UserOnboarding
+
+        steps = db.session.get(UserOnboarding, user_id).steps
+    assert set(steps) == {"qr.download", "tokens.first"}
