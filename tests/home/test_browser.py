@@ -132,6 +132,7 @@ def test_sign_up_then_the_checklist_follows_along_live(app, browser, live_server
     scan_step = page.locator("#onboarding .check-item.is-next[data-step='analytics.first_scan']")
     scan_step.wait_for(timeout=10000)
     assert "Waiting for your first scan" in scan_step.inner_text()
+    _fits(page)
     _shot(page, f"onboarding-waiting-{width}")
 
     # A phone scans the code: the step ticks itself off without a reload.
