@@ -17,7 +17,7 @@ The page (``templates/onboarding/_checklist.html``, on the home page) and the AP
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,6 +78,8 @@ class StepState:
 class Checklist:
     steps: list[StepState]
     dismissed_at: datetime | None
+    # Steps this very reading found done (a scan arrived since the last one).
+    newly_done: list[str] = field(default_factory=list)
 
     @property
     def done_count(self) -> int:
@@ -170,7 +172,7 @@ def checklist(user) -> Checklist:
         row = _row_for_update(user)
         row.steps = {**seen_now, **(row.steps or {})}
         db.session.commit()
-    return Checklist(states, row.dismissed_at if row else None)
+    return Checklist(states, row.dismissed_at if row else None, list(seen_now))
 
 
 def mark_done(key: str, user=None) -> None:

@@ -55,8 +55,12 @@ def dashboard():
 def onboarding_page():
     """The checklist on its own page; for htmx, the list alone (it polls itself while the
     next step waits for a scan or a download)."""
-    return render("onboarding/page.html", "onboarding/_checklist.html",
-                  checklist=onboarding.checklist(g.user))
+    found = onboarding.checklist(g.user)
+    response = render("onboarding/page.html", "onboarding/_checklist.html", checklist=found)
+    if found.newly_done:
+        # Something happened elsewhere (a scan): the home page's cards fetch themselves again.
+        response.headers["HX-Trigger"] = "onboarding-progress"
+    return response
 
 
 @bp.post("/onboarding/dismiss")

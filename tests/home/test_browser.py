@@ -147,6 +147,9 @@ def test_sign_up_then_the_checklist_follows_along_live(app, browser, live_server
     assert "Done just now." in checklist.inner_text()
     assert "3 of 5 done" in checklist.inner_text()
     assert page.evaluate("window.stillTheSamePage") == 1
+    # The home's cards follow: the scan is counted and the code is on top.
+    page.locator("#home-scans .stat-value", has_text="1").first.wait_for(timeout=10000)
+    assert page.locator("#home-top-codes li").first.inner_text().startswith("Table card")
     _fits(page)
     _shot(page, f"onboarding-scanned-{width}")
 

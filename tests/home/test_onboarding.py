@@ -83,8 +83,12 @@ def test_the_scan_step_polls_while_it_waits_and_stops_when_the_scan_arrives(
     assert code["short_url"] in fragment
     scan(client, code)
     app.extensions["qrp.stream"].flush()
-    fragment = client.get("/onboarding", headers={"HX-Request": "true"}).get_data(as_text=True)
+    response = client.get("/onboarding", headers={"HX-Request": "true"})
+    assert response.headers["HX-Trigger"] == "onboarding-progress"  # the cards refresh
+    fragment = response.get_data(as_text=True)
     assert "hx-trigger" not in fragment and "Waiting" not in fragment
+    again = client.get("/onboarding", headers={"HX-Request": "true"})
+    assert "HX-Trigger" not in again.headers  # only once
     assert 'data-step="analytics.first_scan"' in fragment and "Done just now." in fragment
 
 
