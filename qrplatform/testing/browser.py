@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -24,10 +26,29 @@ def browser():
         browser.close()
 
 
+@contextmanager
+def served(app) -> Iterator[str]:
+    """``app`` on a free loopback port; yields its base URL, which is also the app's public
+    base URL meanwhile (as in a deployment): the pages' images come from their own origin, as
+    the CSP wants."""
+    backend = app.extensions["qrp.storage"]
+    public, files = app.config["PUBLIC_BASE_URL"], getattr(backend, "base_url", None)
+    with thread_server(app) as base_url:
+        app.config["PUBLIC_BASE_URL"] = base_url
+        if hasattr(backend, "root"):  # the embedded folder, served by the app at /files
+            backend.base_url = f"{base_url}/files"
+        try:
+            yield base_url
+        finally:
+            app.config["PUBLIC_BASE_URL"] = public
+            if files is not None:
+                backend.base_url = files
+
+
 @pytest.fixture
 def live_server(app, db):
-    """The test app served on a free loopback port; yields its base URL."""
-    with thread_server(app) as base_url:
+    """The test app served on a free loopback port (``served``); yields its base URL."""
+    with served(app) as base_url:
         yield base_url
 
 

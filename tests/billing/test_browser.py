@@ -14,8 +14,8 @@ from qrp_billing.models import BillingAccount
 from qrplatform.extensions import db as database
 from qrplatform.tenancy import tenant_scope
 from qrplatform.testing.a11y import axe_violations
+from qrplatform.testing.browser import served
 from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD
-from qrplatform.testing.servers import thread_server
 from tests.billing.conftest import make_codes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -29,7 +29,7 @@ def shots(tmp_path):
 
 @pytest.fixture
 def tab(browser, shop):
-    with thread_server(shop.app) as base_url:
+    with served(shop.app) as base_url:
         context = browser.new_context(base_url=base_url)
         page = context.new_page()
         problems: list[str] = []

@@ -21,19 +21,7 @@ WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "he
 
 
 @pytest.fixture
-def images_on_the_live_server(app, live_server, monkeypatch):
-    """Image URLs on the test server's own origin (the app's base URL is http://localhost),
-    so the CSP lets the pages show them."""
-    from qrplatform.storage import storage
-
-    with app.app_context():
-        backend = storage()
-    if hasattr(backend, "root"):
-        monkeypatch.setattr(backend, "base_url", f"{live_server}/files")
-
-
-@pytest.fixture
-def owner(api, create_user, images_on_the_live_server):
+def owner(api, create_user, live_server):
     user = create_user(email="lin@example.com", name="Lin List")
     return user, api(user)
 
