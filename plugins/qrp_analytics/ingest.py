@@ -152,10 +152,23 @@ def _row(event: Event, occurred_at: datetime, rules: classify.WorkspaceRules) ->
         "language": values["language"] or classify.UNKNOWN,
         "outcome": outcome,
     }
+    route = _route(data)
+    if route is not None:
+        values["_labels"]["route"] = route
     if classification != HUMAN:
         values["_labels"]["reason"] = f"{classification}: {reason or classification}"[:255]
     visitor = data.get("visitor_hash")
     return ScanRow(values, str(visitor)[:32] if visitor else None)
+
+
+def _route(data: dict) -> str | None:
+    """What sent a smart link's scan where (the qr plugin names the rule or variant; "routed"
+    marks a code that has either, so its default destination is counted too)."""
+    if data.get("rule"):
+        return f"rule {str(data['rule'])[:16]}"
+    if data.get("variant"):
+        return f"variant {str(data['variant'])[:16]}"
+    return "default" if data.get("routed") else None
 
 
 # -- storing --------------------------------------------------------------------------------------

@@ -40,8 +40,10 @@ from qrplatform.sqltypes import UTCDateTime
 from qrplatform.tenancy import TenantMixin
 
 CLASSIFICATIONS = ("human", "bot", "preview", "head")
-# Breakdown dimensions kept per day; "reason" holds "<classification>: <reason>" of non-humans.
-DIMENSIONS = ("country", "device", "os", "browser", "referrer", "language", "reason", "outcome")
+# Breakdown dimensions kept per day; "reason" holds "<classification>: <reason>" of non-humans;
+# "route" what sent a smart link's scan where: "rule <id>", "variant <id>" or "default".
+DIMENSIONS = ("country", "device", "os", "browser", "referrer", "language", "reason", "outcome",
+              "route")
 ALERT_KINDS = ("spike", "drop", "bot_burst")
 CHANNELS = ("email", "sms")
 

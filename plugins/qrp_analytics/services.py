@@ -50,6 +50,7 @@ DIMENSION_LABELS = {
     "country": "Countries", "device": "Devices", "os": "Operating systems",
     "browser": "Browsers", "referrer": "Referrers", "language": "Languages",
     "reason": "Bots, previews and HEAD requests by reason", "outcome": "Outcomes",
+    "route": "Redirect rules and A/B variants",
 }
 COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -132,7 +132,7 @@ def page_context(insights: dict[str, Any]) -> dict[str, Any]:
         "insights": insights,
         "counter_labels": COUNTER_LABELS,
         "dimension_labels": services.DIMENSION_LABELS,
-        "dimensions": [d for d in DIMENSIONS if d not in ("reason", "outcome")],
+        "dimensions": [d for d in DIMENSIONS if d not in ("reason", "outcome", "route")],
         "change": services.change,
         "series_chart": series_chart(insights),
         "bots_chart": bots_chart(insights),

@@ -149,6 +149,8 @@ def record_scan(app: Flask, entry: dict[str, Any], *, method: str, user_agent: s
         "rule": rule,
         "variant": variant,
     }
+    if "rules" in entry and outcome == "redirected":
+        data["routed"] = True  # the code has rules or variants (analytics counts its default)
     events.emit_stream("qr.scanned", data, workspace_id=entry["workspace_id"],
                        actor={"type": "anonymous"}, app=app)
 

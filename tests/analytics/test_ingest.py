@@ -143,3 +143,32 @@ def test_the_postgresql_and_the_embedded_sqlite_paths_count_alike(app, make_app,
     assert on_postgresql["analytics_code_daily"], "nothing was counted"
     for table, rows in on_postgresql.items():
         assert rows == on_sqlite[table], table
+
+
+def test_scans_are_broken_down_by_the_rule_or_variant_that_routed_them(client, api, stream,
+                                                                      create_user, login):
+    user = create_user()
+    owner = api(user)
+    code = make_code(owner, rules=[
+        {"id": "apple", "when": {"os": ["ios"]}, "destination": "https://example.com/ios"}],
+        variants=[{"id": "a", "destination": "https://example.com/a", "weight": 1},
+                  {"id": "b", "destination": "https://example.com/b", "weight": 1}])
+    plain = make_code(owner, name="Plain")
+    for i in range(3):
+        scan(client, code, ip=f"198.51.100.{i}")
+    for i in range(40):
+        scan(client, code, agent=ANDROID, ip=f"192.0.2.{i}")
+    scan(client, plain)
+    assert stream.flush() == 44
+    body = owner.get(f"/api/v1/qr-codes/{code['id']}/analytics?range=7d").json
+    routes = {r["value"]: r["humans"] for r in body["breakdowns"]["route"]}
+    assert routes["rule apple"] == 3
+    assert routes["variant a"] + routes["variant b"] == 40 and routes["variant a"] > 5
+    assert "default" not in routes
+    plain_body = owner.get(f"/api/v1/qr-codes/{plain['id']}/analytics?range=7d").json
+    assert plain_body["breakdowns"]["route"] == []
+    login(user)
+    page = client.get(f"/analytics/codes/{code['id']}").get_data(as_text=True)
+    assert "Redirect rules and A/B variants" in page and "rule apple" in page
+    assert "Redirect rules and A/B variants" not in client.get(
+        f"/analytics/codes/{plain['id']}").get_data(as_text=True)
