@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -65,14 +66,17 @@ def app_environment(database_url: str, **extra: str) -> dict[str, str]:
 def gunicorn(database_url: str, *, workers: int = 2, env: dict | None = None,
              args: tuple[str, ...] = (), app: str = "wsgi:app", stdout=subprocess.DEVNULL):
     """Run the production server from gunicorn.conf.py on a free loopback port (``stdout``:
-    where its log lines go, a file to read them)."""
+    where its log lines go, a file to read them). Its error log goes to a file, never to a
+    pipe nobody reads (a full pipe would stop the master): ``server_errors(process)`` reads it."""
     port = free_port()
+    errors = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app,
          "--bind", f"127.0.0.1:{port}", "--workers", str(workers), *args],
         cwd=PROJECT_ROOT, env={**app_environment(database_url), **(env or {})},
-        stdout=stdout, stderr=subprocess.PIPE,
+        stdout=stdout, stderr=errors,
     )
+    process.error_log = errors.name
     try:
         wait_for_port(port, process=process)
         yield port, process
@@ -82,6 +86,13 @@ def gunicorn(database_url: str, *, workers: int = 2, env: dict | None = None,
             process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
+        errors.close()
+
+
+def server_errors(process: subprocess.Popen, tail: int = 3000) -> str:
+    """The end of a ``gunicorn()`` server's error log."""
+    with open(process.error_log, errors="replace") as log:
+        return log.read()[-tail:]
 
 
 NGINX_MAIN = """

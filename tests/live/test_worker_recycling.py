@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import func, select
 
 from qrplatform import PROJECT_ROOT
-from qrplatform.testing.servers import gunicorn
+from qrplatform.testing.servers import gunicorn, server_errors
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +65,7 @@ def recycle_under_load(database_url, tmp_path, paths, *, processes: int, env=Non
     folder.mkdir()
     env = {"GUNICORN_MAX_REQUESTS": str(MAX_REQUESTS), "PROMETHEUS_MULTIPROC_DIR": str(folder),
            **(env or {})}
-    with gunicorn(database_url, workers=2, env=env, app=app) as (port, _process):
+    with gunicorn(database_url, workers=2, env=env, app=app) as (port, process):
         wait_until_served(port, paths)
         load = subprocess.Popen(
             [sys.executable, "-m", "qrplatform.testing.steady_load", str(port), *paths],
@@ -76,7 +76,9 @@ def recycle_under_load(database_url, tmp_path, paths, *, processes: int, env=Non
                 time.sleep(0.1)
         finally:
             output, _ = load.communicate(b"stop\n", timeout=60)
-    load = json.loads(output)
+        load = json.loads(output)
+        if len(worker_pids(folder)) < processes:  # say what the server said
+            load["errors"]["server log"] = server_errors(process)
     return len(worker_pids(folder)), load["requests"], load["errors"]
 
 
