@@ -3,7 +3,7 @@
 # command) and `nginx` (nginx/qrplatform.conf with the static files baked in).
 # Built by deploy/docker-compose.yml; see docs/deploy.md.
 
-# -- htmx, Pico CSS, Chart.js, Lucide icons, Inter: pinned in package.json, copied by `make assets`
+# -- htmx, Pico CSS, Chart.js, SortableJS, Lucide icons, Inter: pinned in package.json, copied by `make assets`
 FROM node:20-bookworm AS assets
 WORKDIR /src
 COPY Makefile package.json package-lock.json ./
@@ -26,6 +26,13 @@ COPY migrations ./migrations
 COPY templates ./templates
 COPY wsgi.py gunicorn.conf.py ./
 COPY --from=assets /src/qrplatform/static/vendor ./qrplatform/static/vendor
+# Bytecode made once, at build: the app runs as qrp, who cannot write it next to the sources
+# (and PYTHONDONTWRITEBYTECODE says not to), so without this every process (each gunicorn
+# master, worker, job worker, consumer, command) would compile the app's modules again on start.
+# The app's own modules and migrations, then everything installed (pip compiles what it
+# installs, but not every file a package ships); the same timestamps as the files, so valid.
+RUN python -m compileall -q -j 0 qrplatform plugins migrations wsgi.py \
+    && python -m compileall -q -j 0 "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 RUN mkdir -p instance && chown qrp:qrp instance
 USER qrp
 ENV GUNICORN_BIND=0.0.0.0:8000

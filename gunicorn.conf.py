@@ -73,6 +73,16 @@ def on_starting(server):
         os.remove(stale)
 
 
+def when_ready(server):
+    """The master has built the app and forks no worker before this returns: what every worker
+    would otherwise set up on its first request is set up once here (see before_fork)."""
+    preloaded = sys.modules.get("wsgi")
+    if preloaded is not None:
+        from qrplatform.app import before_fork
+
+        before_fork(preloaded.app)
+
+
 def pre_fork(server, worker):
     """Objects the master made (the whole preloaded app) are moved out of the garbage
     collector's sight: a worker's collections, the last one at its exit included, then never

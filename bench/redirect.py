@@ -34,6 +34,13 @@ same server, on a workspace's verified custom domain: ``Host: go.bench-qrp.com``
 (``<setup>+domain``); BENCH_DOMAIN=0 leaves it out. Its target: within 10 % of the same setup
 on the platform's host (req/s >= 0.9x, p99 <= 1.1x).
 
+Redirect rules (issue 18): each setup is measured a third time, in the same rounds and on the
+same server, on BENCH_CODES codes that each have 10 rules of which only the last matches the
+bench's scans (country, language, OS, device, browser, query parameter... then ``os: ios``),
+so every scan evaluates every rule on the fast path (``<setup>+rules``); BENCH_RULES=0 leaves it
+out. Its target: within 10 % of the same setup's codes without rules (req/s >= 0.9x,
+p99 <= 1.1x).
+
 Targets (issue 12): ours >= 1.0x the bare app's requests/s, p99 <= 1.2x the bare app's p99,
 scans recorded = scans sent. wrk shares the 2 CPUs with the servers, the broker, the consumer
 and PostgreSQL: the ratios, not the absolute figures, are what compares across runs.
@@ -65,6 +72,22 @@ DURATION = os.environ.get("BENCH_DURATION", "10s")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SETUPS = os.environ.get("BENCH_SETUPS", "kafka,embedded").split(",")
 DOMAIN = os.environ.get("BENCH_DOMAIN", "1") != "0"
+RULES = os.environ.get("BENCH_RULES", "1") != "0"
+# Nine rules the bench's iPhone scans (en-GB, no country, no query) never match, then one
+# they do: every scan evaluates all ten.
+TEN_RULES = [
+    {"when": {"country": ["DE", "AT", "CH"]}, "destination": "https://example.de/"},
+    {"when": {"language": ["fr"]}, "destination": "https://example.fr/"},
+    {"when": {"os": ["android"]}, "destination": "https://example.com/android"},
+    {"when": {"device": ["desktop"]}, "destination": "https://example.com/desktop"},
+    {"when": {"browser": ["firefox"]}, "destination": "https://example.com/firefox"},
+    {"when": {"query": [{"name": "src", "value": "flyer"}]},
+     "destination": "https://example.com/flyer"},
+    {"when": {"country": ["FR"], "language": ["fr"]}, "destination": "https://example.fr/fr"},
+    {"when": {"os": ["windows", "macos"]}, "destination": "https://example.com/computer"},
+    {"when": {"country": ["US"], "device": ["tablet"]}, "destination": "https://example.com/us"},
+    {"when": {"os": ["ios"]}, "destination": "https://example.com/ios/{i}"},
+]
 CUSTOM_HOST = "go.bench-qrp.com"
 UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
       "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
@@ -117,6 +140,17 @@ SEED = textwrap.dedent('''
         short_code = response.json["short_url"].rsplit("/", 1)[1]
         targets[short_code] = response.json["destination"]
     print("TARGETS " + json.dumps(targets))
+    rule_targets = {}
+    for i in range(int(sys.argv[1]) if sys.argv[3] else 0):
+        rules = [{**rule, "destination": rule["destination"].replace("{i}", str(i))}
+                 for rule in json.loads(sys.argv[3])]
+        response = client.post("/api/v1/qr-codes", headers={"Authorization": "Bearer " + plain},
+                               json={"kind": "dynamic", "type": "url", "name": f"Rules {i}",
+                                     "content": {"url": f"https://example.com/default/{i}"},
+                                     "rules": rules})
+        assert response.status_code == 201, response.json
+        rule_targets[response.json["short_code"]] = rules[-1]["destination"]
+    print("RULE_TARGETS " + json.dumps(rule_targets))
 ''')
 
 # Counts every request wrk generates (sent), across its threads, printed when it is done.
@@ -249,9 +283,12 @@ def main() -> None:
     print(f"load average before: {load_average()}; work folder {workdir}")
     with Stack("redirect", workdir, kafka="kafka" in SETUPS) as stack:
         stack.migrate()
-        seeded = stack.python(SEED, str(CODES), CUSTOM_HOST if DOMAIN else "")
+        seeded = stack.python(SEED, str(CODES), CUSTOM_HOST if DOMAIN else "",
+                              json.dumps(TEN_RULES) if RULES else "")
         targets = json.loads(next(line for line in seeded.splitlines()
                                   if line.startswith("TARGETS "))[8:])
+        rule_targets = json.loads(next(line for line in seeded.splitlines()
+                                       if line.startswith("RULE_TARGETS "))[13:])
         (workdir / "targets.json").write_text(json.dumps(targets))
         (workdir / "bare_app.py").write_text(BARE_APP)
         codes = list(targets)
@@ -263,6 +300,11 @@ def main() -> None:
         domain_lua.write_text(WRK_SCRIPT % {"paths": ",".join(f'"/{c}"' for c in codes),
                                             "ua": UA,
                                             "host": f'wrk.headers["Host"] = "{CUSTOM_HOST}"'})
+
+        rule_codes = list(rule_targets)
+        rules_lua = workdir / "rules.lua"
+        rules_lua.write_text(WRK_SCRIPT % {"paths": ",".join(f'"/r/{c}"' for c in rule_codes),
+                                           "ua": UA, "host": ""})
 
         gunicorn = str(VENV_BIN / "gunicorn")
         servers = {"bare": Server("bare", stack, [gunicorn, "-c", "/dev/null", "--workers",
@@ -286,10 +328,15 @@ def main() -> None:
             runs[setup] = (servers[setup], lua)
             if DOMAIN:
                 runs[f"{setup}+domain"] = (servers[setup], domain_lua)
+            if RULES:
+                runs[f"{setup}+rules"] = (servers[setup], rules_lua)
         try:
             for server, script in runs.values():
-                check_redirect(server.port, codes[0], targets[codes[0]],
-                               CUSTOM_HOST if script is domain_lua else None)
+                if script is rules_lua:
+                    check_redirect(server.port, rule_codes[0], rule_targets[rule_codes[0]])
+                else:
+                    check_redirect(server.port, codes[0], targets[codes[0]],
+                                   CUSTOM_HOST if script is domain_lua else None)
                 run_wrk(server.port, script, "3s")  # warm up: caches filled, consumer joined
             if not wait_until(lambda: stored_scans(stack.database_url) >= 3, 60):
                 raise SystemExit("the warm-up scans were never recorded")
@@ -356,6 +403,17 @@ def report(results: dict[str, list[dict]]) -> None:
         print("\ncustom domain vs the platform's host, same server, same rounds")
         for name in domains:
             setup = name.removesuffix("+domain")
+            rps = median(name, "rps") / median(setup, "rps")
+            p99 = median(name, "p99") / median(setup, "p99")
+            ok = rps >= 0.9 and p99 <= 1.1
+            print(f"{name:<18} req/s {rps:.3f}x  p99 {p99:.3f}x  "
+                  f"[{'OK' if ok else 'BELOW TARGET'}: req/s >= 0.90x, p99 <= 1.10x]")
+    with_rules = [name for name in results if name.endswith("+rules")]
+    if with_rules:
+        print("\n10 rules, the last one matching, vs codes without rules, same server, "
+              "same rounds")
+        for name in with_rules:
+            setup = name.removesuffix("+rules")
             rps = median(name, "rps") / median(setup, "rps")
             p99 = median(name, "p99") / median(setup, "p99")
             ok = rps >= 0.9 and p99 <= 1.1

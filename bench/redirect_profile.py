@@ -84,7 +84,7 @@ def main() -> None:
     print(f"load average before: {load_average()}; setup {SETUP}; work folder {workdir}")
     with Stack("redirect", workdir, kafka=SETUP == "kafka") as stack:
         stack.migrate()
-        seeded = stack.python(SEED, str(CODES), "")
+        seeded = stack.python(SEED, str(CODES), "", "")
         targets = json.loads(next(line for line in seeded.splitlines()
                                   if line.startswith("TARGETS "))[8:])
         codes = list(targets)

@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import configure_mappers
 
 from qrplatform import (
     api,
@@ -16,6 +18,7 @@ from qrplatform import (
     errors,
     gateway,
     health,
+    hosts,
     inputs,
     jobs,
     metrics,
@@ -29,6 +32,7 @@ from qrplatform import (
     storage,
     telemetry,
     ui,
+    useragents,
     web,
     webhooks,
 )
@@ -91,6 +95,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(load_settings(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    hosts.settle_public_base_url(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     # Observability first, so that it sees everything set up after it (docs/deploy.md).
@@ -121,6 +126,24 @@ def create_app(test_config: dict | None = None) -> Flask:
                                    metrics.endpoint_middleware])
     signals.app_created.send(app)
     return app
+
+
+def before_fork(app: Flask) -> None:
+    """In the process that built ``app``, before workers are forked from it (gunicorn's
+    preload_app): do once what each worker would otherwise do on its first request, which a
+    recycled worker's first callers wait for (a quarter of a second, more on a busy machine):
+    the ORM's mapper configuration, the database dialect's first-connection setup and the
+    user-agent patterns. The connection is closed again; workers open their own."""
+    configure_mappers()
+    with app.app_context():
+        for engine in db.engines.values():
+            try:
+                with engine.connect():
+                    pass
+            except SQLAlchemyError as exc:  # workers will say so on their first request
+                app.logger.warning("database not reachable before forking workers: %s", exc)
+            engine.dispose()
+    useragents.warm_up()
 
 
 def after_fork(app: Flask) -> None:
@@ -207,6 +230,7 @@ def wire_plugins(app: Flask, smorest, plugins: list[Plugin]) -> None:
         except Exception as exc:
             raise PluginError(f"plugin {plugin.name!r} could not be wired: {exc!r}") from exc
         signals.plugin_wired.send(plugin, app=app)
+    found.gather_contributions()
     found.nav.sort(key=lambda item: (item.order, item.label))
 
 

@@ -139,7 +139,8 @@ def load_settings(instance_path: str) -> dict:
             env.get("DATABASE_URL") or f"sqlite:///{instance / 'qrplatform.db'}"
         ),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
-        PUBLIC_BASE_URL=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        # Unset: the address each request reached (the embedded setup; hosts.public_base_url).
+        PUBLIC_BASE_URL=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         S3_REGION=env.get("S3_REGION") or "us-east-1",
         # Unset: every installed plugin; empty: none (safe mode, the bare core).
         QRP_PLUGINS=None if env.get("QRP_PLUGINS") is None else _env_list(env["QRP_PLUGINS"])

@@ -21,7 +21,7 @@ from flask import Flask, current_app, render_template
 from sqlalchemy import Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qrplatform import jobs
+from qrplatform import hosts, jobs
 from qrplatform.extensions import db
 from qrplatform.sqltypes import UTCDateTime
 from qrplatform.tenancy import TenantMixin
@@ -160,7 +160,7 @@ def _backends(app: Flask) -> dict:
 def send_email(to: str, template: str, *, subject: str, workspace_id: int | None = None,
                **context) -> Notification:
     """Render and queue an e-mail; delivered by a job after the caller's commit."""
-    context.setdefault("public_base_url", current_app.config["PUBLIC_BASE_URL"])
+    context.setdefault("public_base_url", hosts.public_base_url())
     message = Notification(
         id=str(uuid.uuid4()),
         channel="email",

@@ -193,6 +193,18 @@ class OnboardingStep:
     live: bool = False
 
 
+@dataclass(frozen=True)
+class ExtensionPoint:
+    """A place where other plugins add things to this plugin (microsites' block types): each
+    contribution must be an instance of ``item_type`` with a ``name`` no one else declared;
+    ``check(item, owner)`` may refuse one more precisely (raise ValueError saying why). Items
+    reach the offering plugin through ``registry().contributions[point]``."""
+
+    item_type: type
+    description: str = ""
+    check: Callable[[Any, str], None] | None = None
+
+
 @dataclass
 class Plugin:
     """What a plugin declares. Only ``name`` is required."""
@@ -252,6 +264,11 @@ class Plugin:
     highlights: Sequence[Highlight] = ()
     # Steps of the new member's checklist on the home page (qrplatform.onboarding).
     onboarding: Sequence[OnboardingStep] = ()
+    # Extension points this plugin offers other plugins: "<name>.<point>" -> ExtensionPoint.
+    extension_points: Mapping[str, ExtensionPoint] = field(default_factory=dict)
+    # What this plugin adds to other plugins' extension points (its own too): point -> items.
+    # Contributions to a point no enabled plugin offers are left unused.
+    contributions: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     # Called once with the app after the core wired everything above, for app-local wiring
     # (before_request hooks, blueprints mounted at a configured path).
     setup: Callable | None = None
@@ -309,6 +326,7 @@ def _declared_names(plugin: Plugin) -> list[tuple[str, list[str], str]]:
         ("quota", list(plugin.quotas), "."),
         ("product event", list(plugin.product_events), "."),
         ("onboarding step", [step.key for step in plugin.onboarding], "."),
+        ("extension point", list(plugin.extension_points), "."),
     ]
 
 

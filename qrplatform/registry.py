@@ -22,6 +22,7 @@ from typing import NamedTuple
 from flask import Flask, current_app
 
 from qrplatform.plugins import (
+    ExtensionPoint,
     Highlight,
     Metric,
     NavItem,
@@ -75,6 +76,10 @@ class Registry:
     # What the public pages may promise, and the new member's checklist (both sorted by order).
     highlights: list[Highlight] = field(default_factory=list)
     onboarding: list[OnboardingStep] = field(default_factory=list)
+    # Extension point -> its declaration; and what plugins contributed to each, in plugin order.
+    extension_points: dict[str, ExtensionPoint] = field(default_factory=dict)
+    contributions: dict[str, list] = field(default_factory=dict)
+    _contributors: list[tuple[str, str, object]] = field(default_factory=list)
     # (kind, name) -> who declared it, for refusing a second declarer by name.
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -111,6 +116,8 @@ class Registry:
         for step in plugin.onboarding:
             self.claim("onboarding step", step.key, owner)
         self.onboarding = sorted([*self.onboarding, *plugin.onboarding], key=lambda s: s.order)
+        for point, items in plugin.contributions.items():
+            self._contributors.extend((point, owner, item) for item in items)
 
     def _declare_mappings(self, owner: str, plugin: Plugin) -> None:
         for name, description in plugin.events.items():
@@ -128,6 +135,39 @@ class Registry:
             self.product_events[name] = mapping
         for name in plugin.settings:
             self.claim("setting", name, owner)
+        for name, point in plugin.extension_points.items():
+            if not isinstance(point, ExtensionPoint):
+                raise PluginError(f"{_who(owner)}: extension point {name!r} is a "
+                                  f"{type(point).__name__}, not a qrplatform.plugins."
+                                  "ExtensionPoint")
+            self.claim("extension point", name, owner)
+            self.extension_points[name] = point
+
+    def gather_contributions(self) -> None:
+        """Once every plugin is declared: hand each offered extension point its contributions,
+        checked (type, a name no one else took, the point's own check); a bad one stops
+        startup naming its plugin. The offering plugin's own items come first."""
+        def offered_by_owner(contribution) -> bool:
+            point_name, owner, _item = contribution
+            return self.owners.get(("extension point", point_name)) == owner
+
+        ordered = sorted(self._contributors, key=lambda c: not offered_by_owner(c))
+        for point_name, owner, item in ordered:
+            point = self.extension_points.get(point_name)
+            if point is None:
+                continue  # offered by a plugin that is not enabled here
+            if not isinstance(item, point.item_type):
+                raise PluginError(f"{_who(owner)} contributes a {type(item).__name__} to "
+                                  f"{point_name!r}, which takes {point.item_type.__name__}")
+            name = getattr(item, "name", None)
+            if name is not None:
+                self.claim(f"{point_name} item", str(name), owner)
+            if point.check is not None:
+                try:
+                    point.check(item, _who(owner))
+                except ValueError as exc:
+                    raise PluginError(f"{_who(owner)}: {exc}") from exc
+            self.contributions.setdefault(point_name, []).append(item)
 
     def add_job(self, name: str, func: Callable, owner: str) -> None:
         self.claim("job", name, owner)

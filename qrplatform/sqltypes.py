@@ -41,19 +41,33 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-class utc_date(FunctionElement):
-    """The UTC calendar day of a ``UTCDateTime`` column, in SQL: ``GROUP BY utc_date(hour)``
-    sums hours into days in the database, whatever the session's time zone."""
+class local_date(FunctionElement):
+    """The calendar day of a ``UTCDateTime`` column in a time zone (an IANA name), in SQL:
+    ``GROUP BY local_date(hour, "Pacific/Auckland")``. PostgreSQL knows every zone; SQLite only
+    UTC (``supports`` says whether a dialect can; otherwise sum the rows in Python)."""
 
     type = Date()
     inherit_cache = True
 
+    def __init__(self, column, time_zone: str):
+        from sqlalchemy import literal_column
 
-@compiles(utc_date, "postgresql")
-def _utc_date_postgresql(element, compiler, **kw) -> str:
-    return f"CAST(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC' AS DATE)"
+        # A literal, not a bound parameter: the SELECT and its GROUP BY must be one expression.
+        quoted = "'" + time_zone.replace("'", "''") + "'"
+        super().__init__(column, literal_column(quoted))
+
+    @staticmethod
+    def supports(dialect, time_zone: str) -> bool:
+        return dialect.name == "postgresql" or time_zone == "UTC"
 
 
-@compiles(utc_date, "sqlite")
-def _utc_date_sqlite(element, compiler, **kw) -> str:
-    return f"date({compiler.process(element.clauses, **kw)})"
+@compiles(local_date, "postgresql")
+def _local_date_postgresql(element, compiler, **kw) -> str:
+    column, zone = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(({column}) AT TIME ZONE {zone} AS DATE)"
+
+
+@compiles(local_date, "sqlite")
+def _local_date_sqlite(element, compiler, **kw) -> str:
+    column = compiler.process(element.clauses.clauses[0], **kw)
+    return f"date({column})"

@@ -45,6 +45,7 @@ from urllib.parse import quote
 from flask import Blueprint, Flask, abort, current_app, redirect, request, send_file
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from qrplatform import hosts
 from qrplatform.inputs import max_body
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -157,9 +158,10 @@ class LocalStorage:
 
     name = "local folder"
 
-    def __init__(self, root: str, base_url: str):
+    def __init__(self, root: str, base_url: str | None):
         self.root = Path(root)
-        self.base_url = base_url.rstrip("/")
+        # None: the app's own /files under the address the request reached (hosts).
+        self.base_url = base_url.rstrip("/") if base_url else None
 
     def path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -215,7 +217,7 @@ class LocalStorage:
                                         "max": max_bytes, "ttl": expires_in})
         return PresignedUpload(
             # The app's own route, not the CDN (which serves files but takes no uploads).
-            url=f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/files/uploads/{token}",
+            url=f"{hosts.public_base_url()}/files/uploads/{token}",
             expires_at=datetime.now(UTC) + timedelta(seconds=expires_in),
             headers={"Content-Type": content_type})
 
@@ -224,7 +226,7 @@ class LocalStorage:
         self._meta_path(key).unlink(missing_ok=True)
 
     def url(self, key: str) -> str:
-        return _public_url(self.base_url, key)
+        return _public_url(self.base_url or f"{hosts.public_base_url()}/files", key)
 
     def check(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -435,7 +437,12 @@ def backend_settings(app: Flask) -> dict:
 def make_backend(config) -> Storage:
     if config.get("S3_BUCKET"):
         return S3Storage(config)
-    base = config.get("CDN_BASE_URL") or config["PUBLIC_BASE_URL"] + "/files"
+    if config.get("CDN_BASE_URL"):
+        base = config["CDN_BASE_URL"]
+    elif config.get("PUBLIC_BASE_URL_FROM_REQUEST"):
+        base = None  # built when asked, from the request (qrplatform.hosts)
+    else:
+        base = config["PUBLIC_BASE_URL"] + "/files"
     return LocalStorage(config["QRP_STORAGE_DIR"], base)
 
 

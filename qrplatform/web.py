@@ -18,7 +18,7 @@ from flask import (
 )
 from markupsafe import Markup
 
-from qrplatform import permissions
+from qrplatform import hosts, permissions
 from qrplatform.errors import ServiceError
 from qrplatform.plugins import NavItem
 from qrplatform.registry import registry
@@ -37,13 +37,24 @@ def render(template: str, fragment: str | None = None, status: int = 200, **cont
     return response
 
 
+def go_to(url: str):
+    """Leave for another page: a redirect, or for htmx (which would follow a redirect and swap
+    the page it finds) an ``HX-Redirect`` header, so the browser loads it whole."""
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        response.vary.add("HX-Request")
+        return response
+    return redirect(url)
+
+
 def public_url(endpoint: str, **values) -> str:
     """An absolute link under PUBLIC_BASE_URL, in a request or outside one (a job's e-mail)."""
     if has_request_context():
         path = url_for(endpoint, **values)
     else:
         path = current_app.url_map.bind("localhost").build(endpoint, values)
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+    return hosts.public_base_url() + path
 
 
 def form_error(form, error) -> None:

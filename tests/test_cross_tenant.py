@@ -12,6 +12,7 @@ from qrplatform import jobs
 from qrplatform.extensions import db as database
 from qrplatform.tenancy import tenant_scope
 from tests.domains.makers import DOMAINS_MAKERS, make_domain
+from tests.microsites.makers import MICROSITES_MAKERS, make_microsite, make_theme_preset
 from tests.teams.makers import TEAMS_MAKERS
 from tests.webhooks.makers import WEBHOOKS_MAKERS, make_webhook
 
@@ -89,11 +90,13 @@ MAKERS = {
 MAKERS.update(TEAMS_MAKERS)
 MAKERS.update(DOMAINS_MAKERS)
 MAKERS.update(WEBHOOKS_MAKERS)
+MAKERS.update(MICROSITES_MAKERS)
 
 # Collections whose listing must never show another workspace's items ("owner's" names).
 COLLECTIONS = ["/api/v1/tokens", "/api/v1/qr-codes", "/api/v1/qr-design-templates",
                "/api/v1/qr-folders",
-               "/api/v1/assets", "/api/v1/qr-codes/export", "/api/v1/webhooks"]
+               "/api/v1/assets", "/api/v1/qr-codes/export", "/api/v1/webhooks",
+               "/api/v1/microsites", "/api/v1/microsites/theme-presets"]
 
 
 class Owner:
@@ -159,6 +162,8 @@ def test_listings_show_only_your_workspace(owner_and_intruder):
     make_qr_folder(owner)
     make_asset(owner)
     make_webhook(owner)
+    make_microsite(owner)
+    make_theme_preset(owner)
     for path in COLLECTIONS:
         assert intruder.get(path).status_code == 200
         assert "owner's" not in intruder.get(path).get_data(as_text=True)

@@ -1,11 +1,12 @@
-"""Every page of every plugin in Chromium at 1280x800 and 390x844: axe-core finds no serious or
-critical violation, nothing scrolls sideways on a phone, and a screenshot of each page lands in
-tests/screenshots-out/ (or $QRP_SCREENSHOTS) for people to look at.
+"""Every page of every plugin in Chromium at 1280x800 and 390x844, and in dark mode at 1280x800:
+axe-core finds no serious or critical violation (contrast included), every image loads (code
+thumbnails, logos), nothing scrolls sideways on a phone, and a screenshot of each page lands in
+tests/screenshots-out/{desktop,phone,dark}/ (or $QRP_SCREENSHOTS) for people to look at.
 
-One browser, one logged-in session per width: the pages are found by following links from the
-home page, plus the ones no link reaches (tokens in e-mails, short links). Every HTML page the
-app registers must be visited, so a new plugin's pages join the gate by themselves (or this
-test names what it could not reach).
+One test per look (laptop, phone, dark laptop), so the test workers share them: the pages are
+found by following links from the home page, plus the ones no link reaches (tokens in e-mails,
+short links). Every HTML page the app registers must be visited, so a new plugin's pages join
+the gate by themselves (or this test names what it could not reach).
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from qrplatform.auth.models import Membership
 from qrplatform.events import Event, outbox
 from qrplatform.tenancy import unscoped
 from qrplatform.testing.a11y import axe_violations
-from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD, set_plan
+from qrplatform.testing.browser import log_in
+from qrplatform.testing.pytest_plugin import set_plan
 from tests.domains.makers import make_domain
+from tests.microsites.makers import make_published_microsite
 from tests.webhooks.makers import make_logged_delivery
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -44,11 +47,18 @@ MAX_PAGES = 70
 NOT_PAGES = {"static", "files.serve_file", "health.healthz", "health.readyz",
              "api-docs.openapi_json", "qr.download", "job_pages.job_file", "teams.audit_csv",
              "analytics.live", "assets.card", "assets.picker", "domains.redirect_map",
-             "qr.export_redirect_map",
+             "qr.export_redirect_map", "qr.design_fields", "qr.bulk_sample",
              # Served on custom domains only (by Host): tests/domains/test_pages_in_browser.py
              # opens them by name in Chromium and runs axe on them.
              "domains_public.root", "domains_public.not_found",
-             "domains_public.certificate_allowed"}
+             "domains_public.certificate_allowed",
+             # A published microsite's stylesheet, click redirect and files (its page is
+             # visited below, from the `public` list).
+             "microsites_public.stylesheet", "microsites_public.go",
+             "microsites_public.block_file",
+             # The builder's preview frame and its stylesheet (inside the editor, which is
+             # checked), and the leads as CSV.
+             "microsites.preview", "microsites.preview_css", "microsites.leads_csv"}
 # Links the crawler does not follow: files, other pages' query variants, leaving the session.
 SKIP = re.compile(r"/download|/jobs/[^/]+/files/|\.csv$|\.json$|^/files/|/static/|^/api/v1"
                   r"|^/logout|^/metrics")
@@ -126,6 +136,7 @@ def seeded(app, db, api, create_user):
         "description": "Order system"})
     assert endpoint.status_code == 201, endpoint.json
     make_logged_delivery(owner.workspace_id, endpoint.json["id"])
+    microsite = make_published_microsite(owner)
     # Someone with an authenticator app, to see the second step of signing in.
     careful = create_user(email="kay@example.com", name="Kay Careful")
     with app.test_request_context():  # as the settings page does (it ends other sessions)
@@ -138,19 +149,12 @@ def seeded(app, db, api, create_user):
         # Pages no link leads to (e-mailed links, short links, a job's own page).
         "public": ["/", "/login", "/signup", "/forgot-password", "/reset-password/expired-token",
                    invitation_url, f"/r/{secret['short_code']}", f"/r/{note['short_code']}/c",
-                   f"/r/{gone['short_code']}", "/no-such-page", "/api/docs"],
+                   f"/r/{gone['short_code']}", "/no-such-page", "/api/docs",
+                   f"/m/{microsite['slug']}"],
         "private": ["/dashboard", f"/jobs/{bulk.json['job_id']}",
                     f"/qr/bulk/jobs/{bulk.json['job_id']}", "/qr/",
                     f"/qr/?folder={folder.json['id']}", "/qr/?q=no-such-code"],
     }
-
-
-def _log_in(page, email, password=DEFAULT_PASSWORD, then="**/dashboard"):
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(then)
 
 
 def _settle(page):
@@ -159,16 +163,47 @@ def _settle(page):
     page.wait_for_timeout(150)
 
 
-def _check(page, path, width, problems, name):
+# Lazy images load now (a full-page screenshot would show them blank), then every <img> that
+# finished without pixels is named: a broken thumbnail fails the gate like a contrast error.
+BROKEN_IMAGES = """async () => {
+    const images = [...document.images];
+    images.forEach((img) => { if (img.loading === "lazy") img.loading = "eager"; });
+    await Promise.all(images.map((img) => img.complete ? null : new Promise((done) => {
+        img.addEventListener("load", done, {once: true});
+        img.addEventListener("error", done, {once: true});
+        setTimeout(done, 5000);
+    })));
+    return images.filter((img) => !img.complete || img.naturalWidth === 0)
+                 .map((img) => img.currentSrc || img.src || img.outerHTML.slice(0, 120));
+}"""
+
+
+# A whole page, but no taller than this: the API reference is some 100,000 px long, and one
+# picture of it took 20-30 s on a busy machine (more than Playwright's default 30 s allows once
+# the load average passes 10; the timeout stays generous for the rest).
+MAX_SHOT_HEIGHT = 8000
+
+
+def _screenshot(page, path: Path) -> None:
+    height = page.evaluate("document.documentElement.scrollHeight")
+    clip = None
+    if height > MAX_SHOT_HEIGHT:
+        clip = {"x": 0, "y": 0, "width": page.viewport_size["width"], "height": MAX_SHOT_HEIGHT}
+    page.screenshot(path=str(path), full_page=True, clip=clip, timeout=120_000)
+
+
+def _check(page, path, look, problems, name):
     page.goto(path)
     _settle(page)
+    for src in page.evaluate(BROKEN_IMAGES):
+        problems.append(f"{look} {path}: image did not load: {src}")
     for line in axe_violations(page):
-        problems.append(f"{width} {path}: {line}")
-    if width == "phone":
+        problems.append(f"{look} {path}: {line}")
+    if look == "phone":
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         if overflow > 0:
             problems.append(f"phone {path}: scrolls sideways by {overflow}px")
-    page.screenshot(path=str(SHOTS / width / f"{name}.png"), full_page=True)
+    _screenshot(page, SHOTS / look / f"{name}.png")
 
 
 def _links(page, base_url) -> list[str]:
@@ -189,12 +224,19 @@ def _endpoint(app, path):
         return None
 
 
-def test_every_page_passes_axe_at_both_widths(app, browser, live_server, seeded):
+# Each look is its own test, so pytest-xdist's workers share the gate: a laptop, a phone, and a
+# laptop in dark mode (the system's setting), each crawling from the home page on its own.
+LOOKS = {"desktop": {"viewport": WIDTHS["desktop"]},
+         "phone": {"viewport": WIDTHS["phone"], "is_mobile": True},
+         "dark": {"viewport": WIDTHS["desktop"], "color_scheme": "dark"}}
+
+
+@pytest.mark.parametrize("look", LOOKS)
+def test_every_page_passes_axe(app, browser, live_server, seeded, look):
     problems: list[str] = []
     visited_endpoints: set[str] = set()
-    for width in WIDTHS:
-        shutil.rmtree(SHOTS / width, ignore_errors=True)
-        (SHOTS / width).mkdir(parents=True)
+    shutil.rmtree(SHOTS / look, ignore_errors=True)
+    (SHOTS / look).mkdir(parents=True)
     names: dict[str, str] = {}
 
     def name(path):
@@ -206,26 +248,24 @@ def test_every_page_passes_axe_at_both_widths(app, browser, live_server, seeded)
         return names[path]
 
     # Signed out: the landing page, sign-up, log-in, e-mailed links, what scanners see.
-    for width, viewport in WIDTHS.items():
-        context = browser.new_context(base_url=live_server, viewport=viewport,
-                                      is_mobile=width == "phone")
-        page = context.new_page()
-        for path in seeded["public"]:
-            _check(page, path, width, problems, name(path))
-            visited_endpoints.add(_endpoint(app, path))
-        _log_in(page, seeded["two_step_user"].email, then="**/login/two-step")
-        _check(page, "/login/two-step", width, problems, name("/login/two-step"))
-        visited_endpoints.add("teams.two_step")
-        context.close()
-
-    # Signed in: crawl from the home page on a laptop, then the same pages on a phone.
-    context = browser.new_context(base_url=live_server, viewport=WIDTHS["desktop"])
+    context = browser.new_context(base_url=live_server, **LOOKS[look])
     page = context.new_page()
-    _log_in(page, seeded["owner"].email)
+    for path in seeded["public"]:
+        _check(page, path, look, problems, name(path))
+        visited_endpoints.add(_endpoint(app, path))
+    log_in(page, seeded["two_step_user"].email, then="**/login/two-step")
+    _check(page, "/login/two-step", look, problems, name("/login/two-step"))
+    visited_endpoints.add("teams.two_step")
+    context.close()
+
+    # Signed in: crawl from the home page.
+    context = browser.new_context(base_url=live_server, **LOOKS[look])
+    page = context.new_page()
+    log_in(page, seeded["owner"].email)
     queue, seen, pages = deque(seeded["private"]), set(seeded["private"]), []
     while queue and len(pages) < MAX_PAGES:
         path = queue.popleft()
-        _check(page, path, "desktop", problems, name(path))
+        _check(page, path, look, problems, name(path))
         pages.append(path)
         visited_endpoints.add(_endpoint(app, path))
         for link in _links(page, live_server):
@@ -235,13 +275,6 @@ def test_every_page_passes_axe_at_both_widths(app, browser, live_server, seeded)
                     _endpoint(app, p) for p in queue}:
                 seen.add(link)
                 queue.append(link)
-    context.close()
-
-    context = browser.new_context(base_url=live_server, viewport=WIDTHS["phone"], is_mobile=True)
-    page = context.new_page()
-    _log_in(page, seeded["owner"].email)
-    for path in pages:
-        _check(page, path, "phone", problems, name(path))
     context.close()
 
     pages_registered = {rule.endpoint for rule in app.url_map.iter_rules()

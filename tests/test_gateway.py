@@ -192,3 +192,4 @@ def test_openapi_document_and_offline_docs(client):
     assert 'id="schema-Error"' in docs
     assert "<script src=\"https://" not in docs and "href=\"https://" not in docs  # no CDN
     assert client.get("/static/vendor/htmx.min.js").status_code == 200
+    assert client.get("/static/vendor/sortable.min.js").status_code == 200  # drag to reorder

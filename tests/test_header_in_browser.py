@@ -3,7 +3,7 @@ and the account menu on one row, none covering another (what a click on a sectio
 
 import pytest
 
-from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD
+from qrplatform.testing.browser import log_in
 
 pytestmark = [pytest.mark.browser]
 
@@ -12,11 +12,7 @@ pytestmark = [pytest.mark.browser]
 def test_the_header_fits_one_row_with_every_plugin(page, create_user, width):
     create_user("wren@example.com", name="Wren Longername-Hathaway")
     page.set_viewport_size({"width": width, "height": 800})
-    page.goto("/login")
-    page.get_by_label("E-mail").fill("wren@example.com")
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/dashboard")
+    log_in(page, "wren@example.com")
 
     sections = page.locator(".app-nav a")
     assert sections.count() >= 5, "every plugin's section is in the header"

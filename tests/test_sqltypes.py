@@ -27,3 +27,31 @@ def test_values_come_back_aware_and_in_utc(url, database_url):
     engine.dispose()
     assert read == [datetime(2026, 3, 1, 12, 30, tzinfo=UTC)] * 3
     assert all(value.utcoffset() == timedelta(0) for value in [*read, oldest])
+
+
+@pytest.mark.parametrize("zone, days", [
+    ("UTC", {"2026-03-01": 1, "2026-03-02": 2}),
+    ("Pacific/Auckland", {"2026-03-02": 3}),      # UTC+13: all three on the 2nd
+    ("America/Los_Angeles", {"2026-03-01": 3}),   # UTC-8: all three on the 1st
+])
+def test_local_date_sums_moments_into_the_zones_days(zone, days, database_url):
+    from sqlalchemy import func
+
+    from qrplatform.sqltypes import local_date
+
+    engine = create_engine(database_url)
+    table = Table("local_probe", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("at", UTCDateTime()), prefixes=["TEMPORARY"])
+    moments = [datetime(2026, 3, 1, 23, 30, tzinfo=UTC), datetime(2026, 3, 2, 0, 30, tzinfo=UTC),
+               datetime(2026, 3, 2, 1, 0, tzinfo=UTC)]
+    day = local_date(table.c.at, zone)
+    with engine.begin() as conn:
+        table.create(conn)
+        conn.execute(insert(table), [{"at": moment} for moment in moments])
+        found = {d.isoformat(): n for d, n in conn.execute(
+            select(day, func.count()).group_by(day))}
+    engine.dispose()
+    assert found == days
+    assert local_date.supports(engine.dialect, zone)
+    assert local_date.supports(create_engine("sqlite://").dialect, "UTC")
+    assert not local_date.supports(create_engine("sqlite://").dialect, zone) or zone == "UTC"

@@ -93,3 +93,25 @@ def test_pip_installed_plugin_adds_page_api_model_nav_and_receiver(
         assert 'href="/hello"' in page  # the nav entry, composed into base.html
         home = client.get("/dashboard").get_data(as_text=True)
         assert 'id="hello-card"' in home  # the plugin's card in the core's "home.cards" slot
+
+        # Its block type joins the microsites builder and renders on a published page.
+        bearer = {"Authorization": f"Bearer {token}"}
+        types = client.get("/api/v1/microsites/block-types", headers=bearer).json
+        assert "greeting" in [t["type"] for t in types]
+        site = client.post("/api/v1/microsites", headers=bearer, json={
+            "name": "Hello page", "blocks": [
+                {"type": "heading", "text": "Hi"},
+                {"type": "greeting", "text": "<b>Hello</b> from a plugin",
+                 "url": "https://example.com/back"}]})
+        assert site.status_code == 201, site.json
+        refused = client.post("/api/v1/microsites", headers=bearer, json={
+            "name": "Bad", "blocks": [{"type": "greeting", "text": "x",
+                                       "url": "javascript:alert(1)"}]})
+        assert refused.status_code == 422 and "blocks.0.url" in refused.json["error"]["fields"]
+        client.post(f"/api/v1/microsites/{site.json['id']}/publish", headers=bearer)
+        published = client.get(f"/m/{site.json['slug']}").get_data(as_text=True)
+        assert 'class="hello-greeting"' in published
+        assert "&lt;b&gt;Hello&lt;/b&gt; from a plugin" in published
+        block_id = site.json["blocks"][1]["id"]
+        assert client.get(f"/m/{site.json['slug']}/go/{block_id}.0").location == \
+            "https://example.com/back"

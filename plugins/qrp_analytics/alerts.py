@@ -43,8 +43,9 @@ def run(now: datetime) -> dict:
 
 
 def detect_workspace(end: datetime) -> list[Anomaly]:
-    """Run the detector on the current workspace's codes; returns the new anomalies."""
-    from qrp_analytics.services import hourly_matrix
+    """Run the detector on the current workspace's codes, and make this hour's forecasts of
+    them (read by the code pages and the API); returns the new anomalies."""
+    from qrp_analytics.services import hourly_matrix, store_forecasts
 
     start = end - timedelta(hours=anomalies.history_hours(end))
     code_ids = sorted(db.session.scalars(
@@ -60,6 +61,10 @@ def detect_workspace(end: datetime) -> list[Anomaly]:
         if anomaly is not None:
             new.append(anomaly)
     db.session.flush()
+    try:
+        store_forecasts(code_ids, end)
+    except Exception:  # a page makes a missing forecast itself
+        log.exception("forecasts could not be stored")
     return new
 
 

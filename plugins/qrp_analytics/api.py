@@ -23,8 +23,10 @@ blp = api_blueprint("analytics_api", __name__, "/api/v1/analytics",
 class AnalyticsPeriodArgs(Schema):
     range = fields.String(load_default=None, validate=validate.OneOf(list(services.RANGES)),
                           metadata={"description": "preset range ending today (default 30d)"})
-    start = Day(load_default=None, metadata={"description": "first day (UTC)"})
-    end = Day(load_default=None, metadata={"description": "last day (UTC), inclusive"})
+    start = Day(load_default=None, metadata={
+        "description": "first day, in the workspace's time zone"})
+    end = Day(load_default=None, metadata={
+        "description": "last day, inclusive, in the workspace's time zone"})
     granularity = fields.String(load_default=None,
                                 validate=validate.OneOf(services.GRANULARITIES))
 
@@ -40,15 +42,21 @@ class AnalyticsCountsSchema(Schema):
 
 
 class AnalyticsPeriodSchema(Schema):
-    start = fields.String(metadata={"description": "first day, YYYY-MM-DD (UTC)"})
-    end = fields.String(metadata={"description": "last day, inclusive"})
+    start = fields.String(metadata={"description": "first day, YYYY-MM-DD, in time_zone"})
+    end = fields.String(metadata={"description": "last day, inclusive, in time_zone"})
     granularity = fields.String()
     days = fields.Integer()
+    time_zone = fields.String(metadata={
+        "description": "the workspace's time zone (IANA name): every day in the answer (the "
+                       "period, day and week buckets, today) is a day of this zone"})
 
 
 class AnalyticsSeriesSchema(Schema):
     granularity = fields.String()
-    buckets = fields.List(fields.String(), metadata={"description": "bucket starts, UTC"})
+    buckets = fields.List(fields.String(), metadata={
+        "description": "bucket starts, ISO 8601 in time_zone with its UTC offset (a day or "
+                       "week bucket starts at local midnight)"})
+    time_zone = fields.String(metadata={"description": "the workspace's time zone"})
     current = fields.Dict(keys=fields.String(), values=fields.List(fields.Integer()),
                           metadata={"description": f"one list per counter: {COUNT_COLUMNS}"})
     previous = fields.Dict(keys=fields.String(), values=fields.List(fields.Integer()),
@@ -95,9 +103,11 @@ class AnalyticsForecastSchema(Schema):
 
 
 class AnalyticsLiveSchema(Schema):
-    today = fields.Nested(AnalyticsCountsSchema)
+    today = fields.Nested(AnalyticsCountsSchema, metadata={
+        "description": "today in the workspace's time zone"})
     this_hour_humans = fields.Integer()
-    as_of = fields.String()
+    as_of = fields.String(metadata={"description": "now, in time_zone with its UTC offset"})
+    time_zone = fields.String()
 
 
 class AnalyticsInsightsSchema(Schema):
@@ -112,8 +122,27 @@ class AnalyticsInsightsSchema(Schema):
     top_codes = fields.List(fields.Nested(AnalyticsTopCodeSchema))
 
 
+class AnalyticsVariantSchema(Schema):
+    id = fields.String()
+    name = fields.String(allow_none=True)
+    destination = fields.String()
+    weight = fields.Integer()
+    scans = fields.Integer(metadata={"description": "human scans the variant sent"})
+    visitors = fields.Integer(metadata={"description": "unique people it sent (per day)"})
+    tracked = fields.Boolean(metadata={
+        "description": "its destination is one of our pages (a microsite, a tracked link), "
+                       "where conversions are seen"})
+    conversions = fields.Integer(allow_none=True, metadata={
+        "description": "people it sent who clicked on the microsite (or reached the tracked "
+                       "link), once per person and day; null when not tracked"})
+    conversion_rate = fields.Float(allow_none=True, metadata={
+        "description": "conversions per 100 visitors; null without visitors or tracking"})
+
+
 class AnalyticsCodeInsightsSchema(AnalyticsInsightsSchema):
     code_id = fields.Integer()
+    variants = fields.List(fields.Nested(AnalyticsVariantSchema), metadata={
+        "description": "the code's A/B variants: scans and conversions per variant"})
     live = fields.Nested(AnalyticsLiveSchema)
     forecast = fields.Nested(AnalyticsForecastSchema)
 

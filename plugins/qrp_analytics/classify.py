@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -111,6 +112,7 @@ Agent = useragents.Agent
 parse_agent = useragents.parse_agent
 
 
+@lru_cache(maxsize=16384)  # every scan asks; referrers repeat
 def referrer_domain(referrer: str | None) -> str | None:
     """``https://www.Example.com/path?q`` → ``example.com``; paths and queries are never kept
     (they can carry personal data). ``android-app://com.x/`` → ``com.x``."""

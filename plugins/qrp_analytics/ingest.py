@@ -7,13 +7,20 @@ Delivery is at least once, so ingest is idempotent by event id: the raw scan's p
 are advanced only by the rows the insert actually returned. Everything happens in one
 transaction, so a crash half-way leaves nothing behind for the replay to double.
 
-On PostgreSQL a batch of new events, the common case, is COPYed into the raw table in one go
-(a redelivered event makes the COPY fail: that batch then goes in row by row, as on SQLite),
-and the rollups are summed here and added with one statement per rollup table.
+On PostgreSQL a batch of new events, the common case, is COPYed into a temporary staging
+table with each scan's days, hour and breakdown labels; the uniques, the raw scans and every
+rollup are then one set-based statement each over it (``INSERT … SELECT … GROUP BY``), so
+Python only turns events into rows. A redelivered event makes the raw insert fail: that batch
+then goes in row by row, as on SQLite, with the rollups summed here.
+
+Daily rollups (per code, and the breakdowns) are filed under the scan's day in its workspace's
+time zone; hourly ones under the UTC hour. A workspace that changes its time zone keeps the
+days already counted as they were.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import defaultdict
@@ -36,6 +43,7 @@ from qrp_analytics.models import (
     WorkspaceBreakdown,
     WorkspaceHourly,
 )
+from qrplatform.auth.services import time_zone, workspace_time_zones
 from qrplatform.events import Event
 from qrplatform.extensions import db, dialect_insert
 from qrplatform.sqltypes import as_utc
@@ -102,12 +110,15 @@ def _rows(events: Iterable[Event]) -> list[ScanRow]:
     if not parsed:
         return []
     days = {occurred_at.date() for _, occurred_at in parsed.values()}
-    rules = classify.load_rules((e.workspace_id for e, _ in parsed.values()), days)
-    return [_row(event, occurred_at, rules[event.workspace_id])
+    workspace_ids = {e.workspace_id for e, _ in parsed.values()}
+    rules = classify.load_rules(workspace_ids, days)
+    zones = {w: time_zone(name) for w, name in workspace_time_zones(workspace_ids).items()}
+    return [_row(event, occurred_at, rules[event.workspace_id], zones[event.workspace_id])
             for event, occurred_at in parsed.values()]
 
 
-def _row(event: Event, occurred_at: datetime, rules: classify.WorkspaceRules) -> ScanRow:
+def _row(event: Event, occurred_at: datetime, rules: classify.WorkspaceRules, zone
+         ) -> ScanRow:
     data = event.data
     user_agent = data.get("user_agent") or None
     country = (data.get("country") or None) if rules.record_country else None
@@ -139,7 +150,11 @@ def _row(event: Event, occurred_at: datetime, rules: classify.WorkspaceRules) ->
         "referrer_domain": (classify.referrer_domain(data.get("referrer"))
                             if rules.record_referrer else None),
         "user_agent": user_agent[:512] if (user_agent and rules.record_user_agent) else None,
+        # The workspace's day the scan falls on (its daily rollups' day).
+        "_day": occurred_at.astimezone(zone).date(),
     }
+    if data.get("via"):  # this code is a tracked link another code's A/B variant sent to
+        values["_via"] = data["via"]
     # Breakdown labels say why a value is missing: not recorded, unknown, or direct.
     values["_labels"] = {
         "country": country or (classify.UNKNOWN if rules.record_country
@@ -158,6 +173,7 @@ def _row(event: Event, occurred_at: datetime, rules: classify.WorkspaceRules) ->
     if classification != HUMAN:
         values["_labels"]["reason"] = f"{classification}: {reason or classification}"[:255]
     visitor = data.get("visitor_hash")
+    values["_visitor"] = str(visitor) if visitor else None
     return ScanRow(values, str(visitor)[:32] if visitor else None)
 
 
@@ -218,27 +234,130 @@ def _store(rows: list[ScanRow]) -> int:
     return len(new_rows)
 
 
+# PostgreSQL: a batch is COPYed into a temporary staging table with its day, hour and
+# breakdown labels, and everything else is set-based SQL over it (no per-event summing or
+# array adaptation in Python). The table lives per database session and empties at commit.
+STAGE = "analytics_ingest_stage"
+LABELS = ("country", "device", "os", "browser", "referrer", "language", "outcome", "route",
+          "reason")
+STAGE_COLUMNS = (*SCAN_COLUMNS, "seq", "hour", "day", "utc_day", "visitor_hash",
+                 *(f"label_{name}" for name in LABELS))
+_STAGE_TABLE = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} ("
+    "event_id varchar(36), occurred_at timestamptz, workspace_id integer, code_id integer, "
+    "method varchar(4), classification varchar(10), reason varchar(200), outcome varchar(20), "
+    "counted boolean, is_unique boolean, country varchar(2), language varchar(16), "
+    "device varchar(20), os varchar(60), browser varchar(60), referrer_domain varchar(255), "
+    "user_agent varchar(512), seq integer, hour timestamptz, day date, utc_day date, "
+    "visitor_hash varchar(32), "
+    + ", ".join(f"label_{name} varchar(255)" for name in LABELS)
+    + ") ON COMMIT DELETE ROWS")
+# The first counted human scan of a visitor, code and (UTC) day in the batch is unique if the
+# day's visitor table did not have it yet (earliest first, then the batch's order).
+_MARK_UNIQUES = f"""
+WITH firsts AS (
+    SELECT DISTINCT ON (utc_day, code_id, visitor_hash) seq, utc_day, code_id, visitor_hash,
+           workspace_id
+    FROM {STAGE}
+    WHERE classification = '{HUMAN}' AND counted AND visitor_hash IS NOT NULL
+    ORDER BY utc_day, code_id, visitor_hash, occurred_at, seq
+), added AS (
+    INSERT INTO {DailyVisitor.__tablename__} (day, code_id, visitor_hash, workspace_id)
+    SELECT utc_day, code_id, visitor_hash, workspace_id FROM firsts ORDER BY 1, 2, 3
+    ON CONFLICT DO NOTHING
+    RETURNING day, code_id, visitor_hash
+)
+UPDATE {STAGE} SET is_unique = true
+FROM firsts JOIN added ON added.day = firsts.utc_day AND added.code_id = firsts.code_id
+                      AND added.visitor_hash = firsts.visitor_hash
+WHERE {STAGE}.seq = firsts.seq"""
+_INSERT_SCANS = (f"INSERT INTO {Scan.__tablename__} ({', '.join(SCAN_COLUMNS)}) "
+                 f"SELECT {', '.join(SCAN_COLUMNS)} FROM {STAGE}")
+_COUNTS_SQL = (f"count(*), count(*) FILTER (WHERE classification = '{HUMAN}'), "
+               "count(*) FILTER (WHERE is_unique), "
+               f"count(*) FILTER (WHERE classification = '{BOT}'), "
+               f"count(*) FILTER (WHERE classification = '{PREVIEW}'), "
+               f"count(*) FILTER (WHERE classification = '{HEAD}')")
+_BREAKDOWN_SQL = (f"count(*) FILTER (WHERE classification = '{HUMAN}'), "
+                  "count(*) FILTER (WHERE is_unique), "
+                  f"count(*) FILTER (WHERE classification <> '{HUMAN}')")
+# Each staged scan once per breakdown dimension (a set-returning SELECT list, no join).
+_LABELLED = ("(SELECT workspace_id, code_id, day, classification, is_unique, "
+             f"unnest(ARRAY[{', '.join(repr(name) for name in LABELS)}]) AS dimension, "
+             f"unnest(ARRAY[{', '.join(f'label_{name}' for name in LABELS)}]) AS value "
+             f"FROM {STAGE} WHERE counted) AS labelled")
+
+
+def _rollup_sql(model, key_columns: tuple[str, ...], sums: str, counters: tuple[str, ...],
+                labelled: bool = False) -> str:
+    """``INSERT … SELECT … GROUP BY`` of one rollup table from the staged batch, added to the
+    rows there (in key order, so two consumers lock the same rows in the same order)."""
+    table = model.__table__
+    primary_key = ", ".join(c.name for c in table.primary_key.columns)
+    source, where = (_LABELLED, "value IS NOT NULL") if labelled else (STAGE, "counted")
+    positions = ", ".join(str(i) for i in range(1, len(key_columns) + 1))
+    updates = ", ".join(f"{name} = {table.name}.{name} + EXCLUDED.{name}" for name in counters)
+    return (f"INSERT INTO {table.name} ({', '.join((*key_columns, *counters))}) "
+            f"SELECT {', '.join(key_columns)}, {sums} FROM {source} WHERE {where} "
+            f"GROUP BY {positions} ORDER BY {positions} "
+            f"ON CONFLICT ({primary_key}) DO UPDATE SET {updates}")
+
+
+_ROLLUPS = (
+    _rollup_sql(CodeHourly, ("workspace_id", "code_id", "hour"), _COUNTS_SQL, COUNT_COLUMNS),
+    _rollup_sql(CodeDaily, ("workspace_id", "code_id", "day"), _COUNTS_SQL, COUNT_COLUMNS),
+    _rollup_sql(WorkspaceHourly, ("workspace_id", "hour"), _COUNTS_SQL, COUNT_COLUMNS),
+    _rollup_sql(CodeBreakdown, ("workspace_id", "code_id", "day", "dimension", "value"),
+                _BREAKDOWN_SQL, BREAKDOWN_COUNTS, labelled=True),
+    _rollup_sql(WorkspaceBreakdown, ("workspace_id", "day", "dimension", "value"),
+                _BREAKDOWN_SQL, BREAKDOWN_COUNTS, labelled=True),
+)
+
+
+def _staged(seq: int, row: ScanRow) -> list:
+    values = row.values
+    moment: datetime = values["occurred_at"]
+    labels = values["_labels"]
+    return [*(values[c] for c in SCAN_COLUMNS), seq,
+            moment.replace(minute=0, second=0, microsecond=0), values["_day"], moment.date(),
+            row.visitor_hash, *(labels.get(name) for name in LABELS)]
+
+
 def _copy_new(rows: list[ScanRow]) -> int | None:
-    """PostgreSQL's common case, a batch of events never stored before: uniques marked, the
-    raw scans COPYed straight into their table (the bulk of the work, at COPY's pace), the
-    rollups advanced. Returns None, having written nothing, when some event was stored before
-    (a redelivery): the batch then goes in row by row, each insert ignoring a duplicate."""
+    """PostgreSQL's common case, a batch of events never stored before: the batch COPYed into
+    the staging table, then uniques, the raw scans and every rollup in one SQL statement each.
+    Returns None, having written nothing, when some event was stored before (a redelivery):
+    the batch then goes in row by row, each insert ignoring a duplicate."""
     from psycopg.errors import UniqueViolation
 
     savepoint = db.session.begin_nested()
     try:
-        _mark_uniques(rows)
         connection = db.session.connection().connection.driver_connection
-        with connection.cursor() as cursor, cursor.copy(
-                f"COPY {Scan.__tablename__} ({', '.join(SCAN_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                values = row.values
-                copy.write_row([values[c] for c in SCAN_COLUMNS])
-    except UniqueViolation:
-        savepoint.rollback()
-        return None
+        with connection.cursor() as cursor:
+            cursor.execute(_STAGE_TABLE)
+            cursor.execute(f"DELETE FROM {STAGE}")  # empty unless a test keeps the transaction
+            with cursor.copy(f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
+                for seq, row in enumerate(rows):
+                    copy.write_row(_staged(seq, row))
+            # The staging table has no statistics: keep the planner off a nested loop.
+            cursor.execute("SET LOCAL enable_nestloop = off")
+            cursor.execute(_MARK_UNIQUES)
+            cursor.execute("RESET enable_nestloop")
+            try:
+                cursor.execute(_INSERT_SCANS)
+            except UniqueViolation:
+                savepoint.rollback()
+                return None
+            for statement in _ROLLUPS:
+                cursor.execute(statement)
+    except BaseException:
+        if savepoint.is_active:
+            savepoint.rollback()
+        raise
     savepoint.commit()
-    _advance_rollups([row.values for row in rows])
+    add_conversions([Conversion(v["workspace_id"], v["_via"], v["occurred_at"], v["_day"],
+                                v["_visitor"]) for v in (row.values for row in rows)
+                     if v.get("_via") and v["classification"] == HUMAN and v.get("_visitor")])
     return len(rows)
 
 
@@ -271,7 +390,7 @@ def _advance_rollups(rows: list[dict[str, Any]]) -> None:
             continue
         moment: datetime = v["occurred_at"]
         hour = moment.replace(minute=0, second=0, microsecond=0)
-        day = moment.date()
+        day = v["_day"]
         workspace_id, code_id = v["workspace_id"], v["code_id"]
         counts = _counts(v)
         _add(code_hourly, (workspace_id, code_id, hour), counts)
@@ -284,6 +403,9 @@ def _advance_rollups(rows: list[dict[str, Any]]) -> None:
                 bucket["humans"] += human
                 bucket["uniques"] += counts["uniques"]
                 bucket["others"] += not human
+    add_conversions([Conversion(v["workspace_id"], v["_via"], v["occurred_at"], v["_day"],
+                                v["_visitor"]) for v in rows
+                     if v.get("_via") and v["classification"] == HUMAN and v.get("_visitor")])
     _upsert(CodeHourly, ("workspace_id", "code_id", "hour"), code_hourly, COUNT_COLUMNS)
     _upsert(CodeDaily, ("workspace_id", "code_id", "day"), code_daily, COUNT_COLUMNS)
     _upsert(WorkspaceHourly, ("workspace_id", "hour"), workspace_hourly, COUNT_COLUMNS)
@@ -325,6 +447,97 @@ def _upsert(model, key_columns: tuple[str, ...], buckets: dict[tuple, dict],
     )
     params = [{**dict(zip(key_columns, key, strict=True)), **counts} for key, counts in items]
     db.session.execute(statement, params)
+
+
+# -- conversions of A/B variants ------------------------------------------------------------------
+
+CONVERSION = "conversion"  # the breakdown dimension: "variant <id>" of the code that sent them
+CLICK_EVENT = "microsites.clicked"
+
+
+@dataclass(frozen=True)
+class Conversion:
+    workspace_id: int
+    via: str
+    occurred_at: datetime
+    day: date
+    visitor_hash: str
+
+
+def add_conversions(found: list[Conversion]) -> int:
+    """Count people an A/B variant sent to one of our tracked pages who clicked there (or
+    arrived, for a tracked link): once per person, variant and (salt) day, so a redelivered
+    event or a second click adds nothing. Only the sending code's own workspace counts them."""
+    from qrp_qr import services as qr_services
+    from qrp_qr.smartlinks import parse_via
+    from qrplatform.tenancy import tenant_scope
+
+    wanted: dict[tuple, tuple[int, str, date]] = {}
+    for conversion in found:
+        parsed = parse_via(conversion.via)
+        if parsed is None:
+            continue
+        code_id, variant_id = parsed
+        # The visitor's hash differs per page: together with the variant it names one person.
+        person = hashlib.sha256(f"{variant_id}:{conversion.visitor_hash}".encode()
+                                ).hexdigest()[:32]
+        key = (conversion.occurred_at.astimezone(UTC).date(), code_id, person)
+        wanted.setdefault(key, (conversion.workspace_id, variant_id, conversion.day))
+    if not wanted:
+        return 0
+    owned: set[tuple[int, int]] = set()
+    for workspace_id in {w for w, _v, _d in wanted.values()}:
+        with tenant_scope(workspace_id):
+            owned |= {(workspace_id, code_id) for code_id in qr_services.code_names(
+                {code_id for (_d, code_id, _p), (w, _v, _day) in wanted.items()
+                 if w == workspace_id})}
+    wanted = {k: v for k, v in wanted.items() if (v[0], k[1]) in owned}
+    if not wanted:
+        return 0
+    table = DailyVisitor.__table__
+    statement = (dialect_insert(table).on_conflict_do_nothing()
+                 .returning(table.c.day, table.c.code_id, table.c.visitor_hash))
+    new = {(r.day, r.code_id, r.visitor_hash) for r in db.session.execute(statement, [
+        {"day": day, "code_id": code_id, "visitor_hash": person, "workspace_id": w}
+        for (day, code_id, person), (w, _v, _d) in sorted(wanted.items())])}
+    buckets: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(BREAKDOWN_COUNTS, 0))
+    for key in new:
+        workspace_id, variant_id, local_day = wanted[key]
+        bucket = buckets[(workspace_id, key[1], local_day, CONVERSION, f"variant {variant_id}")]
+        bucket["humans"] += 1
+        bucket["uniques"] += 1
+    _upsert(CodeBreakdown, ("workspace_id", "code_id", "day", "dimension", "value"),
+            buckets, BREAKDOWN_COUNTS)
+    return len(new)
+
+
+def ingest_clicks(events: list[Event]) -> int:
+    """``microsites.clicked`` batch receiver: people's clicks on a page an A/B variant sent
+    them to are that variant's conversions."""
+    found = []
+    for event in events:
+        data = event.data or {}
+        if event.type != CLICK_EVENT or not data.get("via") or event.workspace_id is None or \
+                (data.get("classification") or HUMAN) != HUMAN or not data.get("visitor_hash"):
+            continue
+        try:
+            occurred_at = _parse_time(event.occurred_at)
+        except (TypeError, ValueError):
+            continue
+        found.append((event.workspace_id, str(data["via"]), occurred_at,
+                      str(data["visitor_hash"])))
+    if not found:
+        return 0
+    zones = {w: time_zone(name)
+             for w, name in workspace_time_zones({f[0] for f in found}).items()}
+    try:
+        added = add_conversions([Conversion(w, via, moment, moment.astimezone(zones[w]).date(),
+                                            visitor) for w, via, moment, visitor in found])
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return added
 
 
 # -- PostgreSQL partitions ------------------------------------------------------------------------

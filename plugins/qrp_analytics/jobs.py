@@ -38,11 +38,12 @@ SCAN_COLUMNS = ("occurred_at", "code_id", "code_name", "method", "classification
                 "browser", "referrer_domain")
 
 
-def _days(first_day: str, last_day: str) -> tuple[datetime, datetime]:
-    first, last = date.fromisoformat(first_day), date.fromisoformat(last_day)
-    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
-    end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
-    return start, end
+def _days(first_day: str, last_day: str):
+    """The days as a period of the workspace's time zone (the job runs in its scope)."""
+    from qrp_analytics.services import Period, time_zone_name
+
+    return Period(date.fromisoformat(first_day), date.fromisoformat(last_day), "day",
+                  time_zone_name())
 
 
 def _export_csv(name: str, header, rows, total: int, noun: str) -> dict:
@@ -79,15 +80,16 @@ class _Names:
 
 def export_scans(first_day: str, last_day: str) -> dict:
     """CSV of the workspace's scans in [first_day, last_day]: privacy-safe columns only (no
-    user agent, no hashes; referrers as domains)."""
-    start, end = _days(first_day, last_day)
-    bounds = (Scan.occurred_at >= start, Scan.occurred_at < end)
+    user agent, no hashes; referrers as domains). The days are the workspace's time zone's,
+    and so are the times written (with their UTC offset)."""
+    days = _days(first_day, last_day)
+    bounds = (Scan.occurred_at >= days.start, Scan.occurred_at < days.end)
     total = db.session.scalar(select(func.count()).select_from(Scan).where(*bounds)) or 0
     jobs.progress(0, total, "Reading scans")
     names = _Names()
     query = select(Scan).where(*bounds).order_by(Scan.occurred_at, Scan.event_id)
     rows = ([
-        scan.occurred_at.isoformat(),
+        scan.occurred_at.astimezone(days.tz).isoformat(),
         scan.code_id, names(scan.code_id), scan.method, scan.classification,
         scan.reason or "", scan.outcome, int(scan.counted), int(scan.is_unique),
         scan.country or "", scan.language or "", scan.device or "", scan.os or "",
@@ -98,7 +100,8 @@ def export_scans(first_day: str, last_day: str) -> dict:
 
 
 def export_aggregates(first_day: str, last_day: str) -> dict:
-    """CSV of daily counts per code in [first_day, last_day]."""
+    """CSV of daily counts per code in [first_day, last_day] (days of the workspace's time
+    zone, as the rollups keep them)."""
     first, last = date.fromisoformat(first_day), date.fromisoformat(last_day)
     bounds = (CodeDaily.day >= first, CodeDaily.day <= last)
     total = db.session.scalar(select(func.count()).select_from(CodeDaily).where(*bounds)) or 0

@@ -42,8 +42,10 @@ from qrplatform.tenancy import TenantMixin
 CLASSIFICATIONS = ("human", "bot", "preview", "head")
 # Breakdown dimensions kept per day; "reason" holds "<classification>: <reason>" of non-humans;
 # "route" what sent a smart link's scan where: "rule <id>", "variant <id>" or "default".
+# "conversion": people a code's A/B variant sent to a tracked page (a microsite they clicked
+# on, or a tracked link), per "variant <id>", once a person and day (ingest.add_conversions).
 DIMENSIONS = ("country", "device", "os", "browser", "referrer", "language", "reason", "outcome",
-              "route")
+              "route", "conversion")
 ALERT_KINDS = ("spike", "drop", "bot_burst")
 CHANNELS = ("email", "sms")
 

@@ -56,7 +56,8 @@ plugin = Plugin(
         "Honest analytics, bots shown apart",
         "People are counted apart from bots, link previews and HEAD requests, and visitors "
         "without keeping anything that identifies them.", icon="chart-line", order=20)],
-    batch_receivers={ingest.EVENT_TYPE: ingest.ingest_batch},
+    batch_receivers={ingest.EVENT_TYPE: ingest.ingest_batch,
+                     ingest.CLICK_EVENT: ingest.ingest_clicks},
     jobs=[jobs.export_scans, jobs.export_aggregates, jobs.purge_expired, jobs.detect_anomalies],
     # The detector looks at the last hour; retention is counted in days.
     schedules=[Schedule(jobs.detect_anomalies, every_seconds=3600),

@@ -1,15 +1,21 @@
 """The analytics plugin's rules and queries, shared by the pages, the API and the jobs.
 
 Every read goes through the rollups (the raw scans are only read by exports); every query is
-scoped to the current workspace by the core. Days and hours are UTC.
+scoped to the current workspace by the core. Days (rollup days, periods, "today", the buckets
+of day and week series) are the workspace's time zone's: ingest files each scan under its
+local day. Hours are whole UTC hours, shown in local time. Two things stay on the UTC day
+because the visitor salt changes at midnight UTC: what counts as a unique scanner, and the
+devices marked as test devices.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_request_context
 from sqlalchemy import delete, func, select
@@ -32,11 +38,14 @@ from qrp_analytics.models import (
     WorkspaceHourly,
 )
 from qrplatform import jobs, permissions, privacy, quotas
+from qrplatform.auth import services as auth_services
 from qrplatform.errors import NotFound, ServiceError
 from qrplatform.extensions import db
 from qrplatform.inputs import DAY_RANGE, FIRST_DAY, LAST_DAY
-from qrplatform.sqltypes import as_utc, utc_date
-from qrplatform.tenancy import get_or_404, tenant_scope
+from qrplatform.sqltypes import as_utc, local_date
+from qrplatform.tenancy import current_workspace_id, get_or_404, tenant_scope
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # numpy is imported by the two functions that use it: pages rarely do
     import numpy as np
@@ -51,6 +60,7 @@ DIMENSION_LABELS = {
     "browser": "Browsers", "referrer": "Referrers", "language": "Languages",
     "reason": "Bots, previews and HEAD requests by reason", "outcome": "Outcomes",
     "route": "Redirect rules and A/B variants",
+    "conversion": "Conversions of A/B variants",
 }
 COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -64,41 +74,73 @@ class InvalidInput(ServiceError):
 
 # -- periods --------------------------------------------------------------------------------------
 
+def time_zone_name() -> str:
+    """The time zone of the workspace in scope, whose days analytics counts (the request's
+    workspace, loaded anyway, when it is that one; else looked up)."""
+    workspace_id = current_workspace_id()
+    if workspace_id is None:
+        return "UTC"
+    workspace = g.get("workspace") if has_request_context() else None
+    if workspace is not None and workspace.id == workspace_id:
+        return workspace.time_zone or "UTC"
+    return auth_services.workspace_time_zone(workspace_id)
+
+
+def zone() -> ZoneInfo:
+    return auth_services.time_zone(time_zone_name())
+
+
 @dataclass(frozen=True)
 class Period:
-    """[start, end) in UTC, whole days, with the granularity of its time series."""
+    """Whole days of the workspace's time zone: from the first day's local midnight to the one
+    after the last day, with the granularity of its time series."""
 
-    start: datetime
-    end: datetime
+    first_day: date
+    last_day: date
     granularity: str
+    time_zone: str = "UTC"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return auth_services.time_zone(self.time_zone)
+
+    @property
+    def start(self) -> datetime:
+        """The first day's local midnight, in UTC."""
+        return _midnight(self.first_day, self.tz)
+
+    @property
+    def end(self) -> datetime:
+        return _midnight(self.last_day + timedelta(days=1), self.tz)
 
     @property
     def days(self) -> int:
-        return (self.end - self.start).days
+        return (self.last_day - self.first_day).days + 1
 
     @property
     def previous(self) -> Period:
-        length = self.end - self.start
-        return Period(self.start - length, self.start, self.granularity)
-
-    @property
-    def first_day(self) -> date:
-        return self.start.date()
-
-    @property
-    def last_day(self) -> date:
-        return (self.end - timedelta(days=1)).date()
+        length = timedelta(days=self.days)
+        return Period(self.first_day - length, self.last_day - length, self.granularity,
+                      self.time_zone)
 
     def as_dict(self) -> dict[str, Any]:
         return {"start": self.first_day.isoformat(), "end": self.last_day.isoformat(),
-                "granularity": self.granularity, "days": self.days}
+                "granularity": self.granularity, "days": self.days,
+                "time_zone": self.time_zone}
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The day's local midnight (its first moment), in UTC."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
 def today() -> date:
+    """Today in the workspace's time zone."""
+    return datetime.now(zone()).date()
+
+
+def salt_day() -> date:
+    """The visitor salt's day (UTC): uniques and marked test devices last as long as it."""
     return datetime.now(UTC).date()
 
 
@@ -133,7 +175,7 @@ def period(range_: str | None = None, start: date | None = None, end: date | Non
     if granularity == "hour" and days > MAX_HOURLY_DAYS:
         raise InvalidInput(f"Hourly series cover at most {MAX_HOURLY_DAYS} days; pick day "
                            "or week.", field="granularity")
-    return Period(_midnight(first), _midnight(last) + timedelta(days=1), granularity)
+    return Period(first, last, granularity, time_zone_name())
 
 
 # -- totals and series ----------------------------------------------------------------------------
@@ -170,9 +212,10 @@ def scans_of_codes(code_ids, days: int) -> int:
 
 def daily_human_scans(_app, *, workspace_id: int, code_ids, days: int,
                       **_extra) -> dict[int, list[int]]:
-    """``signals.code_scan_counts``: people's scans of codes per UTC day, oldest first, for the
-    lists of other plugins (one query per page, whatever its length)."""
-    first = today() - timedelta(days=days - 1)
+    """``signals.code_scan_counts``: people's scans of codes per day (the workspace's), oldest
+    first, for the lists of other plugins (one query per page, whatever its length)."""
+    with tenant_scope(workspace_id):
+        first = today() - timedelta(days=days - 1)
     query = (select(CodeDaily.code_id, CodeDaily.day, CodeDaily.humans)
              .where(CodeDaily.day >= first, CodeDaily.humans > 0))
     if code_ids is not None:
@@ -189,34 +232,44 @@ def daily_human_scans(_app, *, workspace_id: int, code_ids, days: int,
     return counts
 
 
-def _bucket_start(moment: datetime, granularity: str) -> datetime:
-    if granularity == "hour":
-        return moment.replace(minute=0, second=0, microsecond=0)
-    day = _midnight(moment.date())
-    if granularity == "week":
-        day -= timedelta(days=day.weekday())
-    return day
+def _day_bucket(day: date, granularity: str) -> date:
+    return day - timedelta(days=day.weekday()) if granularity == "week" else day
+
+
+def _bucket_start(moment: datetime, p: Period) -> datetime:
+    """The bucket a UTC moment falls in: its UTC hour, or its local day's (week's) midnight."""
+    if p.granularity == "hour":
+        return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return _midnight(_day_bucket(moment.astimezone(p.tz).date(), p.granularity), p.tz)
 
 
 def _buckets(p: Period) -> list[datetime]:
-    step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
-    moment = _bucket_start(p.start, p.granularity)
+    """Bucket starts in UTC: every hour from the first local midnight (23 or 25 on the days
+    clocks change), or every local day or week."""
     buckets = []
-    while moment < p.end:
-        buckets.append(moment)
-        moment += step[p.granularity]
+    if p.granularity == "hour":
+        moment = _bucket_start(p.start, p)
+        while moment < p.end:
+            buckets.append(moment)
+            moment += timedelta(hours=1)
+        return buckets
+    day, step = _day_bucket(p.first_day, p.granularity), 7 if p.granularity == "week" else 1
+    while day <= p.last_day:
+        buckets.append(_midnight(day, p.tz))
+        day += timedelta(days=step)
     return buckets
 
 
 def _hourly_rows(p: Period, code_id: int | None):
     if code_id is None:
         bounds = (WorkspaceHourly.hour >= p.start, WorkspaceHourly.hour < p.end)
-        if p.granularity == "hour":
+        if p.granularity == "hour" or not local_date.supports(db.engine.dialect, p.time_zone):
+            # Hours (SQLite, which knows no time zones, sums them into local days here).
             return db.session.execute(
                 select(WorkspaceHourly.hour,
                        *[getattr(WorkspaceHourly, c) for c in COUNT_COLUMNS]).where(*bounds))
-        # Days (and weeks, made of days) summed in the database: 90 rows, not 2,160 hours.
-        day = utc_date(WorkspaceHourly.hour)
+        # Local days (and weeks, made of days) summed in the database: 90 rows, not 2,160.
+        day = local_date(WorkspaceHourly.hour, p.time_zone)
         return db.session.execute(
             select(day, *[func.sum(getattr(WorkspaceHourly, c)).label(c) for c in COUNT_COLUMNS])
             .where(*bounds).group_by(day))
@@ -240,9 +293,9 @@ def series(p: Period, code_id: int | None = None) -> dict[str, Any]:
         values = {c: [0] * len(buckets) for c in COUNT_COLUMNS}
         for row in _hourly_rows(q, code_id):
             moment = row[0]
-            moment = _midnight(moment) if isinstance(moment, date) and not isinstance(
+            moment = _midnight(moment, q.tz) if isinstance(moment, date) and not isinstance(
                 moment, datetime) else as_utc(moment)
-            i = index.get(_bucket_start(moment, q.granularity))
+            i = index.get(_bucket_start(moment, q))
             if i is None:
                 continue
             for c in COUNT_COLUMNS:
@@ -253,7 +306,8 @@ def series(p: Period, code_id: int | None = None) -> dict[str, Any]:
     _previous_buckets, previous = collect(p.previous)
     return {
         "granularity": p.granularity,
-        "buckets": [b.isoformat() for b in buckets],
+        "buckets": [b.astimezone(p.tz).isoformat() for b in buckets],
+        "time_zone": p.time_zone,
         "current": current,
         "previous": {c: previous[c][: len(buckets)] for c in ("scans", "humans", "uniques")},
     }
@@ -325,18 +379,18 @@ def check_code(code_id: int):
 
 
 def live(code_id: int) -> dict[str, Any]:
-    """Today's counts and the last hour's, for the live counter."""
+    """Today's counts (the workspace's day) and the last hour's, for the live counter."""
     now = datetime.now(UTC)
     day = db.session.execute(
         select(*[getattr(CodeDaily, c) for c in COUNT_COLUMNS])
-        .where(CodeDaily.code_id == code_id, CodeDaily.day == now.date())).first()
+        .where(CodeDaily.code_id == code_id, CodeDaily.day == today())).first()
     hour = db.session.execute(
         select(CodeHourly.humans, CodeHourly.scans)
         .where(CodeHourly.code_id == code_id,
                CodeHourly.hour == now.replace(minute=0, second=0, microsecond=0))).first()
     counts = {c: int(getattr(day, c)) for c in COUNT_COLUMNS} if day else _empty_counts()
     return {"today": counts, "this_hour_humans": int(hour.humans) if hour else 0,
-            "as_of": now.isoformat()}
+            "as_of": now.astimezone(zone()).isoformat(), "time_zone": time_zone_name()}
 
 
 def insights(p: Period, code_id: int | None = None) -> dict[str, Any]:
@@ -354,7 +408,40 @@ def insights(p: Period, code_id: int | None = None) -> dict[str, Any]:
     }
     if code_id is None:
         result["top_codes"] = top_codes(p)
+    else:
+        result["variants"] = variant_conversions(p, code_id)
     return result
+
+
+def variant_conversions(p: Period, code_id: int) -> list[dict[str, Any]]:
+    """Each A/B variant of the code over the period: people it sent (scans, unique visitors)
+    and, where its destination is one of our tracked pages (a microsite, a tracked link), the
+    people who converted there and the rate (converted / unique visitors)."""
+    from qrp_qr.smartlinks import tracked_target
+    from qrplatform import hosts
+
+    code = check_code(code_id)
+    routes = {r["value"]: r for r in breakdown(p, "route", code_id, limit=100)}
+    converted = {r["value"]: r["uniques"] for r in breakdown(p, "conversion", code_id,
+                                                              limit=100)}
+    own_hosts = hosts.platform_hosts(current_app)
+    own_domains = frozenset(d.name for d in hosts.link_domains(code.workspace_id))
+    rows = []
+    for variant in code.variants or ():
+        key = f"variant {variant['id']}"
+        sent = routes.get(key, {})
+        tracked = tracked_target(variant["destination"], code_id, variant["id"],
+                                 own_hosts, own_domains) != variant["destination"]
+        visitors = int(sent.get("uniques", 0))
+        conversions = converted.get(key, 0) if tracked else None
+        rows.append({
+            "id": variant["id"], "name": variant.get("name"),
+            "destination": variant["destination"], "weight": variant["weight"],
+            "scans": int(sent.get("humans", 0)), "visitors": visitors, "tracked": tracked,
+            "conversions": conversions,
+            "conversion_rate": (round(100.0 * conversions / visitors, 1)
+                                if conversions is not None and visitors else None)})
+    return rows
 
 
 def change(current: int, previous: int) -> float | None:
@@ -404,20 +491,114 @@ def hourly_matrix(code_ids: list[int], start: datetime, end: datetime, column: s
     return matrix
 
 
+FORECAST_KEY = "qrp:analytics:forecast:{}:{}:{:%Y%m%d%H}"
+FORECAST_TTL = 2 * 3600  # seconds: a forecast is read within the hour it was made for
+FORECASTS_EXTENSION = "analytics.forecasts"
+FORECAST_CHUNK = 500  # codes fitted together by the hourly job
+
+
+class ForecastStore:
+    """Forecasts made this hour, by (workspace, code, hour): in Redis (every process reads what
+    one made) when REDIS_URL is set, else in this process. A forecast depends only on the
+    complete hours before the current one, so it holds for the rest of the hour."""
+
+    LOCAL_SIZE = 10_000
+
+    def __init__(self, redis_url: str | None):
+        self.redis_url = redis_url
+        self._redis = None
+        self._local: dict[str, dict[str, Any]] = {}
+
+    def _client(self):
+        if self._redis is None:
+            from redis import Redis
+
+            self._redis = Redis.from_url(self.redis_url, socket_timeout=2,
+                                         socket_connect_timeout=2)
+        return self._redis
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        if not self.redis_url:
+            return self._local.get(key)
+        import json
+
+        raw = self._client().get(key)
+        return json.loads(raw) if raw is not None else None
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        if not self.redis_url:
+            if len(self._local) >= self.LOCAL_SIZE:
+                self._local.clear()  # keys of past hours: nothing worth keeping in order
+            self._local[key] = value
+            return
+        import json
+
+        self._client().set(key, json.dumps(value), ex=FORECAST_TTL)
+
+
+def forecast_store(app=None) -> ForecastStore:
+    app = app or current_app._get_current_object()
+    store = app.extensions.get(FORECASTS_EXTENSION)
+    if store is None:
+        store = app.extensions[FORECASTS_EXTENSION] = ForecastStore(app.config.get("REDIS_URL"))
+    return store
+
+
 def code_forecast(code_id: int, now: datetime | None = None) -> dict[str, Any]:
-    from qrp_analytics import anomalies  # numpy: only this page needs it
+    """The code's 14-day forecast, made once an hour (the hourly detection job makes them for
+    every code with scans; a page or API call makes a missing one) and read from the store."""
+    from qrplatform.tenancy import current_workspace_id
 
     now = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
-    start = _midnight(now.date()) - timedelta(days=anomalies.TRAIN_DAYS)
-    history = hourly_matrix([code_id], start, now)
-    days = anomalies.forecast(history, now)[0]
-    if days is None:
-        return {"ready": False, "days": [],
+    key = FORECAST_KEY.format(current_workspace_id(), code_id, now)
+    store = forecast_store()
+    try:
+        made = store.get(key)
+    except Exception:  # Redis away: make it, as without a store
+        made = None
+    if made is not None:
+        return made
+    made = make_forecasts([code_id], now)[code_id]
+    try:
+        store.put(key, made)
+    except Exception:  # Redis away: the next call makes it again
+        log.warning("analytics: a forecast could not be stored", exc_info=True)
+    return made
+
+
+def make_forecasts(code_ids: list[int], now: datetime) -> dict[int, dict[str, Any]]:
+    """Forecasts of several codes of the workspace in scope from the complete hours before
+    ``now`` (an hour's start): one query and one fit for all of them."""
+    from qrp_analytics import anomalies  # numpy: only this page and the hourly job need it
+
+    start = _midnight(now.date(), UTC) - timedelta(days=anomalies.TRAIN_DAYS)
+    history = hourly_matrix(code_ids, start, now)
+    made = {}
+    for code_id, days in zip(code_ids, anomalies.forecast(history, now), strict=True):
+        if days is None:
+            made[code_id] = {
+                "ready": False, "days": [],
                 "message": f"Forecasts need {anomalies.MIN_HISTORY_DAYS} days of history and "
                            f"about {anomalies.MIN_DAILY_HUMANS:.0f} human scans a day."}
-    return {"ready": True, "interval": 0.9,
-            "days": [{"day": d.day.date().isoformat(), "expected": round(d.expected, 1),
-                      "low": round(d.low, 1), "high": round(d.high, 1)} for d in days]}
+        else:
+            made[code_id] = {
+                "ready": True, "interval": 0.9,
+                "days": [{"day": d.day.date().isoformat(), "expected": round(d.expected, 1),
+                          "low": round(d.low, 1), "high": round(d.high, 1)} for d in days]}
+    return made
+
+
+def store_forecasts(code_ids: list[int], now: datetime) -> int:
+    """Make and store this hour's forecasts of the workspace in scope's codes (the hourly job)."""
+    from qrplatform.tenancy import current_workspace_id
+
+    now = now.replace(minute=0, second=0, microsecond=0)
+    store = forecast_store()
+    workspace_id = current_workspace_id()
+    for first in range(0, len(code_ids), FORECAST_CHUNK):  # a month of hours each: bounded memory
+        for code_id, made in make_forecasts(code_ids[first:first + FORECAST_CHUNK], now).items():
+            store.put(FORECAST_KEY.format(workspace_id, code_id, now), made)
+    return len(code_ids)
 
 
 # -- settings and workspace rules ------------------------------------------------------------------
@@ -491,7 +672,7 @@ def update_settings(data: dict[str, Any]) -> AnalyticsSettings:
 
 def test_devices_today() -> list[MarkedTestDevice]:
     return list(db.session.scalars(
-        select(MarkedTestDevice).where(MarkedTestDevice.day == today())
+        select(MarkedTestDevice).where(MarkedTestDevice.day == salt_day())
         .order_by(MarkedTestDevice.created_at)))
 
 
@@ -505,7 +686,7 @@ def device_fingerprint(ip: str, user_agent: str | None) -> tuple[str, str]:
 def is_test_device(ip: str, user_agent: str | None) -> bool:
     ip_hash, agent_hash = device_fingerprint(ip, user_agent)
     return db.session.scalar(select(func.count()).select_from(MarkedTestDevice).where(
-        MarkedTestDevice.day == today(), MarkedTestDevice.ip_hash == ip_hash,
+        MarkedTestDevice.day == salt_day(), MarkedTestDevice.ip_hash == ip_hash,
         MarkedTestDevice.user_agent_hash == agent_hash)) > 0
 
 
@@ -514,11 +695,11 @@ def set_test_device(ip: str, user_agent: str | None, on: bool, label: str = "") 
     permissions.require("analytics.manage")
     ip_hash, agent_hash = device_fingerprint(ip, user_agent)
     db.session.execute(delete(MarkedTestDevice).where(
-        MarkedTestDevice.day == today(), MarkedTestDevice.ip_hash == ip_hash,
+        MarkedTestDevice.day == salt_day(), MarkedTestDevice.ip_hash == ip_hash,
         MarkedTestDevice.user_agent_hash == agent_hash))
     if on:
         user = g.get("user") if has_request_context() else None
-        db.session.add(MarkedTestDevice(day=today(), ip_hash=ip_hash, user_agent_hash=agent_hash,
+        db.session.add(MarkedTestDevice(day=salt_day(), ip_hash=ip_hash, user_agent_hash=agent_hash,
                                         label=(label or "")[:100],
                                         created_by_id=user.id if user else None))
     db.session.commit()
@@ -630,8 +811,8 @@ def home_summary(top: int = 5) -> dict[str, Any]:
     """Today (hour by hour, against yesterday by the same hour) and the last 7 days (day by
     day, against the 7 before), people apart from bots, and the week's top codes."""
     permissions.require("analytics.view")
-    hours_so_far = datetime.now(UTC).hour + 1
     day, week = period("24h"), period("7d")
+    hours_so_far = int((datetime.now(UTC) - day.start).total_seconds() // 3600) + 1
     day_series, week_series = series(day), series(week)
     today = totals(day)
     return {

@@ -132,7 +132,8 @@ def page_context(insights: dict[str, Any]) -> dict[str, Any]:
         "insights": insights,
         "counter_labels": COUNTER_LABELS,
         "dimension_labels": services.DIMENSION_LABELS,
-        "dimensions": [d for d in DIMENSIONS if d not in ("reason", "outcome", "route")],
+        "dimensions": [d for d in DIMENSIONS if d not in ("reason", "outcome", "route",
+                                                             "conversion")],
         "change": services.change,
         "series_chart": series_chart(insights),
         "bots_chart": bots_chart(insights),
@@ -177,6 +178,10 @@ def live(code_id: int):
                   live=services.live(code_id))
 
 
+SETTINGS_FIELDS = ("record_referrer", "record_user_agent", "record_country", "retention_days",
+                   "bot_user_agent_patterns", "bot_countries")
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @login_required
 def settings():
@@ -200,8 +205,11 @@ def settings():
             flash("Analytics settings saved. They apply to scans from now on.", "success")
             return redirect(url_for("analytics.settings"))
     found = services.settings()
+    # After a refusal the form shows what was typed, not what is saved.
+    values = {**{name: getattr(found, name) for name in SETTINGS_FIELDS}, **(
+        {**data, "retention_days": request.form.get("retention_days", "")} if errors else {})}
     ip, agent = client_ip(), request.headers.get("User-Agent")
-    return render("analytics/settings.html", settings=found, errors=errors,
+    return render("analytics/settings.html", settings=found, values=values, errors=errors,
                   retention=services.effective_retention(found),
                   plan_retention=retention.plan_retention_days(),
                   this_device_is_test=services.is_test_device(ip, agent),

@@ -18,7 +18,9 @@ def svg(data: bytes, size: int, dimensions: tuple[int, int]) -> Image.Image:
 
     width, height = dimensions
     side = {"width": size} if width >= height else {"height": size}
-    png = resvg_py.svg_to_bytes(svg_string=data.decode("utf-8"), **side)
+    # dpi 96, the CSS pixel: with resvg's default (0) a width="30mm" (or in, cm, pt, pc) is zero
+    # wide and the SVG cannot be drawn at all.
+    png = resvg_py.svg_to_bytes(svg_string=data.decode("utf-8"), dpi=96, **side)
     image = Image.open(io.BytesIO(bytes(png)), formats=["PNG"])
     image.load()
     return image

@@ -379,10 +379,16 @@ def svg_size(data: bytes) -> tuple[int, int]:
     return _svg_dimensions(_parse_svg(data))
 
 
+# CSS pixels in one of each absolute unit an SVG's width or height may use (96 to the inch).
+_CSS_PIXELS = {"px": 1.0, "in": 96.0, "cm": 96 / 2.54, "mm": 96 / 25.4, "q": 96 / 101.6,
+               "pt": 96 / 72, "pc": 16.0}
+
+
 def _svg_dimensions(root: ElementTree.Element) -> tuple[int, int]:
     def number(value: str | None) -> float | None:
-        match = re.fullmatch(r"\s*([0-9.]+)\s*(px)?\s*", value or "")
-        return float(match.group(1)) if match else None
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(px|mm|cm|q|in|pt|pc)?\s*",
+                             (value or "").lower())
+        return float(match.group(1)) * _CSS_PIXELS[match.group(2) or "px"] if match else None
 
     width, height = number(root.get("width")), number(root.get("height"))
     box = (root.get("viewBox") or "").replace(",", " ").split()

@@ -10,7 +10,8 @@ the path:
   qr plugin's fast path and views answer); ``<prefix>/<code>`` passes too (forms post there);
 - ``/`` → ``root``: the domain's root URL, else a plugin serving it
   (``signals.custom_domain_root``: a microsite), else the domain's 404;
-- ``/static/…`` and ``/domains/static/…`` pass (the pages' styles);
+- ``/static/…`` and ``/domains/static/…`` pass (the pages' styles), and so do the
+  microsites' ``/m/…`` and ``/microsites/static/…``;
 - anything else → ``not_found``: the domain's 404 URL, else a built-in page in the
   workspace's name. So are unknown codes and codes of other workspaces
   (``signals.public_page_missing``).
@@ -37,16 +38,12 @@ log = logging.getLogger(__name__)
 DOMAIN_ENVIRON = "qrp.domains.entry"
 ROOT_PATH = "/_domain/root"
 NOT_FOUND_PATH = "/_domain/not-found"
-# Styles of the pages a custom domain shows (the core's and this plugin's).
-STATIC_PATHS = ("/static/", "/domains/static/")
+# Styles of the pages a custom domain shows (the core's and this plugin's), and the published
+# microsites (their pages, stylesheets, clicks, files and forms; each serves only the
+# domain's workspace).
+STATIC_PATHS = ("/static/", "/domains/static/", "/m/", "/microsites/static/")
 # A short link's path on a custom domain: one segment, optionally its content page.
 LINK_PATH = re.compile(r"^/[^/]+(/c)?$")
-
-
-def _may_be_custom(name: str) -> bool:
-    """A name a workspace could have added: dotted, not an IP address literal (no TLD is
-    numeric)."""
-    return "." in name and not name[-1].isdigit() and not name.startswith("[")
 
 
 class CustomDomainMiddleware:
@@ -59,7 +56,7 @@ class CustomDomainMiddleware:
 
     def __call__(self, environ, start_response):
         name = hosts.normalise_host(environ.get("HTTP_HOST") or "")
-        if name not in self.platform and _may_be_custom(name):
+        if name not in self.platform and hosts.may_be_custom_domain(name):
             try:
                 entry = self.cache.get(name)
             except Exception:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from flask import Response, url_for
 
-from qrp_qr import bulk, printsize, services
+from qrp_qr import bulk, linkcheck, printsize, services
 from qrp_qr.rules import InvalidInput
 from qrp_qr.schemas import (
     BulkAcceptedSchema,
+    BulkCheckResultSchema,
+    BulkCheckSchema,
+    BulkSampleArgs,
     BulkUploadSchema,
     CodeActionResultSchema,
     CodeActionSchema,
@@ -49,11 +52,16 @@ def code_view(code) -> dict:
         "id": code.id, "name": code.name, "kind": code.kind, "type": code.type,
         "content": code.content, "destination": code.destination,
         "short_code": code.short_code, "short_url": services.short_url(code),
+        "slug": code.short_code,
+        "slug_aliases": [alias.slug for alias in services.slug_aliases(code)]
+        if code.kind == "dynamic" else [],
         "domain": code.domain,
         "design": code.design, "scan_grade": grade,
         "print_guidance": services.print_guidance(grade),
         "design_template_id": code.design_template_id,
-        "rules": code.rules or [], "variants": code.variants or [],
+        "rules": code.rules or [], "variants": code.variants or [], "app_link": code.app_link,
+        "destination_broken": code.link_status == "broken",
+        "destination_check": linkcheck.health(code),
         "rule_warnings": services.rule_warnings(code),
         "redirect_status": code.redirect_status, "utm": code.utm,
         "expires_at": code.expires_at, "scan_cap": code.scan_cap, "paused": code.paused,
@@ -75,13 +83,14 @@ def _content_shorthand(data: dict) -> dict:
 @blp.arguments(QRCodeListArgs, location="query")
 @blp.response(200, QRCodePageSchema)
 def list_codes(args):
-    """The workspace's codes: search, filter by type, kind, tag, status, folder and bulk
-    upload; sort by date, name or scans."""
+    """The workspace's codes: search, filter by type, kind, tag, status, folder, bulk upload
+    and a broken destination; sort by date, name or scans."""
     permissions.require("qr.view")
     items, total = services.list_codes(
         q=args["q"], qr_type=args.get("type"), kind=args.get("kind"), tag=args.get("tag"),
         status=args["status"], folder_id=args.get("folder_id"), batch=args.get("batch"),
-        sort=args["sort"], page=args["page"], per_page=args["per_page"])
+        broken=args["broken"], sort=args["sort"], page=args["page"],
+        per_page=args["per_page"])
     return {"items": [code_view(c) for c in items], "total": total, "page": args["page"],
             "per_page": args["per_page"]}
 
@@ -200,13 +209,18 @@ def duplicate_code(code_id):
 @blp.arguments(ImageArgs, location="query")
 @blp.response(200, ImageSchema)
 def code_image(args, code_id):
-    """The code as PNG, SVG or PDF at any size within limits (drawn once, then cached)."""
+    """The code as PNG, SVG or PDF at any size within limits (drawn once, then cached); SVG
+    and PDF also at a physical ``width`` (mm or inches) with a bleed and crop marks (the PDF
+    sets its TrimBox and BleedBox and names the size in its subject and keywords)."""
     permissions.require("qr.view")
     code = services.get_code(code_id)
-    key, _ = services.ensure_image(code, args["format"], args["size"])
+    paper = services.print_size(args["format"], args.get("width"), args["unit"],
+                                args.get("bleed"), args["crop_marks"])
+    key, _ = services.ensure_image(code, args["format"], args["size"], paper)
     from qrplatform.storage import storage
 
-    return {"format": args["format"], "size": args["size"], "url": storage().url(key)}
+    return {"format": args["format"], "size": args["size"], "url": storage().url(key),
+            "print": services.print_info(code, paper) if paper else None}
 
 
 @blp.get("/<int:code_id>/print-guidance")
@@ -259,6 +273,29 @@ def bulk_create(form):
         filename=form["file"].filename or "")
     return {"job_id": job.id, "job_url": url_for("jobs.job_status", job_id=job.id),
             "rows": rows, "skipped": skipped}
+
+
+@blp.post("/bulk/check")
+@max_body(bulk.MAX_BULK_BYTES + UPLOAD_OVERHEAD)
+@permission_required("qr.edit")
+@blp.arguments(BulkCheckSchema, location="multipart")
+@blp.response(200, BulkCheckResultSchema)
+def bulk_check(form):
+    """What ``POST /bulk`` would do with this file, doing nothing: how many rows make codes,
+    the bad rows with their line numbers, and whether the plan has room for them all. A file
+    that is not a CSV at all answers 422, as ``POST /bulk`` would."""
+    return bulk.check_bulk(form["file"].read(), kind=form["kind"], qr_type=form["type"])
+
+
+@blp.get("/bulk/sample")
+@blp.arguments(BulkSampleArgs, location="query")
+@blp.response(200, content_type="text/csv", description="a header row (name, the type's "
+              "fields, tags) and two example rows")
+def bulk_sample(args):
+    """A CSV file to start a bulk upload from, for a code type (``type``, default url)."""
+    permissions.require("qr.view")
+    return Response(bulk.sample_csv(args["type"]), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="qr-codes-{args["type"]}-sample.csv"'})
 
 
 # -- folders ------------------------------------------------------------------------------------

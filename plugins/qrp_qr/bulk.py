@@ -15,6 +15,7 @@ from qrp_qr import logos, payloads, rules, services
 from qrp_qr.models import QRCode
 from qrp_qr.rules import InvalidInput
 from qrplatform import events, jobs
+from qrplatform.errors import QuotaExceeded
 from qrplatform.extensions import db
 from qrplatform.storage import PRIVATE_PREFIX, storage
 from qrplatform.tenancy import current_workspace_id
@@ -100,6 +101,68 @@ def parse_bulk_csv(data: bytes, *, kind: str = "dynamic", qr_type: str = "url"
     if not rows and not errors:
         raise InvalidInput("No rows.", {"file": ["The file has a header but no rows."]})
     return rows, errors
+
+
+def check_bulk(data: bytes, *, kind: str, qr_type: str) -> dict[str, Any]:
+    """What uploading ``data`` would do, doing nothing: how many rows make codes, the bad rows,
+    and whether the plan has room for them (the checks ``start_bulk`` makes, in the same order),
+    so a page can say so while the file is still only chosen."""
+    rows, errors = parse_bulk_csv(data, kind=kind, qr_type=qr_type)
+    kinds = [row["kind"] for row in rows]
+    refused = None
+    try:
+        services.check_code_quotas(kinds)
+    except QuotaExceeded as exc:
+        refused = exc
+    return {"rows": len(rows), "dynamic": kinds.count("dynamic"), "invalid": errors,
+            "within_plan": refused is None, "plan_message": refused.message if refused else None,
+            "upgrade_url": refused.upgrade_url if refused else None,
+            "room": services.room_for_codes()}
+
+
+# Two rows of each type for the sample file: every one a valid code (tested), and no cell that
+# a spreadsheet would take for a formula (no leading + or -).
+SAMPLE_ROWS: dict[str, list[dict[str, str]]] = {
+    "url": [{"name": "Table 1", "url": "https://example.com/menu?table=1",
+             "tags": "menus;floor 1"},
+            {"name": "Table 2", "url": "https://example.com/menu?table=2", "tags": "menus"}],
+    "text": [{"name": "Welcome", "text": "Welcome! Ask at the bar for the Wi-Fi password."},
+             {"name": "Opening hours", "text": "Open every day from 9 to 17."}],
+    "email": [{"name": "Support", "email": "support@example.com",
+               "subject": "Help with my order", "body": "Order number:"},
+              {"name": "Sales", "email": "sales@example.com", "subject": "A quote"}],
+    "phone": [{"name": "Front desk", "phone": "020 7946 0000"},
+              {"name": "Night line", "phone": "020 7946 0999"}],
+    "sms": [{"name": "Book a table", "phone": "020 7946 0000",
+             "message": "A table for two tonight, please"},
+            {"name": "Call me back", "phone": "020 7946 0001", "message": "Please call me"}],
+    "wifi": [{"name": "Guest Wi-Fi", "ssid": "Cafe Guest", "security": "WPA",
+              "password": "espresso42"},
+             {"name": "Terrace Wi-Fi", "ssid": "Cafe Terrace", "security": "WPA",
+              "password": "cappuccino7"}],
+    "vcard": [{"name": "Ada Lovelace", "first_name": "Ada", "last_name": "Lovelace",
+               "organization": "Analytical Engines", "title": "Engineer",
+               "email": "ada@example.com", "phone": "020 7946 0001",
+               "website": "https://example.com"},
+              {"name": "Charles Babbage", "first_name": "Charles", "last_name": "Babbage",
+               "organization": "Analytical Engines", "email": "charles@example.com"}],
+    "geo": [{"name": "Our shop", "latitude": "48.8584", "longitude": "2.2945"},
+            {"name": "The warehouse", "latitude": "52.5163", "longitude": "13.3777"}],
+    "event": [{"name": "Launch party", "title": "Launch party", "start": "2030-03-01T18:00",
+               "end": "2030-03-01T21:00", "location": "Main hall"},
+              {"name": "Workshop", "title": "Workshop", "start": "2030-03-08T10:00",
+               "end": "2030-03-08T12:00", "location": "Room 2"}],
+}
+
+
+def sample_csv(qr_type: str) -> bytes:
+    """A file to start from: the optional columns and the type's fields, with two rows."""
+    columns = ["name", *payloads.TYPE_FIELDS[qr_type], "tags"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, restval="", lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(SAMPLE_ROWS[qr_type])
+    return buffer.getvalue().encode()
 
 
 def start_bulk(data: bytes, *, kind: str, qr_type: str, skip_invalid: bool,

@@ -2,8 +2,10 @@
 
 ``DrawingPool`` hands chunks of codes that share one design to processes of its own; each
 process lays a code out once, paints the PNG, reads it back with zxing-cpp (``verify``),
-paints the SVG and PDF from the same layout, and stores the three files itself, sending back
-only what the caller packs into its ZIP. Processes are spawned, not forked (the job's process
+paints the SVG and PDF from the same layout and reads them back too (drawn by resvg and
+PDFium: ``verify.check_export``), and stores the three files itself, sending back
+only what the caller packs into its ZIP and each code's scan grade (``grading``; once per
+design and code size in each process). Processes are spawned, not forked (the job's process
 holds database connections and threads a fork would copy), and import only this module, the
 painters and the storage backend, so they start in a fraction of a second. Small runs draw in
 the calling process instead: starting processes would cost more than it saves.
@@ -11,14 +13,20 @@ the calling process instead: starting processes would cost more than it saves.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import secrets
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qrp_qr import render, verify
+
+if TYPE_CHECKING:  # numpy and zxing: loaded by the first grade, not when the app imports
+    from qrp_qr import grading
 
 CHUNK = 250               # codes per task handed to a drawing process
 IN_PROCESS_BELOW = 300    # fewer codes than this are drawn in the calling process
@@ -38,13 +46,39 @@ class Item:
 
 @dataclass(frozen=True)
 class Drawn:
-    """A drawn, verified and stored code (``png`` and ``svg`` for the caller's ZIP), or why
-    it could not be (``error``: it would not scan, or its content does not fit)."""
+    """A drawn, verified and stored code (``png`` and ``svg`` for the caller's ZIP, and its
+    scan ``grade``: letter and failing conditions), or why it could not be (``error``: it
+    would not scan, its grade is E, or its content does not fit)."""
 
     index: int
     png: bytes | None = None
     svg: bytes | None = None
     error: str | None = None
+    grade: str | None = None
+    grade_failing: str = ""        # the failing conditions' labels, "; " between them
+    grade_warning: str | None = None
+    grade_of: int | None = None    # the index of the code that was graded (see _grade)
+
+
+# A design's grade depends on the payload mostly through its module count (``grading.grade``):
+# each drawing process grades the first code of each size of a run and gives that grade to
+# every code of that size, naming the code it measured (a styled grade costs ~25 ms of CPU:
+# one for each of 10,000 rows would cost twice the drawing itself). Near a condition's edge
+# another code of the same size can pass or fail it where the graded one did not.
+_GRADES: dict[tuple[str, str, str, int], tuple[grading.Grade, int]] = {}
+
+
+def _grade(item: Item, lay: render.Layout, design: dict[str, Any], run_key: tuple[str, str, str],
+           logo) -> tuple[grading.Grade, int]:
+    key = (*run_key, lay.n)
+    found = _GRADES.get(key)
+    if found is None:
+        if len(_GRADES) >= 256:
+            _GRADES.clear()
+        from qrp_qr import grading
+
+        found = _GRADES[key] = (grading.grade(item.text, design, logo), item.index)
+    return found
 
 
 class _Process:
@@ -63,28 +97,39 @@ def _start(storage_settings: dict) -> None:
 
 
 def draw_chunk(items: list[Item], design: dict[str, Any], logo_png: bytes | None,
-               backend: Any = None, uploads: ThreadPoolExecutor | None = None) -> list[Drawn]:
-    """Draw, check and store each code (in a drawing process, or in the caller's with its own
-    ``backend``); returns when every file of the chunk is stored."""
+               backend: Any = None, uploads: ThreadPoolExecutor | None = None,
+               run: str = "") -> list[Drawn]:
+    """Draw, check, grade and store each code (in a drawing process, or in the caller's with
+    its own ``backend``); returns when every file of the chunk is stored. ``run``: names the
+    caller's run (its grades are shared by its codes of one size only)."""
     backend = backend or _Process.backend
     uploads = uploads or _Process.uploads
     logo = render.load_logo(logo_png) if logo_png else None
+    run_key = (run, json.dumps(render.normalise_design(design), sort_keys=True),
+               hashlib.sha256(logo_png).hexdigest() if logo_png else "")
     out: list[Drawn] = []
     stored: list[Future] = []
     for item in items:
         try:
             lay = render.layout(item.text, design, logo)
+            grade, graded = _grade(item, lay, design, run_key, logo)
+            if grade.refused:
+                raise verify.Unscannable(grade.refusal)
             image = render.render_image(lay, render.DEFAULT_SIZE)
             verify.check_decodes(item.text, image, design, lay.width)
             png = render.encode_png(image)
             svg = render.render_svg(lay, render.DEFAULT_SIZE)
             pdf = render.render_pdf(lay, render.DEFAULT_SIZE)
+            verify.check_export(item.text, svg, "svg", design, lay.width)
+            verify.check_export(item.text, pdf, "pdf", design, lay.width)
         except (verify.Unscannable, render.PayloadTooLong) as exc:
             out.append(Drawn(item.index, error=str(exc)))
             continue
         for fmt, key, data in zip(render.FORMATS, item.keys, (png, svg, pdf), strict=True):
             stored.append(uploads.submit(backend.put, key, data, render.MIME_TYPES[fmt], True))
-        out.append(Drawn(item.index, png, svg))
+        out.append(Drawn(item.index, png, svg, grade=grade.grade,
+                         grade_failing="; ".join(f["label"] for f in grade.failing),
+                         grade_warning=grade.warning, grade_of=graded))
     for future in stored:
         future.result()
     return out
@@ -117,6 +162,7 @@ class DrawingPool:
     def draw(self, items: list[Item], design: dict[str, Any], logo_png: bytes | None = None
              ) -> Iterator[list[Drawn]]:
         """Each chunk's results, in order, as they are ready."""
+        run = secrets.token_hex(8)
         chunks = [items[start:start + CHUNK] for start in range(0, len(items), CHUNK)]
         if len(items) < IN_PROCESS_BELOW or self.processes < 2:
             # Smaller chunks here (no process hand-over to pay for) so that progress moves
@@ -126,11 +172,12 @@ class DrawingPool:
             if self._uploads is None:
                 self._uploads = ThreadPoolExecutor(max_workers=UPLOADS)
             for chunk in chunks:
-                yield draw_chunk(chunk, design, logo_png, self.backend, self._uploads)
+                yield draw_chunk(chunk, design, logo_png, self.backend, self._uploads, run)
             return
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.processes, mp_context=get_context("spawn"),
                 initializer=_start, initargs=(self.storage_settings,))
         yield from self._pool.map(draw_chunk, chunks, [design] * len(chunks),
-                                  [logo_png] * len(chunks))
+                                  [logo_png] * len(chunks), [None] * len(chunks),
+                                  [None] * len(chunks), [run] * len(chunks))

@@ -82,6 +82,16 @@ class QRCodeForm(DesignFields):
                        choices=[(t, payloads.TYPE_LABELS[t]) for t in TYPES])
     domain = SelectField("Short link domain", default="", choices=[("", "")],
                          description="Where the short link, and so the printed code, points.")
+    slug = StringField("Short link slug", validators=[Length(max=200)],
+                       description="Your own short code, such as spring-menu; empty: a random "
+                                   "one. A changed slug keeps the old one redirecting.")
+    ios_app = StringField("iPhone/iPad: app link", validators=[Length(max=2000)],
+                          description="A universal link (https://…) or the app's own "
+                                      "scheme (myapp://…).")
+    ios_store = StringField("iPhone/iPad: App Store link", validators=[Length(max=2000)])
+    android_app = StringField("Android: app link", validators=[Length(max=2000)],
+                              description="An app link (https://…) or the app's own scheme.")
+    android_store = StringField("Android: Google Play link", validators=[Length(max=2000)])
     design_template = SelectField("Start from a saved design", coerce=int, default=0,
                                   choices=[(0, "—")])
     tags = StringField("Tags", description="Separated by commas.",

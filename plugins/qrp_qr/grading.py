@@ -277,6 +277,12 @@ class Grade:
         return (f"Scan grade {self.grade}: many phones will fail to read this code in real "
                 f"conditions. {self.summary}")
 
+    @property
+    def refusal(self) -> str:
+        """Why an E is refused."""
+        return (f"Phones would fail to read this design more often than not (scan grade "
+                f"{self.grade}). {self.summary}")
+
     def as_dict(self) -> dict[str, Any]:
         return {"grade": self.grade, "score": round(self.score, 3),
                 "failing": self.failing, "min_module_px": self.min_module_px,

@@ -34,21 +34,21 @@ def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dic
                                            kind=options.get("kind", "dynamic"),
                                            qr_type=options.get("type", "url"))
     design = _usable_design(options.get("design_template_id"))
-    progress(0, len(rows), "Checking the file")
-    bulk.link_rows(rows, current_app.config["SHORT_LINK_BASE_URL"])
+    progress(0, len(rows), "Step 1 of 2: drawing and checking the codes")
+    bulk.link_rows(rows, services.link_base(None))
     drawn, failed = _draw_and_store(rows, design)
     drawn_at = time.perf_counter()
     if failed and not options.get("skip_invalid"):
         raise JobError(f"{len(failed)} code(s) would not scan (first: row {failed[0]['row']}: "
                        f"{failed[0]['errors']['design'][0]}); nothing was created.")
     keep = [row for index, row in enumerate(rows) if index in drawn]
-    progress(0, len(keep), "Saving the codes")
+    progress(0, len(keep), "Step 2 of 2: saving the codes")
     manifest = bulk.save_rows(
         keep, design, upload_id, options.get("design_template_id"),
         actor=options.get("actor"), skipped=len(row_errors) + len(failed),
         filename=options.get("filename", ""),
         on_progress=lambda saved: progress(saved, len(keep),
-                                           f"Saved {saved:,} of {len(keep):,} codes"))
+                                           f"Step 2 of 2: saved {saved:,} of {len(keep):,} codes"))
     saved_at = time.perf_counter()
     progress(len(rows), len(rows), "Packing the ZIP")
     key = _write_zip(manifest, drawn, rows, upload_id)
@@ -62,8 +62,26 @@ def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dic
         "created": len(manifest),
         "batch": upload_id if manifest else None,
         "skipped": row_errors + failed,
+        **_grades(manifest, drawn, rows),
         **(produced_file("zip", key) if key else {}),
     }
+
+
+def _grades(manifest, drawn, rows) -> dict[str, Any]:
+    """How many created codes got each scan grade, and the rows graded D (warned: they scan,
+    but many phones will fail in real conditions) with the reason; every row's grade is in
+    the ZIP's codes.csv."""
+    from qrp_qr import grading  # numpy: not imported with the app
+
+    index_of = {id(row): i for i, row in enumerate(rows)}
+    counts = {level: 0 for level in grading.LEVELS}
+    warned = []
+    for row, _code in manifest:
+        made = drawn[index_of[id(row)]]
+        counts[made.grade] += 1
+        if made.grade_warning:
+            warned.append({"row": row["row"], "grade": made.grade, "warning": made.grade_warning})
+    return {"grades": counts, "warned": warned[:100]}
 
 
 def _usable_design(template_id: int | None) -> dict[str, Any]:
@@ -78,15 +96,16 @@ def _usable_design(template_id: int | None) -> dict[str, Any]:
 
 
 def _draw_and_store(rows: list[dict[str, Any]], design: dict[str, Any]
-                    ) -> tuple[dict[int, tuple[bytes, bytes]], list[dict[str, Any]]]:
-    """Draw, decode and store every row's images (on every core: ``drawing``); returns the
-    PNG and SVG of each by row index, and the rows whose code would not scan."""
+                    ) -> tuple[dict[int, drawing.Drawn], list[dict[str, Any]]]:
+    """Draw, decode, grade and store every row's images (on every core: ``drawing``);
+    returns each drawn code (PNG, SVG, scan grade) by row index, and the rows whose code
+    would not scan (or is graded E)."""
     backend = storage()
     logo_png = logos.png(design)
     items = [drawing.Item(index, row["text"], tuple(
         services.image_key(row["text"], design, fmt, render.DEFAULT_SIZE)
         for fmt in render.FORMATS)) for index, row in enumerate(rows)]
-    drawn: dict[int, tuple[bytes, bytes]] = {}
+    drawn: dict[int, drawing.Drawn] = {}
     failed: list[dict[str, Any]] = []
     done, total = 0, len(rows)
     with drawing.DrawingPool(current_app.config["QR_BULK_PROCESSES"],
@@ -97,14 +116,16 @@ def _draw_and_store(rows: list[dict[str, Any]], design: dict[str, Any]
                     failed.append({"row": rows[code.index]["row"],
                                    "errors": {"design": [code.error]}})
                 else:
-                    drawn[code.index] = (code.png, code.svg)
+                    drawn[code.index] = code
             done += len(chunk)
-            progress(done, total, f"Drew and checked {done:,} of {total:,} codes")
+            progress(done, total, f"Step 1 of 2: drew and checked {done:,} of {total:,} codes")
     return drawn, failed
 
 
 def _write_zip(manifest, drawn, rows, upload_id: str) -> str | None:
-    """png/ and svg/ folders and codes.csv (row, id, name, short link, destination, files)."""
+    """png/ and svg/ folders and codes.csv (row, id, name, short link, destination, files,
+    scan grade, its failing conditions and the row whose code was graded: the first of its
+    size in its drawing process, see ``drawing._grade``)."""
     if not manifest:
         return None
     index_of = {id(row): i for i, row in enumerate(rows)}
@@ -113,16 +134,19 @@ def _write_zip(manifest, drawn, rows, upload_id: str) -> str | None:
             listing = io.StringIO()
             writer = csvfiles.writer(listing)
             writer.writerow(["row", "id", "name", "kind", "type", "short_url", "destination",
-                             "png", "svg"])
+                             "png", "svg", "scan_grade", "scan_grade_failing",
+                             "scan_grade_of_row"])
             for row, code in manifest:
-                png, svg = drawn[index_of[id(row)]]
+                made = drawn[index_of[id(row)]]
+                png, svg = made.png, made.svg
                 stem = f"{row['row']:05d}-{_slug(code['name'])}"
                 # PNGs are compressed already; storing them is as small and much faster.
                 archive.writestr(f"png/{stem}.png", png, compress_type=zipfile.ZIP_STORED)
                 archive.writestr(f"svg/{stem}.svg", svg, compress_type=zipfile.ZIP_DEFLATED)
                 writer.writerow([row["row"], code["id"], code["name"], code["kind"],
                                  code["type"], code["short_url"], code["destination"],
-                                 f"png/{stem}.png", f"svg/{stem}.svg"])
+                                 f"png/{stem}.png", f"svg/{stem}.svg", made.grade,
+                                 made.grade_failing, rows[made.grade_of]["row"]])
             archive.writestr("codes.csv", listing.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
         buffer.seek(0)
         key = bulk.zip_key(manifest[0][1]["workspace_id"], upload_id)
@@ -162,3 +186,11 @@ def zip_codes(code_ids: list[int]) -> dict[str, Any]:
         storage().put(key, buffer.read(), content_type="application/zip")
     progress(total, total, f"{total:,} codes packed")
     return {"codes": total, **produced_file("zip", key)}
+
+
+def check_destinations() -> dict[str, int]:
+    """Scheduled: the live dynamic codes' destinations asked whether they still answer; owners
+    told once about the newly broken ones (``linkcheck``)."""
+    from qrp_qr import linkcheck
+
+    return linkcheck.check_destinations()

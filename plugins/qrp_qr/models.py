@@ -37,8 +37,9 @@ class QRCode(TenantMixin, db.Model):
     type: Mapped[str] = mapped_column(String(10))
     # The type's fields, e.g. {"ssid": ..., "password": ..., "security": "WPA"} for wifi.
     content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Dynamic codes only: the short link's code (unique across every workspace).
-    short_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    # Dynamic codes only: the short link's code, random or the owner's own slug (unique across
+    # every workspace and every alias: the platform's short host serves every code).
+    short_code: Mapped[str | None] = mapped_column(String(64), unique=True)
     # Dynamic codes only: the custom domain (ASCII) its short link lives on; None: the
     # platform's SHORT_LINK_BASE_URL. Offered by a plugin (qrplatform.hosts.link_domains).
     domain: Mapped[str | None] = mapped_column(String(253), index=True)
@@ -48,6 +49,8 @@ class QRCode(TenantMixin, db.Model):
     # Dynamic codes only: ordered redirect rules and A/B variants (``qrp_qr.smartlinks``).
     rules: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
     variants: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    # Dynamic codes only: "open in app" per OS (``smartlinks.clean_app_link``).
+    app_link: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     design: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # ``grading.Grade.as_dict()`` of the design with this payload, set whenever either changes;
     # None (codes from before grading) or an older grading version: graded when read.
@@ -58,6 +61,12 @@ class QRCode(TenantMixin, db.Model):
         ForeignKey("qr_folders.id", ondelete="SET NULL"), index=True)
     # The bulk upload that created the code (its upload id), to list what one file made.
     batch: Mapped[str | None] = mapped_column(String(32), index=True)
+    # The scheduled destination check (``linkcheck``): ok, broken or skipped; why; when.
+    link_status: Mapped[str | None] = mapped_column(String(10))
+    link_problem: Mapped[str | None] = mapped_column(String(300))
+    link_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    link_broken_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    link_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     redirect_status: Mapped[int] = mapped_column(Integer, default=302, server_default="302")
     utm: Mapped[dict[str, str] | None] = mapped_column(JSON)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -74,6 +83,9 @@ class QRCode(TenantMixin, db.Model):
     tag_rows: Mapped[list[QRTag]] = relationship(
         back_populates="code", cascade="all, delete-orphan", lazy="selectin",
         order_by="QRTag.tag")
+    # Earlier short codes that still redirect here (``services._update_slug``).
+    alias_rows: Mapped[list[QRSlugAlias]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="QRSlugAlias.id")
 
     @property
     def tags(self) -> list[str]:
@@ -109,6 +121,19 @@ class QRTag(TenantMixin, db.Model):
     tag: Mapped[str] = mapped_column(String(50), index=True)
 
     code: Mapped[QRCode] = relationship(back_populates="tag_rows")
+
+
+class QRSlugAlias(TenantMixin, db.Model):
+    """A short code the code had before its slug changed: printed codes keep working."""
+
+    __tablename__ = "qr_slug_aliases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_id: Mapped[int] = mapped_column(ForeignKey("qr_codes.id", ondelete="CASCADE"),
+                                         index=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(),
+                                                 server_default=func.now())
 
 
 class QRFolder(TenantMixin, db.Model):

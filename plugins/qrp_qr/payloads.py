@@ -293,6 +293,9 @@ def encode(qr_type: str, content: dict[str, Any]) -> str:
     raise ValueError(f"unknown type {qr_type!r}")
 
 
+ADDRESS_FIELDS = ("street", "city", "region", "postcode", "country")
+
+
 def _vcard(c: dict[str, Any]) -> str:
     first, last = c.get("first_name", ""), c.get("last_name", "")
     full = " ".join(p for p in (first, last) if p) or c.get("organization", "")
@@ -311,7 +314,7 @@ def _vcard(c: dict[str, Any]) -> str:
         lines.append(f"EMAIL;TYPE=INTERNET:{c['email']}")
     if c.get("website"):
         lines.append(f"URL:{c['website']}")
-    address = [c.get(k, "") for k in ("street", "city", "region", "postcode", "country")]
+    address = [c.get(k, "") for k in ADDRESS_FIELDS]
     if any(address):
         lines.append("ADR;TYPE=WORK:;;" + ";".join(_vcard_escape(p) for p in address))
     if c.get("note"):
@@ -358,6 +361,16 @@ def destination_uri(qr_type: str, content: dict[str, Any]) -> str | None:
         lat, lng = _number(content["latitude"]), _number(content["longitude"])
         return f"https://maps.google.com/?q={lat},{lng}"
     return None
+
+
+def phone_uri(number: str) -> str:
+    return "tel:" + normalise_phone(number)
+
+
+def map_search_url(content: dict[str, Any]) -> str | None:
+    """A maps search for a contact's address (the link a geo code opens), None without one."""
+    address = ", ".join(content[k] for k in ADDRESS_FIELDS if content.get(k))
+    return f"https://maps.google.com/?q={quote(address)}" if address else None
 
 
 DYNAMIC_TYPES = ("url", "text", "email", "phone", "sms", "vcard", "geo", "event")

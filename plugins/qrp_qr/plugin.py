@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from qrp_qr import api, jobs, models, redirect, services, views
+from qrp_qr import api, jobs, linkcheck, models, redirect, services, views
 from qrp_qr.cli import qr_cli
 from qrplatform.plugins import (
     Highlight,
@@ -13,14 +13,18 @@ from qrplatform.plugins import (
     Plugin,
     ProductEvent,
     Quota,
+    Schedule,
 )
 
 ALL_ROLES = ("owner", "admin", "editor", "viewer", "billing")
 
 
 def setup(app) -> None:
-    """The short links live at SHORT_LINK_BASE_URL's path, known only once the app is set up."""
+    """The short links live at SHORT_LINK_BASE_URL's path, known only once the app is set up.
+    Unset, it follows the platform's address (``services.link_base``); the value kept here
+    (under the address the app starts with) gives the path and the platform's hosts."""
     if not app.config.get("SHORT_LINK_BASE_URL"):
+        app.config["QR_SHORT_LINK_BASE_DERIVED"] = True
         app.config["SHORT_LINK_BASE_URL"] = (app.config["PUBLIC_BASE_URL"].rstrip("/")
                                              + app.config["QR_SHORT_LINK_PATH"])
     redirect.init_app(app)
@@ -52,7 +56,8 @@ plugin = Plugin(
                 "bulk generation.",
     blueprints=[views.bp],
     api_blueprints=[api.blp, api.folders_blp, api.templates_blp],
-    models=[models.QRCode, models.QRTag, models.QRDesignTemplate, models.QRFolder],
+    models=[models.QRCode, models.QRTag, models.QRDesignTemplate, models.QRFolder,
+            models.QRSlugAlias],
     migrations=str(Path(__file__).parent / "migrations" / "versions"),
     nav=[NavItem("QR codes", "qr.index", order=10, permission="qr.view", icon="qr-code"),
          NavItem("New QR code", "qr.new", order=10, permission="qr.edit", menu="create",
@@ -100,7 +105,8 @@ plugin = Plugin(
     receivers={"assets.replaced": services.redraw_logo_users,
                # A new time zone changes what the cached time-of-day rules mean.
                "workspace.updated": services.forget_workspace_links},
-    jobs=[jobs.bulk_create, jobs.zip_codes],
+    jobs=[jobs.bulk_create, jobs.zip_codes, jobs.check_destinations],
+    schedules=[Schedule(jobs.check_destinations, every_seconds=linkcheck.CHECK_EVERY_SECONDS)],
     commands=[qr_cli],
     # Live (not archived) codes per plan; archiving frees a place, and an archived code can
     # always be exported or restored.
@@ -120,6 +126,12 @@ plugin = Plugin(
         "QR_BULK_PROCESSES": 0,  # processes drawing bulk images; 0 means one per CPU
         # Where short links live under PUBLIC_BASE_URL when SHORT_LINK_BASE_URL is unset.
         "QR_SHORT_LINK_PATH": "/r",
+        # The broken-destination check (qrp_qr.linkcheck): seconds a destination may take to
+        # answer, seconds between two requests to one host, hosts asked at once, codes per run.
+        "QR_LINK_CHECK_TIMEOUT": 10.0,
+        "QR_LINK_CHECK_DELAY": 2.0,
+        "QR_LINK_CHECK_HOSTS": 4,
+        "QR_LINK_CHECK_BATCH": 500,
     },
     wsgi_middleware=[redirect.short_link_middleware],
     permissions=[

@@ -22,13 +22,16 @@ pages.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
 import logging
 import random
 import re
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -40,7 +43,8 @@ from qrplatform.gateway import HSTS, request_id
 
 log = logging.getLogger(__name__)
 
-SHORT_CODE = re.compile(r"^[A-Za-z0-9]{4,16}$")
+# Random short codes (8 letters and digits) and own slugs (``rules.SLUG``), aliases included.
+SHORT_CODE = re.compile(r"^[A-Za-z0-9_-]{3,64}$")
 CONTENT_TOKEN_AGE = 600      # seconds a password-unlocked content link stays valid
 SCANS_METRIC = "qrp_scans_total"  # declared in plugin.py
 
@@ -126,7 +130,7 @@ def record_scan(app: Flask, entry: dict[str, Any], *, method: str, user_agent: s
                 referrer: str | None, country: str | None, accept_language: str | None,
                 ip: str, classification: str, reason: str | None, outcome: str,
                 rule: str | None = None, variant: str | None = None,
-                visitor_hash: str | None = None) -> None:
+                visitor_hash: str | None = None, via: str | None = None) -> None:
     """One qr.scanned stream event, naming the rule or variant that chose the destination;
     the raw IP never leaves this function."""
     _count_scan(app, outcome, classification)
@@ -149,6 +153,8 @@ def record_scan(app: Flask, entry: dict[str, Any], *, method: str, user_agent: s
         "rule": rule,
         "variant": variant,
     }
+    if via:
+        data["via"] = via  # sent here by another code's A/B variant (its conversion)
     if "rules" in entry and outcome == "redirected":
         data["routed"] = True  # the code has rules or variants (analytics counts its default)
     events.emit_stream("qr.scanned", data, workspace_id=entry["workspace_id"],
@@ -206,6 +212,10 @@ class ShortLinkMiddleware:
         record_scan(self.app, entry, method=method, classification=classification,
                     reason=reason, outcome=outcome, rule=rule, variant=variant,
                     visitor_hash=visitor, **details)
+        if entry.get("app") and (fallback := smartlinks.app_target(entry, target)):
+            body, headers = app_page(target, fallback)
+            start_response("200 OK", headers)
+            return [b"" if method == "HEAD" else body]
         status = entry["status"]
         start_response(f"{status} {_REASONS[status]}", [
             ("Location", target),
@@ -235,7 +245,37 @@ def scan_details(app: Flask, environ: dict) -> dict[str, str | None]:
         "country": environ.get(country_key) if country_key else None,
         "accept_language": environ.get("HTTP_ACCEPT_LANGUAGE"),
         "ip": environ.get("REMOTE_ADDR") or "unknown",
+        "via": smartlinks.via_of(environ.get("QUERY_STRING") or ""),
     }
+
+
+# "Open in app" with an app's own scheme: try it, and if the page is still here after a
+# moment (no app took over), go to the fallback. The script is fixed (allowed by its hash);
+# the addresses travel in escaped attributes.
+_APP_SCRIPT = ("var d=document.body.dataset;location.href=d.app;"
+               "setTimeout(function(){location.replace(d.fallback)},1500);")
+_APP_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width,initial-scale=1">'
+    '<title>Opening the app</title></head><body data-app="{app}" data-fallback="{fallback}">'
+    '<main><h1>Opening the app…</h1><p><a href="{app}">Open in the app</a></p>'
+    '<p><a href="{fallback}">Continue without the app</a></p></main>'
+    '<script>' + _APP_SCRIPT + '</script></body></html>')
+_APP_CSP = ("default-src 'none'; script-src 'sha256-"
+            + base64.b64encode(hashlib.sha256(_APP_SCRIPT.encode()).digest()).decode()
+            + "'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+def app_page(app_url: str, fallback: str) -> tuple[bytes, list[tuple[str, str]]]:
+    """The page that opens an app by its own scheme, else goes to ``fallback``."""
+    body = (_APP_PAGE.replace("{app}", html.escape(app_url, quote=True))
+            .replace("{fallback}", html.escape(fallback, quote=True)).encode())
+    return body, [("Content-Type", "text/html; charset=utf-8"),
+                  ("Content-Length", str(len(body))),
+                  ("Cache-Control", "private, max-age=0, no-store"),
+                  ("Content-Security-Policy", _APP_CSP),
+                  ("Referrer-Policy", "no-referrer"),
+                  ("X-Content-Type-Options", "nosniff")]
 
 
 _REASONS = {301: "Moved Permanently", 302: "Found", 307: "Temporary Redirect",
@@ -288,9 +328,13 @@ def _visit(short_code: str, *, unlocked: bool = False, password_error: str | Non
         record_scan(app, entry, method=method, classification=classification,
                     reason=reason, outcome=outcome, rule=rule, variant=variant,
                     visitor_hash=visitor, **details)
+    if outcome == "redirected" and entry.get("app") and (
+            fallback := smartlinks.app_target(entry, target)):
+        body, headers = app_page(target, fallback)
+        return Response(body, status=200, headers=headers)
     if outcome == "redirected":
-        if unlocked and target.endswith(f"/{short_code}/c"):
-            target += "?t=" + _content_serializer(app).dumps(short_code)
+        if unlocked and target.endswith(f"/{entry['short_code']}/c"):
+            target += "?t=" + _content_serializer(app).dumps(entry["short_code"])
         # After a POST (the password form) a 303 makes the browser GET the destination.
         status = 303 if request.method == "POST" else entry["status"]
         response = Response(status=status, headers={"Location": target})
@@ -356,11 +400,22 @@ def content(short_code: str):
         if token != short_code:
             return Response(status=303, headers={"Location": request.path.rsplit("/", 1)[0]})
     qr_type, data, code_id = services.served_content(short_code)
-    if qr_type == "vcard":
+    if qr_type == "vcard" and request.args.get("download") == "1":
         body = payloads.encode("vcard", data) + "\r\n"
         filename = quote((payloads.summary("vcard", data) or "contact").replace(" ", "_"))
         return Response(body, mimetype="text/vcard", headers={
             "Content-Disposition": f"attachment; filename*=UTF-8''{filename}.vcf"})
+    if qr_type == "vcard":
+        # A page first, as a person expects after scanning a business card: the details as
+        # links to tap, and "Save contact" for the .vcf (the same link, unlocked the same way).
+        download = request.path + "?" + urlencode(
+            {"download": "1", **({"t": request.args["t"]} if entry["password"] else {})})
+        response = Response(render_template(
+            "qr/link_contact.html", contact=data, download_url=download,
+            name=payloads.summary("vcard", data), phone_uri=payloads.phone_uri,
+            map_url=payloads.map_search_url))
+        response.headers["Cache-Control"] = "private, max-age=0, no-store"
+        return response
     if qr_type == "event":
         body = payloads.calendar_file(data, uid=f"qr-{code_id}@qrplatform")
         return Response(body, mimetype="text/calendar", headers={

@@ -1,4 +1,5 @@
 """Drawing a QR code with its design: PNG (Pillow), SVG (true vector paths) and PDF (ReportLab).
+SVG and PDF also come at a physical size (``PrintSize``: millimetres, a bleed, crop marks).
 
 One layout, three painters. ``layout()`` turns a payload and a design into shapes measured in
 modules (the code's own grid); each painter only scales and paints them, so the three formats
@@ -244,6 +245,109 @@ def layout(payload: str, design: dict[str, Any], logo_image: Image.Image | None 
     return out
 
 
+# -- a physical size (print exports) -------------------------------------------------------------
+
+PRINT_FORMATS = ("svg", "pdf")
+MM_PER_INCH = 25.4
+PRINT_UNITS = ("mm", "in")
+# The trim's width: from a business card's corner to a billboard (PDF pages end at 5080 mm).
+MIN_PRINT_MM, MAX_PRINT_MM = 10.0, 5000.0
+MAX_BLEED_MM = 10.0
+DEFAULT_BLEED_MM = 3.0          # the printers' usual
+CROP_MARK_MM = 5.0              # length of a crop mark
+CROP_MARK_GAP_MM = 3.0          # the marks start at least this far from the trim (past the bleed)
+CROP_MARK_STROKE_MM = 0.1       # about 0.28 pt: a hairline
+
+
+class PrintSizeInvalid(ValueError):
+    def __init__(self, fields: dict[str, list[str]]):
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()))
+        self.fields = fields
+
+
+@dataclass(frozen=True)
+class PrintSize:
+    """A print export: the trim (the code's picture, frame included) ``width_mm`` wide, the
+    background carried ``bleed_mm`` past it, and crop marks outside the bleed."""
+
+    width_mm: float
+    bleed_mm: float = DEFAULT_BLEED_MM
+    crop_marks: bool = True
+
+    @classmethod
+    def parse(cls, width: float, unit: str = "mm", bleed: float | None = None,
+              crop_marks: bool = True) -> PrintSize:
+        """From what a user asks for (in ``unit``); the one place these ranges are checked.
+        Raises PrintSizeInvalid naming the fields."""
+        if unit not in PRINT_UNITS:
+            raise PrintSizeInvalid({"unit": ["Use mm or in."]})
+        scale = MM_PER_INCH if unit == "in" else 1.0
+        width_mm = float(width) * scale
+        bleed_mm = DEFAULT_BLEED_MM if bleed is None else float(bleed) * scale
+        errors = {}
+        if not (math.isfinite(width_mm) and MIN_PRINT_MM <= width_mm <= MAX_PRINT_MM):
+            errors["width"] = [f"Ask for {_span(MIN_PRINT_MM, MAX_PRINT_MM, unit)} wide."]
+        if not (math.isfinite(bleed_mm) and 0 <= bleed_mm <= MAX_BLEED_MM):
+            errors["bleed"] = [f"Ask for a bleed of {_span(0, MAX_BLEED_MM, unit)}."]
+        if errors:
+            raise PrintSizeInvalid(errors)
+        return cls(round(width_mm, 3), round(bleed_mm, 3), bool(crop_marks))
+
+    def height_mm(self, lay: Layout) -> float:
+        return self.width_mm * lay.height / lay.width
+
+    @property
+    def margin_mm(self) -> float:
+        """From the trim to the page's edge."""
+        if not self.crop_marks:
+            return self.bleed_mm
+        return max(self.bleed_mm, CROP_MARK_GAP_MM) + CROP_MARK_MM
+
+    def page_mm(self, lay: Layout) -> tuple[float, float]:
+        return (self.width_mm + 2 * self.margin_mm, self.height_mm(lay) + 2 * self.margin_mm)
+
+    def crop_mark_lines(self, lay: Layout) -> list[tuple[float, float, float, float]]:
+        """(x1, y1, x2, y2) in mm from the trim's top-left corner, y down: two marks at each
+        corner, on the trim's lines, starting past the bleed."""
+        if not self.crop_marks:
+            return []
+        gap = max(self.bleed_mm, CROP_MARK_GAP_MM)
+        w, h = self.width_mm, self.height_mm(lay)
+        lines = []
+        for x, out_x in ((0.0, -1), (w, 1)):
+            for y, out_y in ((0.0, -1), (h, 1)):
+                lines.append((x + out_x * gap, y, x + out_x * (gap + CROP_MARK_MM), y))
+                lines.append((x, y + out_y * gap, x, y + out_y * (gap + CROP_MARK_MM)))
+        return lines
+
+    def describe(self, lay: Layout) -> str:
+        marks = ", crop marks" if self.crop_marks else ""
+        return (f"QR code printed {_num(self.width_mm)} x {_num(round(self.height_mm(lay), 2))}"
+                f" mm (trim), {_num(self.bleed_mm)} mm bleed{marks}")
+
+    def keywords(self, lay: Layout) -> str:
+        return (f"trim_width_mm={_num(self.width_mm)}; "
+                f"trim_height_mm={_num(round(self.height_mm(lay), 3))}; "
+                f"bleed_mm={_num(self.bleed_mm)}; crop_marks={str(self.crop_marks).lower()}")
+
+    def as_dict(self, lay: Layout) -> dict[str, Any]:
+        page_w, page_h = self.page_mm(lay)
+        return {"width_mm": self.width_mm, "height_mm": round(self.height_mm(lay), 3),
+                "bleed_mm": self.bleed_mm, "crop_marks": self.crop_marks,
+                "page_width_mm": round(page_w, 3), "page_height_mm": round(page_h, 3)}
+
+    def key(self) -> list[Any]:
+        """For an image's storage key."""
+        return ["print", self.width_mm, self.bleed_mm, self.crop_marks]
+
+
+def _span(low_mm: float, high_mm: float, unit: str) -> str:
+    if unit == "in":
+        low, high = (_num(round(mm / MM_PER_INCH, 2)) for mm in (low_mm, high_mm))
+        return f"{low} to {high} in"
+    return f"{_num(low_mm)} to {_num(high_mm)} mm"
+
+
 # -- PNG ----------------------------------------------------------------------------------------
 
 def _rgb(color: str) -> tuple[int, int, int]:
@@ -303,11 +407,12 @@ def _module_mask(lay: Layout, target: int) -> Image.Image:
         return mask.resize((target, target), Image.NEAREST)
     # Drawn large, then reduced: smooth edges without a slow anti-aliasing painter. One module
     # is drawn once and stamped everywhere (a paste is far cheaper than drawing a shape).
+    np = _numpy()
     scale = max(4, min(24, math.ceil(target * 2 / n)))
-    mask = Image.new("L", (n * scale, n * scale), 0)
-    stamp = _module_stamp(lay.module_style, scale)
-    for x, y in lay.dark:
-        mask.paste(255, (x * scale, y * scale), stamp)
+    stamp = np.asarray(_module_stamp(lay.module_style, scale))
+    # Every dark module gets the stamp: one numpy product (n, scale, n, scale), not n² pastes.
+    tiled = lay.modules.astype(np.uint8)[:, None, :, None] * stamp[None, :, None, :]
+    mask = Image.frombytes("L", (n * scale, n * scale), tiled.tobytes())
     return mask.resize((target, target), Image.LANCZOS)
 
 
@@ -330,6 +435,23 @@ def _plain_image(lay: Layout, size: int) -> Image.Image:
     picture.paste(1, (origin, origin), _module_mask(lay, code_px))
     picture.putpalette([*_rgb(lay.background), *_rgb(lay.foreground)])
     return picture
+
+
+_FITTED: dict[tuple[int, int], tuple[Image.Image, Image.Image]] = {}
+
+
+def _fitted_logo(logo: Image.Image, box: int) -> Image.Image:
+    """The logo shrunk into its box, once per logo picture and box: the rows of a bulk run
+    that share a design share it."""
+    hit = _FITTED.get((id(logo), box))
+    if hit is not None and hit[0] is logo:
+        return hit[1]
+    fitted = logo.copy()
+    fitted.thumbnail((box, box), Image.LANCZOS)
+    if len(_FITTED) >= 16:
+        _FITTED.clear()
+    _FITTED[(id(logo), box)] = (logo, fitted)
+    return fitted
 
 
 def render_image(lay: Layout, size: int) -> Image.Image:
@@ -356,8 +478,7 @@ def render_image(lay: Layout, size: int) -> Image.Image:
     if lay.logo is not None:
         lx, ly, lsize, logo = lay.logo
         box = round(lsize * px)
-        fitted = logo.copy()
-        fitted.thumbnail((box, box), Image.LANCZOS)
+        fitted = _fitted_logo(logo, box)
         left = round(lx * px) + (box - fitted.width) // 2
         top = round(ly * px) + (box - fitted.height) // 2
         image.paste(fitted, (left, top), fitted if fitted.mode == "RGBA" else None)
@@ -396,9 +517,12 @@ def encode_png(image: Image.Image) -> bytes:
 
 # -- SVG ----------------------------------------------------------------------------------------
 
+@lru_cache(maxsize=8192)
 def _num(value: float) -> str:
+    # Cached: a styled SVG writes ~2,300 numbers, nearly all grid positions every code shares
+    # (formatting them was a tenth of a styled bulk code's CPU).
     text = f"{value:.3f}".rstrip("0").rstrip(".")
-    return text or "0"
+    return "0" if text in ("", "-0") else text   # resvg refuses a viewBox of "-0 -0 …"
 
 
 def _rounded_rect_path(x: float, y: float, w: float, h: float, r: float) -> str:
@@ -442,9 +566,15 @@ def _module_paths(lay: Layout) -> str:
     o = lay.code_origin
     if lay.module_style == "square":
         return "".join(f"M{o + x:g} {o + y:g}h{run}v1h-{run}z" for x, y, run in _runs(lay.modules))
+    # Every module is the same shape: the path after its first point is relative, so it is
+    # written once and repeated (a third of the cost of writing each one out).
     if lay.module_style == "dots":
-        return "".join(_circle_path(o + x + 0.5, o + y + 0.5, 0.44) for x, y in lay.dark)
-    return "".join(_rounded_rect_path(o + x, o + y, 1, 1, 0.35) for x, y in lay.dark)
+        start_x, start_y, shape = 0.06, 0.5, _circle_path(0.5, 0.5, 0.44)
+    else:
+        start_x, start_y, shape = 0.35, 0.0, _rounded_rect_path(0, 0, 1, 1, 0.35)
+    tail = shape[shape.index("h" if lay.module_style != "dots" else "a"):]
+    return "".join(f"M{_num(o + x + start_x)} {_num(o + y + start_y)}{tail}"
+                   for x, y in lay.dark)
 
 
 def _xml_escape(text: str) -> str:
@@ -452,15 +582,55 @@ def _xml_escape(text: str) -> str:
             .replace('"', "&quot;"))
 
 
-def render_svg(lay: Layout, size: int) -> bytes:
-    height = size * lay.height / lay.width
+def render_svg(lay: Layout, size: int, paper: PrintSize | None = None) -> bytes:
+    """``size`` pixels wide; or, with ``paper``, its trim ``paper.width_mm`` wide on a page
+    that adds the bleed (the background carried past the trim) and crop marks."""
+    if paper is None:
+        height = size * lay.height / lay.width
+        out = [
+            '<?xml version="1.0" encoding="UTF-8"?>\n',
+            f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+            f'width="{size}" height="{_num(height)}" viewBox="0 0 {_num(lay.width)} '
+            f'{_num(lay.height)}" shape-rendering="geometricPrecision">',
+            f'<rect width="{_num(lay.width)}" height="{_num(lay.height)}" '
+            f'fill="{lay.background}"/>',
+        ]
+    else:
+        out = _svg_print_page(lay, paper)
+    out += _svg_drawing(lay)
+    out.append("</svg>\n")
+    return "".join(out).encode()
+
+
+def _svg_print_page(lay: Layout, paper: PrintSize) -> list[str]:
+    """The page's header in millimetres, the viewBox in module units around the trim (0, 0 is
+    still the code's top-left corner), the bleed's background and the crop marks."""
+    per_mm = lay.width / paper.width_mm          # modules per millimetre
+    page_w, page_h = paper.page_mm(lay)
+    margin, bleed = paper.margin_mm * per_mm, paper.bleed_mm * per_mm
+    marks = "".join(f"M{_num(x1 * per_mm)} {_num(y1 * per_mm)}L{_num(x2 * per_mm)} "
+                    f"{_num(y2 * per_mm)}" for x1, y1, x2, y2 in paper.crop_mark_lines(lay))
+    title = _xml_escape(paper.describe(lay))
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>\n',
         f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
-        f'width="{size}" height="{_num(height)}" viewBox="0 0 {_num(lay.width)} '
-        f'{_num(lay.height)}" shape-rendering="geometricPrecision">',
-        f'<rect width="{_num(lay.width)}" height="{_num(lay.height)}" fill="{lay.background}"/>',
+        f'width="{_num(page_w)}mm" height="{_num(page_h)}mm" viewBox="{_num(-margin)} '
+        f'{_num(-margin)} {_num(page_w * per_mm)} {_num(page_h * per_mm)}" '
+        f'shape-rendering="geometricPrecision" data-trim-width-mm="{_num(paper.width_mm)}" '
+        f'data-trim-height-mm="{_num(paper.height_mm(lay))}" '
+        f'data-bleed-mm="{_num(paper.bleed_mm)}">',
+        f"<title>{title}</title>",
+        f'<rect x="{_num(-bleed)}" y="{_num(-bleed)}" width="{_num(lay.width + 2 * bleed)}" '
+        f'height="{_num(lay.height + 2 * bleed)}" fill="{lay.background}"/>',
     ]
+    if marks:
+        out.append(f'<path d="{marks}" fill="none" stroke="#000000" '
+                   f'stroke-width="{_num(CROP_MARK_STROKE_MM * per_mm)}"/>')
+    return out
+
+
+def _svg_drawing(lay: Layout) -> list[str]:
+    out = []
     for x, y, w, h, color, radius in lay.frame_shapes:
         out.append(f'<path d="{_rounded_rect_path(x, y, w, h, radius)}" fill="{color}"/>')
     out.append(f'<path d="{_module_paths(lay)}" fill="{lay.foreground}"/>')
@@ -478,8 +648,7 @@ def render_svg(lay: Layout, size: int) -> bytes:
         out.append(f'<text x="{_num(cx)}" y="{_num(baseline)}" font-size="{_num(font_size)}" '
                    f'font-family="Helvetica, Arial, sans-serif" font-weight="bold" '
                    f'text-anchor="middle" fill="{color}">{_xml_escape(text)}</text>')
-    out.append("</svg>\n")
-    return "".join(out).encode()
+    return out
 
 
 # -- PDF ----------------------------------------------------------------------------------------
@@ -513,30 +682,146 @@ def _pdf_color(color: str) -> str:
     return " ".join(_num(channel / 255) for channel in _rgb(color))
 
 
-def _plain_pdf(lay: Layout, size: int) -> bytes:
-    """Two flat colours, square modules: the page written directly, one rectangle per run of
-    modules in module units (a fifth of ReportLab's cost, for the common case and the bulk
-    job's; ReportLab draws everything else)."""
+KAPPA = 0.5523   # a quarter circle as one Bézier curve: control points this far along
+
+
+def _pdf_rounded(x: float, y: float, w: float, h: float, r: float) -> str:
+    """A (rounded) rectangle as PDF path operators, in module units (y down)."""
+    if r <= 0:
+        return f"{_num(x)} {_num(y)} {_num(w)} {_num(h)} re\n"
+    r = min(r, w / 2, h / 2)
+    k = r * (1 - KAPPA)
+    x2, y2 = x + w, y + h
+    n = _num
+    return (f"{n(x + r)} {n(y)} m {n(x2 - r)} {n(y)} l {n(x2 - k)} {n(y)} {n(x2)} {n(y + k)} "
+            f"{n(x2)} {n(y + r)} c {n(x2)} {n(y2 - r)} l {n(x2)} {n(y2 - k)} {n(x2 - k)} "
+            f"{n(y2)} {n(x2 - r)} {n(y2)} c {n(x + r)} {n(y2)} l {n(x + k)} {n(y2)} {n(x)} "
+            f"{n(y2 - k)} {n(x)} {n(y2 - r)} c {n(x)} {n(y + r)} l {n(x)} {n(y + k)} "
+            f"{n(x + k)} {n(y)} {n(x + r)} {n(y)} c h\n")
+
+
+def _pdf_circle(cx: float, cy: float, r: float) -> str:
+    return _pdf_rounded(cx - r, cy - r, 2 * r, 2 * r, r)
+
+
+@lru_cache(maxsize=8)
+def _pdf_module_shape(style: str) -> bytes:
+    """One module at the origin, a form drawn at every dark module (written once per file)."""
+    if style == "dots":
+        return _pdf_circle(0.5, 0.5, 0.44).encode()
+    return _pdf_rounded(0, 0, 1, 1, 0.35).encode()
+
+
+def _pdf_eye_ops(style: str, x: float, y: float) -> str:
+    if style == "circle":
+        return "".join(_pdf_circle(x + 3.5, y + 3.5, r) for r in (3.5, 2.5, 1.5))
+    outer, inner, ball = (0, 0, 0) if style == "square" else (2, 1.3, 1)
+    return (_pdf_rounded(x, y, 7, 7, outer) + _pdf_rounded(x + 1, y + 1, 5, 5, inner)
+            + _pdf_rounded(x + 2, y + 2, 3, 3, ball))
+
+
+class _PdfLogo:
+    """A logo's image and soft-mask streams, compressed once per logo picture: every row of
+    a bulk run that shares the design reuses them."""
+
+    _cache: dict[int, tuple[Image.Image, tuple[bytes, bytes, int, int]]] = {}
+
+    @classmethod
+    def streams(cls, logo: Image.Image) -> tuple[bytes, bytes, int, int]:
+        hit = cls._cache.get(id(logo))
+        if hit is not None and hit[0] is logo:
+            return hit[1]
+        rgba = logo.convert("RGBA")
+        rgb = zlib.compress(rgba.convert("RGB").tobytes(), 6)
+        alpha = zlib.compress(rgba.getchannel("A").tobytes(), 6)
+        value = (rgb, alpha, rgba.width, rgba.height)
+        if len(cls._cache) >= 8:
+            cls._cache.clear()
+        cls._cache[id(logo)] = (logo, value)
+        return value
+
+
+def _pdf_text(text: str) -> bytes | None:
+    """The label as a PDF string in WinAnsi (Helvetica's encoding); None when it has
+    characters outside it (ReportLab draws those)."""
+    try:
+        raw = text.encode("cp1252")
+    except UnicodeEncodeError:
+        return None
+    return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
+
+
+def _direct_pdf(lay: Layout, size: int) -> bytes | None:
+    """The page written directly in module units: runs of square modules as rectangles,
+    rounded modules and dots as one small form drawn at each module, eyes, frame, logo (an
+    image with a soft mask) and label (Helvetica Bold). A tenth of ReportLab's cost, which
+    the bulk job pays for every row. None when the label needs more than WinAnsi."""
+    label = _pdf_text(lay.text[4]) if lay.text is not None else b""
+    if label is None:
+        return None
     unit = size * 0.75 / lay.width
     page_w, page_h = lay.width * unit, lay.height * unit
     o = lay.code_origin
-    # Module units, y down: the page's origin is its bottom-left corner.
-    content = "".join([
-        f"{_num(unit)} 0 0 {_num(-unit)} 0 {_num(page_h)} cm\n",
-        f"{_pdf_color(lay.background)} rg 0 0 {_num(lay.width)} {_num(lay.height)} re f\n",
-        f"{_pdf_color(lay.foreground)} rg\n",
-        *(f"{_num(o + x)} {_num(o + y)} {run} 1 re\n" for x, y, run in _runs(lay.modules)),
-        "f\n",
-    ]).encode()
+    ops = [f"{_num(unit)} 0 0 {_num(-unit)} 0 {_num(page_h)} cm\n",
+           f"{_pdf_color(lay.background)} rg 0 0 {_num(lay.width)} {_num(lay.height)} re f\n"]
+    for x, y, w, h, color, radius in lay.frame_shapes:
+        ops.append(f"{_pdf_color(color)} rg {_pdf_rounded(x, y, w, h, radius)}f\n")
+    ops.append(f"{_pdf_color(lay.foreground)} rg\n")
+    resources = []
+    extra: list[bytes] = []           # objects after the fixed five: numbered from 6
+    if lay.module_style == "square":
+        ops += [f"{_num(o + x)} {_num(o + y)} {run} 1 re\n" for x, y, run in _runs(lay.modules)]
+        ops.append("f\n")
+    else:
+        shape = _pdf_module_shape(lay.module_style) + b"f\n"
+        extra.append(b"<< /Type /XObject /Subtype /Form /BBox [0 0 1 1] /Length "
+                     + str(len(shape)).encode() + b" >>\nstream\n" + shape + b"\nendstream")
+        resources.append(f"/M {5 + len(extra)} 0 R")
+        ops += [f"q 1 0 0 1 {_num(o + x)} {_num(o + y)} cm /M Do Q\n" for x, y in lay.dark]
+    if lay.eyes:
+        ops.append(f"{_pdf_color(lay.eye_color)} rg\n")
+        ops += [_pdf_eye_ops(lay.eye_style, o + ex, o + ey) for ex, ey in lay.eyes]
+        ops.append("f*\n")     # even-odd: the ring's hole
+    if lay.logo is not None:
+        lx, ly, lsize, logo = lay.logo
+        rgb, alpha, width, height = _PdfLogo.streams(logo)
+        extra.append(f"<< /Type /XObject /Subtype /Image /Width {width} /Height {height} "
+                     f"/ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode "
+                     f"/Length {len(alpha)} >>\nstream\n".encode() + alpha + b"\nendstream")
+        mask = 5 + len(extra)
+        extra.append(f"<< /Type /XObject /Subtype /Image /Width {width} /Height {height} "
+                     f"/ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /FlateDecode "
+                     f"/SMask {mask} 0 R /Length {len(rgb)} >>\nstream\n".encode() + rgb
+                     + b"\nendstream")
+        resources.append(f"/L {5 + len(extra)} 0 R")
+        scale = lsize / max(width, height)      # fitted in its box, centred
+        w, h = width * scale, height * scale
+        left, top = lx + (lsize - w) / 2, ly + (lsize - h) / 2
+        ops.append(f"q {_num(w)} 0 0 {_num(-h)} {_num(left)} {_num(top + h)} cm /L Do Q\n")
+    fonts = ""
+    if lay.text is not None and label:
+        from reportlab.pdfbase.pdfmetrics import stringWidth
+
+        cx, baseline, font_size, color, text = lay.text
+        extra.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold "
+                     b"/Encoding /WinAnsiEncoding >>")
+        fonts = f"/Font << /F1 {5 + len(extra)} 0 R >>"
+        left = cx - stringWidth(text, "Helvetica-Bold", font_size) / 2
+        ops.append(f"{_pdf_color(color)} rg BT /F1 {_num(font_size)} Tf 1 0 0 -1 "
+                   f"{_num(left)} {_num(baseline)} Tm ")
+        ops.append(label.decode("latin-1") + " Tj ET\n")
+    content = "".join(ops).encode("latin-1")
     stream = zlib.compress(content, 6)
+    xobjects = f"/XObject << {' '.join(resources)} >>" if resources else ""
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {_num(page_w)} {_num(page_h)}] "
-        f"/Resources << >> /Contents 4 0 R >>".encode(),
+        f"/Resources << {xobjects} {fonts} >> /Contents 4 0 R >>".encode(),
         f"<< /Length {len(stream)} /Filter /FlateDecode >>\nstream\n".encode() + stream
         + b"\nendstream",
         b"<< /Title (QR code) /Producer (QR Platform) >>",
+        *extra,
     ]
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -546,15 +831,19 @@ def _plain_pdf(lay: Layout, size: int) -> bytes:
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {len(objects)} 0 R >>\n"
+    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info 5 0 R >>\n"
             f"startxref\n{xref}\n%%EOF\n").encode()
     return bytes(out)
 
 
-def render_pdf(lay: Layout, size: int) -> bytes:
-    """A one-page vector PDF, ``size`` CSS pixels wide (size x 0.75 points)."""
-    if _is_plain(lay):
-        return _plain_pdf(lay, size)
+def render_pdf(lay: Layout, size: int, paper: PrintSize | None = None) -> bytes:
+    """A one-page vector PDF, ``size`` CSS pixels wide (size x 0.75 points); or, with
+    ``paper``, its trim ``paper.width_mm`` wide with a bleed and crop marks (``_print_pdf``)."""
+    if paper is not None:
+        return _print_pdf(lay, paper)
+    direct = _direct_pdf(lay, size)
+    if direct is not None:
+        return direct
     from reportlab.pdfgen import canvas
 
     unit = size * 0.75 / lay.width      # points per module
@@ -566,15 +855,57 @@ def render_pdf(lay: Layout, size: int) -> bytes:
     pen = _PdfPen(pdf, unit, page_h)
     pen.fill(lay.background)
     pdf.rect(0, 0, page_w, page_h, stroke=0, fill=1)
+    _pdf_drawing(pen, lay)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def _print_pdf(lay: Layout, paper: PrintSize) -> bytes:
+    """The print page: MediaBox = trim + bleed + crop marks, with TrimBox and BleedBox set
+    (what imposition software reads) and the size in the document's subject and keywords."""
+    from reportlab.pdfgen import canvas
+
+    mm = 72 / MM_PER_INCH
+    page_w, page_h = (side * mm for side in paper.page_mm(lay))
+    margin, bleed = paper.margin_mm * mm, paper.bleed_mm * mm
+    trim_w, trim_h = paper.width_mm * mm, paper.height_mm(lay) * mm
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=(page_w, page_h), pageCompression=1, invariant=1)
+    pdf.setTitle("QR code")
+    pdf.setSubject(paper.describe(lay))
+    pdf.setKeywords(paper.keywords(lay))
+    pdf.setCreator("QR Platform")
+    pdf.setTrimBox((margin, margin, margin + trim_w, margin + trim_h))
+    pdf.setBleedBox((margin - bleed, margin - bleed, margin + trim_w + bleed,
+                     margin + trim_h + bleed))
+    r, g, b = _rgb(lay.background)
+    pdf.setFillColorRGB(r / 255, g / 255, b / 255)
+    pdf.rect(margin - bleed, margin - bleed, trim_w + 2 * bleed, trim_h + 2 * bleed,
+             stroke=0, fill=1)
+    lines = paper.crop_mark_lines(lay)
+    if lines:
+        # Registration black (every separation), hairline: the marks show on every plate.
+        pdf.setStrokeColorCMYK(1, 1, 1, 1)
+        pdf.setLineWidth(CROP_MARK_STROKE_MM * mm)
+        for x1, y1, x2, y2 in lines:   # millimetres from the trim's top-left, y down
+            pdf.line(margin + x1 * mm, margin + trim_h - y1 * mm,
+                     margin + x2 * mm, margin + trim_h - y2 * mm)
+    pdf.translate(margin, margin)
+    _pdf_drawing(_PdfPen(pdf, trim_w / lay.width, trim_h), lay)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def _pdf_drawing(pen: _PdfPen, lay: Layout) -> None:
+    pdf = pen.pdf
     for x, y, w, h, color, radius in lay.frame_shapes:
         pen.fill(color)
         pen.box(pdf, x, y, w, h, radius, stroke=0, fill=1)
     _pdf_modules(pen, lay)
     _pdf_eyes(pen, lay)
     _pdf_logo_and_text(pen, lay)
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
 
 
 def _pdf_modules(pen: _PdfPen, lay: Layout) -> None:
@@ -632,7 +963,11 @@ def min_size(lay: Layout) -> int:
     return max(MIN_SIZE, math.ceil(lay.width * MIN_PIXELS_PER_MODULE))
 
 
-def render(lay: Layout, fmt: str, size: int) -> bytes:
+def render(lay: Layout, fmt: str, size: int, paper: PrintSize | None = None) -> bytes:
+    if paper is not None:
+        if fmt not in PRINT_FORMATS:
+            raise ValueError("a physical size is for SVG and PDF")
+        return PAINTERS[fmt](lay, size, paper)
     return PAINTERS[fmt](lay, size)
 
 

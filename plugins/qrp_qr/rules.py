@@ -4,15 +4,18 @@ code all check through these functions (``services``, ``bulk``), and nothing els
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import string
 from collections.abc import Container
+from datetime import UTC, datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 
 from qrp_qr import payloads, render, smartlinks
-from qrp_qr.models import KINDS, REDIRECT_STATUSES, TYPES, QRCode
+from qrp_qr.models import KINDS, REDIRECT_STATUSES, TYPES, QRCode, QRSlugAlias
 from qrplatform.errors import ServiceError
 from qrplatform.extensions import db
 from qrplatform.tenancy import unscoped
@@ -50,6 +53,13 @@ def kind_and_type_errors(kind: str, qr_type: str) -> dict[str, list[str]]:
         errors["kind"] = ["A Wi-Fi code must be static: phones join a network only from the "
                           "code itself, never from a link."]
     return errors
+
+
+def static_only_types() -> dict[str, str]:
+    """The types a dynamic code cannot have, each with the reason (the refusal's own words),
+    for the editor to offer only Static for them."""
+    return {t: " ".join(errors["kind"]) for t in TYPES
+            if (errors := kind_and_type_errors("dynamic", t)).get("kind")}
 
 
 def check_kind_and_type(kind: str, qr_type: str) -> None:
@@ -99,8 +109,17 @@ def clean_name(name: str | None, qr_type: str, content: dict[str, Any]) -> str:
     return name[:200]
 
 
-def check_link_settings(data: dict[str, Any]) -> None:
+def check_link_settings(data: dict[str, Any], current_expiry: datetime | None = None) -> None:
+    """Redirect status, scan cap and expiry; an expiry is in the future unless it is the one
+    the code has already (an expired code stays editable)."""
     errors: dict[str, list[str]] = {}
+    expires = data.get("expires_at")
+    if expires is not None and expires != current_expiry:
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        if expires <= datetime.now(UTC):
+            errors["expires_at"] = ["This date has passed: choose a later one, or leave it "
+                                    "empty for a link that never expires."]
     status = data.get("redirect_status")
     if status is not None and status not in REDIRECT_STATUSES:
         errors["redirect_status"] = [f"Use one of {', '.join(map(str, REDIRECT_STATUSES))}."]
@@ -119,6 +138,11 @@ def clean_rules(kind: str, value: Any) -> list[dict[str, Any]] | None:
 def clean_variants(kind: str, value: Any) -> list[dict[str, Any]] | None:
     """A dynamic code's A/B variants, checked (``smartlinks``); None for none."""
     return _smart(kind, "variants", smartlinks.clean_variants, value)
+
+
+def clean_app_link(kind: str, value: Any) -> dict[str, Any] | None:
+    """A dynamic code's "open in app" targets per OS, checked (``smartlinks``); None for none."""
+    return _smart(kind, "app_link", smartlinks.clean_app_link, value)
 
 
 def _smart(kind: str, name: str, clean, value: Any) -> list[dict[str, Any]] | None:
@@ -140,6 +164,73 @@ def destination(kind: str, qr_type: str, content: dict[str, Any]) -> str | None:
     return content.get("url")
 
 
+# An own slug: 3 to 64 letters, digits, hyphens and underscores, starting and ending with a
+# letter or digit (it is a path segment people type and print; nothing needs escaping).
+SLUG = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{1,62}[A-Za-z0-9])$")
+SLUG_MIN, SLUG_MAX = 3, 64
+# Words people would read as the platform's own pages, refused whatever the host serves; the
+# first path segment of every route of the app is refused too (``reserved_slugs``).
+RESERVED_SLUGS = frozenset({
+    "about", "account", "admin", "api", "app", "assets", "billing", "blog", "c", "contact",
+    "dashboard", "docs", "domains", "download", "favicon", "help", "home", "healthz", "join",
+    "legal", "login", "logout", "m", "mail", "me", "metrics", "microsites", "new", "pricing",
+    "privacy", "qr", "readyz", "register", "robots", "s", "security", "settings", "signin",
+    "signup", "static", "status", "support", "terms", "webhooks", "www",
+})
+
+
+def reserved_slugs() -> frozenset[str]:
+    """RESERVED_SLUGS and the first path segment of every route the app has (lower case)."""
+    app = current_app._get_current_object()
+    found = app.extensions.get("qr.reserved_slugs")
+    if found is None:
+        segments = {rule.rule.strip("/").split("/", 1)[0].lower()
+                    for rule in app.url_map.iter_rules()}
+        found = app.extensions["qr.reserved_slugs"] = RESERVED_SLUGS | frozenset(
+            segment for segment in segments if segment and "<" not in segment)
+    return found
+
+
+def slug_owner(slug: str) -> int | None:
+    """The id of the code a short code (current or alias) belongs to, in any workspace."""
+    with unscoped():
+        found = db.session.scalar(select(QRCode.id).where(QRCode.short_code == slug))
+        if found is None:
+            found = db.session.scalar(select(QRSlugAlias.code_id)
+                                      .where(QRSlugAlias.slug == slug))
+    return found
+
+
+def clean_slug(kind: str, value: Any, code_id: int | None = None) -> str:
+    """An own short code, checked: its form, not reserved, not anyone else's code or alias
+    (a code may take back one of its own aliases)."""
+    if kind != "dynamic":
+        raise InvalidInput("Only a dynamic code has a short link.", {"slug": [
+            "A static code holds its content itself; make the code dynamic to choose its "
+            "short link."]})
+    if not isinstance(value, str):
+        raise InvalidInput("The slug is not valid.", {"slug": ["Give the slug as text."]})
+    slug = value.strip()
+    if not SLUG_MIN <= len(slug) <= SLUG_MAX:
+        raise InvalidInput("The slug is not valid.", {"slug": [
+            f"A slug is {SLUG_MIN} to {SLUG_MAX} characters long (this one has {len(slug)})."]})
+    if not SLUG.match(slug):
+        odd = sorted({ch for ch in slug if not (ch.isascii() and (ch.isalnum() or ch in "-_"))})
+        detail = (f" (not {' '.join(repr(ch) for ch in odd[:5])})" if odd
+                  else " (it must start and end with a letter or digit)")
+        raise InvalidInput("The slug is not valid.", {"slug": [
+            "Use only letters a-z and A-Z, digits, hyphens and underscores, starting and "
+            f"ending with a letter or digit{detail}."]})
+    if slug.lower() in reserved_slugs():
+        raise InvalidInput("That slug is reserved.", {"slug": [
+            f"“{slug}” is reserved for the platform's own pages; choose another."]})
+    owner = slug_owner(slug)
+    if owner is not None and owner != code_id:
+        raise InvalidInput("That slug is taken.", {"slug": [
+            f"“{slug}” is already the short link of another code; choose another."]})
+    return slug
+
+
 def new_short_codes(count: int) -> list[str]:
     """``count`` fresh short codes, checked against every workspace in one query per batch."""
     found: set[str] = set()
@@ -151,6 +242,8 @@ def new_short_codes(count: int) -> list[str]:
         with unscoped():
             taken = set(db.session.scalars(select(QRCode.short_code)
                                            .where(QRCode.short_code.in_(batch))))
+            taken |= set(db.session.scalars(select(QRSlugAlias.slug)
+                                            .where(QRSlugAlias.slug.in_(batch))))
         found |= batch - taken
     if len(found) < count:
         raise ServiceError("Could not find a free short code; try again.", status=503)

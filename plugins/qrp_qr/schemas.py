@@ -4,7 +4,15 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from qrp_qr.models import KINDS, REDIRECT_STATUSES, TYPES
-from qrp_qr.render import FORMATS, DesignSchema
+from qrp_qr.render import (
+    DEFAULT_BLEED_MM,
+    FORMATS,
+    MAX_BLEED_MM,
+    MAX_PRINT_MM,
+    MIN_PRINT_MM,
+    PRINT_UNITS,
+    DesignSchema,
+)
 from qrp_qr.rules import MAX_TAGS, UTM_FIELDS
 from qrp_qr.services import CODE_ACTIONS, MAX_SELECTION, SORTS
 from qrp_qr.smartlinks import (
@@ -55,6 +63,20 @@ VARIANTS_HELP = (
     "variant for the (UTC) day. [] or null removes the split.")
 
 
+APP_LINK_HELP = (
+    "\"open in app\" for a dynamic code: {ios: {app?, store?}, android: {app?, store?}}. A "
+    "phone of that OS that no rule caught goes to its app URL (a universal/app link "
+    "https://..., or the app's own scheme such as myapp://item/1, which gets a page that tries "
+    "the app and then falls back to the store link, else the web destination), else its store "
+    "link; other devices go to the variants or the destination (the web fallback). null "
+    "removes it.")
+SLUG_HELP = (
+    "a dynamic code's own short code: 3-64 letters, digits, hyphens and underscores, starting "
+    "and ending with a letter or digit; unique on the platform (and so on every domain), "
+    "not a reserved word such as api or login. Changing it keeps the old one as an alias that "
+    "still redirects.")
+
+
 class SmartRuleSchema(Schema):
     id = fields.String()
     name = fields.String()
@@ -67,6 +89,14 @@ class SmartVariantSchema(Schema):
     name = fields.String()
     destination = fields.String()
     weight = fields.Integer()
+
+
+class DestinationCheckSchema(Schema):
+    status = fields.String(metadata={"enum": ["ok", "broken", "skipped"], "description":
+                                     "skipped: the SSRF guard refused the address"})
+    problem = fields.String(allow_none=True)
+    checked_at = fields.DateTime()
+    broken_since = fields.DateTime(allow_none=True)
 
 
 class RuleWarningSchema(Schema):
@@ -147,6 +177,10 @@ class QRCodeSchema(Schema):
         "description": "where the short link sends a scanner (dynamic); the URL of a static "
                        "url code"})
     short_code = fields.String(allow_none=True)
+    slug = fields.String(allow_none=True, metadata={
+        "description": "the short code in the short link (dynamic codes): random, or chosen"})
+    slug_aliases = fields.List(fields.String(), metadata={
+        "description": "the code's earlier slugs; each still redirects to it"})
     short_url = fields.String(allow_none=True, metadata={"description": "dynamic codes only"})
     domain = fields.String(allow_none=True, metadata={
         "description": "the custom domain the short link lives on (GET /api/v1/domains); "
@@ -160,6 +194,12 @@ class QRCodeSchema(Schema):
     rules = fields.List(fields.Nested(SmartRuleSchema), metadata={"description": RULES_HELP})
     variants = fields.List(fields.Nested(SmartVariantSchema),
                            metadata={"description": VARIANTS_HELP})
+    app_link = fields.Dict(allow_none=True, metadata={"description": APP_LINK_HELP})
+    destination_broken = fields.Boolean(metadata={
+        "description": "the scheduled check found the destination answering 4xx/5xx or not "
+                       "at all"})
+    destination_check = fields.Nested(DestinationCheckSchema, allow_none=True, metadata={
+        "description": "the last destination check (null: not checked yet)"})
     rule_warnings = fields.List(fields.Nested(RuleWarningSchema), metadata={
         "description": "rules that can never match (saved anyway)"})
     redirect_status = fields.Integer()
@@ -210,6 +250,9 @@ class _CodeInput(Schema):
                        validate=validate.Length(max=MAX_TAGS))
     folder_id = Id(allow_none=True, metadata={"description": "put the code in this folder; "
                                                              "null: in no folder"})
+    app_link = fields.Dict(allow_none=True, metadata={"description": APP_LINK_HELP})
+    # The form is checked by the service (qrp_qr.rules.clean_slug), which says what is wrong.
+    slug = fields.String(validate=validate.Length(max=200), metadata={"description": SLUG_HELP})
 
 
 class QRCodeCreateSchema(_CodeInput):
@@ -235,6 +278,9 @@ class QRCodeListArgs(Schema):
     folder_id = Id(metadata={"description": "only the codes in this folder"})
     batch = fields.String(validate=validate.Length(min=1, max=32), metadata={
         "description": "only the codes one bulk upload created (its job's result.batch)"})
+    broken = fields.Boolean(load_default=False, metadata={
+        "description": "only the codes whose destination the scheduled check found broken "
+                       "(destination_broken)"})
     sort = fields.String(load_default="newest", validate=validate.OneOf(SORTS), metadata={
         "description": "newest (default), oldest, name, or scans: people's scans over the "
                        "last 7 days, most first (newest when no plugin counts scans)"})
@@ -285,12 +331,35 @@ class ImageArgs(Schema):
     format = fields.String(load_default="png", validate=validate.OneOf(FORMATS))
     size = fields.Integer(load_default=512, metadata={"description": "pixels wide (PDF: CSS "
                                                                      "pixels, 0.75 pt each)"})
+    width = fields.Float(validate=validate.Range(0, None, min_inclusive=False), metadata={
+        "description": f"print the SVG or PDF at this physical width (in ``unit``; "
+                       f"{MIN_PRINT_MM:g} to {MAX_PRINT_MM:g} mm) instead of "
+                       f"``size`` pixels: the trim, with a bleed and crop marks around it"})
+    unit = fields.String(load_default="mm", validate=validate.OneOf(PRINT_UNITS))
+    bleed = fields.Float(validate=validate.Range(0, None), metadata={
+        "description": f"background carried past the trim (in ``unit``; 0 to "
+                       f"{MAX_BLEED_MM:g} mm; default {DEFAULT_BLEED_MM:g} mm)"})
+    crop_marks = fields.Boolean(load_default=True, metadata={
+        "description": "crop marks at the trim's corners, outside the bleed"})
+
+
+class PrintSizeSchema(Schema):
+    width_mm = fields.Float(metadata={"description": "the trim (the code and its frame)"})
+    height_mm = fields.Float()
+    bleed_mm = fields.Float()
+    crop_marks = fields.Boolean()
+    page_width_mm = fields.Float(metadata={"description": "the page: trim, bleed and marks"})
+    page_height_mm = fields.Float()
+    advice = fields.String(allow_none=True, metadata={
+        "description": "how far away a print of this width still scans (the scan grade)"})
 
 
 class ImageSchema(Schema):
     format = fields.String()
     size = fields.Integer()
     url = fields.String(metadata={"description": "immutable, cacheable for ever"})
+    print = fields.Nested(PrintSizeSchema, allow_none=True, metadata={
+        "description": "the physical size, when ``width`` was asked for"})
 
 
 class LogoUploadSchema(Schema):
@@ -317,6 +386,34 @@ class BulkUploadSchema(Schema):
 class BulkRowErrorSchema(Schema):
     row = fields.Integer(metadata={"description": "line number in the file (header = 1)"})
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class BulkCheckSchema(Schema):
+    file = Upload(required=True, metadata={"description": "CSV with a header row"})
+    kind = fields.String(load_default="dynamic", validate=validate.OneOf(KINDS))
+    type = fields.String(load_default="url", validate=validate.OneOf(TYPES))
+
+
+class BulkRoomSchema(Schema):
+    codes = fields.Integer(allow_none=True, metadata={"description": "null: no limit"})
+    dynamic = fields.Integer(allow_none=True, metadata={"description": "null: no limit"})
+    upgrade_url = fields.String(allow_none=True)
+
+
+class BulkCheckResultSchema(Schema):
+    rows = fields.Integer(metadata={"description": "rows that would make codes"})
+    dynamic = fields.Integer(metadata={"description": "how many of them are dynamic"})
+    invalid = fields.List(fields.Nested(BulkRowErrorSchema))
+    within_plan = fields.Boolean(metadata={"description": "the plan has room for all of them"})
+    plan_message = fields.String(allow_none=True, metadata={
+        "description": "why the plan has no room, and the way out"})
+    upgrade_url = fields.String(allow_none=True)
+    room = fields.Nested(BulkRoomSchema, metadata={
+        "description": "how many more codes the plan allows now"})
+
+
+class BulkSampleArgs(Schema):
+    type = fields.String(load_default="url", validate=validate.OneOf(TYPES))
 
 
 class BulkAcceptedSchema(Schema):
@@ -370,6 +467,8 @@ class TestScanFactsSchema(Schema):
     browser = fields.String(allow_none=True)
     country = fields.String(allow_none=True)
     language = fields.String(allow_none=True)
+    query = fields.String(allow_none=True)
+    scan_number = fields.Integer()
 
 
 class TestScanResultSchema(Schema):

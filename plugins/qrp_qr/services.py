@@ -6,6 +6,7 @@ cache must forget a code.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import secrets
@@ -13,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from argon2 import PasswordHasher
@@ -23,7 +24,6 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, or_, select, update
 
 from qrp_qr import (
-    grading,
     linkcache,
     logos,
     payloads,
@@ -33,13 +33,16 @@ from qrp_qr import (
     smartlinks,
     verify,
 )
-from qrp_qr.models import QRCode, QRDesignTemplate, QRFolder, QRTag
+from qrp_qr.models import QRCode, QRDesignTemplate, QRFolder, QRSlugAlias, QRTag
 from qrp_qr.rules import InvalidInput
 from qrplatform import csvfiles, events, hosts, jobs, quotas, signals, urls
 from qrplatform.errors import NotFound, QuotaExceeded, ServiceError
 from qrplatform.extensions import db
 from qrplatform.storage import content_digest, content_key, storage
 from qrplatform.tenancy import current_workspace_id, get_or_404, tenant_scope, unscoped
+
+if TYPE_CHECKING:  # numpy and the decoder behind it: imported by the calls that grade
+    from qrp_qr import grading
 
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 MAX_LOGO_SIDE = 512
@@ -57,7 +60,7 @@ def get_code(code_id: int) -> QRCode:
 def code_names(code_ids) -> dict[int, str]:
     """The names of these codes of the workspace, in one query (for other plugins' lists)."""
     rows = db.session.execute(select(QRCode.id, QRCode.name).where(QRCode.id.in_(set(code_ids))))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 SORTS = ("newest", "oldest", "name", "scans")
@@ -66,11 +69,12 @@ SCAN_DAYS = 7
 
 def list_codes(*, q: str = "", qr_type: str | None = None, kind: str | None = None,
                tag: str | None = None, status: str = "active", folder_id: int | None = None,
-               batch: str | None = None, sort: str = "newest", page: int = 1,
-               per_page: int = PER_PAGE) -> tuple[list[QRCode], int]:
-    """One page of the workspace's codes and how many match in all. ``sort``: newest (the
-    default), oldest, name, or scans (people's scans over the last 7 days, most first; needs
-    a plugin that counts scans, else newest)."""
+               batch: str | None = None, broken: bool = False, sort: str = "newest",
+               page: int = 1, per_page: int = PER_PAGE) -> tuple[list[QRCode], int]:
+    """One page of the workspace's codes and how many match in all. ``broken``: only the codes
+    the destination check flagged. ``sort``: newest (the default), oldest, name, or scans
+    (people's scans over the last 7 days, most first; needs a plugin that counts scans, else
+    newest)."""
     query = select(QRCode)
     if status == "archived":
         query = query.where(QRCode.archived_at.is_not(None))
@@ -86,6 +90,8 @@ def list_codes(*, q: str = "", qr_type: str | None = None, kind: str | None = No
         query = query.where(QRCode.folder_id == get_folder(folder_id).id)
     if batch:
         query = query.where(QRCode.batch == batch)
+    if broken:
+        query = query.where(QRCode.link_status == "broken")
     if q.strip():
         pattern = f"%{q.strip().lower()}%"
         query = query.where(or_(func.lower(QRCode.name).like(pattern),
@@ -129,8 +135,14 @@ def workspace_tags() -> list[str]:
 
 def link_base(domain: str | None) -> str:
     """Where short links live: a workspace's custom domain (no path), else the platform's
-    SHORT_LINK_BASE_URL."""
-    return hosts.custom_domain_url(domain) if domain else current_app.config["SHORT_LINK_BASE_URL"]
+    SHORT_LINK_BASE_URL; unset, QR_SHORT_LINK_PATH under the platform's address (which, with
+    PUBLIC_BASE_URL unset too, is the address the request reached: ``hosts.public_base_url``)."""
+    if domain:
+        return hosts.custom_domain_url(domain)
+    config = current_app.config
+    if config.get("QR_SHORT_LINK_BASE_DERIVED"):
+        return hosts.public_base_url() + config["QR_SHORT_LINK_PATH"]
+    return config["SHORT_LINK_BASE_URL"]
 
 
 def short_url(code: QRCode) -> str | None:
@@ -194,9 +206,7 @@ def check_scannable(text: str, design: dict[str, Any]) -> grading.Grade:
         raise InvalidInput(exc.message, {field: [exc.message]}) from exc
     grade = grade_design(text, design, logo)
     if grade.refused:
-        message = (f"Phones would fail to read this design more often than not (scan grade "
-                   f"{grade.grade}). {grade.summary}")
-        raise InvalidInput(message, {"design": [message]})
+        raise InvalidInput(grade.refusal, {"design": [grade.refusal]})
     return grade
 
 
@@ -209,6 +219,8 @@ def grade_design(text: str, design: dict[str, Any], logo: Image.Image | None = N
                  ) -> grading.Grade:
     """The design's robustness grade for this payload. Remembered per (payload, design, logo
     file) in the process: the live preview asks for the same one while a user types."""
+    from qrp_qr import grading  # numpy: imported by the first grade, not by the app
+
     key = image_key(text, render.normalise_design(design), "grade", grading.GRADE_VERSION)
     with _GRADES_LOCK:
         if key in _GRADES:
@@ -225,6 +237,8 @@ def grade_design(text: str, design: dict[str, Any], logo: Image.Image | None = N
 def current_grade(stored: dict[str, Any] | None, text: str, design: dict[str, Any]
                   ) -> dict[str, Any]:
     """A stored grade if it is of this grading version, else the design graded now."""
+    from qrp_qr import grading
+
     if stored and stored.get("version") == grading.GRADE_VERSION:
         return stored
     try:
@@ -262,6 +276,7 @@ def preview(qr_type: str, kind: str, content: dict[str, Any], design: dict[str, 
     """A PNG of what a code would look like, verified, and its grade; for the live preview
     while editing."""
     design = rules.clean_design(design)
+    rules.check_kind_and_type(kind, qr_type)
     if kind == "dynamic":
         text = rules.sample_short_link(link_base(domain if domain in usable_domains() else None))
         rules.clean_content(qr_type, content)
@@ -301,9 +316,10 @@ def build_code(data: dict[str, Any], *, verify_design: bool = True) -> QRCode:
     code = new_code(kind=kind, qr_type=qr_type, content=content, design=design,
                     name=data.get("name"), tags=rules.clean_tags(data.get("tags")),
                     design_template_id=data.get("design_template_id"),
-                    short_code=rules.new_short_codes(1)[0] if kind == "dynamic" else None)
+                    short_code=_chosen_or_new_short_code(kind, data.get("slug")))
     code.rules = rules.clean_rules(kind, data.get("rules"))
     code.variants = rules.clean_variants(kind, data.get("variants"))
+    code.app_link = rules.clean_app_link(kind, data.get("app_link"))
     code.redirect_status = data.get("redirect_status") or 302
     code.utm = rules.clean_utm(data.get("utm"))
     code.expires_at, code.scan_cap = data.get("expires_at"), data.get("scan_cap")
@@ -317,6 +333,12 @@ def build_code(data: dict[str, Any], *, verify_design: bool = True) -> QRCode:
     if verify_design:
         code.scan_grade = check_scannable(payload(code), design).as_dict()
     return code
+
+
+def _chosen_or_new_short_code(kind: str, slug: Any) -> str | None:
+    if slug not in (None, ""):
+        return rules.clean_slug(kind, slug)
+    return rules.new_short_codes(1)[0] if kind == "dynamic" else None
 
 
 def new_code(*, kind: str, qr_type: str, content: dict[str, Any], design: dict[str, Any],
@@ -394,6 +416,8 @@ def create_code(data: dict[str, Any]) -> QRCode:
     logos.record_usage([code], new=True)
     events.publish("qr.created", event_data(code))
     db.session.commit()
+    if data.get("slug"):
+        _forget(code)  # a scan of the slug before it existed left "unknown" in the caches
     ensure_default_images(code)
     return code
 
@@ -405,7 +429,7 @@ def event_data(code: QRCode, **extra) -> dict[str, Any]:
 
 EDITABLE = ("name", "type", "content", "design", "design_template_id", "redirect_status",
             "utm", "expires_at", "scan_cap", "paused", "tags", "password", "destination",
-            "domain", "rules", "variants", "folder_id")
+            "domain", "rules", "variants", "folder_id", "slug", "app_link")
 
 
 def update_code(code_id: int, data: dict[str, Any]) -> QRCode:
@@ -414,11 +438,13 @@ def update_code(code_id: int, data: dict[str, Any]) -> QRCode:
     _check_changeable(code, data)
     changed = [*_update_content(code, data), *_update_design(code, data),
                *_update_link_settings(code, data), *_update_labels(code, data),
-               *_update_smart_links(code, data)]
+               *_update_smart_links(code, data), *_update_slug(code, data)]
     code.destination = rules.destination(code.kind, code.type, code.content)
     if not changed:
         return code
     if {"content", "design", "design_template_id", "domain"} & set(changed):
+        code.scan_grade = check_scannable(payload(code), code.design).as_dict()
+    if "slug" in changed:
         code.scan_grade = check_scannable(payload(code), code.design).as_dict()
     logos.record_usage([code])
     events.publish("qr.updated", event_data(code, changed=changed))
@@ -436,13 +462,15 @@ def _check_changeable(code: QRCode, data: dict[str, Any]) -> None:
     if "kind" in data and data["kind"] != code.kind:
         raise InvalidInput("The kind cannot change.", {"kind": [
             "A code cannot switch between static and dynamic; duplicate it instead."]})
-    rules.check_link_settings(data)
+    rules.check_link_settings(data, current_expiry=code.expires_at)
 
 
 def _update_content(code: QRCode, data: dict[str, Any]) -> list[str]:
     qr_type = data.get("type", code.type)
-    if qr_type != code.type:
-        rules.check_kind_and_type(code.kind, qr_type)
+    if qr_type != code.type and (errors := rules.kind_and_type_errors(code.kind, qr_type)):
+        # The type is what changes here: the refusal belongs beside it.
+        raise InvalidInput("The kind or type is not valid.",
+                           {"type": [m for ms in errors.values() for m in ms]})
     content = data.get("content")
     if data.get("destination") is not None:
         if qr_type != "url":
@@ -526,11 +554,34 @@ def _update_smart_links(code: QRCode, data: dict[str, Any]) -> list[str]:
     """Rules and variants are replaced as a whole (their order is their meaning); entries sent
     back with their ``id`` keep it, so analytics keeps counting them as the same."""
     changed = []
-    for name, clean in (("rules", rules.clean_rules), ("variants", rules.clean_variants)):
+    for name, clean in (("rules", rules.clean_rules), ("variants", rules.clean_variants),
+                        ("app_link", rules.clean_app_link)):
         if name in data and (value := clean(code.kind, data[name])) != getattr(code, name):
             setattr(code, name, value)
             changed.append(name)
     return changed
+
+
+def _update_slug(code: QRCode, data: dict[str, Any]) -> list[str]:
+    """A new short code; the old one stays an alias of this code (printed codes keep working),
+    and taking back one of its aliases makes that the short code again."""
+    if data.get("slug") in (None, "") or data["slug"] == code.short_code:
+        return []
+    slug = rules.clean_slug(code.kind, data["slug"], code_id=code.id)
+    old = code.short_code
+    code.alias_rows = [alias for alias in code.alias_rows if alias.slug != slug]
+    db.session.flush()  # an alias taken back is gone before the short code takes its name
+    code.short_code = slug
+    if old:
+        code.alias_rows.append(QRSlugAlias(slug=old))
+    # Both keys: the old one's cached entry and the new one's remembered "unknown".
+    code._forget_also = (old, slug)
+    return ["slug"]
+
+
+def slug_aliases(code: QRCode) -> list[QRSlugAlias]:
+    """The code's earlier short codes, oldest first; each still redirects to it."""
+    return list(code.alias_rows)
 
 
 def rule_warnings(code: QRCode) -> list[dict[str, Any]]:
@@ -541,12 +592,36 @@ def rule_warnings(code: QRCode) -> list[dict[str, Any]]:
         workspace_time_zone(code.workspace_id), datetime.now(UTC)))
 
 
+def edited_rule_warnings(value: Any) -> list[dict[str, Any]]:
+    """The rules being edited that can never match (none while they are not valid yet)."""
+    try:
+        cleaned = rules.clean_rules("dynamic", value) or []
+    except InvalidInput:
+        return []
+    return smartlinks.warnings(cleaned, smartlinks.local_today(
+        workspace_time_zone(current_workspace_id()), datetime.now(UTC)))
+
+
+def local_moment(text: str | None) -> datetime | None:
+    """A wall-clock time typed on a page (YYYY-MM-DDTHH:MM), in the workspace's time zone."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text[:32])
+    except ValueError:
+        raise InvalidInput("That time is not valid.", {"at": [
+            "Give the date and time as YYYY-MM-DD HH:MM."]}) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=smartlinks.zone(workspace_time_zone(
+            current_workspace_id())))
+    return moment
+
+
 def workspace_time_zone(workspace_id: int) -> str:
     """The workspace's clock for time-of-day rules (a core setting)."""
-    from qrplatform.auth.models import Workspace
+    from qrplatform.auth import services as auth_services
 
-    return db.session.scalar(select(Workspace.time_zone).where(
-        Workspace.id == workspace_id)) or "UTC"
+    return auth_services.workspace_time_zone(workspace_id)
 
 
 def test_scan(code_id: int | None, *, rules_value: Any = None, variants_value: Any = None,
@@ -559,16 +634,18 @@ def test_scan(code_id: int | None, *, rules_value: Any = None, variants_value: A
         current_rules = code.rules or []
         variants = code.variants or []
         destination = code.destination or ""
-        workspace_id = code.workspace_id
+        workspace_id, app_link = code.workspace_id, code.app_link
     else:
         current_rules, variants, workspace_id = [], [], current_workspace_id()
+        app_link = None
     if rules_value is not None:
         current_rules = rules.clean_rules("dynamic", rules_value) or []
     if variants_value is not None:
         variants = rules.clean_variants("dynamic", variants_value) or []
     at = facts.pop("at", None) or datetime.now(UTC)
     return smartlinks.explain(current_rules, variants, destination or "", at=at,
-                              time_zone=workspace_time_zone(workspace_id), **facts)
+                              time_zone=workspace_time_zone(workspace_id),
+                              app_link=app_link, **facts)
 
 
 def forget_workspace_links(event) -> None:
@@ -622,7 +699,7 @@ def duplicate_code(code_id: int) -> QRCode:
         "redirect_status": original.redirect_status, "utm": original.utm,
         "expires_at": original.expires_at, "scan_cap": original.scan_cap,
         "paused": original.paused, "tags": original.tags, "folder_id": original.folder_id,
-        "rules": original.rules, "variants": original.variants,
+        "rules": original.rules, "variants": original.variants, "app_link": original.app_link,
         # A domain that takes no new links (over the plan's quota) is not copied.
         "domain": original.domain if original.domain in usable_domains() else None,
     }
@@ -639,17 +716,26 @@ def duplicate_code(code_id: int) -> QRCode:
 
 
 def _forget(code: QRCode) -> None:
-    """Drop the code from every process's redirect cache (after the commit)."""
-    if code.short_code:
-        linkcache.cache_for(current_app).invalidate(code.short_code)
+    """Drop the code, under its short code and every alias, from every process's redirect
+    cache (after the commit)."""
+    if code.kind != "dynamic":
+        return
+    keys = {code.short_code, *getattr(code, "_forget_also", ()),
+            *(alias.slug for alias in slug_aliases(code))}
+    cache = linkcache.cache_for(current_app)
+    for key in keys - {None}:
+        cache.invalidate(key)
 
 
 # -- images -------------------------------------------------------------------------------------
 
-def image_key(text: str, design: dict[str, Any], fmt: str, size: int) -> str:
-    """Content-addressed: the same (content, design, format, size) always has the same key,
-    so an image is drawn once and cached for ever (immutable)."""
+def image_key(text: str, design: dict[str, Any], fmt: str, size: int,
+              paper: render.PrintSize | None = None) -> str:
+    """Content-addressed: the same (content, design, format, size, print size) always has the
+    same key, so an image is drawn once and cached for ever (immutable)."""
     parts: list[Any] = [render.RENDER_VERSION, text, design, fmt, size]
+    if paper is not None:
+        parts.append(paper.key())
     if logos.asset_id(design.get("logo")) is not None:
         parts.append(logos.identity(design))  # a library logo: follow the asset's file
     material = json.dumps(parts, sort_keys=True, separators=(",", ":"))
@@ -667,18 +753,37 @@ def check_size(fmt: str, size: int, lay: render.Layout) -> None:
             f"Ask for {smallest} to {render.MAX_SIZE} pixels for this code."]})
 
 
-def ensure_image(code: QRCode, fmt: str, size: int = render.DEFAULT_SIZE
-                 ) -> tuple[str, bytes | None]:
+def print_size(fmt: str, width: float | None, unit: str = "mm", bleed: float | None = None,
+               crop_marks: bool = True) -> render.PrintSize | None:
+    """A physical size asked for (None: pixels); refused for PNG and out of range."""
+    if width is None:
+        return None
+    if fmt not in render.PRINT_FORMATS:
+        raise InvalidInput("A physical size is for SVG and PDF.", {"format": [
+            "Ask for SVG or PDF to print at a size in mm or inches; PNG is in pixels."]})
+    try:
+        return render.PrintSize.parse(width, unit, bleed, crop_marks)
+    except render.PrintSizeInvalid as exc:
+        raise InvalidInput("Print size out of range.", exc.fields) from exc
+
+
+def ensure_image(code: QRCode, fmt: str, size: int = render.DEFAULT_SIZE,
+                 paper: render.PrintSize | None = None) -> tuple[str, bytes | None]:
     """The storage key of the image, drawing and storing it first if it is not there yet.
-    Returns the bytes too when it had to draw them (saves a read for a download)."""
+    Returns the bytes too when it had to draw them (saves a read for a download).
+    ``paper``: an SVG or PDF at a physical size, with bleed and crop marks."""
     text = payload(code)
-    key = image_key(text, code.design, fmt, size)
+    key = image_key(text, code.design, fmt, size, paper)
     backend = storage()
     if backend.exists(key):
         return key, None
     lay = render.layout(text, code.design, logo_image(code.design))
-    check_size(fmt, size, lay)
-    if fmt == "png":
+    if paper is not None:
+        data = render.render(lay, fmt, size, paper)
+        check_export(text, data, fmt, code.design,
+                     lay.width * paper.page_mm(lay)[0] / paper.width_mm)
+    elif fmt == "png":
+        check_size(fmt, size, lay)
         image = render.render_image(lay, size)
         try:
             verify.check_decodes(text, image, code.design, lay.width)
@@ -687,10 +792,28 @@ def ensure_image(code: QRCode, fmt: str, size: int = render.DEFAULT_SIZE
                 "At this size the code does not decode; ask for a larger image."]}) from exc
         data = render.encode_png(image)
     else:
-        # Same layout as the PNG the design check decoded; vectors do not lose detail.
+        check_size(fmt, size, lay)
         data = render.render(lay, fmt, size)
+        check_export(text, data, fmt, code.design, lay.width)
     backend.put(key, data, content_type=render.MIME_TYPES[fmt], immutable=True)
     return key, data
+
+
+def check_export(text: str, data: bytes, fmt: str, design: dict[str, Any],
+                 modules: float) -> None:
+    """An SVG or PDF is stored only when a standard renderer's drawing of it decodes."""
+    try:
+        verify.check_export(text, data, fmt, design, modules)
+    except verify.Unscannable as exc:
+        raise InvalidInput(exc.message, {"format": [exc.message]}) from exc
+
+
+def print_info(code: QRCode, paper: render.PrintSize) -> dict[str, Any]:
+    """The print's sizes, and how far away it still scans (from the design's grade)."""
+    lay = render.layout(payload(code), code.design, logo_image(code.design))
+    guidance = print_guidance(code_grade(code), width_mm=paper.width_mm)
+    return {**paper.as_dict(lay),
+            "advice": guidance["width"]["advice"] if guidance else None}
 
 
 def redraw_logo_users(event) -> None:
@@ -702,8 +825,9 @@ def redraw_logo_users(event) -> None:
             ensure_default_images(code)
 
 
-def image_bytes(code: QRCode, fmt: str, size: int) -> bytes:
-    key, data = ensure_image(code, fmt, size)
+def image_bytes(code: QRCode, fmt: str, size: int, paper: render.PrintSize | None = None
+                ) -> bytes:
+    key, data = ensure_image(code, fmt, size, paper)
     return data if data is not None else storage().get(key)
 
 
@@ -713,10 +837,21 @@ def ensure_default_images(code: QRCode) -> None:
 
 
 def image_urls(code: QRCode) -> dict[str, str]:
+    """The URLs of the code's default images, built now from their keys."""
     backend = storage()
     text = payload(code)
-    return {fmt: backend.url(image_key(text, code.design, fmt, render.DEFAULT_SIZE))
+    keys = {fmt: image_key(text, code.design, fmt, render.DEFAULT_SIZE)
             for fmt in render.FORMATS}
+    if (code.kind == "dynamic" and not code.domain
+            and current_app.config.get("PUBLIC_BASE_URL_FROM_REQUEST")
+            and current_app.config.get("QR_SHORT_LINK_BASE_DERIVED")
+            and not backend.exists(keys["png"])):
+        # The short link follows the address the app is reached at, and so does the picture
+        # of a dynamic code: reached at a new address, draw that address's images once.
+        # (If this address's link does not fit the design, the code's page says so.)
+        with contextlib.suppress(InvalidInput):
+            ensure_default_images(code)
+    return {fmt: backend.url(key) for fmt, key in keys.items()}
 
 
 def has_codes(_user=None) -> bool:
@@ -1023,20 +1158,25 @@ def redirect_entry(short_code: str) -> dict[str, Any] | None:
     """What the redirect needs to know about a short code, cacheable as JSON; None if unknown.
     Looks across workspaces on purpose: the scanner has no workspace."""
     with unscoped():
-        code = db.session.scalar(select(QRCode).where(QRCode.short_code == short_code,
-                                                      QRCode.kind == "dynamic"))
-        if code is None:
+        code = _code_by_link(short_code)
+        if code is None or code.kind != "dynamic":
             return None
         expires = code.expires_at
         smart = {}
-        if code.rules or code.variants:
+        if code.rules or code.variants or code.app_link:
+            target = redirect_target(code)
+            own_hosts = hosts.platform_hosts(current_app)
+            own_domains = frozenset(d.name for d in hosts.link_domains(code.workspace_id)) \
+                if code.variants else frozenset()
             smart = {
+                "app": smartlinks.app_entry(code.app_link, target),
                 "rules": [{"id": rule["id"], "when": rule["when"],
                            "target": urls.ascii_url(with_utm(rule["destination"], code.utm))}
                           for rule in code.rules or ()],
                 "variants": [{"id": variant["id"], "weight": variant["weight"],
-                              "target": urls.ascii_url(with_utm(variant["destination"],
-                                                                code.utm))}
+                              "target": smartlinks.tracked_target(
+                                  urls.ascii_url(with_utm(variant["destination"], code.utm)),
+                                  code.id, variant["id"], own_hosts, own_domains)}
                              for variant in code.variants or ()],
                 "time_zone": workspace_time_zone(code.workspace_id),
             }
@@ -1056,10 +1196,19 @@ def redirect_entry(short_code: str) -> dict[str, Any] | None:
         }
 
 
+def _code_by_link(short_code: str) -> QRCode | None:
+    """The code a short link names: its short code, else one of its aliases (unscoped)."""
+    code = db.session.scalar(select(QRCode).where(QRCode.short_code == short_code))
+    if code is None:
+        code = db.session.scalar(select(QRCode).join(
+            QRSlugAlias, QRSlugAlias.code_id == QRCode.id).where(QRSlugAlias.slug == short_code))
+    return code
+
+
 def check_code_password(short_code: str, password: str) -> bool:
     with unscoped():
-        stored = db.session.scalar(select(QRCode.password_hash)
-                                   .where(QRCode.short_code == short_code))
+        code = _code_by_link(short_code)
+        stored = code.password_hash if code is not None else None
     if not stored:
         return True
     try:
@@ -1071,7 +1220,7 @@ def check_code_password(short_code: str, password: str) -> bool:
 def served_content(short_code: str) -> tuple[str, dict[str, Any], int]:
     """Type, content and id of a dynamic code whose link serves the content itself."""
     with unscoped():
-        code = db.session.scalar(select(QRCode).where(QRCode.short_code == short_code))
+        code = _code_by_link(short_code)
         if code is None:
             raise NotFound("This link does not exist.")
         return code.type, dict(code.content), code.id
@@ -1079,12 +1228,14 @@ def served_content(short_code: str) -> tuple[str, dict[str, Any], int]:
 
 # -- the redirect map ---------------------------------------------------------------------------
 
-REDIRECT_MAP_COLUMNS = ("short_url", "destination", "name", "code_id", "status", "created_at")
+REDIRECT_MAP_COLUMNS = ("short_url", "slug", "destination", "rules", "variants", "aliases",
+                        "name", "code_id", "status", "created_at")
 
 
 def export_redirect_map() -> tuple[str, Iterator[str]]:
-    """The file name and, in chunks, a CSV of every dynamic code's short link and destination
-    (archived ones too, marked). Rows are read while the response is sent, in an app context
+    """The file name and, in chunks, a CSV of every dynamic code's short link, slug (and old
+    slugs, space-separated), destination, rules and variants as JSON (archived ones too,
+    marked). Rows are read while the response is sent, in an app context
     and workspace scope of their own (the request's are gone by then)."""
     app = current_app._get_current_object()
     workspace_id = current_workspace_id()
@@ -1098,8 +1249,12 @@ def export_redirect_map() -> tuple[str, Iterator[str]]:
         with app.app_context(), tenant_scope(workspace_id):
             for n, code in enumerate(db.session.scalars(query), start=1):
                 status = "archived" if code.archived else ("paused" if code.paused else "live")
-                writer.writerow([short_url(code), code.destination, code.name, code.id, status,
-                                 code.created_at.isoformat()])
+                writer.writerow([
+                    short_url(code), code.short_code, code.destination,
+                    json.dumps(code.rules or [], separators=(",", ":")),
+                    json.dumps(code.variants or [], separators=(",", ":")),
+                    " ".join(alias.slug for alias in code.alias_rows),
+                    code.name, code.id, status, code.created_at.isoformat()])
                 if n % 500 == 0:
                     yield buffer.getvalue()
                     buffer.seek(0)

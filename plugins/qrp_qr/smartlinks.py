@@ -19,8 +19,16 @@ condition of a rule must hold:
     query    [{"name": "src", "value": "flyer"}]  a parameter present (no value) or equal
     scans    {"first": 100}          the code's first N counted scans
 
-No rule matching: the variants (sticky per visitor for a UTC day, by the same daily salt the
-unique count uses, so nothing identifying is stored), else the code's destination.
+App deep links ("open in app"): ``app_link = {"ios": {"app"?, "store"?}, "android": {...}}``.
+A phone of that OS that no rule caught goes to its app URL (a universal/app link or an app's
+own scheme such as ``myapp://item/1``), else to its store link; everything else goes on to the
+variants or the destination, which is the web fallback. An app's own scheme cannot be followed
+by a browser without the app, so that scan gets a tiny page that tries the app and then falls
+back (to the store link, else the web destination): ``app_target``.
+
+No rule matching (nor an app link): the variants (sticky per visitor for a UTC day, by the
+same daily salt the unique count uses, so nothing identifying is stored), else the code's
+destination.
 
 Evaluation runs on the redirect's fast path from the cached entry: ``compiled(entry)`` turns
 the entry's rules into closures once per process and entry, and ``Visit`` works out each fact
@@ -282,7 +290,7 @@ def compiled(entry: dict[str, Any]) -> tuple[tuple, tuple, int, bool]:
 
 def route(entry: dict[str, Any], visit: Visit) -> tuple[str, str | None, str | None]:
     """Where this visit goes: (target, the matched rule's id, the chosen variant's id)."""
-    if not entry.get("rules") and not entry.get("variants"):
+    if not entry.get("rules") and not entry.get("variants") and not entry.get("app"):
         return entry["target"], None, None
     rules, variants, total, _counts = compiled(entry)
     for checks, target, rule_id in rules:
@@ -291,12 +299,85 @@ def route(entry: dict[str, Any], visit: Visit) -> tuple[str, str | None, str | N
                 break
         else:
             return target, rule_id, None
+    app = entry.get("app")
+    if app and (opens := app.get(visit.agent()[1])):
+        return opens["target"], None, None
     if total:
         bucket = int(visit.visitor()[:12], 16) % total
         for upper, target, variant_id in variants:
             if bucket < upper:
                 return target, None, variant_id
     return entry["target"], None, None
+
+
+# -- conversions of A/B variants ----------------------------------------------------------------
+#
+# A variant whose destination is one of the platform's own pages (a published microsite,
+# /m/...) or tracked links (another dynamic code's short link, /r/...) is sent there with
+# ``qrp_v=<code id>.<variant id>``. The page keeps it in a cookie of its own path for the
+# day and puts it on its clicks; the tracked link puts it on its scan. Analytics counts
+# those, by people, as the variant's conversions. Nothing about the person travels.
+
+VIA_PARAM = "qrp_v"
+VIA = re.compile(r"^([1-9][0-9]{0,9})\.([A-Za-z0-9_-]{1,16})$")
+TRACKED_PATHS = ("/m/", "/r/")
+# On the workspace's own custom domains every address is a tracked page (the root and /m/...
+# show microsites, any other path is a short link) but the static files.
+UNTRACKED_ON_DOMAINS = ("/static/", "/microsites/static/", "/domains/static/")
+
+
+def tracked_target(target: str, code_id: int, variant_id: str, own_hosts,
+                   own_domains=frozenset()) -> str:
+    """The variant's target, marked with the variant when it is one of our tracked pages:
+    on the platform's hosts (``own_hosts``) or on the code's workspace's own domains."""
+    parts = urlsplit(target)
+    if parts.hostname in own_domains:
+        tracked = not parts.path.startswith(UNTRACKED_ON_DOMAINS)
+    else:
+        tracked = parts.hostname in own_hosts and parts.path.startswith(TRACKED_PATHS)
+    if not tracked:
+        return target
+    marker = f"{VIA_PARAM}={code_id}.{variant_id}"
+    query = f"{parts.query}&{marker}" if parts.query else marker
+    return parts._replace(query=query).geturl()
+
+
+def via_of(query_string: str) -> str | None:
+    """The variant a visit was sent by (``<code id>.<variant id>``), from the query string."""
+    if VIA_PARAM + "=" not in query_string:  # the common case: no parsing
+        return None
+    found = parse_qs(query_string).get(VIA_PARAM)
+    return found[-1] if found and VIA.match(found[-1]) else None
+
+
+def parse_via(value: Any) -> tuple[int, str] | None:
+    """(code id, variant id) of a marker, None when it is not one."""
+    found = VIA.match(value) if isinstance(value, str) else None
+    return (int(found.group(1)), found.group(2)) if found else None
+
+
+def is_web(target: str) -> bool:
+    return target.startswith(("https://", "http://"))
+
+
+def app_target(entry: dict[str, Any], target: str) -> str | None:
+    """The fallback of an app's own scheme the visit is sent to (a page tries the app, then
+    goes there); None when ``target`` is a web address (a plain redirect)."""
+    if is_web(target):
+        return None
+    for opens in (entry.get("app") or {}).values():
+        if opens["target"] == target:
+            return opens["fallback"]
+    return entry["target"]
+
+
+def app_entry(app_link: dict[str, Any] | None, web: str) -> dict[str, Any]:
+    """The cached form of an app link: per OS, where to send the phone and its fallback."""
+    found = {}
+    for os_name, spec in (app_link or {}).items():
+        target = spec.get("app") or spec["store"]
+        found[os_name] = {"target": target, "fallback": spec.get("store") or web}
+    return found
 
 
 # -- validation ---------------------------------------------------------------------------------
@@ -317,6 +398,59 @@ def _destination(value: Any, errors: list[str]) -> str | None:
         except urls.InvalidAddress as exc:
             errors.append(f"Check the address: {exc}")
     return value
+
+
+APP_OSES = ("ios", "android")
+APP_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]{0,31}):[^\s]+$")
+# Schemes a page could be made to run or read through, never an app's.
+UNSAFE_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "blob", "about",
+                            "filesystem", "view-source", "chrome", "ws", "wss", "ftp"})
+
+
+def _app_url(value: Any, errors: list[str]) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        errors.append("Give the app's link: a universal or app link (https://...) or the "
+                      "app's own scheme (myapp://...).")
+        return None
+    value = value.strip()
+    found = APP_SCHEME.match(value.lower())
+    if len(value) > MAX_DESTINATION:
+        errors.append(f"At most {MAX_DESTINATION} characters.")
+    elif is_web(value.lower()):
+        _destination(value, errors)
+    elif not found or found.group(1) in UNSAFE_SCHEMES or any(ord(ch) < 32 for ch in value):
+        errors.append("Use an app link such as myapp://path or https://... (no spaces; "
+                      "javascript:, data: and file: are not app links).")
+    return value
+
+
+def clean_app_link(value: Any) -> dict[str, Any]:
+    """``{"ios": {"app"?, "store"?}, "android": {...}}``, at least one OS, each with at least
+    one of the two; the store link is a web address."""
+    if not isinstance(value, dict) or set(value) - set(APP_OSES):
+        raise RulesError({"app_link": ['Give {"ios": {"app": ..., "store": ...}, "android": '
+                                       '{...}}.']})
+    cleaned, errors = {}, {}
+    for os_name in APP_OSES:
+        spec = value.get(os_name)
+        if spec in (None, {}):
+            continue
+        if not isinstance(spec, dict) or set(spec) - {"app", "store"} or not (
+                spec.get("app") or spec.get("store")):
+            errors[f"app_link.{os_name}"] = ['Give {"app": ..., "store": ...} (either may be '
+                                             'left out, not both).']
+            continue
+        entry = {}
+        for part, clean in (("app", _app_url), ("store", _destination)):
+            if spec.get(part):
+                mistakes: list[str] = []
+                entry[part] = clean(spec[part], mistakes)
+                if mistakes:
+                    errors[f"app_link.{os_name}.{part}"] = mistakes
+        cleaned[os_name] = entry
+    if errors:
+        raise RulesError(errors)
+    return cleaned
 
 
 def _clean_list(kind: str, value: Any) -> tuple[list[str] | None, list[str]]:
@@ -393,7 +527,8 @@ def _clean_scans(value: Any) -> tuple[Any, list[str]]:
     first = value.get("first") if isinstance(value, dict) else None
     if not isinstance(value, dict) or set(value) - {"first"} or not isinstance(
             first, int) or isinstance(first, bool) or not 1 <= first <= MAX_FIRST_SCANS:
-        return None, ['Give {"first": N}, N from 1 to 1000000000.']
+        return None, ["The first N scans: a whole number N from 1 to 1000000000 "
+                      '({"first": N}).']
     return {"first": first}, []
 
 
@@ -565,12 +700,14 @@ def explain(rules: list[dict[str, Any]], variants: list[dict[str, Any]], destina
             *, user_agent: str | None = None, device: str | None = None,
             os: str | None = None, browser: str | None = None, country: str | None = None,
             language: str | None = None, at: datetime, query: str = "",
-            scan_number: int = 1, time_zone: str | None = None) -> dict[str, Any]:
+            scan_number: int = 1, time_zone: str | None = None,
+            app_link: dict[str, Any] | None = None) -> dict[str, Any]:
     """Which rule a described scan would match ("test a scan"): device, OS and browser given
     outright override what the user agent says. The variants' pick is not sticky here: the
     answer names the split instead."""
     entry = {"rules": [{**rule, "target": rule["destination"]} for rule in rules],
-             "variants": [], "target": destination, "time_zone": time_zone}
+             "variants": [], "target": destination, "time_zone": time_zone,
+             "app": app_entry(app_link, destination)}
     facts = agent_facts(user_agent) if user_agent else (None, None, None)
     facts = (device or facts[0], os or facts[1], browser or facts[2])
     visit = Visit(user_agent=user_agent, country=country, accept_language=language,
@@ -583,7 +720,8 @@ def explain(rules: list[dict[str, Any]], variants: list[dict[str, Any]], destina
             "variants": variants if rule_id is None and variants else [],
             "local_time": at.astimezone(zone(time_zone)).isoformat(timespec="minutes"),
             "facts": {"device": facts[0], "os": facts[1], "browser": facts[2],
-                      "country": country_of(country), "language": language_of(language)}}
+                      "country": country_of(country), "language": language_of(language),
+                      "query": query or None, "scan_number": scan_number}}
 
 
 def local_today(time_zone: str | None, now: datetime) -> date:

@@ -3,15 +3,17 @@
 ``check_colors`` refuses low contrast and inverted codes (light modules on a dark ground: many
 phone cameras do not read them). ``check_decodes`` reads the rendered picture with zxing-cpp,
 the decoder inside many scanner apps, with inverted reading switched off, and demands the exact
-payload back. A refusal says why and what to change.
+payload back; ``check_export`` does the same for an SVG or PDF drawn by resvg or PDFium. A
+refusal says why and what to change.
 """
 
 from __future__ import annotations
 
+import io
+import threading
 import time
 from dataclasses import dataclass
 
-import zxingcpp
 from PIL import Image, ImageFilter
 
 from qrp_qr import render
@@ -87,6 +89,8 @@ def _advice(design: dict) -> str:
 def decode(image: Image.Image, *, pure: bool = False) -> list[str]:
     """What a decoder reads; ``pure``: the picture is nothing but the code, straight from a
     painter (zxing-cpp then skips looking for it: a third faster)."""
+    import zxingcpp  # loaded by the first decode, not when the app imports
+
     results = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode,
                                      try_invert=False, text_mode=zxingcpp.TextMode.Plain,
                                      is_pure=pure)
@@ -127,6 +131,72 @@ def check_decodes(payload: str, image: Image.Image, design: dict,
                                   + _advice(design))
             raise Unscannable("A QR decoder cannot read this design. " + _advice(design))
     return Verdict(payload, (time.perf_counter() - started) * 1000)
+
+
+# -- the vector exports --------------------------------------------------------------------------
+
+# PDFium is not thread-safe; the embedded job runner and the web process share threads.
+_pdfium_lock = threading.Lock()
+
+
+def rasterise(data: bytes, fmt: str, width: int) -> Image.Image:
+    """An SVG or PDF drawn ``width`` pixels wide, grey, on white, by a maintained renderer that
+    is not ours: resvg for SVG, PDFium (Chrome's) for PDF. Raises ValueError when it cannot."""
+    if fmt == "svg":
+        import resvg_py
+
+        try:
+            # No system fonts: loading them costs more than drawing the code, and a label's
+            # letters are not what a scanner reads.
+            png = resvg_py.svg_to_bytes(svg_string=data.decode("utf-8"), width=width,
+                                        background="#ffffff", skip_system_fonts=True,
+                                        dpi=96)   # 0 (its default) makes "40mm" zero wide
+            image = Image.open(io.BytesIO(bytes(png)), formats=["PNG"])
+            return image.convert("L")
+        except Exception as exc:   # resvg raises plain exceptions for broken files
+            raise ValueError(f"resvg cannot draw it ({exc})") from exc
+    import pypdfium2
+
+    with _pdfium_lock:
+        try:
+            document = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError as exc:
+            raise ValueError(f"PDFium cannot open it ({exc})") from exc
+        try:
+            if len(document) != 1:
+                raise ValueError(f"{len(document)} pages instead of one")
+            page = document[0]
+            page_width, _ = page.get_size()
+            image = page.render(scale=width / max(page_width, 1), grayscale=True,
+                                fill_color=(255, 255, 255, 255)).to_pil().convert("L")
+            page.close()
+            return image
+        finally:
+            document.close()
+
+
+def check_export(payload: str, data: bytes, fmt: str, design: dict, modules: float) -> float:
+    """An SVG or PDF must decode to exactly the payload too, drawn at the check's print size
+    (``modules``: the page's width in modules, margins of a print export included). Returns
+    the milliseconds spent; raises Unscannable (field ``format``) saying what broke."""
+    started = time.perf_counter()
+    label = fmt.upper()
+    try:
+        image = rasterise(data, fmt, max(render.MIN_SIZE,
+                                         round(modules * CHECK_PIXELS_PER_MODULE)))
+    except ValueError as exc:
+        raise Unscannable(f"The {label} file is broken: {exc}. It was not saved; download "
+                          "the PNG, or try again.", "format") from exc
+    texts = decode(image, pure=True)
+    if payload not in texts:
+        texts = decode(image)
+    if payload not in texts:
+        what = "decodes to something else" if texts else "does not decode"
+        advice = _advice(render.normalise_design(design))
+        raise Unscannable(f"The {label} file {what} when drawn by a standard renderer, so it "
+                          f"was not saved. Download the PNG, or {advice[0].lower()}"
+                          f"{advice[1:]}", "format")
+    return (time.perf_counter() - started) * 1000
 
 
 def check_design(payload: str, design: dict, logo: Image.Image | None = None) -> Verdict:

@@ -18,17 +18,19 @@ from flask import (
     url_for,
 )
 from flask_login import login_required
+from marshmallow import ValidationError
 
 from qrp_qr import bulk as bulk_codes
-from qrp_qr import payloads, services
-from qrp_qr.forms import BulkForm, LogoForm, QRCodeForm, TemplateForm
+from qrp_qr import payloads, ruleform, rules, services, smartlinks
+from qrp_qr.forms import BulkForm, DesignFields, LogoForm, QRCodeForm, TemplateForm
 from qrp_qr.models import KINDS, TYPES
 from qrp_qr.render import FORMATS, MIME_TYPES
+from qrp_qr.schemas import ImageArgs
 from qrplatform import onboarding, permissions, urls
 from qrplatform.errors import ServiceError
 from qrplatform.inputs import UPLOAD_OVERHEAD, max_body, page_number
 from qrplatform.jobs.api import get_job
-from qrplatform.web import act, render, submit
+from qrplatform.web import act, go_to, is_htmx, render, submit
 
 bp = Blueprint("qr", __name__, url_prefix="/qr", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -78,6 +80,11 @@ def _content_values(code) -> dict:
 def _template_choices(form) -> None:
     form.design_template.choices = [(0, "—")] + [(t.id, t.name)
                                                 for t in services.list_templates()]
+    # Choosing one swaps in the design fields filled from it (``design_fields``): the preview
+    # and the saved code then follow it, and it can still be adjusted.
+    form.design_template.render_kw = {
+        "hx-get": url_for("qr.design_fields"), "hx-trigger": "change",
+        "hx-target": "#qr-form .qr-design", "hx-swap": "outerHTML"}
 
 
 def _domain_choices(form, code=None) -> None:
@@ -102,15 +109,38 @@ def _code_data(form: QRCodeForm, *, creating: bool) -> dict:
         "expires_at": expires.replace(tzinfo=UTC) if expires else None,
         "scan_cap": form.scan_cap.data, "paused": form.paused.data,
         "domain": form.domain.data or None,
+        "slug": (form.slug.data or "").strip() or None,
+        "app_link": _app_link_data(form),
         "utm": {k: getattr(form, k).data for k in ("utm_source", "utm_medium", "utm_campaign")},
     }
     if creating:
         data["kind"] = form.kind.data
+    if (edited_rules := ruleform.from_form(request.form)) is not None:
+        data["rules"] = edited_rules or None
+    if (edited_variants := ruleform.variants_from_form(request.form)) is not None:
+        data["variants"] = edited_variants or None
     if form.remove_password.data:
         data["password"] = ""
     elif form.password.data:
         data["password"] = form.password.data
     return data
+
+
+def _app_link_data(form: QRCodeForm) -> dict | None:
+    """The "open in app" fields as the API's ``app_link`` (None: none)."""
+    found = {}
+    for os_name in ("ios", "android"):
+        spec = {part: value for part in ("app", "store")
+                if (value := (getattr(form, f"{os_name}_{part}").data or "").strip())}
+        if spec:
+            found[os_name] = spec
+    return found or None
+
+
+def _fill_app_link(form: QRCodeForm, app_link: dict | None) -> None:
+    for os_name, spec in (app_link or {}).items():
+        for part, value in spec.items():
+            getattr(form, f"{os_name}_{part}").data = value
 
 
 def _error_shower(content_errors: dict):
@@ -136,6 +166,13 @@ def _show_error(form, error: ServiceError, content_errors: dict) -> None:
         form.form_errors.append(error.message)
     for name, messages in fields.items():
         base = name.split(".", 1)[-1]
+        if name.startswith("app_link."):
+            base = base.replace(".", "_")  # app_link.ios.app -> the field ios_app
+        if name.startswith(("rules.", "variants.")) and name.split(".")[1].isdigit():
+            number = int(name.split(".")[1]) + 1
+            what = "Rule" if name.startswith("rules.") else "Variant"
+            form.form_errors.extend(f"{what} {number}: {message}" for message in messages)
+            continue
         if name.startswith("content.") or name == "content":
             content_errors[base] = messages
             continue
@@ -146,8 +183,37 @@ def _show_error(form, error: ServiceError, content_errors: dict) -> None:
             form.form_errors.extend(messages)
 
 
+def _content_summary(form, fields: dict, content_errors: dict) -> list[tuple[str | None, str]]:
+    """The content fields' errors for the summary at the top: (input id, message) each."""
+    qr_type = form.type.data
+    lines = [(f"content-{qr_type}-{f['name']}",
+              f"{f['label']}: {' '.join(content_errors[f['name']])}")
+             for f in fields.get(qr_type, []) if content_errors.get(f["name"])]
+    if content_errors.get("content"):
+        lines.append((None, " ".join(content_errors["content"])))
+    return lines
+
+
+def _rules_editor(code) -> dict:
+    """The rules editor's cards (the form's, after a refused save) and what can never match."""
+    edited = ruleform.from_form(request.form) if request.method == "POST" else None
+    current = edited if edited is not None else (code.rules if code else None) or []
+    warnings = {w["rule"]: w["message"] for w in services.edited_rule_warnings(current)}
+    split = ruleform.variants_from_form(request.form) if request.method == "POST" else None
+    if split is None:
+        split = (code.variants if code else None) or []
+    return {"cards": ruleform.cards(current), "warnings": warnings,
+            "variants": ruleform.variant_rows(split),
+            "devices": smartlinks.DEVICES, "oses": smartlinks.OSES,
+            "browsers": smartlinks.BROWSERS, "weekdays": smartlinks.WEEKDAYS}
+
+
 def _form_page(form, code=None, content=None, content_errors=None, status=200):
-    return render("qr/form.html", form=form, code=code, fields=content_fields(),
+    fields = content_fields()
+    return render("qr/form.html", form=form, code=code, fields=fields,
+                  content_summary=_content_summary(form, fields, content_errors or {}),
+                  static_only=rules.static_only_types(),
+                  rules_editor=_rules_editor(code),
                   content=content or {}, content_errors=content_errors or {},
                   security_choices=SECURITY_CHOICES, logo_form=LogoForm(),
                   host_info=urls.host_info, status=status)
@@ -171,6 +237,7 @@ def _list_filters(args) -> dict:
         "status": args.get("status") if args.get("status") in STATUSES else "active",
         "folder": folder if folder and folder > 0 else "",
         "batch": batch,
+        "broken": "1" if args.get("broken") in ("1", "true", "on") else "",
         "sort": args.get("sort") if args.get("sort") in services.SORTS else "newest",
     }
 
@@ -185,7 +252,8 @@ def index():
         q=filters["q"], qr_type=filters["type"] or None, kind=filters["kind"] or None,
         tag=filters["tag"] or None, status=filters["status"],
         folder_id=filters["folder"] or None, batch=filters["batch"] or None,
-        sort=filters["sort"], page=page)
+        broken=bool(filters["broken"]), sort=filters["sort"], page=page,
+        per_page=services.PER_PAGE)
     pages = max(1, -(-total // services.PER_PAGE))
     folders = services.list_folders()
     # None when no plugin counts scans: no column then (never a made-up zero).
@@ -339,6 +407,8 @@ def edit(code_id: int):
         form.kind.data = code.kind
         form.design_template.data = code.design_template_id or 0
         form.domain.data = code.domain or ""
+        form.slug.data = code.short_code or ""
+        _fill_app_link(form, code.app_link)
         form.tags.data = ", ".join(code.tags)
         form.password.data = ""
         if code.expires_at:
@@ -362,6 +432,46 @@ def edit(code_id: int):
                else {code.type: _content_values(code)}.get(form.type.data, {}))
     return _form_page(form, code=code, content=content, content_errors=content_errors,
                       status=422 if (form.errors or content_errors) else 200)
+
+
+@bp.get("/design-fields")
+@login_required
+def design_fields():
+    """The editor's design fields filled from a saved design (its "Start from a saved
+    design"); nothing to swap for none."""
+    permissions.require("qr.view")
+    template_id = request.args.get("design_template", type=int)
+    if not template_id:
+        return Response(status=204)
+    form = DesignFields(formdata=None)
+    form.fill(services.get_template(template_id).design)
+    return render_template("qr/_design_fields.html", form=form)
+
+
+@bp.post("/rules-test")
+@login_required
+def rules_test():
+    """The editor's "test a scan" box: which of the rules being edited a described scan
+    matches (the test-scan service, as POST /api/v1/qr-codes/{id}/test-scan), and the rules
+    that can never match."""
+    permissions.require("qr.view")
+    edited = ruleform.from_form(request.form) or []
+    code_id = request.form.get("rules-code", type=int)
+    result, problems = None, []
+    try:
+        at = services.local_moment(request.form.get("test-at") or None)
+        result = services.test_scan(
+            code_id, rules_value=edited, variants_value=ruleform.variants_from_form(request.form),
+            destination=None if code_id else request.form.get("content-url-url") or "",
+            at=at, **ruleform.test_facts(request.form))
+    except ServiceError as error:
+        problems = [f"Rule {int(name.split('.')[1]) + 1}: {message}"
+                    if name.startswith("rules.") and name.split(".")[1].isdigit()
+                    else message
+                    for name, messages in (error.fields or {"": [error.message]}).items()
+                    for message in messages]
+    return render_template("qr/_rules_test.html", result=result, problems=problems,
+                           warnings=services.edited_rule_warnings(edited))
 
 
 @bp.post("/preview")
@@ -482,7 +592,18 @@ def download(code_id: int):
         abort(404)
     size = request.args.get("size", type=int) or 1024
     try:
-        data = services.image_bytes(code, fmt, size)
+        # The API's query parameters, read by the API's own schema.
+        args = ImageArgs().load({k: v for k, v in request.args.items()
+                                 if k in ("width", "unit", "bleed", "crop_marks")})
+    except ValidationError as error:
+        flash("Check the print size: " + " ".join(
+            f"{field}: {' '.join(messages)}" for field, messages in error.messages.items()),
+            "error")
+        return redirect(url_for("qr.detail", code_id=code.id))
+    try:
+        paper = services.print_size(fmt, args.get("width"), args["unit"], args.get("bleed"),
+                                    args["crop_marks"])
+        data = services.image_bytes(code, fmt, size, paper)
     except ServiceError as error:
         flash(error.message + " " + " ".join(m for ms in error.fields.values() for m in ms),
               "error")
@@ -490,8 +611,9 @@ def download(code_id: int):
     onboarding.mark_done("qr.download")
     name = payloads.summary("text", {"text": code.name})[:40] or "qr-code"
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)
+    label = f"{paper.width_mm:g}mm" if paper else str(size)
     return Response(data, mimetype=MIME_TYPES[fmt], headers={
-        "Content-Disposition": f'attachment; filename="{safe}-{size}.{fmt}"',
+        "Content-Disposition": f'attachment; filename="{safe}-{label}.{fmt}"',
         "Cache-Control": "private, max-age=3600"})
 
 
@@ -550,19 +672,47 @@ def delete_design(template_id: int):
 
 # -- bulk ---------------------------------------------------------------------------------------
 
+def _bulk_choices() -> tuple[str, str]:
+    """The kind and type the bulk form has chosen (defaults for anything else)."""
+    kind = request.values.get("kind", "dynamic")
+    qr_type = request.values.get("type", "url")
+    return (kind if kind in KINDS else "dynamic"), (qr_type if qr_type in TYPES else "url")
+
+
+def _bulk_check(data: bytes | None, kind: str, qr_type: str) -> dict | None:
+    """What the chosen file would make (``bulk.check_bulk``), or why it cannot be read."""
+    if not data:
+        return None
+    try:
+        return bulk_codes.check_bulk(data, kind=kind, qr_type=qr_type)
+    except ServiceError as error:
+        return {"unreadable": error.message,
+                "fields": [m for messages in (error.fields or {}).values() for m in messages]}
+
+
+def _bulk_context(qr_type: str, check: dict | None = None) -> dict:
+    return {"columns": {t: payloads.TYPE_FIELDS[t] for t in TYPES}, "type_labels":
+            payloads.TYPE_LABELS, "chosen_type": qr_type, "check": check,
+            "room": services.room_for_codes()}
+
+
 @bp.route("/bulk", methods=["GET", "POST"])
 @max_body(bulk_codes.MAX_BULK_BYTES + UPLOAD_OVERHEAD)
 @login_required
 def bulk():
+    """The bulk upload form. With JavaScript it is sent by htmx, which swaps in just the form
+    when something is refused, so the chosen file stays chosen (app.js)."""
     permissions.require("qr.edit")
     form = BulkForm()
     form.design_template.choices = [(0, "Default")] + [(t.id, t.name)
                                                        for t in services.list_templates()]
     row_errors: list = []
+    check = None
     if form.validate_on_submit():
+        data = form.file.data.read()
         try:
             job, rows, skipped = bulk_codes.start_bulk(
-                form.file.data.read(), kind=form.kind.data, qr_type=form.type.data,
+                data, kind=form.kind.data, qr_type=form.type.data,
                 skip_invalid=form.skip_invalid.data,
                 design_template_id=form.design_template.data or None,
                 filename=form.file.data.filename or "")
@@ -574,11 +724,36 @@ def bulk():
         else:
             if skipped:
                 flash(f"{len(skipped)} bad row(s) skipped; creating {rows:,} codes.", "info")
-            return redirect(url_for("qr.bulk_job", job_id=job.id))
-    return render("qr/bulk.html", form=form, row_errors=row_errors,
-                  columns={t: payloads.TYPE_FIELDS[t] for t in TYPES},
-                  room=services.room_for_codes(),
-                  status=422 if (form.errors or row_errors or form.form_errors) else 200)
+            return go_to(url_for("qr.bulk_job", job_id=job.id))
+        check = _bulk_check(data, form.kind.data, form.type.data)
+    refused = bool(form.errors or row_errors or form.form_errors)
+    # htmx swaps only 2xx answers: its refusals come as 200, the page's as 422.
+    return render("qr/bulk.html", "qr/_bulk_form.html", form=form, row_errors=row_errors,
+                  status=422 if refused and not is_htmx() else 200,
+                  **_bulk_context(form.type.data or "url", check))
+
+
+@bp.post("/bulk/check")
+@max_body(bulk_codes.MAX_BULK_BYTES + UPLOAD_OVERHEAD)
+@login_required
+def bulk_check():
+    """The bulk form's summary of the chosen file, before it is sent for real: rows, bad
+    rows, and whether the plan has room (htmx, on every change of the form)."""
+    permissions.require("qr.edit")
+    kind, qr_type = _bulk_choices()
+    upload = request.files.get("file")
+    check = _bulk_check(upload.read() if upload else None, kind, qr_type)
+    return render("qr/_bulk_check.html", **_bulk_context(qr_type, check))
+
+
+@bp.get("/bulk/sample.csv")
+@login_required
+def bulk_sample():
+    """A CSV to start from, for the chosen type (as GET /api/v1/qr-codes/bulk/sample)."""
+    permissions.require("qr.view")
+    _kind, qr_type = _bulk_choices()
+    return Response(bulk_codes.sample_csv(qr_type), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="qr-codes-{qr_type}-sample.csv"'})
 
 
 @bp.get("/bulk/jobs/<job_id>")

@@ -40,7 +40,15 @@ class InviteForm(FlaskForm):
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[(role, role.capitalize()) for role in ROLES])
+    """A member's role on the team page. Owner is no choice there (ownership is handed over by
+    its own confirmed action, TransferForm), only shown on an owner's row as what they are."""
+
+    role = SelectField("Role")
+
+    def offer(self, current_role: str) -> "RoleForm":
+        self.role.choices = [(role, role.capitalize()) for role in ROLES
+                             if role != "owner" or current_role == "owner"]
+        return self
 
 
 class TransferForm(FlaskForm):

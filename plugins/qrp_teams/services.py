@@ -23,7 +23,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, or_, select
 
 from qrp_teams.models import AuditEntry, Invitation, RecoveryCode, SecondFactor, WorkspaceSecurity
-from qrplatform import csvfiles, events, notify, permissions, quotas
+from qrplatform import csvfiles, events, hosts, notify, permissions, quotas
 from qrplatform.auth import services as accounts
 from qrplatform.auth import sessions
 from qrplatform.auth.models import ROLES, Membership, User, Workspace
@@ -248,7 +248,7 @@ def invitation_max_age() -> timedelta:
 
 def invitation_link(invitation: Invitation) -> str:
     token = _serializer().dumps({"i": invitation.id, "n": invitation.nonce})
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for(
+    return hosts.public_base_url() + url_for(
         "teams.invitation", token=token)
 
 

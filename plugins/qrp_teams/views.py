@@ -63,7 +63,8 @@ def _team_page(invite_form: InviteForm | None = None, transfer_form: TransferFor
     transfer_form = transfer_form or TransferForm(formdata=None)
     transfer_form.user_id.choices = [(m.user.id, f"{m.user.name} <{m.user.email}>")
                                      for m in members if m.user.id != g.user.id]
-    role_forms = {m.user.id: RoleForm(formdata=None, role=m.role, prefix=f"m{m.user.id}")
+    role_forms = {m.user.id: RoleForm(formdata=None, role=m.role,
+                                      prefix=f"m{m.user.id}").offer(m.role)
                   for m in members}
     return render(
         "teams/members.html", members=members, invitations=services.list_invitations(),
@@ -126,7 +127,8 @@ def revoke_invitation(invitation_id: int):
 @bp.post("/team/members/<int:user_id>/role")
 @login_required
 def change_role(user_id: int):
-    form = RoleForm(prefix=f"m{user_id}")
+    current = {m.user.id: m.role for m in services.list_members()}.get(user_id, "")
+    form = RoleForm(prefix=f"m{user_id}").offer(current)
     if not form.validate_on_submit():
         flash("Choose one of the roles.", "error")
         return redirect(url_for("teams.members"))

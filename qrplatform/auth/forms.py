@@ -102,7 +102,8 @@ class WorkspaceSettingsForm(FlaskForm):
         "Help us improve QR Platform with anonymous product usage (Mixpanel)",
         description="Which features are used, never your codes' content or your visitors.")
     time_zone = SelectField(
-        "Time zone", description="The clock of time-of-day redirect rules.",
+        "Time zone", description="The clock of time-of-day redirect rules and of the days "
+                                 "analytics counts.",
         choices=lambda: sorted(zoneinfo.available_timezones() | {"UTC"}))
 
 

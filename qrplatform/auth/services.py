@@ -10,12 +10,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 
-from qrplatform import events, notify, permissions, signals
+from qrplatform import events, hosts, notify, permissions, signals
 from qrplatform.auth.models import ApiToken, Membership, User, Workspace
 from qrplatform.errors import Conflict, Forbidden, NotFound, ServiceError
 from qrplatform.extensions import db
@@ -39,6 +38,10 @@ _DUMMY_HASH = ("$argon2id$v=19$m=65536,t=3,p=4$EqIMMLIxAnvVUJmHfME39w$"
 
 
 def normalise_email(email: str) -> str:
+    # Imported on first use: email-validator (and the DNS library it brings) is some 50 ms of
+    # every process's start, and only sign-ups, invitations and e-mail changes need it.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
@@ -73,6 +76,28 @@ def clean_time_zone(name: str | None) -> str:
         raise ServiceError("Unknown time zone; use an IANA name such as Europe/Berlin.",
                            field="time_zone", status=422, code="validation_error") from None
     return name
+
+
+def workspace_time_zones(workspace_ids) -> dict[int, str]:
+    """The time zones of these workspaces (their clock for time-of-day rules and analytics
+    days), one query; a workspace not found reads as UTC."""
+    ids = sorted(set(workspace_ids))
+    found = dict(db.session.execute(select(Workspace.id, Workspace.time_zone)
+                                    .where(Workspace.id.in_(ids))).all()) if ids else {}
+    return {i: found.get(i) or "UTC" for i in ids}
+
+
+def workspace_time_zone(workspace_id: int) -> str:
+    """The workspace's time zone (an IANA name; UTC when unknown)."""
+    return workspace_time_zones([workspace_id]).get(workspace_id, "UTC")
+
+
+def time_zone(name: str | None) -> ZoneInfo:
+    """The zone of a name as stored (a name that no longer exists reads as UTC)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def signup(email: str, password: str, name: str,
@@ -351,7 +376,7 @@ def request_password_reset(email: str) -> None:
         return
     # The token carries a fragment of the current hash: once the password changes, it is dead.
     token = _reset_serializer().dumps({"u": user.id, "h": user.password_hash[-16:]})
-    link = f"{current_app.config['PUBLIC_BASE_URL']}/reset-password/{token}"
+    link = f"{hosts.public_base_url()}/reset-password/{token}"
     notify.send_email(user.email, "password_reset", subject="Reset your QR Platform password",
                       name=user.name, link=link, hours=int(RESET_MAX_AGE.total_seconds() // 3600))
     db.session.commit()
@@ -411,7 +436,7 @@ def change_password(user: User, current_password: str, new_password: str, *,
     end_sessions(user)
     notify.send_email(user.email, "password_changed", subject="Your QR Platform password "
                       "was changed", name=user.name, revoked_tokens=revoke_tokens,
-                      reset_link=f"{current_app.config['PUBLIC_BASE_URL']}/forgot-password")
+                      reset_link=f"{hosts.public_base_url()}/forgot-password")
     db.session.commit()
     return user
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -26,6 +26,20 @@ def browser():
         browser.close()
 
 
+def on_errors(tab, problems: list[str] | None = None, *, console: bool = True,
+              ignore: Callable[[object], bool] | None = None) -> list[str]:
+    """Note the tab's JavaScript errors, and (``console``) the errors it logs, in ``problems``
+    (a new list when none given), which it returns for the test to assert empty. ``ignore``:
+    a logged error (Playwright's ConsoleMessage) the test expects, e.g. a 422 answer shown
+    beside its field."""
+    problems = [] if problems is None else problems
+    tab.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
+    if console:
+        tab.on("console", lambda message: problems.append(message.text)
+               if message.type == "error" and not (ignore and ignore(message)) else None)
+    return problems
+
+
 @contextmanager
 def served(app) -> Iterator[str]:
     """``app`` on a free loopback port; yields its base URL, which is also the app's public
@@ -45,6 +59,17 @@ def served(app) -> Iterator[str]:
                 backend.base_url = files
 
 
+def log_in(tab, email: str, password: str | None = None, then: str = "**/dashboard") -> None:
+    """Sign in through the login form as a person does, and wait for the page it leads to."""
+    from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD
+
+    tab.goto("/login")
+    tab.get_by_label("E-mail").fill(email)
+    tab.get_by_label("Password").fill(password or DEFAULT_PASSWORD)
+    tab.get_by_role("button", name="Log in").click()
+    tab.wait_for_url(then)
+
+
 @pytest.fixture
 def live_server(app, db):
     """The test app served on a free loopback port (``served``); yields its base URL."""
@@ -58,10 +83,7 @@ def page(browser, live_server):
     violations and JavaScript errors."""
     context = browser.new_context(base_url=live_server)
     tab = context.new_page()
-    problems: list[str] = []
-    tab.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
-    tab.on("console", lambda message: problems.append(message.text)
-           if message.type == "error" else None)
+    problems = on_errors(tab)
     yield tab
     context.close()
     assert not problems, problems

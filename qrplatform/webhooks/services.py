@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from flask import current_app, g, has_request_context
 from sqlalchemy import func, select, update
 
-from qrplatform import encryption, events, jobs, netguard, permissions, quotas
+from qrplatform import encryption, events, hosts, jobs, netguard, permissions, quotas
 from qrplatform.auth.models import Membership, User
 from qrplatform.errors import Conflict, NotFound, ServiceError
 from qrplatform.events import Event
@@ -574,7 +574,7 @@ def disable_for_failures(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -
     _disable(endpoint, "failing")
     owners = db.session.scalars(select(User.email).join(Membership).where(
         Membership.workspace_id == endpoint.workspace_id, Membership.role == "owner"))
-    link = f"{current_app.config['PUBLIC_BASE_URL']}/settings/webhooks/{endpoint.id}"
+    link = f"{hosts.public_base_url()}/settings/webhooks/{endpoint.id}"
     for email in owners:
         send_email(email, "webhook_disabled", subject="A webhook endpoint was turned off",
                    workspace_id=endpoint.workspace_id, url=shown_url(endpoint.url), link=link,

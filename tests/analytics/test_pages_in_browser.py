@@ -11,6 +11,7 @@ import pytest
 
 from qrp_analytics.ingest import ingest_batch
 from qrplatform.tenancy import unscoped
+from qrplatform.testing.browser import on_errors
 
 from .conftest import GOOGLEBOT, SLACKBOT, make_code
 from .test_alerts_and_exports import history
@@ -104,8 +105,7 @@ def test_the_pages_fit_a_phone(browser, live_server, seeded):
     context = browser.new_context(base_url=live_server, viewport={"width": 375, "height": 740},
                                   is_mobile=True)
     page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = on_errors(page, console=False)
     log_in(page)
     _owner, menu = seeded
     for path in ("/analytics/", f"/analytics/codes/{menu['id']}", "/analytics/settings",
@@ -116,5 +116,67 @@ def test_the_pages_fit_a_phone(browser, live_server, seeded):
         if SCREENSHOTS:
             page.screenshot(path=f"{SCREENSHOTS}/phone{path.replace('/', '_')}.png",
                             full_page=True)
+    assert not errors
+    context.close()
+
+
+def labelled(page, name: str) -> bool:
+    """The control named ``name`` has a visible <label> of that text (not only aria-label)."""
+    control = page.get_by_label(name, exact=True)
+    control_id = control.get_attribute("id")
+    label = page.locator(f"label[for='{control_id}']")
+    return control.is_visible() and label.is_visible() and label.inner_text().strip() == name
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_range_controls_are_labelled_and_nothing_to_compare_is_said_once(
+        browser, live_server, seeded, scheme):
+    from qrplatform.testing.a11y import axe_violations
+
+    context = browser.new_context(base_url=live_server, color_scheme=scheme)
+    page = context.new_page()
+    errors = on_errors(page, console=False)
+    log_in(page)
+    page.goto("/analytics/")
+    page.wait_for_function("() => document.querySelectorAll('canvas[data-drawn]').length >= 6")
+    assert labelled(page, "Range") and labelled(page, "Group by")
+    # Forty days of scans: the last 30 days compare with the 30 before, card by card.
+    compare = page.locator("[data-compare]")
+    assert "compared with" in compare.inner_text()
+    assert page.locator(".kpi [data-change]").count() >= 2
+    # Chart text in the page's muted colour (light or dark), like the rest of the text.
+    muted = page.evaluate("getComputedStyle(document.documentElement)"
+                          ".getPropertyValue('--c-text-muted').trim()")
+    assert muted and page.evaluate("window.Chart.defaults.color") == muted
+    assert axe_violations(page) == [], scheme
+
+    # 90 days back, the 90 before hold nothing: said once for the page, on no card.
+    page.get_by_label("Range", exact=True).select_option("90d")
+    page.wait_for_url(re.compile(r"range=90d"))
+    page.wait_for_function("() => document.querySelector('[data-compare]')"
+                           ".innerText.includes('nothing to compare with')")
+    text = page.locator("#insights").inner_text()
+    assert text.lower().count("nothing to compare with") == 1, text
+    assert page.locator(".kpi [data-change]").count() == 0
+
+    # Custom dates have labels too; choosing them shows "Custom dates" as the range, and a
+    # preset afterwards forgets them.
+    page.locator("summary", has_text="Custom dates").click()
+    assert labelled(page, "First day") and labelled(page, "Last day")
+    end = datetime.now(UTC).date()
+    page.get_by_label("First day").fill((end - timedelta(days=13)).isoformat())
+    page.get_by_label("Last day").fill(end.isoformat())
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(re.compile(r"start=\d{4}-"))
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
+    assert page.get_by_label("Range", exact=True).evaluate(
+        "s => s.options[s.selectedIndex].text") == "Custom dates"
+    assert f"{end - timedelta(days=13)} to {end}" in page.locator("[data-compare]").inner_text()
+    page.get_by_label("Range", exact=True).select_option("7d")
+    page.wait_for_url(re.compile(r"range=7d"))
+    assert "start=2" not in page.url
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
+    assert f"{end - timedelta(days=6)} to {end}" in page.locator("[data-compare]").inner_text()
+    assert axe_violations(page) == [], scheme
     assert not errors
     context.close()

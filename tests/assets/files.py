@@ -151,6 +151,9 @@ def svg_use_bomb(levels: int = 8, fan_out: int = 10) -> bytes:
 SVG_PLAIN = (b'<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100" '
              b'viewBox="0 0 200 100"><rect width="200" height="100" fill="#1d4ed8"/>'
              b'<circle cx="100" cy="50" r="30" fill="#fbbf24"/></svg>')
+# Sized in millimetres, as print tools export (Illustrator, Inkscape): 30 x 15 mm.
+SVG_MM = (b'<svg xmlns="http://www.w3.org/2000/svg" width="30mm" height="15mm" '
+          b'viewBox="0 0 20 10"><rect width="20" height="10" fill="#1d4ed8"/></svg>')
 HTML_AS_SVG = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
 
 

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from assets import files
-from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD
+from qrplatform.testing.browser import log_in, on_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -26,22 +26,10 @@ def tab(app, browser, live_server, monkeypatch):
     monkeypatch.setattr(app.extensions["qrp.storage"], "base_url", f"{live_server}/files")
     context = browser.new_context(base_url=live_server)
     page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
-    page.on("console", lambda message: problems.append(message.text)
-            if message.type == "error" and "Failed to load resource" not in message.text
-            else None)
+    problems = on_errors(page, ignore=lambda message: "Failed to load resource" in message.text)
     yield page
     context.close()
     assert not problems, problems
-
-
-def log_in(page, email):
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/dashboard")
 
 
 def drop(page, selector: str, dropped: dict[str, tuple[bytes, str]]) -> None:

@@ -106,3 +106,16 @@ def test_qr_keeps_its_own_logo_upload_without_the_library(make_app, db, create_u
     by_id = client.post("/api/v1/qr-codes", headers=auth, json={**body, "design": {"logo": 5}})
     assert by_id.status_code == 422
     assert "media library, which is not enabled" in by_id.json["error"]["message"]
+
+
+def test_an_svg_logo_sized_in_millimetres_is_drawn(client, owner):
+    uploaded = upload(owner, files.SVG_MM, "print-logo.svg")
+    assert uploaded.status_code == 201, uploaded.json
+    logo = uploaded.json
+    # 30 x 15 mm at 96 CSS pixels to the inch
+    assert (logo["width"], logo["height"]) == (113, 57)
+    code = make_code(owner, logo["id"]).json
+    image = png_of(client, code)
+    assert decode_image(image) == [code["short_url"]]
+    red, _green, blue = image.convert("RGB").getpixel((256, 256))
+    assert blue > 150 and red < 80, "the blue logo in the middle"

@@ -14,8 +14,7 @@ from qrp_billing.models import BillingAccount
 from qrplatform.extensions import db as database
 from qrplatform.tenancy import tenant_scope
 from qrplatform.testing.a11y import axe_violations
-from qrplatform.testing.browser import served
-from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD
+from qrplatform.testing.browser import log_in, on_errors, served
 from tests.billing.conftest import make_codes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -32,21 +31,10 @@ def tab(browser, shop):
     with served(shop.app) as base_url:
         context = browser.new_context(base_url=base_url)
         page = context.new_page()
-        problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
-        page.on("console", lambda message: problems.append(message.text)
-                if message.type == "error" else None)
+        problems = on_errors(page)
         yield page
         context.close()
     assert not problems, problems
-
-
-def log_in(page, email):
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/dashboard")
 
 
 def check_page(page, shots, name):

@@ -201,8 +201,8 @@ def test_the_bulk_page_says_how_many_codes_fit_before_any_upload(shop):
     make_codes(shop.owner, 20)
     client = login_page(shop, "olga@example.com")
     page = client.get("/qr/bulk").get_data(as_text=True)
-    assert ("The Free plan has room for 5 more dynamic codes (980 codes in all); a larger file "
-            "is refused before anything is made") in page
+    assert ("The Free plan has room for 5 more dynamic codes (980 codes in all); a file is checked "
+            "against that as soon as you choose it, before anything is made") in page
     make_codes(shop.owner, 5)
     full = client.get("/qr/bulk").get_data(as_text=True)
     assert "room for no more dynamic codes (static ones are fine): archive some, or " in full

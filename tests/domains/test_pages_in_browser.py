@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from qrplatform.testing.a11y import axe_violations
-from qrplatform.testing.browser import CHROMIUM, CHROMIUM_ARGS
+from qrplatform.testing.browser import CHROMIUM, CHROMIUM_ARGS, log_in, on_errors
 from qrplatform.testing.pytest_plugin import set_plan
 from tests.domains.conftest import TARGET, fresh_name
 
@@ -24,16 +24,6 @@ PHONE = {"width": 390, "height": 844}
 def shots(tmp_path):
     """Where screenshots go (DOMAINS_SCREENSHOTS to keep them for a look)."""
     return os.environ.get("DOMAINS_SCREENSHOTS") or str(tmp_path)
-
-
-def log_in(page, email):
-    from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD
-
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/dashboard")
 
 
 def accessible(page, path, shots, name):
@@ -55,8 +45,7 @@ def test_add_verify_choose_and_remove_a_domain(browser, live_server, dns, create
     context = browser.new_context(base_url=live_server)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
     page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = on_errors(page, console=False)
     log_in(page, user.email)
 
     page.goto("/domains/")

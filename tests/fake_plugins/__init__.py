@@ -64,3 +64,19 @@ herald = Plugin(name="herald",
                 onboarding=[OnboardingStep("herald.wave", "Wave hello", "Someone waved.",
                                            order=1)])
 stray_step = Plugin(name="stray_step", onboarding=[OnboardingStep("qr.first", "Not ours")])
+
+
+# Contributions to the microsites' block registry (the microsites.blocks extension point).
+def _block(name: str):
+    from marshmallow import Schema
+
+    from qrp_microsites.blocks import Block
+
+    return Block(name, name.title(), Schema, "hello/block.html")
+
+
+not_a_block = Plugin(name="not_a_block", contributions={"microsites.blocks": [{"name": "x"}]})
+second_heading = Plugin(name="second_heading",
+                        contributions={"microsites.blocks": [_block("heading")]})
+bad_block_name = Plugin(name="bad_block_name",
+                        contributions={"microsites.blocks": [_block("Bad Name")]})

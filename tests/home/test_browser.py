@@ -11,7 +11,7 @@ import pytest
 
 from qrplatform.events import outbox
 from qrplatform.testing.a11y import axe_violations
-from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD
+from qrplatform.testing.browser import log_in, on_errors
 
 from .makers import make_code, scan
 
@@ -46,14 +46,6 @@ def test_a_visitor_sees_the_landing_page(page, width):
     page.wait_for_url("**/signup")
 
 
-def _log_in(page, email, password=DEFAULT_PASSWORD):
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/dashboard")
-
-
 @pytest.mark.parametrize("width", WIDTHS)
 def test_home_cards(app, browser, live_server, api, create_user, width):
     user = create_user(email="ada@example.com", name="Ada Lovelace")
@@ -68,7 +60,7 @@ def test_home_cards(app, browser, live_server, api, create_user, width):
     context = browser.new_context(base_url=live_server, viewport=WIDTHS[width],
                                   is_mobile=width == "phone")
     page = context.new_page()
-    _log_in(page, user.email)
+    log_in(page, user.email)
     scans = page.locator("#home-scans")
     assert scans.locator(".stat-value").first.inner_text() == "4"
     assert scans.locator("svg.sparkline").count() == 2
@@ -97,8 +89,7 @@ def test_sign_up_then_the_checklist_follows_along_live(app, browser, live_server
     context = browser.new_context(base_url=live_server, viewport=WIDTHS[width],
                                   is_mobile=width == "phone", accept_downloads=True)
     page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = on_errors(page, console=False)
     page.goto("/")
     page.get_by_role("button", name="Create your free account").click()
     page.get_by_label("Name").fill("Nia Newcomer")
@@ -160,3 +151,35 @@ def test_sign_up_then_the_checklist_follows_along_live(app, browser, live_server
     assert "put away" in page.locator(".flash").first.inner_text()
     assert not errors
     context.close()
+
+
+def test_the_sign_up_page_promises_only_what_is_installed(make_app, db, browser):
+    """#13: it promised microsites before that plugin existed. Its points are the enabled
+    plugins' highlights; a bare app promises only the core's."""
+    from qrplatform.testing.browser import served
+
+    def points(app):
+        with served(app) as base_url:
+            context = browser.new_context(base_url=base_url)
+            page = context.new_page()
+            page.goto("/signup")
+            text = page.locator("main").inner_text()
+            context.close()
+        return text
+
+    bare = points(make_app(QRP_PLUGINS=[]))
+    assert "Self-hostable" in bare
+    for absent in ("microsite", "Microsite", "Mobile pages", "analytics", "Your own domain"):
+        assert absent not in bare, absent
+    full = points(make_app())
+    assert "Mobile pages behind your codes" in full and "Your own domain" in full
+
+
+def test_get_started_is_said_once(page, create_user):
+    """The Get started page's title and its checklist's heading were the same words."""
+    user = create_user(email="gus@example.com", name="Gus Starter")
+    log_in(page, user.email)
+    for path in ("/dashboard", "/onboarding"):
+        page.goto(path)
+        assert page.get_by_role("heading", name="Get started").count() <= 1, path
+    assert page.get_by_role("heading", name="First steps").count() == 1

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import func, select
 
 from qrplatform import PROJECT_ROOT
-from qrplatform.testing.servers import gunicorn, server_errors
+from qrplatform.testing.servers import app_environment, free_port, gunicorn, server_errors
 
 pytestmark = pytest.mark.slow
 
@@ -137,3 +137,31 @@ def test_the_check_sees_workers_that_recycle_together_and_import_slowly(
     worst, limit, said = stall(results)
     assert worst > limit, f"the check missed a stall: {said}"
     assert worst >= SLOW_IMPORT
+
+
+PREPARE = """
+from wsgi import app
+from qrplatform.app import before_fork
+from qrplatform.extensions import db
+
+before_fork(app)
+with app.app_context():
+    print(all(mapper.configured for mapper in db.Model.registry.mappers),
+          db.engine.dialect.server_version_info is not None, db.engine.pool.checkedout())
+"""
+
+
+@pytest.mark.parametrize("reachable", [True, False], ids=["database up", "database down"])
+def test_the_master_prepares_once_what_each_worker_would_on_its_first_request(
+        database_url, reachable):
+    """What a recycled worker's first caller waited for (mappers configured, the dialect's
+    first connection) is done in the master; no connection stays open there to be shared with
+    the workers, and a database that is down when the server starts does not stop it."""
+    url = database_url if reachable else f"postgresql://postgres@127.0.0.1:{free_port()}/none"
+    done = subprocess.run([sys.executable, "-c", PREPARE], cwd=PROJECT_ROOT,
+                          env=app_environment(url), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    *log, said = done.stdout.splitlines()  # the app logs JSON lines on stdout
+    assert said.split() == ["True", str(reachable), "0"], done.stderr[-2000:]
+    if not reachable:
+        assert "database not reachable before forking workers" in "".join(log)

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from qrp_qr.models import QRCode
+from qrp_qr import bulk
+from qrp_qr.models import TYPES, QRCode
 from qrp_qr.render import MIME_TYPES
 from qrplatform.tenancy import unscoped
 from qrplatform.testing.pytest_plugin import set_plan
@@ -146,3 +147,111 @@ def test_a_bulk_upload_is_one_audit_entry_with_its_count_and_its_codes_are_liste
     assert [e.event_type for e in entries] == ["qr.bulk_created"]
     assert "3 codes from codes.csv" in entries[0].summary
     assert entries[0].actor_type == "user" and entries[0].actor_user_id == caller.user_id
+
+
+def test_each_row_carries_its_scan_grade_computed_where_it_was_drawn(api, db):
+    """A styled template (rounded modules, frame, a big logo): the job's result counts the
+    grades; codes.csv gives each row's grade, failing conditions and the row whose code was
+    graded (one per code size), and they are what the API says of that row's code."""
+    caller = api()
+    logo = io.BytesIO()
+    Image.new("RGBA", (64, 64), (200, 30, 30, 255)).save(logo, "PNG")
+    uploaded = caller.post("/api/v1/qr-codes/logos", data={"file": (io.BytesIO(
+        logo.getvalue()), "logo.png")}, content_type="multipart/form-data")
+    assert uploaded.status_code == 201, uploaded.json
+    template = caller.post("/api/v1/qr-design-templates", json={"name": "Loud", "design": {
+        "module_style": "rounded", "frame": "box", "logo": uploaded.json["logo"],
+        "logo_size": 0.3, "error_correction": "H"}})
+    assert template.status_code == 201, template.json
+    rows = [["name", "url"]] + [[f"Stall {i}", f"https://example.com/s/{i}"] for i in range(4)]
+    response = upload(caller, csv_bytes(rows), design_template_id=template.json["id"])
+    assert response.status_code == 202, response.json
+    job = caller.get(response.json["job_url"]).json
+    assert job["state"] == "finished", job
+    grades = job["result"]["grades"]
+    assert sum(grades.values()) == 4 and set(grades) == {"A", "B", "C", "D", "E"}
+    assert grades["E"] == 0
+    download = caller.get(job["files"][0]["url"].split("http://localhost", 1)[-1])
+    assert download.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(download.get_data()))
+    manifest = list(csv.DictReader(io.StringIO(archive.read("codes.csv").decode())))
+    assert len(manifest) == 4
+    by_row = {entry["row"]: entry for entry in manifest}
+    for entry in manifest:
+        graded = by_row[entry["scan_grade_of_row"]]
+        alone = caller.get(f"/api/v1/qr-codes/{graded['id']}").json["scan_grade"]
+        assert entry["scan_grade"] == alone["grade"], (entry, alone)
+        assert entry["scan_grade_failing"] == "; ".join(f["label"] for f in alone["failing"])
+    assert {e["scan_grade_of_row"] for e in manifest} == {"2"}   # one size, drawn in-process
+    assert {e["scan_grade"] for e in manifest} != {"A"}   # the big logo costs something
+
+
+@pytest.mark.parametrize("qr_type", sorted(bulk.SAMPLE_ROWS))
+def test_each_types_sample_file_is_a_valid_upload(api, db, qr_type):
+    caller = api()
+    sample = caller.get(f"/api/v1/qr-codes/bulk/sample?type={qr_type}")
+    assert sample.status_code == 200 and sample.mimetype == "text/csv"
+    assert f"qr-codes-{qr_type}-sample.csv" in sample.headers["Content-Disposition"]
+    header = next(csv.reader(io.StringIO(sample.get_data(as_text=True))))
+    assert header[0] == "name" and header[-1] == "tags"
+    checked = caller.post("/api/v1/qr-codes/bulk/check", data={
+        "file": (io.BytesIO(sample.get_data()), "sample.csv"), "type": qr_type,
+        "kind": "static"}, content_type="multipart/form-data")
+    assert checked.status_code == 200, checked.json
+    assert (checked.json["rows"], checked.json["invalid"]) == (2, []), checked.json
+    assert count_codes(db) == 0
+
+
+def test_every_type_has_a_sample():
+    assert set(bulk.SAMPLE_ROWS) == set(TYPES)
+
+
+def check(caller, data: bytes, **form):
+    return caller.post("/api/v1/qr-codes/bulk/check", data={
+        "file": (io.BytesIO(data), "codes.csv"), **form}, content_type="multipart/form-data")
+
+
+def test_the_check_says_what_a_file_would_make_and_makes_nothing(api, db):
+    caller = api()   # the free plan: 25 live dynamic codes
+    for i in range(20):
+        assert caller.post("/api/v1/qr-codes", json={
+            "kind": "dynamic", "type": "url", "destination": f"https://example.com/{i}"
+        }).status_code == 201
+    rows = [["name", "url"]] + [[f"Table {i}", f"https://example.com/t/{i}"] for i in range(8)]
+    over = check(caller, csv_bytes([*rows, ["Broken", "not-a-url"]]))
+    assert over.status_code == 200, over.json
+    body = over.json
+    assert (body["rows"], body["dynamic"], body["within_plan"]) == (8, 8, False)
+    assert [e["row"] for e in body["invalid"]] == [10]
+    assert body["room"]["dynamic"] == 5
+    assert "allows 25" in body["plan_message"]
+    # The same refusal as the upload itself gives.
+    refused = upload(caller, csv_bytes(rows), skip_invalid=True)
+    assert refused.status_code == 402
+    assert refused.json["error"]["message"] == body["plan_message"]
+    # Static codes fit.
+    static = check(caller, csv_bytes(rows), kind="static").json
+    assert (static["rows"], static["dynamic"], static["within_plan"]) == (8, 0, True)
+    assert static["plan_message"] is None
+    assert count_codes(db) == 20
+
+
+def test_the_check_refuses_what_is_no_csv_and_bad_choices(api, db):
+    caller = api()
+    broken = check(caller, b"\xff\xfe\x00not utf-8")
+    assert broken.status_code == 422 and "file" in broken.json["error"]["fields"]
+    assert check(caller, b"name,url\n", type="nonsense").status_code == 422
+    assert caller.get("/api/v1/qr-codes/bulk/sample?type=nonsense").status_code == 422
+
+
+def test_a_viewer_may_download_the_sample_but_not_check(api, db, create_user):
+    from qrplatform.auth.models import Membership
+
+    owner = api()
+    viewer_user = create_user()
+    db.session.add(Membership(user_id=viewer_user.id, workspace_id=owner.workspace_id,
+                              role="viewer"))
+    db.session.commit()
+    viewer = api(viewer_user, workspace_id=owner.workspace_id)
+    assert viewer.get("/api/v1/qr-codes/bulk/sample").status_code == 200
+    assert check(viewer, b"name,url\nA,https://example.com\n").status_code == 403

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 from PIL import Image
 
-from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD
+from qrplatform.testing.browser import log_in, on_errors
 from tests.qr.conftest import decode_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -46,14 +46,8 @@ def open_tab(browser, live_server):
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
         contexts.append(context)
         tab = context.new_page()
-        tab.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
-        tab.on("console", lambda message: problems.append(message.text)
-               if message.type == "error" else None)
-        tab.goto("/login")
-        tab.get_by_label("E-mail").fill(email)
-        tab.get_by_label("Password").fill(DEFAULT_PASSWORD)
-        tab.get_by_role("button", name="Log in").click()
-        tab.wait_for_url("**/dashboard")
+        on_errors(tab, problems)
+        log_in(tab, email)
         return tab
 
     yield opener
@@ -151,8 +145,35 @@ def test_a_codes_page_copies_its_short_link_and_downloads_from_its_menu(owner, o
     assert image.width == 1024 and decode_image(image.convert("RGB")) == [code["short_url"]]
     tab.keyboard.press("Escape")
     tab.get_by_text("Download", exact=True).first.click()
-    tab.get_by_label("Format").select_option("svg")
+    tab.get_by_label("Format", exact=True).select_option("svg")
     with tab.expect_download() as waiting:
         tab.locator(".qr-download-custom").get_by_role("button", name="Download").click()
     assert waiting.value.suggested_filename.endswith(".svg")
     assert tab.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+
+
+def test_the_pager_swaps_the_list_in_place_and_keeps_the_query(owner, open_tab, monkeypatch):
+    """The list's pager is the shared ``pages_nav`` with an htmx target: the next page replaces
+    the list without loading the page, the address follows, and the filters stay."""
+    from qrp_qr import services
+
+    monkeypatch.setattr(services, "PER_PAGE", 2)
+    _user, caller = owner
+    for i in range(5):
+        make(caller, f"Menu table {i}")
+    make(caller, "Concert poster")
+    tab = open_tab("desktop")
+    tab.goto("/qr/?q=menu&sort=name")
+    tab.evaluate("window.notReloaded = true")
+    pager = tab.get_by_role("navigation", name="Pages")
+    assert pager.get_by_text("Page 1 of 3").is_visible()
+    pager.get_by_role("link", name="Next →").click()
+    tab.wait_for_url("**/qr/?*page=2*")
+    assert pager.get_by_text("Page 2 of 3").is_visible()
+    assert tab.evaluate("window.notReloaded") is True  # swapped by htmx, not a page load
+    assert rows(tab).locator(".qr-col-name strong").all_inner_texts() == [
+        "Menu table 2", "Menu table 3"]
+    assert "q=menu" in tab.url and "sort=name" in tab.url
+    pager.get_by_role("link", name="← Previous").click()
+    tab.wait_for_url(lambda url: "page=1" in url or "page=" not in url)
+    assert pager.get_by_text("Page 1 of 3").is_visible()

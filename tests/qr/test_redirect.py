@@ -2,7 +2,9 @@
 cache that never serves a stale destination."""
 
 import hashlib
+import html
 import logging
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -102,8 +104,17 @@ def test_expiry(client, caller, scans):
     code = make_code(caller, expires_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
     assert scan(client, code).status_code == 302
     past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    changed = caller.patch(f"/api/v1/qr-codes/{code['id']}", json={"expires_at": past})
+    refused = caller.patch(f"/api/v1/qr-codes/{code['id']}", json={"expires_at": past})
+    assert refused.status_code == 422          # a date that has passed is no expiry to set
+    assert "passed" in refused.json["error"]["fields"]["expires_at"][0]
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    changed = caller.patch(f"/api/v1/qr-codes/{code['id']}", json={"expires_at": soon.isoformat()})
     assert changed.status_code == 200
+    # Editing something else keeps the expiry, even once it has passed.
+    time.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.1)
+    renamed = caller.patch(f"/api/v1/qr-codes/{code['id']}",
+                           json={"name": "Gone", "expires_at": soon.isoformat()})
+    assert renamed.status_code == 200, renamed.json
     response = scan(client, code)
     assert response.status_code == 410
     assert "expired" in response.get_data(as_text=True)
@@ -161,9 +172,38 @@ def test_password_protects_served_content_too(client, caller):
     direct = client.get(f"/r/{code['short_code']}/c")
     assert direct.status_code == 303  # back to the password form
     unlocked = client.post(f"/r/{code['short_code']}", data={"password": "pw"})
-    card = client.get(unlocked.headers["Location"].split("http://localhost", 1)[-1])
+    page = client.get(unlocked.headers["Location"].split("http://localhost", 1)[-1])
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    download = re.search(r'href="([^"]+)"[^>]*download', page.get_data(as_text=True)).group(1)
+    card = client.get(html.unescape(download))  # the unlocking token goes with it
     assert card.status_code == 200 and card.mimetype == "text/vcard"
     assert "FN:Ada Lovelace" in card.get_data(as_text=True)
+    assert client.get(f"/r/{code['short_code']}/c?download=1").status_code == 303
+
+
+def test_a_dynamic_vcard_shows_a_contact_page_that_saves_the_card(client, caller):
+    code = make_code(caller, type="vcard", destination=None, content={
+        "first_name": "Ada", "last_name": "<b>Lovelace</b>", "organization": "Analytical & Co",
+        "title": "Engineer", "mobile": "+44 7700 900123", "email": "ada@example.com",
+        "website": "https://example.com/ada", "street": "1 Engine Row", "city": "London",
+        "note": "Ask about <script>alert(1)</script> notes"})
+    scanned = scan(client, code)
+    assert scanned.status_code == 302
+    page = client.get(scanned.headers["Location"].split("http://localhost", 1)[-1])
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert "no-store" in page.headers["Cache-Control"]
+    assert "script-src" in page.headers["Content-Security-Policy"]
+    text = page.get_data(as_text=True)
+    assert "Ada &lt;b&gt;Lovelace&lt;/b&gt;" in text and "<b>Lovelace" not in text
+    assert "<script>" not in text and "Engineer, Analytical &amp; Co" in text
+    assert 'href="tel:+447700900123"' in text and 'href="mailto:ada@example.com"' in text
+    assert 'href="https://example.com/ada"' in text
+    assert 'href="https://maps.google.com/?q=1%20Engine%20Row%2C%20London"' in text
+    download = re.search(r'href="([^"]+)"[^>]*download', text).group(1)
+    assert download == f"/r/{code['short_code']}/c?download=1"
+    card = client.get(download)
+    assert card.mimetype == "text/vcard" and "attachment" in card.headers["Content-Disposition"]
+    assert "TEL;TYPE=CELL:+447700900123" in card.get_data(as_text=True)
 
 
 def test_dynamic_event_code_serves_a_calendar_file(client, caller):

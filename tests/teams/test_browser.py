@@ -41,7 +41,9 @@ def test_invite_enrol_two_step_and_sign_in(page, team, shots):
     assert "newbie@example.com" in page.locator("#invitations").inner_text()
     page.screenshot(path=f"{shots}/team.png", full_page=True)
 
-    page.get_by_label("Role of Vera Viewer").select_option("editor")  # submits on change
+    page.get_by_label("Role of Vera Viewer").select_option("editor")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Change the role of ...?"
+    page.get_by_role("button", name="Save the role of Vera Viewer").click()
     expect(page.locator("#flash")).to_contain_text("Vera Viewer is now editor.")
     page.once("dialog", lambda dialog: dialog.accept())  # "Withdraw the invitation to ...?"
     page.locator("#invitations").get_by_role("button", name="Revoke").click()
@@ -70,6 +72,57 @@ def test_invite_enrol_two_step_and_sign_in(page, team, shots):
     page.get_by_label("Code").fill(pyotp.TOTP(secret).at(time.time() + 30))
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/dashboard")
+
+
+def test_a_role_changes_only_when_saved_and_confirmed(page, api, team):
+    """One arrow key in the role list changes nothing; Save asks first; Owner is no choice
+    there (handing over ownership is its own confirmed action)."""
+    owner = api(team.owner)
+
+    def role(user):
+        return owner.get(f"/api/v1/teams/members/{user.id}").json["role"]
+
+    log_in(page, "olive@example.com")
+    page.wait_for_url("**/dashboard")
+    page.goto("/team")
+    vera = page.get_by_label("Role of Vera Viewer")
+    assert "owner" not in vera.locator("option").evaluate_all("os => os.map(o => o.value)")
+    vera.focus()
+    vera.press("ArrowDown")
+    expect(vera).to_have_value("billing")
+    page.wait_for_timeout(600)
+    assert page.url.endswith("/team") and role(team.viewer) == "viewer"
+
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Save the role of Vera Viewer").click()
+    page.wait_for_timeout(300)
+    assert asked and "Change the role of Vera Viewer?" in asked[0]
+    assert role(team.viewer) == "viewer"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Save the role of Vera Viewer").click()
+    expect(page.locator("#flash")).to_contain_text("Vera Viewer is now billing.")
+    assert role(team.viewer) == "billing"
+
+    # Owner sent anyway (an old page): refused, nobody becomes owner that way.
+    page.get_by_label("Role of Adam Admin").evaluate(
+        "s => { s.add(new Option('Owner', 'owner')); s.value = 'owner'; }")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Save the role of Adam Admin").click()
+    expect(page.locator("#flash")).to_contain_text("Choose one of the roles.")
+    assert role(team.admin) == "admin"
+
+    # Ownership goes by its own action, which asks first too.
+    page.get_by_label("New owner").select_option(label="Adam Admin <adam@example.com>")
+    asked.clear()
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Transfer ownership").click()
+    page.wait_for_timeout(300)
+    assert asked and "over?" in asked[0] and role(team.admin) == "admin"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Transfer ownership").click()
+    expect(page.locator("#flash")).to_contain_text("Adam Admin owns")
+    assert role(team.admin) == "owner"
 
 
 def test_audit_log_filters_without_a_page_load(page, api, team, db, shots):

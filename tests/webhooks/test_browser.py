@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from qrplatform.testing.a11y import axe_violations
-from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD
+from qrplatform.testing.browser import log_in, on_errors
 
 from .conftest import make_code, relay, run_delayed
 
@@ -23,14 +23,6 @@ WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "he
 def shots(tmp_path):
     """Where screenshots go (WEBHOOKS_SCREENSHOTS to keep them for a look)."""
     return os.environ.get("WEBHOOKS_SCREENSHOTS") or str(tmp_path)
-
-
-def log_in(page, email):
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/dashboard")
 
 
 def check(page, width, shots, name):
@@ -52,8 +44,7 @@ def test_webhooks_in_the_browser(width, app, browser, live_server, owner, webhoo
     context = browser.new_context(base_url=live_server, viewport=WIDTHS[width],
                                   is_mobile=width == "phone")
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = on_errors(page, console=False)
     try:
         log_in(page, email)
         page.goto("/settings/webhooks")

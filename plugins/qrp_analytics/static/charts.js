@@ -77,11 +77,35 @@
     canvas.chart = chart;
   }
 
+  // Axis labels, ticks and legends in the page's own text colours (light or dark mode), so
+  // they keep the 4.5:1 contrast of the rest of the page.
+  function themeCharts() {
+    const style = getComputedStyle(document.documentElement);
+    const muted = style.getPropertyValue("--c-text-muted").trim();
+    const border = style.getPropertyValue("--c-border").trim();
+    if (muted) window.Chart.defaults.color = muted;
+    if (border) window.Chart.defaults.borderColor = border;
+  }
+
   function drawAll(root) {
     if (!window.Chart) return;
+    themeCharts();
     (root || document).querySelectorAll("canvas[data-chart]").forEach(build);
   }
 
   document.addEventListener("DOMContentLoaded", () => drawAll(document));
+  // Choosing a preset range forgets the custom dates (they would win on the server); typing
+  // custom dates shows "Custom dates" as the range. Capture phase: before the form submits.
+  document.addEventListener("change", (event) => {
+    const el = event.target;
+    const form = el.closest && el.closest(".analytics-filters");
+    if (!form) return;
+    if (el.matches("[data-range-preset]")) {
+      form.querySelectorAll("input[type=date]").forEach((input) => { input.value = ""; });
+    } else if (el.matches("input[type=date]")) {
+      const custom = form.querySelector("[data-range-custom]");
+      if (custom) custom.selected = true;
+    }
+  }, true);
   document.addEventListener("htmx:afterSettle", (event) => drawAll(event.target));
 })();

@@ -1,6 +1,32 @@
 // The QR editor: show the fields of the chosen type and design options, keep the live
 // preview in step. Loaded as a file: the CSP forbids inline scripts.
 (function () {
+  // On a phone the preview sits above the form: once it has scrolled away, a small copy of
+  // it (and whether it scans) stays in the corner; a tap brings the full preview back.
+  function miniPreview() {
+    const mini = document.getElementById("qr-mini-preview");
+    const box = document.getElementById("qr-preview-box");
+    if (!mini || !box || !("IntersectionObserver" in window)) return;
+    const phone = window.matchMedia("(max-width: 768px)");
+    const picture = mini.querySelector("img");
+    const state = mini.querySelector(".qr-mini-state");
+    let boxInView = true;
+    const update = () => {
+      const image = document.querySelector("#qr-preview .qr-preview-img");
+      const refused = document.querySelector("#qr-preview .qr-preview-empty");
+      if (image) picture.src = image.src;
+      mini.classList.toggle("qr-mini-bad", !image && !!refused);
+      state.textContent = image ? "Scans" : refused ? "Would not scan" : "";
+      mini.hidden = !phone.matches || boxInView || !(image || refused);
+    };
+    new IntersectionObserver((entries) => {
+      boxInView = entries[entries.length - 1].isIntersecting;
+      update();
+    }).observe(box);
+    phone.addEventListener("change", update);
+    document.body.addEventListener("htmx:afterSettle", update);
+  }
+
   function sync(form) {
     const type = form.querySelector("select[name=type]");
     if (type) {
@@ -8,6 +34,52 @@
         set.hidden = set.dataset.type !== type.value;
         // Fields of hidden types are not sent: only the chosen type's content counts.
         set.disabled = set.hidden;
+      });
+    }
+    const fixedKind = form.querySelector("input[type=hidden][name=kind][data-static-only]");
+    if (type && fixedKind?.value === "dynamic") {
+      // A dynamic code never becomes a type that cannot be dynamic.
+      const reasons = JSON.parse(fixedKind.dataset.staticOnly || "{}");
+      type.querySelectorAll("option").forEach((option) => {
+        option.disabled = option.value in reasons && !option.selected;
+      });
+    }
+    const kinds = form.querySelector("fieldset[data-static-only]");
+    if (type && kinds) {
+      // A type that cannot be dynamic (Wi-Fi) takes Static, and says why; back on another
+      // type, Dynamic returns if it was taken away here.
+      const reason = JSON.parse(kinds.dataset.staticOnly || "{}")[type.value];
+      const dynamicChoice = kinds.querySelector("input[value=dynamic]");
+      const staticChoice = kinds.querySelector("input[value=static]");
+      const note = kinds.querySelector("[data-static-only-note]");
+      if (reason && dynamicChoice && !dynamicChoice.disabled) {
+        if (dynamicChoice.checked) {
+          staticChoice.checked = true;
+          kinds.dataset.forcedStatic = "1";
+        }
+        dynamicChoice.disabled = true;
+      } else if (!reason && dynamicChoice?.disabled) {
+        dynamicChoice.disabled = false;
+        if (kinds.dataset.forcedStatic) {
+          dynamicChoice.checked = true;
+          delete kinds.dataset.forcedStatic;
+        }
+      }
+      if (note) { note.textContent = reason || ""; note.hidden = !reason; }
+    }
+    // A logo takes error correction H (the service raises it too): the select says so.
+    const correction = form.querySelector("select[name=error_correction]");
+    if (correction) {
+      const logo = !!document.getElementById("logo-key");
+      if (logo && correction.value !== "H") {
+        correction.dataset.beforeLogo = correction.value;
+        correction.value = "H";
+      } else if (!logo && correction.dataset.beforeLogo) {
+        correction.value = correction.dataset.beforeLogo;
+        delete correction.dataset.beforeLogo;
+      }
+      correction.querySelectorAll("option").forEach((option) => {
+        option.disabled = logo && option.value !== "H";
       });
     }
     const kind = form.querySelector("input[name=kind]:checked") || form.querySelector("input[name=kind]");
@@ -28,21 +100,37 @@
     const form = document.getElementById("qr-form");
     if (!form) return;
     sync(form);
-    form.addEventListener("change", () => sync(form));
-    // Frame and eye colours follow the foreground until the person picks one of their own.
-    const foreground = form.querySelector("input[name=foreground]");
-    const followers = ["frame_color", "eye_color"]
+    // Before htmx sends the preview (capture runs first): it then sees the kind the type
+    // allows.
+    document.addEventListener("change", (event) => {
+      if (form.contains(event.target)) sync(form);
+    }, true);
+    // Frame and eye colours follow the foreground until the person picks one of their own
+    // (delegated: a saved design's fields are swapped in whole).
+    const followers = () => ["frame_color", "eye_color"]
       .map((name) => form.querySelector(`input[name=${name}]`)).filter(Boolean);
-    followers.forEach((input) => {
-      if (input.value !== foreground?.value) input.dataset.chosen = "1";
-      input.addEventListener("input", () => { input.dataset.chosen = "1"; });
+    function markChosen() {
+      const foreground = form.querySelector("input[name=foreground]");
+      followers().forEach((input) => {
+        if (input.value !== foreground?.value) input.dataset.chosen = "1";
+      });
+    }
+    markChosen();
+    form.addEventListener("input", (event) => {
+      if (event.target.name === "foreground") {
+        followers().forEach((input) => {
+          if (!input.dataset.chosen) input.value = event.target.value;
+        });
+      } else if (followers().includes(event.target)) {
+        event.target.dataset.chosen = "1";
+      }
     });
-    foreground?.addEventListener("input", () => {
-      followers.forEach((input) => { if (!input.dataset.chosen) input.value = foreground.value; });
-    });
-    // A new logo arrives in its own swap: show its size slider and redraw the preview.
+    // A new logo, or a saved design's fields, arrive in their own swap: show what goes with
+    // them and redraw the preview.
     document.body.addEventListener("htmx:afterSwap", (event) => {
-      if (event.detail.target.id === "qr-logo-state" || event.target.id === "qr-logo-state") {
+      const design = event.detail.elt?.name === "design_template";
+      if (design || event.detail.target.id === "qr-logo-state" || event.target.id === "qr-logo-state") {
+        if (design) markChosen();
         sync(form);
         htmx.trigger(form, "qr:refresh");
       }
@@ -70,6 +158,7 @@
       sync(form);
       htmx.trigger(form, "qr:refresh");
     });
+    miniPreview();
     document.addEventListener("click", (event) => {
       if (!event.target.matches("[data-clear-logo]")) return;
       document.getElementById("logo-key")?.remove();

@@ -1,6 +1,7 @@
 // Small behaviours for every page, kept out of inline scripts so the CSP can forbid them:
 // menus (one open at a time; Esc or a click elsewhere closes them), the phone's drawer, the
-// error summary taking the focus, copy buttons, and selects that submit their form.
+// error summary taking the focus, chosen files kept when htmx redraws their form, copy
+// buttons, and selects that submit their form.
 (function () {
   "use strict";
 
@@ -66,6 +67,26 @@
   }
   document.addEventListener("DOMContentLoaded", () => focusErrorSummary(document));
   document.addEventListener("htmx:afterSettle", (event) => focusErrorSummary(event.target));
+  // Forms keep what was typed: when htmx redraws a form after a refusal, its file inputs get
+  // back the files chosen before (a server can never fill a file input in again).
+  let keptFiles = null;
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const target = event.detail.target;
+    if (!target || !target.querySelectorAll) return;
+    keptFiles = new Map();
+    target.querySelectorAll("input[type=file][name]").forEach((input) => {
+      if (input.files && input.files.length) keptFiles.set(input.name, input.files);
+    });
+  });
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (!keptFiles || !keptFiles.size || !event.target.querySelectorAll) return;
+    keptFiles.forEach((files, name) => {
+      const selector = `input[type=file][name="${CSS.escape(name)}"]`;
+      const inputs = [...event.target.querySelectorAll(selector)];
+      if (event.target.matches(selector)) inputs.push(event.target);
+      inputs.forEach((input) => { if (!input.files.length) input.files = files; });
+    });
+  });
   // A link in the summary moves the focus to its field, not only the scroll position.
   document.addEventListener("click", (event) => {
     const link = event.target.closest("[data-error-summary] a[href^='#']");
