@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from werkzeug.serving import make_server
+from werkzeug.wsgi import ClosingIterator
 
 from qrplatform import PROJECT_ROOT
 
@@ -36,11 +37,42 @@ def wait_for_port(port: int, timeout: float = 20.0, process: subprocess.Popen | 
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
+class _InFlight:
+    """Counts the requests ``app`` is still answering (until their body is closed), so the
+    server can let them finish before the test's database is emptied: a tab's last poll,
+    cut off half-way, would hold its transaction open and block the cleanup."""
+
+    def __init__(self, app):
+        self.app = app
+        self.count = 0
+        self.idle = threading.Condition()
+
+    def __call__(self, environ, start_response):
+        with self.idle:
+            self.count += 1
+        try:
+            return ClosingIterator(self.app(environ, start_response), self._done)
+        except BaseException:
+            self._done()
+            raise
+
+    def _done(self) -> None:
+        with self.idle:
+            self.count -= 1
+            self.idle.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        with self.idle:
+            self.idle.wait_for(lambda: self.count <= 0, timeout)
+
+
 @contextmanager
 def thread_server(app):
     """Serve ``app`` (any WSGI app) on a free loopback port from a thread; yields its base
-    URL (the browser tests' live server, local endpoints that record or check requests)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    URL (the browser tests' live server, local endpoints that record or check requests).
+    On the way out it waits (up to 10 s) for the requests still being answered."""
+    in_flight = _InFlight(app)
+    server = make_server("127.0.0.1", 0, in_flight, threaded=True)
     # A short poll interval: shutdown() waits for the next poll, at the end of every test.
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True, name="thread-server")
@@ -49,6 +81,7 @@ def thread_server(app):
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
+        in_flight.wait(10)
         server.server_close()
         thread.join(5)
 
