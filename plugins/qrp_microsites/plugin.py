@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from qrp_microsites import api, blocks, models, services, serving, stats, views
+from qrp_microsites import api, blocks, models, qrtype, services, serving, stats, views
+from qrp_qr import linktypes
 from qrplatform import signals
 from qrplatform.extensions import csrf
 from qrplatform.gateway import client_ip
@@ -45,7 +46,8 @@ plugin = Plugin(
     extension_points={blocks.EXTENSION_POINT: ExtensionPoint(
         blocks.Block, "block types a microsite can use (qrp_microsites.blocks.Block)",
         check=blocks.check_block_type)},
-    contributions={blocks.EXTENSION_POINT: blocks.BUILTIN_BLOCKS},
+    contributions={blocks.EXTENSION_POINT: blocks.BUILTIN_BLOCKS,
+                   linktypes.EXTENSION_POINT: [qrtype.LINK_TYPE]},
     events={
         "microsites.created": "a microsite was created as a draft (data: microsite_id, name, "
                               "slug, status, blocks: how many)",

@@ -27,8 +27,9 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from qrp_microsites import blocks as block_registry
-from qrp_microsites import pagecache, publish, themes
+from qrp_microsites import pagecache, publish, qrtype, themes
 from qrp_microsites.models import Lead, Microsite, MicrositeVersion, ThemePreset
+from qrp_qr import services as qr_services
 from qrplatform import csvfiles, events, hosts, permissions, quotas
 from qrplatform.errors import Conflict, NotFound, ServiceError
 from qrplatform.extensions import db
@@ -421,6 +422,8 @@ def update_microsite(microsite_id: int, data: dict[str, Any]) -> Microsite:
         raise Conflict("The address is taken; choose another.", field="slug") from exc
     if live or "slug" in changed:
         forget(site, old_slug, old_domain)
+    if (site.slug, site.domain) != (old_slug, old_domain):
+        qr_services.refresh_link_type(qrtype.NAME, qrtype.opens(site.id))
     return site
 
 
@@ -531,6 +534,13 @@ def restore_version(microsite_id: int, version_id: int) -> Microsite:
 def delete_microsite(microsite_id: int) -> None:
     permissions.require("microsites.edit")
     site = get_microsite(microsite_id)
+    codes = [code for code in qr_services.codes_of_link_type(qrtype.NAME, qrtype.opens(site.id))
+             if not code.archived]
+    if codes:
+        names = ", ".join(f"“{code.name}”" for code in codes[:3])
+        more = f" and {len(codes) - 3} more" if len(codes) > 3 else ""
+        raise Conflict(f"QR codes open this page ({names}{more}): point them elsewhere or "
+                       "archive them first, or printed codes would lead nowhere.")
     slug, domain = site.slug, site.domain
     _record_asset_usage(site, remove=True)
     events.publish("microsites.deleted", event_data(site))

@@ -157,12 +157,24 @@ SAMPLE_ROWS: dict[str, list[dict[str, str]]] = {
 
 def sample_csv(qr_type: str) -> bytes:
     """A file to start from: the optional columns and the type's fields, with two rows."""
-    columns = ["name", *payloads.TYPE_FIELDS[qr_type], "tags"]
+    columns = ["name", *payloads.type_fields(qr_type), "tags"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, columns, restval="", lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(SAMPLE_ROWS[qr_type])
+    writer.writerows(_sample_rows(qr_type))
     return buffer.getvalue().encode()
+
+
+def _sample_rows(qr_type: str) -> list[dict[str, str]]:
+    """A plugin-added type's rows name what the workspace has (its first two microsites)."""
+    if qr_type in SAMPLE_ROWS:
+        return SAMPLE_ROWS[qr_type]
+    added = payloads.link_type(qr_type)
+    for name in payloads.type_fields(qr_type):
+        options = added.options(name) if added and added.options else None
+        if options:
+            return [{"name": label, name: value} for value, label in options[:2] if value]
+    return []
 
 
 def start_bulk(data: bytes, *, kind: str, qr_type: str, skip_invalid: bool,

@@ -20,8 +20,14 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from qrp_qr import payloads, render
-from qrp_qr.models import REDIRECT_STATUSES, TYPES
+from qrp_qr.models import REDIRECT_STATUSES
 from qrplatform.inputs import MAX_ID
+
+
+def _type_choices() -> list[tuple[str, str]]:
+    """Built-in types and those the enabled plugins add (read when a form is made)."""
+    return list(payloads.type_labels().items())
+
 
 STYLE_LABELS = {"square": "Square", "rounded": "Rounded", "dots": "Dots", "circle": "Circle"}
 
@@ -79,7 +85,7 @@ class QRCodeForm(DesignFields):
         ("dynamic", "Dynamic — a short link; change the destination any time, see scans"),
         ("static", "Static — the content itself; can never change")])
     type = SelectField("Type", default="url",
-                       choices=[(t, payloads.TYPE_LABELS[t]) for t in TYPES])
+                       choices=_type_choices)
     domain = SelectField("Short link domain", default="", choices=[("", "")],
                          description="Where the short link, and so the printed code, points.")
     slug = StringField("Short link slug", validators=[Length(max=200)],
@@ -128,6 +134,6 @@ class BulkForm(FlaskForm):
     kind = RadioField("Kind", default="dynamic", choices=[("dynamic", "Dynamic"),
                                                           ("static", "Static")])
     type = SelectField("Type", default="url",
-                       choices=[(t, payloads.TYPE_LABELS[t]) for t in TYPES])
+                       choices=_type_choices)
     design_template = SelectField("Design", coerce=int, default=0, choices=[(0, "Default")])
     skip_invalid = BooleanField("Skip bad rows and create the others")

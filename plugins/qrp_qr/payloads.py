@@ -14,6 +14,8 @@ pages and the bulk upload) and an encoder producing the exact text put into the 
 - event    an iCalendar VEVENT (RFC 5545), times in UTC
 
 A dynamic code encodes its short link instead; ``destination_uri`` says where that link sends.
+Other plugins add dynamic-only types (``linktypes``, e.g. "microsite"); the functions below
+that take a type answer for those too.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from qrp_qr import linktypes
 from qrplatform import urls
 
 PHONE = re.compile(r"^\+?[0-9 ()./-]{3,32}$")
@@ -192,8 +195,6 @@ CONTENT_SCHEMAS: dict[str, type[ContentSchema]] = {
     "event": EventContent,
 }
 
-# The form/CSV/API field names of each type, in display order.
-TYPE_FIELDS = {name: list(schema._declared_fields) for name, schema in CONTENT_SCHEMAS.items()}
 TYPE_LABELS = {
     "url": "Website (URL)", "text": "Plain text", "email": "E-mail", "phone": "Phone call",
     "sms": "SMS", "wifi": "Wi-Fi", "vcard": "Contact card (vCard)", "geo": "Location",
@@ -209,20 +210,54 @@ class ContentError(ValueError):
         self.fields = fields
 
 
+def link_type(qr_type: str) -> linktypes.LinkType | None:
+    """The plugin-added type of this name (None for a built-in or unknown one)."""
+    return None if qr_type in CONTENT_SCHEMAS else linktypes.link_types().get(qr_type)
+
+
+def all_types() -> tuple[str, ...]:
+    """The built-in types, then those the enabled plugins add."""
+    return (*CONTENT_SCHEMAS, *linktypes.link_types())
+
+
+def dynamic_types() -> tuple[str, ...]:
+    return (*DYNAMIC_TYPES, *linktypes.link_types())
+
+
+def type_label(qr_type: str) -> str:
+    added = link_type(qr_type)
+    return added.label if added else TYPE_LABELS.get(qr_type, qr_type)
+
+
+def type_labels() -> dict[str, str]:
+    return {t: type_label(t) for t in all_types()}
+
+
+def schema_class(qr_type: str) -> type[ContentSchema] | None:
+    added = link_type(qr_type)
+    return added.schema if added else CONTENT_SCHEMAS.get(qr_type)
+
+
+def type_fields(qr_type: str) -> list[str]:
+    """The form/CSV/API field names of a type, in display order (none for an unknown one)."""
+    schema = schema_class(qr_type)
+    return list(schema._declared_fields) if schema else []
+
+
 @functools.cache
-def _schema(qr_type: str) -> ContentSchema:
+def _schema(schema: type[ContentSchema]) -> ContentSchema:
     """One instance per type, reused: a bulk file loads thousands of rows."""
-    return CONTENT_SCHEMAS[qr_type]()
+    return schema()
 
 
 def load_content(qr_type: str, data: dict[str, Any]) -> dict[str, Any]:
     """Validate raw content (from JSON, a form or a CSV row) into its stored, JSON-able form."""
-    schema = CONTENT_SCHEMAS.get(qr_type)
+    schema = schema_class(qr_type)
     if schema is None:
-        raise ContentError({"type": [f"Unknown type; use one of {', '.join(CONTENT_SCHEMAS)}."]})
-    known = TYPE_FIELDS[qr_type]
+        raise ContentError({"type": [f"Unknown type; use one of {', '.join(all_types())}."]})
+    known = type_fields(qr_type)
     raw = {k: v for k, v in (data or {}).items() if k in known and v is not None}
-    instance = _schema(qr_type)
+    instance = _schema(schema)
     raw = instance.strip(raw)
     # Empty optional strings from forms and CSV cells mean "not given".
     raw = {k: v for k, v in raw.items() if v != "" or instance.fields[k].required}
@@ -360,6 +395,8 @@ def destination_uri(qr_type: str, content: dict[str, Any]) -> str | None:
     if qr_type == "geo":
         lat, lng = _number(content["latitude"]), _number(content["longitude"])
         return f"https://maps.google.com/?q={lat},{lng}"
+    if added := link_type(qr_type):
+        return added.target(content)
     return None
 
 
@@ -378,6 +415,8 @@ DYNAMIC_TYPES = ("url", "text", "email", "phone", "sms", "vcard", "geo", "event"
 
 def summary(qr_type: str, content: dict[str, Any]) -> str:
     """One line to show in a list."""
+    if added := link_type(qr_type):
+        return added.summary(content)
     c = content
     return {
         "url": lambda: c.get("url", ""),

@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from qrp_qr import api, jobs, linkcheck, models, redirect, services, views
+from qrp_qr import api, jobs, linkcheck, linktypes, models, redirect, services, views
 from qrp_qr.cli import qr_cli
 from qrplatform.plugins import (
+    ExtensionPoint,
     Highlight,
     Metric,
     NavItem,
@@ -59,6 +60,9 @@ plugin = Plugin(
     models=[models.QRCode, models.QRTag, models.QRDesignTemplate, models.QRFolder,
             models.QRSlugAlias],
     migrations=str(Path(__file__).parent / "migrations" / "versions"),
+    extension_points={linktypes.EXTENSION_POINT: ExtensionPoint(
+        linktypes.LinkType, "dynamic code types whose link opens what another plugin owns "
+        "(qrp_qr.linktypes.LinkType; microsites: microsite)", check=linktypes.check_link_type)},
     nav=[NavItem("QR codes", "qr.index", order=10, permission="qr.view", icon="qr-code"),
          NavItem("New QR code", "qr.new", order=10, permission="qr.edit", menu="create",
                  icon="plus")],

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from qrp_qr import linkcache, payloads, services, smartlinks
@@ -422,7 +422,8 @@ def content(short_code: str):
             "Content-Disposition": "attachment; filename=event.ics"})
     if qr_type == "text":
         return render_template("qr/link_text.html", text=data["text"])
-    abort(404)
+    # A plugin-added type whose target is gone (its link has nothing else to show).
+    return _page("missing")
 
 
 def link_path_prefix(app: Flask) -> str:

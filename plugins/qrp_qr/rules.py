@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from qrp_qr import payloads, render, smartlinks
-from qrp_qr.models import KINDS, REDIRECT_STATUSES, TYPES, QRCode, QRSlugAlias
+from qrp_qr.models import KINDS, REDIRECT_STATUSES, QRCode, QRSlugAlias
 from qrplatform.errors import ServiceError
 from qrplatform.extensions import db
 from qrplatform.tenancy import unscoped
@@ -47,19 +47,23 @@ def kind_and_type_errors(kind: str, qr_type: str) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if kind not in KINDS:
         errors["kind"] = ["Use static or dynamic."]
-    if qr_type not in TYPES:
-        errors["type"] = [f"Use one of {', '.join(TYPES)}."]
-    elif kind == "dynamic" and qr_type not in payloads.DYNAMIC_TYPES:
+    types = payloads.all_types()
+    if qr_type not in types:
+        errors["type"] = [f"Use one of {', '.join(types)}."]
+    elif kind == "dynamic" and qr_type not in payloads.dynamic_types():
         errors["kind"] = ["A Wi-Fi code must be static: phones join a network only from the "
                           "code itself, never from a link."]
+    elif kind == "static" and payloads.link_type(qr_type):
+        errors["kind"] = [f"A {payloads.type_label(qr_type).lower()} code must be dynamic: "
+                          "only its short link can open it, and follow it when it moves."]
     return errors
 
 
-def static_only_types() -> dict[str, str]:
-    """The types a dynamic code cannot have, each with the reason (the refusal's own words),
-    for the editor to offer only Static for them."""
-    return {t: " ".join(errors["kind"]) for t in TYPES
-            if (errors := kind_and_type_errors("dynamic", t)).get("kind")}
+def single_kind_types(kind: str) -> dict[str, str]:
+    """The types that cannot be ``kind``, each with the reason (the refusal's own words), for
+    the editor to offer only the other kind for them."""
+    return {t: " ".join(errors["kind"]) for t in payloads.all_types()
+            if (errors := kind_and_type_errors(kind, t)).get("kind")}
 
 
 def check_kind_and_type(kind: str, qr_type: str) -> None:
@@ -70,7 +74,10 @@ def check_kind_and_type(kind: str, qr_type: str) -> None:
 def clean_content(qr_type: str, content: dict[str, Any], prefix: str = "content.") -> dict:
     """The type's content fields, checked and normalised; errors name ``prefix`` + field."""
     try:
-        return payloads.load_content(qr_type, content)
+        loaded = payloads.load_content(qr_type, content)
+        if (added := payloads.link_type(qr_type)) and added.check:
+            added.check(loaded)
+        return loaded
     except payloads.ContentError as exc:
         raise InvalidInput("Some content fields are missing or invalid.",
                            {f"{prefix}{k}" if k != "type" else k: v

@@ -1,8 +1,9 @@
 """API shapes for QR codes, their images, design templates and bulk uploads."""
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
+from qrp_qr import payloads
 from qrp_qr.models import KINDS, REDIRECT_STATUSES, TYPES
 from qrp_qr.render import (
     DEFAULT_BLEED_MM,
@@ -35,6 +36,17 @@ CONTENT_HELP = (
     "event: title, start, end, location, description (ISO 8601 times)."
 )
 
+
+
+def _code_type(value: str) -> None:
+    """A built-in type or one an enabled plugin adds (known only once the app is set up)."""
+    types = payloads.all_types()
+    if value not in types:
+        raise ValidationError(f"Must be one of: {', '.join(types)}.")
+
+
+TYPE_HELP = {"description": f"one of {', '.join(TYPES)}, or a dynamic-only type an installed "
+                            "plugin adds (microsites: microsite, content {microsite_id})"}
 
 class UtmSchema(Schema):
     utm_source = fields.String(validate=validate.Length(max=200))
@@ -171,7 +183,7 @@ class QRCodeSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String()
     kind = fields.String(metadata={"enum": list(KINDS)})
-    type = fields.String(metadata={"enum": list(TYPES)})
+    type = fields.String(metadata=TYPE_HELP)
     content = fields.Dict(metadata={"description": CONTENT_HELP})
     destination = fields.String(allow_none=True, metadata={
         "description": "where the short link sends a scanner (dynamic); the URL of a static "
@@ -257,20 +269,20 @@ class _CodeInput(Schema):
 
 class QRCodeCreateSchema(_CodeInput):
     kind = fields.String(load_default="static", validate=validate.OneOf(KINDS))
-    type = fields.String(required=True, validate=validate.OneOf(TYPES))
+    type = fields.String(required=True, validate=_code_type, metadata=TYPE_HELP)
 
 
 class QRCodeUpdateSchema(_CodeInput):
     kind = fields.String(validate=validate.OneOf(KINDS),
                          metadata={"description": "cannot change; sent only to be checked"})
-    type = fields.String(validate=validate.OneOf(TYPES))
+    type = fields.String(validate=_code_type, metadata=TYPE_HELP)
     archived = fields.Boolean(metadata={"description": "false restores an archived code"})
 
 
 class QRCodeListArgs(Schema):
     q = fields.String(load_default="", metadata={"description": "search names and "
                                                                "destinations"})
-    type = fields.String(validate=validate.OneOf(TYPES))
+    type = fields.String(validate=_code_type, metadata=TYPE_HELP)
     kind = fields.String(validate=validate.OneOf(KINDS))
     tag = fields.String()
     status = fields.String(load_default="active",
@@ -379,7 +391,7 @@ class BulkUploadSchema(Schema):
         "description": "create the valid rows and skip the others (otherwise any bad row "
                        "refuses the whole file)"})
     kind = fields.String(load_default="dynamic", validate=validate.OneOf(KINDS))
-    type = fields.String(load_default="url", validate=validate.OneOf(TYPES))
+    type = fields.String(load_default="url", validate=_code_type, metadata=TYPE_HELP)
     design_template_id = Id(allow_none=True)
 
 
@@ -391,7 +403,7 @@ class BulkRowErrorSchema(Schema):
 class BulkCheckSchema(Schema):
     file = Upload(required=True, metadata={"description": "CSV with a header row"})
     kind = fields.String(load_default="dynamic", validate=validate.OneOf(KINDS))
-    type = fields.String(load_default="url", validate=validate.OneOf(TYPES))
+    type = fields.String(load_default="url", validate=_code_type, metadata=TYPE_HELP)
 
 
 class BulkRoomSchema(Schema):
@@ -413,7 +425,7 @@ class BulkCheckResultSchema(Schema):
 
 
 class BulkSampleArgs(Schema):
-    type = fields.String(load_default="url", validate=validate.OneOf(TYPES))
+    type = fields.String(load_default="url", validate=_code_type, metadata=TYPE_HELP)
 
 
 class BulkAcceptedSchema(Schema):

@@ -12,7 +12,7 @@ import json
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -869,7 +869,7 @@ def recent_codes(limit: int = 5) -> list[dict[str, Any]]:
     """The workspace's newest live codes with their picture, for the home page's card."""
     codes, _total = list_codes(per_page=limit)
     return [{"code": code, "image_url": image_urls(code)["png"],
-             "type_label": payloads.TYPE_LABELS[code.type]} for code in codes]
+             "type_label": payloads.type_label(code.type)} for code in codes]
 
 
 def upload_logo(data: bytes, filename: str = "logo") -> tuple[int | str, str]:
@@ -1149,6 +1149,26 @@ def move_codes_off_domain(domain: str, limit: int = 50) -> int:
     for code in codes:
         _forget(code)
         ensure_default_images(code)
+    return len(codes)
+
+
+def codes_of_link_type(qr_type: str, names: Callable[[dict[str, Any]], bool]) -> list[QRCode]:
+    """The workspace's codes of a plugin-added type whose content ``names`` picks (the codes
+    that open one microsite), archived ones too: their printed codes still exist."""
+    return [code for code in db.session.scalars(select(QRCode).where(QRCode.type == qr_type)
+                                                .order_by(QRCode.id))
+            if names(code.content)]
+
+
+def refresh_link_type(qr_type: str, names: Callable[[dict[str, Any]], bool]) -> int:
+    """What those codes open moved (a page's new address): their stored destination follows
+    and every process's cached link forgets them. Returns how many there were."""
+    codes = codes_of_link_type(qr_type, names)
+    for code in codes:
+        code.destination = rules.destination(code.kind, code.type, code.content)
+    db.session.commit()
+    for code in codes:
+        _forget(code)
     return len(codes)
 
 

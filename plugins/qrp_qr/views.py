@@ -49,16 +49,27 @@ SECURITY_CHOICES = [("WPA", "WPA/WPA2/WPA3"), ("WEP", "WEP"), ("nopass", "Open (
 
 
 def content_fields() -> dict[str, list[dict]]:
-    schemas = payloads.CONTENT_SCHEMAS
-    return {t: [{"name": f, "label": FIELD_LABELS.get(f, f.replace("_", " ").capitalize()),
-                 "input": FIELD_INPUTS.get(f, "text"),
-                 "required": schemas[t]._declared_fields[f].required}
-                for f in payloads.TYPE_FIELDS[t]] for t in TYPES}
+    """Each type's fields as the editor draws them; a plugin-added type's field with options
+    (the workspace's microsites) is a select of them."""
+    fields = {}
+    for qr_type in payloads.all_types():
+        declared = payloads.schema_class(qr_type)._declared_fields
+        added = payloads.link_type(qr_type)
+        fields[qr_type] = []
+        for name in declared:
+            options = added.options(name) if added and added.options else None
+            label = declared[name].metadata.get("label") or FIELD_LABELS.get(
+                name, name.replace("_", " ").capitalize())
+            fields[qr_type].append({
+                "name": name, "label": label, "required": declared[name].required,
+                "input": "select" if options is not None else FIELD_INPUTS.get(name, "text"),
+                "options": SECURITY_CHOICES if options is None else options})
+    return fields
 
 
 def _content_from_request(qr_type: str) -> dict:
     content = {}
-    for field in payloads.TYPE_FIELDS.get(qr_type, []):
+    for field in payloads.type_fields(qr_type):
         key = f"content-{qr_type}-{field}"
         if FIELD_INPUTS.get(field) == "checkbox":
             content[field] = key in request.form
@@ -212,10 +223,11 @@ def _form_page(form, code=None, content=None, content_errors=None, status=200):
     fields = content_fields()
     return render("qr/form.html", form=form, code=code, fields=fields,
                   content_summary=_content_summary(form, fields, content_errors or {}),
-                  static_only=rules.static_only_types(),
+                  static_only=rules.single_kind_types("dynamic"),
+                  dynamic_only=rules.single_kind_types("static"),
                   rules_editor=_rules_editor(code),
                   content=content or {}, content_errors=content_errors or {},
-                  security_choices=SECURITY_CHOICES, logo_form=LogoForm(),
+                  logo_form=LogoForm(),
                   host_info=urls.host_info, status=status)
 
 
@@ -231,7 +243,7 @@ def _list_filters(args) -> dict:
     batch = (args.get("batch") or "")[:32]
     return {
         "q": (args.get("q") or "")[:200],
-        "type": args.get("type") if args.get("type") in TYPES else "",
+        "type": args.get("type") if args.get("type") in payloads.all_types() else "",
         "kind": args.get("kind") if args.get("kind") in KINDS else "",
         "tag": (args.get("tag") or "")[:50],
         "status": args.get("status") if args.get("status") in STATUSES else "active",
@@ -262,7 +274,7 @@ def index():
     query = {name: value for name, value in filters.items()
              if value and value != {"status": "active", "sort": "newest"}.get(name)}
     return render("qr/index.html", "qr/_list.html", codes=codes, total=total, page=page,
-                  pages=pages, tags=services.workspace_tags(), types=payloads.TYPE_LABELS,
+                  pages=pages, tags=services.workspace_tags(), types=payloads.type_labels(),
                   filters=filters, query=query, folders=folders,
                   folder_sizes=services.folder_sizes(),
                   folder=next((f for f in folders if f.id == filters["folder"]), None),
@@ -356,10 +368,16 @@ def new():
     _template_choices(form)
     _domain_choices(form)
     content_errors: dict = {}
+    content = {}
     if request.method == "GET" and request.args.get("template", type=int):
         template = services.get_template(request.args.get("template", type=int))
         form.fill(template.design)
         form.design_template.data = template.id
+    if request.method == "GET" and request.args.get("type") in payloads.all_types():
+        # A link from elsewhere (a microsite's "QR code" button) opens the editor filled in.
+        form.type.data = request.args["type"]
+        content = {name: request.args[name][:2000] for name in payloads.type_fields(
+            form.type.data) if name in request.args}
 
     def create():
         data = _code_data(form, creating=True)
@@ -370,7 +388,8 @@ def new():
                       + _grade_warning(code),
                       then=_detail_url, show=_error_shower(content_errors)):
         return done
-    content = _content_from_request(form.type.data) if request.method == "POST" else {}
+    if request.method == "POST":
+        content = _content_from_request(form.type.data)
     return _form_page(form, content=content, content_errors=content_errors,
                       status=422 if (form.errors or content_errors) else 200)
 
@@ -480,7 +499,7 @@ def preview():
     """The live preview: the code as it would be printed, or why it would not scan."""
     permissions.require("qr.view")
     form = QRCodeForm()
-    qr_type = form.type.data if form.type.data in TYPES else "url"
+    qr_type = form.type.data if form.type.data in payloads.all_types() else "url"
     kind = request.form.get("kind") or form.kind.data or "dynamic"
     note = None
     try:
@@ -565,7 +584,7 @@ def detail(code_id: int):
                   folder=services.get_folder(code.folder_id) if code.folder_id else None,
                   locked=None if code.archived else services.editing_locked(code),
                   summary=payloads.summary(code.type, code.content),
-                  type_label=payloads.TYPE_LABELS[code.type])
+                  type_label=payloads.type_label(code.type), builtin_types=TYPES)
 
 
 SUMMARY_DAYS = 30
@@ -676,7 +695,8 @@ def _bulk_choices() -> tuple[str, str]:
     """The kind and type the bulk form has chosen (defaults for anything else)."""
     kind = request.values.get("kind", "dynamic")
     qr_type = request.values.get("type", "url")
-    return (kind if kind in KINDS else "dynamic"), (qr_type if qr_type in TYPES else "url")
+    known = payloads.all_types()
+    return (kind if kind in KINDS else "dynamic"), (qr_type if qr_type in known else "url")
 
 
 def _bulk_check(data: bytes | None, kind: str, qr_type: str) -> dict | None:
@@ -691,8 +711,8 @@ def _bulk_check(data: bytes | None, kind: str, qr_type: str) -> dict | None:
 
 
 def _bulk_context(qr_type: str, check: dict | None = None) -> dict:
-    return {"columns": {t: payloads.TYPE_FIELDS[t] for t in TYPES}, "type_labels":
-            payloads.TYPE_LABELS, "chosen_type": qr_type, "check": check,
+    return {"columns": {t: payloads.type_fields(t) for t in payloads.all_types()},
+            "type_labels": payloads.type_labels(), "chosen_type": qr_type, "check": check,
             "room": services.room_for_codes()}
 
 

@@ -37,34 +37,43 @@
       });
     }
     const fixedKind = form.querySelector("input[type=hidden][name=kind][data-static-only]");
-    if (type && fixedKind?.value === "dynamic") {
-      // A dynamic code never becomes a type that cannot be dynamic.
-      const reasons = JSON.parse(fixedKind.dataset.staticOnly || "{}");
+    if (type && fixedKind) {
+      // A saved code keeps its kind: it never becomes a type that cannot have that kind
+      // (a dynamic code never Wi-Fi, a static one never a microsite).
+      const reasons = JSON.parse((fixedKind.value === "dynamic" ? fixedKind.dataset.staticOnly
+                                  : fixedKind.dataset.dynamicOnly) || "{}");
       type.querySelectorAll("option").forEach((option) => {
         option.disabled = option.value in reasons && !option.selected;
       });
     }
     const kinds = form.querySelector("fieldset[data-static-only]");
     if (type && kinds) {
-      // A type that cannot be dynamic (Wi-Fi) takes Static, and says why; back on another
-      // type, Dynamic returns if it was taken away here.
-      const reason = JSON.parse(kinds.dataset.staticOnly || "{}")[type.value];
-      const dynamicChoice = kinds.querySelector("input[value=dynamic]");
-      const staticChoice = kinds.querySelector("input[value=static]");
-      const note = kinds.querySelector("[data-static-only-note]");
-      if (reason && dynamicChoice && !dynamicChoice.disabled) {
-        if (dynamicChoice.checked) {
-          staticChoice.checked = true;
-          kinds.dataset.forcedStatic = "1";
-        }
-        dynamicChoice.disabled = true;
-      } else if (!reason && dynamicChoice?.disabled) {
-        dynamicChoice.disabled = false;
-        if (kinds.dataset.forcedStatic) {
-          dynamicChoice.checked = true;
-          delete kinds.dataset.forcedStatic;
+      // A type that has one kind only (Wi-Fi: static; a microsite: dynamic) takes it and
+      // says why; back on another type, the choice taken away here returns.
+      const staticReason = JSON.parse(kinds.dataset.staticOnly || "{}")[type.value];
+      const dynamicReason = JSON.parse(kinds.dataset.dynamicOnly || "{}")[type.value];
+      for (const [kind, other, reason] of [["dynamic", "static", staticReason],
+                                           ["static", "dynamic", dynamicReason]]) {
+        const taken = kinds.querySelector(`input[value=${kind}]`);
+        const kept = kinds.querySelector(`input[value=${other}]`);
+        const flag = `forced${other[0].toUpperCase()}${other.slice(1)}`;
+        if (!taken || !kept) continue;
+        if (reason && !taken.disabled) {
+          if (taken.checked) {
+            kept.checked = true;
+            kinds.dataset[flag] = "1";
+          }
+          taken.disabled = true;
+        } else if (!reason && taken.disabled) {
+          taken.disabled = false;
+          if (kinds.dataset[flag]) {
+            taken.checked = true;
+            delete kinds.dataset[flag];
+          }
         }
       }
+      const note = kinds.querySelector("[data-static-only-note]");
+      const reason = staticReason || dynamicReason;
       if (note) { note.textContent = reason || ""; note.hidden = !reason; }
     }
     // A logo takes error correction H (the service raises it too): the select says so.
