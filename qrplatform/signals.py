@@ -82,6 +82,19 @@ link_domains = _signals.signal(
     """,
 )
 
+workspace_page_missing = _signals.signal(
+    "workspace-page-missing",
+    doc="""Sent when a public page of a known workspace has nothing at the requested address
+    (a microsite it has not published, an address its custom domain does not have), before
+    the default "not found" page is drawn. A receiver may answer with the workspace's own page
+    (the microsites plugin: the page chosen as its "not found" page), status 404.
+
+    :param sender: the Flask app
+    :param workspace_id: the workspace
+    :return: a response, or None
+    """,
+)
+
 public_page_missing = _signals.signal(
     "public-page-missing",
     doc="""Sent when a public page (a short link, a microsite) has nothing at the requested

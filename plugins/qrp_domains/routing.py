@@ -121,6 +121,10 @@ def offer_domains(sender, workspace_id: int, **extra) -> list[hosts.LinkDomain]:
 def not_found_response(entry: dict[str, Any]) -> Response:
     if entry.get("not_found_url"):
         response = Response(status=302, headers={"Location": entry["not_found_url"]})
+    elif chosen := signals.first_answer(signals.workspace_page_missing,
+                                        current_app._get_current_object(),
+                                        workspace_id=entry["workspace_id"]):
+        return chosen  # the workspace's own page (a microsite), headers and all
     else:
         workspace = db.session.get(Workspace, entry["workspace_id"])
         response = Response(render_template(

@@ -39,6 +39,7 @@ def microsite_view(site) -> dict:
         "id": site.id, "name": site.name, "slug": site.slug, "status": site.status,
         "url": services.public_url(site), "blocks": site.blocks or [],
         "theme": site.theme or {}, "seo": site.seo or {}, "noindex": site.noindex,
+        "not_found_page": site.not_found_page,
         "password_protected": site.password_protected, "custom_css": site.custom_css or "",
         "domain": site.domain,
         "has_unpublished_changes": site.status == "published" and site.changed_since_publish,
@@ -170,7 +171,7 @@ def get_microsite(microsite_id):
 @blp.response(200, MicrositeSchema)
 def update_microsite(data, microsite_id):
     """Change the draft (blocks, theme, SEO, CSS: shown once published again) or the
-    settings (name, slug, password, noindex, domain)."""
+    settings (name, slug, password, noindex, not_found_page, domain)."""
     return microsite_view(services.update_microsite(microsite_id, data))
 
 

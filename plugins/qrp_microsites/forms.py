@@ -67,6 +67,10 @@ class SettingsForm(FlaskForm):
     seo_image = SelectField("Picture for shares (Open Graph, Twitter)", choices=[("", "None")],
                             validate_choice=False)
     noindex = BooleanField("Ask search engines not to list this page")
+    not_found_page = BooleanField(
+        "Use as the “not found” page of this workspace",
+        description="Once published, visitors see it for your pages that do not exist or are "
+                    "not published, and on your domains for addresses they do not have.")
     password = PasswordField("Password", validators=[Optional(), Length(min=4, max=200)],
                              description="Visitors type it before they see the page.")
     remove_password = BooleanField("Remove the password")

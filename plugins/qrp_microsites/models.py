@@ -44,6 +44,9 @@ class Microsite(TenantMixin, db.Model):
     # title, description, image_asset_id (Open Graph / Twitter card)
     seo: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     noindex: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Shown (once published) for the workspace's pages that do not exist or are not
+    # published, and on its domains for what they do not have; one per workspace.
+    not_found_page: Mapped[bool] = mapped_column(Boolean, default=False)
     password_hash: Mapped[str | None] = mapped_column(String(200))
     custom_css: Mapped[str] = mapped_column(Text, default="")
     # A verified custom domain whose root (/) shows this page.

@@ -97,6 +97,7 @@ plugin = Plugin(
         "MICROSITES_CACHED_PAGES": 2000,
     },
     wsgi_middleware=[serving.page_middleware],
-    signal_receivers={signals.custom_domain_root: serving.domain_root},
+    signal_receivers={signals.custom_domain_root: serving.domain_root,
+                      signals.workspace_page_missing: serving.workspace_not_found},
     setup=setup,
 )

@@ -21,6 +21,10 @@ def Blocks(**kwargs) -> fields.List:
         "the blocks, in order: each {id, type, hidden, ...the fields of its type}")}, **kwargs)
 
 
+NOT_FOUND_HELP = ("the workspace's \"not found\" page: shown, once published, with status 404 "
+                  "for its pages that do not exist or are not published and on its domains "
+                  "(a domain's own not-found URL comes first); one per workspace")
+
 class MicrositeSchema(Schema):
     id = fields.Integer()
     name = fields.String()
@@ -31,6 +35,7 @@ class MicrositeSchema(Schema):
     theme = fields.Dict()
     seo = fields.Nested(SeoFields)
     noindex = fields.Boolean()
+    not_found_page = fields.Boolean(metadata={"description": NOT_FOUND_HELP})
     password_protected = fields.Boolean()
     custom_css = fields.String()
     domain = fields.String(allow_none=True, metadata={
@@ -68,6 +73,7 @@ class _MicrositeInput(Schema):
                                                  "/api/v1/microsites/themes"})
     seo = fields.Dict(metadata={"description": "{title, description, image_asset_id}"})
     noindex = fields.Boolean(metadata={"description": "ask search engines not to list it"})
+    not_found_page = fields.Boolean(metadata={"description": NOT_FOUND_HELP})
     password = fields.String(allow_none=True, validate=validate.Length(max=200), metadata={
         "description": "visitors must type it; an empty string removes it"})
     custom_css = fields.String(validate=validate.Length(max=MAX_CUSTOM_CSS), metadata={

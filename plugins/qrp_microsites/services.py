@@ -23,7 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, has_request_context
 from marshmallow import ValidationError
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from qrp_microsites import blocks as block_registry
@@ -326,19 +326,17 @@ def event_data(site: Microsite, **extra) -> dict[str, Any]:
 
 
 def create_microsite(data: dict[str, Any]) -> Microsite:
-    """A new draft page. ``data``: name, blocks, theme, slug, seo, noindex, password,
-    custom_css, domain (all but name optional)."""
+    """A new draft page. ``data``: name, blocks, theme, slug, seo, noindex, not_found_page,
+    password, custom_css, domain (all but name optional)."""
     permissions.require("microsites.edit")
     quotas.check(SITES_QUOTA)
     name = clean_name(data.get("name"))
     slug = check_slug(data["slug"]) if data.get("slug") else _free_slug(name)
     site = Microsite(name=name, slug=slug, status="draft", blocks=[], theme={}, seo={},
-                     noindex=bool(data.get("noindex", False)), custom_css="",
+                     noindex=False, not_found_page=False, custom_css="",
                      created_by_id=_actor_id(), changed_since_publish=True)
     _apply_content(site, data)
-    if data.get("password"):
-        site.password_hash = _hash_password(data["password"])
-    site.domain = _load_domain(data.get("domain"), None)
+    _apply_live_settings(site, data)
     db.session.add(site)
     try:
         db.session.flush()
@@ -397,16 +395,7 @@ def update_microsite(microsite_id: int, data: dict[str, Any]) -> Microsite:
     if data.get("slug") and data["slug"] != site.slug:
         site.slug = check_slug(data["slug"], site.id)
         changed.append("slug")
-    live = []
-    if "noindex" in data and bool(data["noindex"]) != site.noindex:
-        site.noindex = bool(data["noindex"])
-        live.append("noindex")
-    if "password" in data and data["password"] is not None:
-        site.password_hash = _hash_password(data["password"]) if data["password"] else None
-        live.append("password")
-    if "domain" in data and (data["domain"] or None) != site.domain:
-        site.domain = _load_domain(data["domain"], site.domain)
-        live.append("domain")
+    live = _apply_live_settings(site, data)
     if not changed and not live:
         return site
     if changed:
@@ -425,6 +414,29 @@ def update_microsite(microsite_id: int, data: dict[str, Any]) -> Microsite:
     if (site.slug, site.domain) != (old_slug, old_domain):
         qr_services.refresh_link_type(qrtype.NAME, qrtype.opens(site.id))
     return site
+
+
+def _apply_live_settings(site: Microsite, data: dict[str, Any]) -> list[str]:
+    """The settings that change the published page at once; returns which changed."""
+    live = []
+    if "noindex" in data and bool(data["noindex"]) != site.noindex:
+        site.noindex = bool(data["noindex"])
+        live.append("noindex")
+    if "not_found_page" in data and bool(data["not_found_page"]) != site.not_found_page:
+        if data["not_found_page"]:  # one per workspace: the page chosen before steps down
+            others = update(Microsite).values(not_found_page=False)
+            if site.id is not None:
+                others = others.where(Microsite.id != site.id)
+            db.session.execute(others)
+        site.not_found_page = bool(data["not_found_page"])
+        live.append("not_found_page")
+    if "password" in data and data["password"] is not None:
+        site.password_hash = _hash_password(data["password"]) if data["password"] else None
+        live.append("password")
+    if "domain" in data and (data["domain"] or None) != site.domain:
+        site.domain = _load_domain(data["domain"], site.domain)
+        live.append("domain")
+    return live
 
 
 def _hash_password(password: Any) -> str:
@@ -656,13 +668,27 @@ def domain_slug(domain: str) -> str | None:
             Microsite.domain == domain, Microsite.status == "published"))
 
 
-def workspace_name_of_slug(slug: str) -> str | None:
-    """Whose page a (not published) slug was: for the per-workspace "not found" page."""
+def workspace_of_slug(slug: str) -> tuple[int, str] | None:
+    """Whose page a (not published) slug was, (id, name): for the workspace's "not found"."""
     from qrplatform.auth.models import Workspace
 
     with unscoped():
-        return db.session.scalar(select(Workspace.name).join(
-            Microsite, Microsite.workspace_id == Workspace.id).where(Microsite.slug == slug))
+        found = db.session.execute(select(Workspace.id, Workspace.name).join(
+            Microsite, Microsite.workspace_id == Workspace.id).where(Microsite.slug == slug)
+        ).first()
+    return tuple(found) if found else None
+
+
+def not_found_entry(workspace_id: int) -> dict[str, Any] | None:
+    """The published page a workspace chose as its "not found" page (none behind a
+    password: a visitor must not see it without one)."""
+    with unscoped():
+        site = db.session.scalar(select(Microsite).where(
+            Microsite.workspace_id == workspace_id, Microsite.not_found_page.is_(True),
+            Microsite.status == "published", Microsite.password_hash.is_(None)))
+        version = db.session.get(MicrositeVersion, site.published_version_id) \
+            if site is not None and site.published_version_id else None
+        return publish.entry(site, version) if version is not None else None
 
 
 def check_page_password(entry: dict[str, Any], password: str) -> bool:

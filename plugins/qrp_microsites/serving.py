@@ -197,15 +197,32 @@ def _entry_or_404(slug: str) -> dict[str, Any]:
 
 
 def _not_found(slug: str | None) -> Response:
-    """The domain's own "not found", else ours, naming the workspace whose page it was."""
+    """The domain's own "not found", else the workspace's chosen page, else ours, naming the
+    workspace whose page it was."""
     answer = signals.first_answer(signals.public_page_missing,
                                   current_app._get_current_object(), request=request)
     if answer is not None:
         return answer
-    owner = services.workspace_name_of_slug(slug) if slug else None
-    response = Response(render_template("microsites/page/not_found.html", owner=owner),
-                        status=404)
+    owner = services.workspace_of_slug(slug) if slug else None
+    if owner is not None and (chosen := workspace_not_found(None, owner[0])) is not None:
+        return chosen
+    response = Response(render_template("microsites/page/not_found.html",
+                                        owner=owner[1] if owner else None), status=404)
     response.headers["Cache-Control"] = "private, max-age=0, no-store"
+    return response
+
+
+def workspace_not_found(sender, workspace_id: int, **extra) -> Response | None:
+    """signals.workspace_page_missing: the workspace's chosen "not found" page, status 404,
+    with a published page's headers (its CSP); None when it chose none."""
+    entry = services.not_found_entry(workspace_id)
+    if entry is None:
+        return None
+    response = Response(entry["html"], status=404)
+    for name, value in page_headers(current_app._get_current_object(), entry,
+                                    request.is_secure, private=True):
+        if name != "ETag":
+            response.headers[name] = value
     return response
 
 

@@ -607,6 +607,7 @@ def _settings_form(site) -> SettingsForm:
         form.seo_description.data = seo.get("description", "")
         form.seo_image.data = str(seo.get("image_asset_id") or "")
         form.noindex.data = site.noindex
+        form.not_found_page.data = site.not_found_page
         form.domain.data = site.domain or ""
     return form
 
@@ -615,6 +616,7 @@ def _settings_data(site, form: SettingsForm) -> dict[str, Any]:
     image = form.seo_image.data or None
     data: dict[str, Any] = {
         "name": form.name.data, "slug": form.slug.data, "noindex": form.noindex.data,
+        "not_found_page": form.not_found_page.data,
         "seo": {"title": form.seo_title.data or "", "description": form.seo_description.data
                 or "", "image_asset_id": int(image) if image and image.isdigit() else image},
         "domain": form.domain.data or None,
