@@ -71,6 +71,10 @@ def on_starting(server):
     os.makedirs(folder, exist_ok=True)
     for stale in glob.glob(os.path.join(folder, "*.db")):
         os.remove(stale)
+    # Imported now, once: child_exit runs from the master's SIGCHLD handler, and two workers
+    # exiting together would import it twice at once without a preloaded app (a half-built
+    # module, and the master stops: seen in CI).
+    import prometheus_client.multiprocess  # noqa: F401
 
 
 def when_ready(server):
