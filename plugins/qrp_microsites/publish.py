@@ -122,7 +122,8 @@ def render(*, slug: str, name: str, blocks: list[dict[str, Any]], theme: dict[st
         title=seo.get("title") or name, description=seo.get("description") or "",
         image=image.url if image else None, noindex=noindex,
         css_href=css_href or css_path(slug, rendered.css_hash),
-        stylesheet=static_url("page.css"), script=static_url("page.js"))
+        stylesheet=static_url("page.css"), script=static_url("page.js"),
+        icon=static_url("page-icon.svg"))
     return rendered
 
 

@@ -2,8 +2,9 @@
 link opens something that plugin owns, e.g. the microsites plugin's "microsite" type.
 
 A link type brings its content fields (a ``payloads.ContentSchema``, checked like the built-in
-types' in the API, the editor and the bulk upload), where its link sends a scanner, and a check
-that what the content names belongs to the workspace in scope. Such codes are always dynamic:
+types' in the API, the editor and the bulk upload; ``payloads`` answers for every type), where
+its link sends a scanner, and a check that what the content names belongs to the workspace in
+scope. Such codes are always dynamic:
 only a short link can follow the thing it names when that moves. When it moves (a renamed
 page), the owning plugin calls ``qrp_qr.services.refresh_link_type`` so the cached links follow.
 """
@@ -17,9 +18,10 @@ from typing import Any
 
 from marshmallow import Schema
 
-from qrplatform.registry import registry
+from qrp_qr.models import TYPES
+from qrp_qr.payloads import LINK_TYPES, ContentSchema
 
-EXTENSION_POINT = "qr.link_types"
+EXTENSION_POINT = LINK_TYPES
 NAME = re.compile(r"^[a-z][a-z0-9_]{1,9}$")  # the code's type column holds 10 characters
 
 
@@ -41,16 +43,8 @@ class LinkType:
     description: str = ""
 
 
-def link_types(app=None) -> dict[str, LinkType]:
-    """The types the enabled plugins add, by name."""
-    return {t.name: t for t in registry(app).contributions.get(EXTENSION_POINT, [])}
-
-
 def check_link_type(link_type: LinkType, owner: str) -> None:
     """Called by the registry for each contribution: a bad one stops startup naming it."""
-    from qrp_qr.models import TYPES
-    from qrp_qr.payloads import ContentSchema
-
     if not NAME.match(link_type.name) or link_type.name in TYPES:
         raise ValueError(f"link type {link_type.name!r}: names are 2-10 lower-case letters, "
                          f"digits and underscores, other than the built-in {', '.join(TYPES)}")

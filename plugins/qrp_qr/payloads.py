@@ -28,8 +28,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from qrp_qr import linktypes
 from qrplatform import urls
+from qrplatform.registry import registry
 
 PHONE = re.compile(r"^\+?[0-9 ()./-]{3,32}$")
 _SPACE = re.compile(r"\s")
@@ -210,18 +210,27 @@ class ContentError(ValueError):
         self.fields = fields
 
 
-def link_type(qr_type: str) -> linktypes.LinkType | None:
+# The extension point through which plugins add code types (items: qrp_qr.linktypes.LinkType).
+LINK_TYPES = "qr.link_types"
+
+
+def link_types() -> dict[str, Any]:
+    """The types the enabled plugins add, by name (``linktypes.LinkType``)."""
+    return {t.name: t for t in registry().contributions.get(LINK_TYPES, [])}
+
+
+def link_type(qr_type: str):
     """The plugin-added type of this name (None for a built-in or unknown one)."""
-    return None if qr_type in CONTENT_SCHEMAS else linktypes.link_types().get(qr_type)
+    return None if qr_type in CONTENT_SCHEMAS else link_types().get(qr_type)
 
 
 def all_types() -> tuple[str, ...]:
     """The built-in types, then those the enabled plugins add."""
-    return (*CONTENT_SCHEMAS, *linktypes.link_types())
+    return (*CONTENT_SCHEMAS, *link_types())
 
 
 def dynamic_types() -> tuple[str, ...]:
-    return (*DYNAMIC_TYPES, *linktypes.link_types())
+    return (*DYNAMIC_TYPES, *link_types())
 
 
 def type_label(qr_type: str) -> str:
