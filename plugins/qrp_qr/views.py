@@ -63,7 +63,7 @@ def content_fields() -> dict[str, list[dict]]:
             fields[qr_type].append({
                 "name": name, "label": label, "required": declared[name].required,
                 "input": "select" if options is not None else FIELD_INPUTS.get(name, "text"),
-                "options": SECURITY_CHOICES if options is None else options})
+                "options": SECURITY_CHOICES if name == "security" else options or []})
     return fields
 
 
