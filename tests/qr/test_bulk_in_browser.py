@@ -138,8 +138,11 @@ def test_the_progress_bar_moves_while_a_worker_draws_the_codes(
             break
         time.sleep(0.1)
     assert state[0] == "finished", state
-    moving = sorted({value for value in seen if 0 < value < 100})
-    assert len(moving) >= 2, f"the bar never moved: {seen}"
+    # The bar stood somewhere between empty and full, and changed more than once on the way
+    # (how many batches a busy machine lets a poll see varies; a jump 0 -> 100 fails).
+    runs = [value for i, value in enumerate(seen) if i == 0 or value != seen[i - 1]]
+    assert any(0 < value < 100 for value in seen) and len(runs) >= 3, \
+        f"the bar never moved: {seen}"
     # Each step says which it is, so the bar starting again at step 2 (saving, often too
     # quick for a poll to see) is no surprise.
     assert "Step 1 of 2" in said, said
