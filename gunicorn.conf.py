@@ -56,6 +56,11 @@ access_log_format = json.dumps({
     "user_agent": "%(a)s",
 })
 errorlog = "-"
+# How long a worker's busy thread keeps the interpreter before the other may run (Python's
+# default: 5 ms). A web worker's request thread shares it with the stream flush thread (which
+# stores scans and page views in-process when there is no broker); at 5 ms a request that
+# arrives during a flush waits up to that long at each of its turns, the bulk of the p99.
+gil_switch_interval_ms = float(os.environ.get("GUNICORN_GIL_SWITCH_INTERVAL_MS") or 1)
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 
 # Prometheus multiprocess mode: each worker writes its counts under this folder and /metrics
@@ -98,6 +103,7 @@ def pre_fork(server, worker):
 def post_fork(server, worker):
     """A worker forked from the master's preloaded app: nothing that talks over a socket may
     be shared with the master or a sibling."""
+    sys.setswitchinterval(gil_switch_interval_ms / 1000)
     preloaded = sys.modules.get("wsgi")
     if preloaded is not None:
         from qrplatform.app import after_fork

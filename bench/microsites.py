@@ -7,7 +7,11 @@ measured in the same run.
 Configuration measured (the production one, see bench/production.py):
 - ``gunicorn -c gunicorn.conf.py wsgi:app`` with the file unchanged; ``GUNICORN_WORKERS`` set
   to BENCH_WORKERS (2) for ours and the bare app alike; every installed plugin, PostgreSQL and
-  Redis; no Kafka broker (page views go to the stream buffer and are flushed in-process);
+  Redis; page views recorded in one of two setups (BENCH_SETUPS, both by default):
+  ``kafka``: each web worker's stream producer → a Tansu broker → ``flask events consume
+  analytics`` (and ``flask events relay``), as the hosted product runs;
+  ``embedded``: no broker, each web worker stores its page views itself (its stream buffer's
+  flush thread), as a self-hosted install without Kafka runs;
 - the page: the microsites tests' page (profile, heading, text, link, contact card, contact
   form) published through the API, served at /m/<slug> (rendered once at publish time; each
   view is a cache hit, a stream event, the bytes);
@@ -17,11 +21,11 @@ Configuration measured (the production one, see bench/production.py):
   log, sendfile), for the ratio.
 
 Load: ``wrk -t2 -c32 -dBENCH_DURATION`` on loopback, an iPhone User-Agent; rounds interleaved
-(bare, ours, nginx, ...); each figure is the median of its rounds.
+(bare, kafka, embedded, nginx, ...); each figure is the median of its rounds.
 
-Targets (issue 15): ours >= 0.9x the bare app's requests/s and p99 < 15 ms; nginx: report the
-ratio. wrk shares the 2 CPUs with the servers and PostgreSQL: the ratios, not the absolute
-figures, compare across runs.
+Targets (issue 15), for each setup: >= 0.9x the bare app's requests/s and p99 < 15 ms; nginx:
+report the ratio. wrk shares the 2 CPUs with the servers and PostgreSQL: the ratios, not the
+absolute figures, compare across runs.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from redirect import UA, WORKERS, Server, free_port, run_wrk, wait_until
 
 DURATION = os.environ.get("BENCH_DURATION", "10s")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+SETUPS = os.environ.get("BENCH_SETUPS", "kafka,embedded").split(",")
 
 BARE_APP = '''
 import json, os
@@ -153,7 +158,10 @@ def _answers(port: int, path: str) -> bool:
 def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="qr-bench-microsites-"))
     print(f"load average before: {load_average()}; work folder {workdir}")
-    with Stack("microsites", workdir, kafka=False) as stack:
+    unknown = set(SETUPS) - {"kafka", "embedded"}
+    if unknown:
+        raise SystemExit(f"unknown setup(s) {sorted(unknown)} (kafka, embedded)")
+    with Stack("microsites", workdir, kafka="kafka" in SETUPS) as stack:
         stack.migrate()
         seeded = stack.python(SEED)
         page = json.loads(next(line for line in seeded.splitlines()
@@ -168,12 +176,16 @@ def main() -> None:
             "bare": Server("bare", stack, [gunicorn, "-c", "/dev/null", "--workers", WORKERS,
                                            "bare_app:app"], workdir,
                            {"BENCH_PAGES": str(workdir / "pages.json")}),
-            "ours": Server("ours", stack, [gunicorn, "-c", "gunicorn.conf.py", "wsgi:app"],
-                           ROOT, {"KAFKA_BOOTSTRAP_SERVERS": ""}),
         }
+        if "kafka" in SETUPS:
+            stack.start_event_services("analytics")
+        for setup in SETUPS:
+            env = {} if setup == "kafka" else {"KAFKA_BOOTSTRAP_SERVERS": ""}
+            servers[setup] = Server(setup, stack, [gunicorn, "-c", "gunicorn.conf.py",
+                                                   "wsgi:app"], ROOT, env)
         nginx = Nginx(workdir, slug, html)
-        ports = {"bare": servers["bare"].port, "ours": servers["ours"].port,
-                 "nginx": nginx.port}
+        ports = {name: server.port for name, server in servers.items()}
+        ports["nginx"] = nginx.port
         try:
             for name, port in ports.items():
                 body = urllib.request.urlopen(f"http://127.0.0.1:{port}/m/{slug}",
@@ -183,14 +195,14 @@ def main() -> None:
             print(f"wrk -t2 -c32 -d{DURATION}, {WORKERS} sync workers (ours, bare), nginx 2 "
                   f"workers; page of {len(html.encode())} bytes; {ROUNDS} interleaved rounds; "
                   f"{os.cpu_count()} CPUs shared by everything")
-            print(f"{'round':<6}{'setup':<8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+            print(f"{'round':<6}{'setup':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
                   f"{'max ms':>9}{'errors':>8}")
             results = {name: [] for name in ports}
             for round_ in range(1, ROUNDS + 1):
                 for name, port in ports.items():
                     result = run_wrk(port, lua)
                     results[name].append(result)
-                    print(f"{round_:<6}{name:<8}{result['rps']:>9.0f}{result['p50']:>9.2f}"
+                    print(f"{round_:<6}{name:<10}{result['rps']:>9.0f}{result['p50']:>9.2f}"
                           f"{result['p99']:>9.2f}{result['max']:>9.1f}"
                           f"{result['bad'] + result['socket_errors']:>8}", flush=True)
         finally:
@@ -199,15 +211,17 @@ def main() -> None:
                 server.stop()
     median = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
               for name, runs in results.items()}
-    ours, bare, static = median["ours"], median["bare"], median["nginx"]
-    print(f"medians: ours {ours['rps']:.0f} req/s p99 {ours['p99']:.2f} ms; bare "
-          f"{bare['rps']:.0f} req/s p99 {bare['p99']:.2f} ms; nginx {static['rps']:.0f} req/s "
-          f"p99 {static['p99']:.2f} ms")
-    ratio = ours["rps"] / bare["rps"]
-    print(f"ours / bare: {ratio:.2f}x req/s (target >= 0.9), p99 {ours['p99']:.2f} ms "
-          f"(target < 15): {'MET' if ratio >= 0.9 and ours['p99'] < 15 else 'NOT MET'}")
-    print(f"ours / nginx: {ours['rps'] / static['rps']:.2f}x req/s; p99 "
-          f"{ours['p99'] / static['p99']:.1f}x")
+    bare, static = median["bare"], median["nginx"]
+    print(f"medians: bare {bare['rps']:.0f} req/s p99 {bare['p99']:.2f} ms; nginx "
+          f"{static['rps']:.0f} req/s p99 {static['p99']:.2f} ms")
+    for setup in SETUPS:
+        ours = median[setup]
+        ratio = ours["rps"] / bare["rps"]
+        met = ratio >= 0.9 and ours["p99"] < 15
+        print(f"{setup}: {ours['rps']:.0f} req/s p99 {ours['p99']:.2f} ms; / bare {ratio:.2f}x "
+              f"req/s (target >= 0.9), p99 target < 15 ms: {'MET' if met else 'NOT MET'}; "
+              f"/ nginx {ours['rps'] / static['rps']:.2f}x req/s, p99 "
+              f"{ours['p99'] / static['p99']:.1f}x")
     print(f"load average after: {load_average()}")
 
 

@@ -179,3 +179,25 @@ def test_the_deploy_guide_says_what_was_and_was_not_checked():
         assert f"## {topic}" in guide, topic
     assert "Docker" in guide and "not run" in guide
     assert Path("deploy/docker-compose.yml").as_posix() in guide
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, 0.001), ("2.5", 0.0025)])
+def test_a_worker_hands_the_interpreter_between_its_threads_every_millisecond(
+        monkeypatch, tmp_path, setting, expected):
+    """A request waits at most this long for the stream flush thread at each of its turns."""
+    import runpy
+    import sys
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    if setting is None:
+        monkeypatch.delenv("GUNICORN_GIL_SWITCH_INTERVAL_MS", raising=False)
+    else:
+        monkeypatch.setenv("GUNICORN_GIL_SWITCH_INTERVAL_MS", setting)
+    monkeypatch.delitem(sys.modules, "wsgi", raising=False)  # no app to re-open sockets of
+    settings = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    before = sys.getswitchinterval()
+    try:
+        settings["post_fork"](None, None)
+        assert sys.getswitchinterval() == pytest.approx(expected)
+    finally:
+        sys.setswitchinterval(before)
