@@ -15,12 +15,14 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from qrplatform import events
+from qrplatform.events import kafka as kafka_events
 from qrplatform.events.dispatch import register
+from qrplatform.events.envelope import Event, pack, unpack
 from qrplatform.events.kafka import run_consumer
 from qrplatform.events.outbox import EventBacklogCollector, backlog
 from qrplatform.events.stream import FileSpool, RedisSpool, drain_spool, spool_of
 from qrplatform.registry import registry
-from qrplatform.testing.kafka import portable_config, read_topic
+from qrplatform.testing.kafka import portable_config, read_records, read_topic
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,6 +58,45 @@ def test_emit_returns_at_once_and_the_flush_sends_to_kafka(db, make_kafka_app, k
     on_kafka = read_topic(kafka_broker, topic)
     assert sorted(e.id for e in on_kafka) == sorted(e.id for e in emitted)
     assert len(spool_of(app)) == 0
+
+
+def test_a_flush_packs_each_workspaces_events_into_few_records_that_consumers_unpack(
+        db, make_kafka_app, kafka_broker, event_domain, monkeypatch):
+    """One record per workspace and flush (keyed by it: one partition, in order), split where
+    it would outgrow PACKED_RECORD_BYTES; a consumer's batch receiver gets every event once."""
+    monkeypatch.setattr(kafka_events, "PACKED_RECORD_BYTES", 2000)
+    app = make_kafka_app()
+    event_type, topic = route_stream(app, event_domain)
+    batches = []
+    register(app, "packed_stats", event_type, batches.append, batch=True)
+    with app.app_context():
+        emitted = [events.emit_stream(event_type, {"n": n}, workspace_id=1 if n < 40 else 2)
+                   for n in range(45)]
+    app.extensions["qrp.stream"].flush()
+
+    records = read_records(kafka_broker, topic)
+    by_key: dict[bytes, list[Event]] = {}
+    for record in records:
+        assert len(record.value) <= 2000 + 2
+        packed = unpack(record.value)
+        assert dict(record.headers)["event-count"] == str(len(packed)).encode()
+        assert {e.workspace_id for e in packed} == {int(record.key)}
+        by_key.setdefault(record.key, []).extend(packed)
+    assert 2 < len(records) < 45  # split by size, far fewer than one record each
+    assert [e.id for e in by_key[b"1"]] == [e.id for e in emitted[:40]]  # in order
+    assert [e.id for e in by_key[b"2"]] == [e.id for e in emitted[40:]]
+    stats = run_consumer(app, "packed_stats", once=True)
+    assert stats.batched == 45 and stats.unreadable == 0
+    assert sorted(e.id for batch in batches for e in batch) == sorted(e.id for e in emitted)
+
+
+def test_a_record_holds_one_envelope_or_an_array_of_them_and_nothing_else():
+    one, two = Event("x.scanned", {"n": 1}, 1), Event("x.scanned", {"n": 2}, 1)
+    assert unpack(one.to_json()) == [one]
+    assert unpack(pack([one.to_json(), two.to_json()])) == [one, two]
+    for broken in (b"[1, 2]", b'"text"', b"[{}]", b"not json"):
+        with pytest.raises((TypeError, ValueError)):
+            unpack(broken)
 
 
 def test_the_background_thread_flushes_without_being_asked(db, make_kafka_app, kafka_broker,

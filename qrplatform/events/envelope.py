@@ -59,9 +59,32 @@ class Event:
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Event:
-        payload = json.loads(raw)
-        known = {name for name in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in payload.items() if k in known})
+        return cls.from_payload(json.loads(raw))
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Event:
+        """From a decoded envelope; fields a later schema adds are left out."""
+        if not isinstance(payload, dict):
+            raise TypeError(f"an event envelope is a JSON object, not {type(payload).__name__}")
+        return cls(**{k: v for k, v in payload.items() if k in _FIELDS})
+
+
+_FIELDS = frozenset(Event.__dataclass_fields__)
+
+
+def pack(envelopes: list[str]) -> bytes:
+    """Several events (their ``to_json()``) as one Kafka record, a JSON array: the stream
+    producer sends a record per workspace and flush instead of one per scan, which cost the
+    web process more than the scan itself."""
+    return ("[" + ",".join(envelopes) + "]").encode()
+
+
+def unpack(raw: str | bytes) -> list[Event]:
+    """A record's events: one envelope (domain events), or an array of them (``pack``)."""
+    payload = json.loads(raw)
+    if isinstance(payload, list):
+        return [Event.from_payload(item) for item in payload]
+    return [Event.from_payload(payload)]
 
 
 def topic_for(event_type: str, app: Flask | None = None) -> str:

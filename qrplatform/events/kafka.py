@@ -6,8 +6,10 @@
   of silently losing the guarantee), keyed by workspace so one workspace's events stay in order.
   ``send()`` raises unless the broker acknowledged every event, so the outbox keeps what was not
   taken.
-- ``KafkaStreamSink`` is the buffered producer of the stream path: whatever the broker does not
-  acknowledge within ``QRP_STREAM_SEND_TIMEOUT_MS`` goes to the durable spool, and for
+- ``KafkaStreamSink`` is the buffered producer of the stream path, each flush's events of one
+  workspace packed into as few records as fit (``envelope.pack``; consumers read both kinds of
+  record, ``envelope.unpack``): whatever the broker does not acknowledge within
+  ``QRP_STREAM_SEND_TIMEOUT_MS`` goes to the durable spool, and for
   ``QRP_STREAM_RETRY_AFTER`` seconds after a failure batches go straight to the spool rather
   than waiting on a dead broker again.
 - ``run_consumer(app, group)`` runs one plugin's receivers as the consumer group
@@ -34,6 +36,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import zip_longest
+from typing import NamedTuple
 
 from flask import Flask
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -41,7 +44,7 @@ from kafka.errors import KafkaError, for_code
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from qrplatform.config import KAFKA_SECURITY_VARIABLES
-from qrplatform.events.envelope import Event, topic_for
+from qrplatform.events.envelope import Event, pack, topic_for, unpack
 from qrplatform.registry import registry
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,53 @@ def describe(error: BaseException | None) -> str:
 
 def _headers(event: Event) -> list[tuple[str, bytes]]:
     return [("event-type", event.type.encode()), ("event-id", event.id.encode())]
+
+
+# A packed record's JSON stays under this, well within a record batch (QRP_STREAM_BATCH_BYTES)
+# and the brokers' default 1 MiB message limit.
+PACKED_RECORD_BYTES = 256 * 1024
+
+
+class _Record(NamedTuple):
+    """One Kafka record and the (topic, event) items it carries."""
+
+    items: list[tuple[str, Event]]
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def _one_per_event(items: list[tuple[str, Event]]) -> list[_Record]:
+    # The caller's own item objects: it tells what was not sent by identity (drain_spool).
+    return [_Record([item], item[0], item[1].key, item[1].to_json().encode(),
+                    _headers(item[1])) for item in items]
+
+
+def _packed(items: list[tuple[str, Event]]) -> list[_Record]:
+    """Each topic's events of one workspace (one key, so one partition and in order) in as
+    few records as ``PACKED_RECORD_BYTES`` allows (``envelope.pack``)."""
+    groups: dict[tuple[str, bytes], list[tuple[str, Event]]] = {}
+    for item in items:
+        groups.setdefault((item[0], item[1].key), []).append(item)
+    records: list[_Record] = []
+
+    def add(topic: str, key: bytes, members: list, envelopes: list[str]) -> None:
+        records.append(_Record(members, topic, key, pack(envelopes),
+                               [("event-count", str(len(members)).encode())]))
+
+    for (topic, key), group in groups.items():
+        members, envelopes, size = [], [], 0
+        for item in group:
+            envelope = item[1].to_json()
+            if members and size + len(envelope) > PACKED_RECORD_BYTES:
+                add(topic, key, members, envelopes)
+                members, envelopes, size = [], [], 0
+            members.append(item)
+            envelopes.append(envelope)
+            size += len(envelope) + 1
+        add(topic, key, members, envelopes)
+    return records
 
 
 class KafkaDeliveryError(KafkaError):
@@ -225,23 +275,26 @@ class KafkaClients:
         create_topics(self.admin(), missing, self.config)
         self._topics_ready |= missing
 
-    def produce(self, items: list[tuple[str, Event]], timeout_s: float
+    def produce(self, items: list[tuple[str, Event]], timeout_s: float, *, packed: bool = False
                 ) -> tuple[list[tuple[str, Event]], Exception | None]:
-        """Send and wait for the acks. Returns what the broker did not take, and why."""
+        """Send and wait for the acks. Returns what the broker did not take, and why.
+
+        ``packed``: several events to a record (``_packed``; the stream path), else one each."""
         futures, error = [], None
+        records = _packed(items) if packed else _one_per_event(items)
         try:
             self.ensure_topics({topic for topic, _event in items})
             producer = self.producer()
-            for topic, event in items:
-                futures.append(producer.send(topic, key=event.key, value=event.to_json().encode(),
-                                             headers=_headers(event)))
+            for record in records:
+                futures.append(producer.send(record.topic, key=record.key, value=record.value,
+                                             headers=record.headers))
             producer.flush(timeout=timeout_s)
         except Exception as exc:
             error = exc
         unsent = []
-        for item, future in zip_longest(items, futures):
+        for record, future in zip_longest(records, futures):
             if future is None or not future.is_done or future.failed():
-                unsent.append(item)
+                unsent.extend(record.items)
                 if error is None and future is not None and future.is_done:
                     error = future.exception
         if unsent:
@@ -334,7 +387,7 @@ class KafkaStreamSink:
         items = [(topic_for(event.type, self.app), event) for event in events]
         unsent, error = items, None
         if time.monotonic() >= self._broker_retry_at:
-            unsent, error = self.clients.produce(items, self.send_timeout_s)
+            unsent, error = self.clients.produce(items, self.send_timeout_s, packed=True)
         if unsent:
             if error is not None:
                 log.warning("stream: the broker did not take %d events; spooled: %s",
@@ -547,7 +600,7 @@ class GroupConsumer:
             events = decoded[tp] = []
             for record in partition_records:
                 try:
-                    events.append((record.offset, Event.from_json(record.value)))
+                    events.extend((record.offset, event) for event in unpack(record.value))
                 except (ValueError, TypeError):
                     self.stats.unreadable += 1
                     log.error("consumer group %s: %s[%d]@%d is not an event; skipped",

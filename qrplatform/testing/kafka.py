@@ -29,6 +29,7 @@ from contextlib import contextmanager
 import pytest
 
 from qrplatform.events import Event
+from qrplatform.events.envelope import unpack
 
 # Short timeouts so outage tests take seconds; production keeps the defaults in events.kafka.
 KAFKA_TEST_CONFIG = {
@@ -201,8 +202,8 @@ def event_domain() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
-def read_topic(broker: TansuBroker, topic: str, *, timeout: float = 10) -> list[Event]:
-    """Every event on ``topic`` from the beginning, read by partition (no group to join)."""
+def read_records(broker: TansuBroker, topic: str, *, timeout: float = 10) -> list:
+    """Every record on ``topic`` from the beginning, read by partition (no group to join)."""
     from kafka import KafkaConsumer
     from kafka.structs import TopicPartition
 
@@ -216,13 +217,19 @@ def read_topic(broker: TansuBroker, topic: str, *, timeout: float = 10) -> list[
         consumer.assign(assignment)
         consumer.seek_to_beginning(*assignment)
         ends = consumer.end_offsets(assignment)
-        events: list[Event] = []
+        found: list = []
         deadline = time.monotonic() + timeout
         while any(consumer.position(tp) < end for tp, end in ends.items()):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"could not read {topic} to its end in {timeout} s")
             for records in consumer.poll(timeout_ms=200).values():
-                events.extend(Event.from_json(record.value) for record in records)
-        return events
+                found.extend(records)
+        return found
     finally:
         consumer.close()
+
+
+def read_topic(broker: TansuBroker, topic: str, *, timeout: float = 10) -> list[Event]:
+    """Every event on ``topic`` from the beginning (a packed record gives each of its own)."""
+    return [event for record in read_records(broker, topic, timeout=timeout)
+            for event in unpack(record.value)]
