@@ -5,6 +5,7 @@ The events here are of a made-up ``widget`` domain, so no built-in plugin's rece
 
 import dataclasses
 import json
+import os
 import uuid
 
 import pytest
@@ -15,6 +16,7 @@ from qrplatform import events
 from qrplatform.auth.models import User, Workspace
 from qrplatform.events import Event
 from qrplatform.events.dispatch import deliver, register
+from qrplatform.events.envelope import new_event_id
 from qrplatform.events.models import EventFailure, OutboxEvent, ProcessedEvent
 from qrplatform.events.outbox import EventBacklogCollector, backlog, drain
 
@@ -110,6 +112,26 @@ def test_the_envelope_is_json_with_every_field(events_app):
     assert Event.from_json(event.to_json()) == event
     assert event.key == b"3"  # one workspace, one partition: its events stay in order
     assert events.topic_for("qr.updated") == "qrp.qr"
+
+
+def test_event_ids_are_version_4_uuids_unique_in_a_process_and_across_its_forks():
+    ids = [new_event_id() for _ in range(20000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:200]:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+    # A gunicorn worker is a fork of the master: it must not repeat the master's ids.
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.write(write_end, new_event_id().encode())
+        os._exit(0)
+    os.close(write_end)
+    in_parent = new_event_id()
+    os.waitpid(child, 0)
+    in_child = os.read(read_end, 64).decode()
+    os.close(read_end)
+    assert uuid.UUID(in_child).version == 4 and in_child != in_parent
 
 
 def test_a_redelivered_event_id_runs_the_receivers_once(events_app):
