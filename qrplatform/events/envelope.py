@@ -4,9 +4,9 @@ events package (its other modules import from here, never from the package)."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from random import getrandbits
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context
@@ -18,18 +18,13 @@ SCHEMA_VERSION = 1
 TOPIC_PREFIX = "qrp."
 
 
-# A version 4 UUID's fixed bits: the version nibble (4) and the RFC 4122 variant (binary 10).
-_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
 def new_event_id() -> str:
-    """A random (version 4) UUID as text, as ``str(uuid.uuid4())`` makes it. Every scan gets
-    one, on the request path: the random bits come from Python's generator (reseeded in each
-    forked process) rather than ``os.urandom``, whose system call lets go of the interpreter and
-    then waits to get it back behind the process's other threads. An event id must be unique,
-    not secret."""
-    text = f"{getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    """A random (version 4) UUID as text, as ``str(uuid.uuid4())`` makes it, at a third of the
+    cost: every scan gets one."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
