@@ -1182,9 +1182,9 @@ def redirect_entry(short_code: str) -> dict[str, Any] | None:
         if code is None or code.kind != "dynamic":
             return None
         expires = code.expires_at
+        target = redirect_target(code)  # a plugin's link type may query for it: once
         smart = {}
         if code.rules or code.variants or code.app_link:
-            target = redirect_target(code)
             own_hosts = hosts.platform_hosts(current_app)
             own_domains = frozenset(d.name for d in hosts.link_domains(code.workspace_id)) \
                 if code.variants else frozenset()
@@ -1205,7 +1205,7 @@ def redirect_entry(short_code: str) -> dict[str, Any] | None:
             "workspace_id": code.workspace_id,
             "short_code": code.short_code,
             "type": code.type,
-            "target": redirect_target(code),
+            "target": target,
             "status": code.redirect_status,
             "archived": code.archived_at is not None,
             "paused": code.paused,
