@@ -24,11 +24,16 @@ def axe_source() -> str:
 
 
 def axe_results(page, context: str | None = None) -> list[dict]:
-    """Every axe violation on the page as it is now (all impacts), as axe reports them."""
+    """Every axe violation on the page once its finite transitions have ended (all impacts),
+    as axe reports them: a loading indicator half-way through fading out has the contrast of
+    neither state, and no person reads it then."""
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.evaluate(axe_source())
     return page.evaluate(
         """async (context) => {
+            const ending = document.getAnimations().filter(
+                (a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity);
+            await Promise.all(ending.map((a) => a.finished.catch(() => null)));
             const results = await window.axe.run(context || document, {
                 resultTypes: ["violations"],
             });
