@@ -37,7 +37,6 @@ CONTENT_HELP = (
 )
 
 
-
 def _code_type(value: str) -> None:
     """A built-in type or one an enabled plugin adds (known only once the app is set up)."""
     types = payloads.all_types()
@@ -47,6 +46,7 @@ def _code_type(value: str) -> None:
 
 TYPE_HELP = {"description": f"one of {', '.join(TYPES)}, or a dynamic-only type an installed "
                             "plugin adds (microsites: microsite, content {microsite_id})"}
+
 
 class UtmSchema(Schema):
     utm_source = fields.String(validate=validate.Length(max=200))
