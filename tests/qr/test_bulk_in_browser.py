@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from qrp_qr import drawing
 from qrplatform.jobs import ThreadRunner
 from qrplatform.testing.browser import log_in, on_errors
 from qrplatform.testing.pytest_plugin import set_plan
@@ -112,6 +113,15 @@ def test_the_progress_bar_moves_while_a_worker_draws_the_codes(
         app, api, create_user, open_tab, tmp_path, monkeypatch):
     # A worker thread, as `make run` has: the page polls while the job runs elsewhere.
     monkeypatch.setitem(app.extensions, "qrp.jobs.runner", ThreadRunner(app))
+    # Each chunk of codes takes at least a few polls, as a large file's do: on a quick machine
+    # 200 codes were drawn between two polls (CI saw 60, then 100).
+    draw_chunk = drawing.draw_chunk
+
+    def drawn_slowly(*args, **kwargs):
+        time.sleep(0.3)
+        return draw_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(drawing, "draw_chunk", drawn_slowly)
     user = create_user()
     set_plan(user.personal_workspace_id, "business")
     tab = open_tab(user, "desktop")
