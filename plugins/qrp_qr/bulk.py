@@ -209,49 +209,42 @@ def link_rows(rows: list[dict[str, Any]], base_url: str) -> None:
                        else payloads.encode(row["type"], row["content"]))
 
 
-SAVE_BATCH = 500  # rows flushed (and reported) at a time, all in one transaction
-
-
-def save_rows(rows: list[dict[str, Any]], design: dict[str, Any], upload_id: str,
-              design_template_id: int | None, *, actor: dict[str, Any] | None = None,
-              skipped: int = 0, filename: str = "",
-              on_progress=None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Save the rows as codes in one transaction: one ``qr.created`` event each (marked as
-    part of the upload's batch) and one ``qr.bulk_created`` for the whole file. Returns each
-    row with what the ZIP's index shows of its code; ``on_progress(saved)`` after each
-    flush."""
-    manifest: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    for start in range(0, len(rows), SAVE_BATCH):
-        codes: list[tuple[dict[str, Any], QRCode]] = [
-            (row, services.new_code(kind=row["kind"], qr_type=row["type"],
-                                    content=row["content"], design=design, name=row["name"],
-                                    tags=rules.clean_tags(row["tags"]),
-                                    design_template_id=design_template_id,
-                                    short_code=row["short_code"]))
-            for row in rows[start:start + SAVE_BATCH]]
-        for _, code in codes:
-            code.batch = upload_id
-            code.created_by_id = (actor or {}).get("id") if (actor or {}).get(
-                "type") == "user" else None
-        db.session.add_all([code for _, code in codes])
-        db.session.flush()
-        # Read what the index needs now: after the commit each access would reload the row.
-        manifest += [(row, {"id": code.id, "name": code.name, "kind": code.kind,
-                            "type": code.type, "short_url": services.short_url(code) or "",
-                            "destination": code.destination or "",
-                            "workspace_id": code.workspace_id})
-                     for row, code in codes]
-        logos.record_usage((code for _, code in codes), new=True)
-        for _, code in codes:
-            events.publish("qr.created", services.event_data(code, batch=upload_id),
-                           actor=actor)
-        if on_progress is not None:
-            on_progress(len(manifest))
-    if manifest:
-        count = len(manifest)
-        source = f" from {filename}" if filename else " from a CSV file"
-        events.publish("qr.bulk_created", {
-            "batch_id": upload_id, "count": count, "skipped": skipped,
-            "name": f"{count:,} code{'' if count == 1 else 's'}{source}"}, actor=actor)
-    db.session.commit()
+def save_codes(rows: list[dict[str, Any]], design: dict[str, Any], upload_id: str,
+               design_template_id: int | None, actor: dict[str, Any] | None = None
+               ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Add the rows as codes to the session, flushed, not committed: one ``qr.created`` event
+    each, marked as part of the upload's batch. Returns each row with what the ZIP's index
+    shows of its code. The job saves each chunk as it is drawn and commits once, after
+    ``announce_bulk``: a file that fails half-way creates nothing."""
+    codes: list[tuple[dict[str, Any], QRCode]] = [
+        (row, services.new_code(kind=row["kind"], qr_type=row["type"], content=row["content"],
+                                design=design, name=row["name"],
+                                tags=rules.clean_tags(row["tags"]),
+                                design_template_id=design_template_id,
+                                short_code=row["short_code"]))
+        for row in rows]
+    creator = (actor or {}).get("id") if (actor or {}).get("type") == "user" else None
+    for _, code in codes:
+        code.batch = upload_id
+        code.created_by_id = creator
+    db.session.add_all([code for _, code in codes])
+    db.session.flush()
+    # Read what the index needs now: after the commit each access would reload the row.
+    manifest = [(row, {"id": code.id, "name": code.name, "kind": code.kind, "type": code.type,
+                       "short_url": services.short_url(code) or "",
+                       "destination": code.destination or "",
+                       "workspace_id": code.workspace_id})
+                for row, code in codes]
+    logos.record_usage((code for _, code in codes), new=True)
+    for _, code in codes:
+        events.publish("qr.created", services.event_data(code, batch=upload_id), actor=actor)
     return manifest
+
+
+def announce_bulk(count: int, upload_id: str, *, skipped: int = 0, filename: str = "",
+                  actor: dict[str, Any] | None = None) -> None:
+    """The one ``qr.bulk_created`` event of a file whose ``count`` codes were saved."""
+    source = f" from {filename}" if filename else " from a CSV file"
+    events.publish("qr.bulk_created", {
+        "batch_id": upload_id, "count": count, "skipped": skipped,
+        "name": f"{count:,} code{'' if count == 1 else 's'}{source}"}, actor=actor)

