@@ -131,6 +131,7 @@ def seed(app, workspace_id: int, total: int, codes: int) -> None:
     from sqlalchemy import text
 
     from qrp_analytics import classify, ingest
+    from qrp_analytics.models import COUNT_COLUMNS
     from qrplatform.extensions import db
     from qrplatform.tenancy import unscoped
 
@@ -175,6 +176,13 @@ def seed(app, workspace_id: int, total: int, codes: int) -> None:
                   flush=True)
         connection = db.session.connection()
         connection.exec_driver_sql(f"DROP TABLE {SEED_TABLE}")
+        # The weeks from the days, as the migration that added them fills them (chunks of ten
+        # days do not end on a Sunday, so a week cannot be summed within one).
+        connection.exec_driver_sql(
+            f"INSERT INTO analytics_code_weekly (workspace_id, code_id, week, "
+            f"{', '.join(COUNT_COLUMNS)}) SELECT workspace_id, code_id, "
+            f"date_trunc('week', day)::date, {', '.join(f'sum({c})' for c in COUNT_COLUMNS)} "
+            f"FROM analytics_code_daily GROUP BY 1, 2, 3")
         db.session.commit()
         db.session.execute(text("ANALYZE"))
         db.session.commit()

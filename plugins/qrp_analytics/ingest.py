@@ -14,8 +14,8 @@ Python only turns events into rows. A redelivered event makes the raw insert fai
 then goes in row by row, as on SQLite, with the rollups summed here.
 
 Daily rollups (per code, and the breakdowns) are filed under the scan's day in its workspace's
-time zone; hourly ones under the UTC hour. A workspace that changes its time zone keeps the
-days already counted as they were.
+time zone, weekly ones (per code) under that day's Monday; hourly ones under the UTC hour. A
+workspace that changes its time zone keeps the days already counted as they were.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from qrp_analytics.models import (
     CodeBreakdown,
     CodeDaily,
     CodeHourly,
+    CodeWeekly,
     DailyVisitor,
     Scan,
     WorkspaceBreakdown,
@@ -177,6 +178,11 @@ def _row(event: Event, occurred_at: datetime, rules: classify.WorkspaceRules, zo
     return ScanRow(values, str(visitor)[:32] if visitor else None)
 
 
+def week_of(day: date) -> date:
+    """The Monday of the day's week: the key of the weekly rollup."""
+    return day - timedelta(days=day.weekday())
+
+
 def _route(data: dict) -> str | None:
     """What sent a smart link's scan where (the qr plugin names the rule or variant; "routed"
     marks a code that has either, so its default destination is counted too)."""
@@ -240,7 +246,7 @@ def _store(rows: list[ScanRow]) -> int:
 STAGE = "analytics_ingest_stage"
 LABELS = ("country", "device", "os", "browser", "referrer", "language", "outcome", "route",
           "reason")
-STAGE_COLUMNS = (*SCAN_COLUMNS, "seq", "hour", "day", "utc_day", "visitor_hash",
+STAGE_COLUMNS = (*SCAN_COLUMNS, "seq", "hour", "day", "week", "utc_day", "visitor_hash",
                  *(f"label_{name}" for name in LABELS))
 _STAGE_TABLE = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} ("
@@ -248,7 +254,7 @@ _STAGE_TABLE = (
     "method varchar(4), classification varchar(10), reason varchar(200), outcome varchar(20), "
     "counted boolean, is_unique boolean, country varchar(2), language varchar(16), "
     "device varchar(20), os varchar(60), browser varchar(60), referrer_domain varchar(255), "
-    "user_agent varchar(512), seq integer, hour timestamptz, day date, utc_day date, "
+    "user_agent varchar(512), seq integer, hour timestamptz, day date, week date, utc_day date, "
     "visitor_hash varchar(32), "
     + ", ".join(f"label_{name} varchar(255)" for name in LABELS)
     + ") ON COMMIT DELETE ROWS")
@@ -306,6 +312,7 @@ def _rollup_sql(model, key_columns: tuple[str, ...], sums: str, counters: tuple[
 _ROLLUPS = (
     _rollup_sql(CodeHourly, ("workspace_id", "code_id", "hour"), _COUNTS_SQL, COUNT_COLUMNS),
     _rollup_sql(CodeDaily, ("workspace_id", "code_id", "day"), _COUNTS_SQL, COUNT_COLUMNS),
+    _rollup_sql(CodeWeekly, ("workspace_id", "code_id", "week"), _COUNTS_SQL, COUNT_COLUMNS),
     _rollup_sql(WorkspaceHourly, ("workspace_id", "hour"), _COUNTS_SQL, COUNT_COLUMNS),
     _rollup_sql(CodeBreakdown, ("workspace_id", "code_id", "day", "dimension", "value"),
                 _BREAKDOWN_SQL, BREAKDOWN_COUNTS, labelled=True),
@@ -319,7 +326,8 @@ def _staged(seq: int, row: ScanRow) -> list:
     moment: datetime = values["occurred_at"]
     labels = values["_labels"]
     return [*(values[c] for c in SCAN_COLUMNS), seq,
-            moment.replace(minute=0, second=0, microsecond=0), values["_day"], moment.date(),
+            moment.replace(minute=0, second=0, microsecond=0), values["_day"],
+            week_of(values["_day"]), moment.date(),
             row.visitor_hash, *(labels.get(name) for name in LABELS)]
 
 
@@ -381,6 +389,7 @@ def _add(target: dict, key: tuple, counts: dict[str, int]) -> None:
 def _advance_rollups(rows: list[dict[str, Any]]) -> None:
     code_hourly: dict[tuple, dict] = {}
     code_daily: dict[tuple, dict] = {}
+    code_weekly: dict[tuple, dict] = {}
     workspace_hourly: dict[tuple, dict] = {}
     code_breakdown: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(BREAKDOWN_COUNTS, 0))
     workspace_breakdown: dict[tuple, dict] = defaultdict(
@@ -395,6 +404,7 @@ def _advance_rollups(rows: list[dict[str, Any]]) -> None:
         counts = _counts(v)
         _add(code_hourly, (workspace_id, code_id, hour), counts)
         _add(code_daily, (workspace_id, code_id, day), counts)
+        _add(code_weekly, (workspace_id, code_id, week_of(day)), counts)
         _add(workspace_hourly, (workspace_id, hour), counts)
         human = v["classification"] == HUMAN
         for dimension, value in v["_labels"].items():
@@ -408,6 +418,7 @@ def _advance_rollups(rows: list[dict[str, Any]]) -> None:
                      if v.get("_via") and v["classification"] == HUMAN and v.get("_visitor")])
     _upsert(CodeHourly, ("workspace_id", "code_id", "hour"), code_hourly, COUNT_COLUMNS)
     _upsert(CodeDaily, ("workspace_id", "code_id", "day"), code_daily, COUNT_COLUMNS)
+    _upsert(CodeWeekly, ("workspace_id", "code_id", "week"), code_weekly, COUNT_COLUMNS)
     _upsert(WorkspaceHourly, ("workspace_id", "hour"), workspace_hourly, COUNT_COLUMNS)
     _upsert(CodeBreakdown, ("workspace_id", "code_id", "day", "dimension", "value"),
             code_breakdown, BREAKDOWN_COUNTS)

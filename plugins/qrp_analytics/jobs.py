@@ -18,6 +18,7 @@ from qrp_analytics.models import (
     CodeBreakdown,
     CodeDaily,
     CodeHourly,
+    CodeWeekly,
     DailyVisitor,
     MarkedTestDevice,
     Scan,
@@ -117,6 +118,27 @@ def export_aggregates(first_day: str, last_day: str) -> dict:
 
 # -- retention ------------------------------------------------------------------------------------
 
+def _purge_weeks(workspace_id: int, cutoff: date) -> int:
+    """Weeks wholly before the cutoff go; the week it falls in is summed again from the daily
+    rows that remain, so a range over it reads the same from the weeks as from the days."""
+    first_kept = ingest.week_of(cutoff)
+    removed = db.session.execute(delete(CodeWeekly).where(
+        CodeWeekly.workspace_id == workspace_id, CodeWeekly.week < first_kept)).rowcount
+    if first_kept < cutoff:
+        db.session.execute(delete(CodeWeekly).where(CodeWeekly.workspace_id == workspace_id,
+                                                    CodeWeekly.week == first_kept))
+        kept = db.session.execute(
+            select(CodeDaily.code_id, *[func.sum(getattr(CodeDaily, c)) for c in COUNT_COLUMNS])
+            .where(CodeDaily.workspace_id == workspace_id, CodeDaily.day >= first_kept,
+                   CodeDaily.day < first_kept + timedelta(days=7))
+            .group_by(CodeDaily.code_id)).all()
+        db.session.add_all([CodeWeekly(workspace_id=workspace_id, code_id=row[0],
+                                       week=first_kept,
+                                       **dict(zip(COUNT_COLUMNS, row[1:], strict=True)))
+                            for row in kept])
+    return removed
+
+
 def purge_expired(now: str | None = None) -> dict:
     """Delete what each workspace's retention no longer allows (raw scans and rollups), the
     visitor hashes of days gone by, and old test-device marks. A system job (all workspaces)."""
@@ -149,6 +171,7 @@ def purge_expired(now: str | None = None) -> dict:
                 limit = cutoff.date() if isinstance(column.type, Date) else cutoff
                 removed["rollups"] += db.session.execute(delete(model).where(
                     model.workspace_id == workspace_id, column < limit)).rowcount
+            removed["rollups"] += _purge_weeks(workspace_id, cutoff.date())
             db.session.commit()
             jobs.progress(done + 1, len(workspace_ids), "Applying retention")
         # Visitor hashes only tell today's repeats from first scans; yesterday's stay for

@@ -119,6 +119,21 @@ class CodeDaily(_Counts, TenantMixin, db.Model):
     day: Mapped[date] = mapped_column(Date)
 
 
+class CodeWeekly(_Counts, TenantMixin, db.Model):
+    """A code's counts per week (Monday to Sunday of the workspace's days), kept beside the
+    daily rows so that a long range reads a seventh of the rows: the weeks it covers whole
+    from here, the days at its ends from ``CodeDaily`` (``services.top_codes``)."""
+
+    __tablename__ = "analytics_code_weekly"
+    __table_args__ = (
+        PrimaryKeyConstraint("code_id", "week"),
+        Index("ix_analytics_code_weekly_workspace_week", "workspace_id", "week"),
+    )
+
+    code_id: Mapped[int] = mapped_column(Integer)
+    week: Mapped[date] = mapped_column(Date)   # its Monday
+
+
 class WorkspaceHourly(_Counts, TenantMixin, db.Model):
     __tablename__ = "analytics_workspace_hourly"
     __table_args__ = (PrimaryKeyConstraint("workspace_id", "hour"),)

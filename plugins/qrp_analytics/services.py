@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, union_all
 
 from qrp_analytics import classify, retention
 from qrp_analytics.models import (
@@ -33,6 +33,7 @@ from qrp_analytics.models import (
     CodeBreakdown,
     CodeDaily,
     CodeHourly,
+    CodeWeekly,
     MarkedTestDevice,
     WorkspaceBreakdown,
     WorkspaceHourly,
@@ -345,15 +346,34 @@ def all_breakdowns(p: Period, code_id: int | None = None, limit: int = 10
     return result
 
 
+def whole_weeks(first_day: date, last_day: date) -> tuple[date, date] | None:
+    """The first Monday and the last Sunday of the weeks that lie wholly within the days, or
+    None when no week does."""
+    monday = first_day + timedelta(days=-first_day.weekday() % 7)
+    sunday = last_day - timedelta(days=(last_day.weekday() + 1) % 7)
+    return (monday, sunday) if monday + timedelta(days=6) <= sunday else None
+
+
 def top_codes(p: Period, limit: int = 10) -> list[dict[str, Any]]:
+    """The codes with the most human scans in the period. The weeks it covers whole are read
+    from the weekly rollup and only the days at either end from the daily one: 90 days are
+    about 24 rows a code, not 90."""
     from qrp_qr import services as qr_services
 
+    daily = select(CodeDaily.code_id, *[getattr(CodeDaily, c) for c in COUNT_COLUMNS]).where(
+        CodeDaily.day >= p.first_day, CodeDaily.day <= p.last_day)
+    weeks = whole_weeks(p.first_day, p.last_day)
+    if weeks is not None:
+        monday, sunday = weeks
+        daily = union_all(
+            select(CodeWeekly.code_id, *[getattr(CodeWeekly, c) for c in COUNT_COLUMNS])
+            .where(CodeWeekly.week >= monday, CodeWeekly.week <= sunday - timedelta(days=6)),
+            daily.where(or_(CodeDaily.day < monday, CodeDaily.day > sunday)))
+    counts = daily.subquery()
     rows = db.session.execute(
-        select(CodeDaily.code_id, *[func.sum(getattr(CodeDaily, c)).label(c)
-                                    for c in COUNT_COLUMNS])
-        .where(CodeDaily.day >= p.first_day, CodeDaily.day <= p.last_day)
-        .group_by(CodeDaily.code_id)
-        .order_by(func.sum(CodeDaily.humans).desc(), CodeDaily.code_id)
+        select(counts.c.code_id, *[func.sum(counts.c[c]).label(c) for c in COUNT_COLUMNS])
+        .group_by(counts.c.code_id)
+        .order_by(func.sum(counts.c.humans).desc(), counts.c.code_id)
         .limit(limit)).all()
     names = qr_services.code_names(row.code_id for row in rows)
     return [{"code_id": row.code_id,

@@ -105,6 +105,7 @@ def rollup_snapshot() -> dict[str, list[tuple]]:
     from qrp_analytics.models import (
         CodeBreakdown,
         CodeHourly,
+        CodeWeekly,
         WorkspaceBreakdown,
         WorkspaceHourly,
     )
@@ -115,7 +116,7 @@ def rollup_snapshot() -> dict[str, list[tuple]]:
         return value
 
     snapshot = {}
-    for model in (Scan, CodeHourly, CodeDaily, WorkspaceHourly, CodeBreakdown,
+    for model in (Scan, CodeHourly, CodeDaily, CodeWeekly, WorkspaceHourly, CodeBreakdown,
                   WorkspaceBreakdown):
         columns = [c for c in model.__table__.columns if c.name != "workspace_id"]
         rows = database.session.execute(select(*columns)).all()

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from qrp_analytics.ingest import ingest_batch
-from qrp_analytics.models import CodeDaily, CodeHourly, Scan, WorkspaceBreakdown
+from qrp_analytics.ingest import ingest_batch, week_of
+from qrp_analytics.models import CodeDaily, CodeHourly, CodeWeekly, Scan, WorkspaceBreakdown
 from qrplatform.events import Event
 from qrplatform.extensions import db as database
 from qrplatform.tenancy import unscoped
@@ -122,19 +122,21 @@ def test_retention_purge_removes_what_the_plan_and_settings_no_longer_keep(app, 
     other_code = make_code(other)
     assert other.put("/api/v1/analytics/settings",
                      json={"retention_days": 7}).status_code == 200
-    ages = {1: 3, 2: 30, 3: 100, 4: 4 * 365}   # days ago
+    # Days ago; 90 and 91 lie on either side of the 90-day cutoff, in one week six days of
+    # seven (its weekly row must then lose the 91st day's scan).
+    ages = {1: 3, 2: 30, 3: 100, 4: 4 * 365, 5: 90, 6: 91}
     events = [scan_event(code, person.workspace_id, now - timedelta(days=age), n)
               for n, age in ages.items()]
     events += [scan_event(other_code, other.workspace_id, now - timedelta(days=age), 10 + n)
                for n, age in ages.items()]
     with unscoped():
-        assert ingest_batch(events) == 8
+        assert ingest_batch(events) == 12
     result = app.test_cli_runner().invoke(args=["analytics", "purge"])
     assert result.exit_code == 0, result.output
     with unscoped():
         kept = {(s.workspace_id, (now - s.occurred_at).days) for s in stored_scans()}
         assert kept == {(person.workspace_id, 3), (person.workspace_id, 30),
-                        (other.workspace_id, 3)}
+                        (person.workspace_id, 90), (other.workspace_id, 3)}
         for model, column in ((CodeDaily, CodeDaily.day), (CodeHourly, CodeHourly.hour),
                               (WorkspaceBreakdown, WorkspaceBreakdown.day)):
             oldest = database.session.execute(
@@ -144,8 +146,16 @@ def test_retention_purge_removes_what_the_plan_and_settings_no_longer_keep(app, 
                     first.year, first.month, first.day, tzinfo=UTC)
                 limit = 90 if workspace_id == person.workspace_id else 7
                 assert now - first <= timedelta(days=limit + 1), (model, workspace_id)
+        # The weeks left are the sums of the days left (the one the cutoff falls in, too).
+        weeks = {(row.workspace_id, row.code_id, row.week): row.scans
+                 for row in database.session.scalars(select(CodeWeekly))}
+        days: dict[tuple, int] = {}
+        for row in database.session.scalars(select(CodeDaily)):
+            key = (row.workspace_id, row.code_id, week_of(row.day))
+            days[key] = days.get(key, 0) + row.scans
+        assert weeks == days and len(weeks) == 4
     old_month = (now - timedelta(days=4 * 365)).strftime("%Y_%m")
     with database.engine.connect() as conn:
         assert conn.execute(text("SELECT to_regclass(:name)"),
                             {"name": f"analytics_partitions.scans_{old_month}"}).scalar() is None
-    assert "'scans': 5" in result.output and "'partitions': 1" in result.output
+    assert "'scans': 8" in result.output and "'partitions': 1" in result.output
