@@ -39,7 +39,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 from urllib.parse import quote
 
 from flask import Blueprint, Flask, abort, current_app, redirect, request, send_file
@@ -52,6 +52,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 PRIVATE_PREFIX = "private/"
 # Seconds a presigned download of a private file stays valid.
 PRIVATE_URL_SECONDS = 300
+COPY_PIECE = 1024 * 1024   # bytes read at a time when a file is stored from a file
 PRIVATE = "private, max-age=0, no-cache"
 # The most the local presigned-upload route reads; each signed URL carries its own, smaller cap.
 MAX_PRESIGNED_BYTES = 1024 * 1024 * 1024
@@ -84,6 +85,11 @@ class Storage(Protocol):
         """Store ``data`` under ``key`` and return its public URL. ``disposition`` is the
         Content-Disposition the file is served with (``attachment; filename=...`` keeps a
         browser from showing it as a page)."""
+
+    def put_file(self, key: str, source: BinaryIO, content_type: str | None = None,
+                 disposition: str | None = None) -> str:
+        """``put`` from a file read in pieces, never whole: what a job writes that may be
+        large (a ZIP of ten thousand codes is over a gigabyte)."""
 
     def get(self, key: str) -> bytes:
         """The bytes under ``key``; KeyError when there are none."""
@@ -184,6 +190,22 @@ class LocalStorage:
         _write_atomically(path, data)
         return self.url(key)
 
+    def put_file(self, key: str, source: BinaryIO, content_type: str | None = None,
+                 disposition: str | None = None) -> str:
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        digest = hashlib.sha256()
+        with tmp.open("wb") as target:
+            while piece := source.read(COPY_PIECE):
+                digest.update(piece)
+                target.write(piece)
+        meta = {"content_type": content_type or guess_type(key), "cache_control": PRIVATE,
+                "etag": digest.hexdigest()[:32], "disposition": disposition}
+        _write_atomically(self._meta_path(key), json.dumps(meta).encode())
+        os.replace(tmp, path)
+        return self.url(key)
+
     def get(self, key: str) -> bytes:
         try:
             return self.path(key).read_bytes()
@@ -279,6 +301,14 @@ class S3Storage:
         )
         return self.url(key)
 
+    def put_file(self, key: str, source: BinaryIO, content_type: str | None = None,
+                 disposition: str | None = None) -> str:
+        extra = {"ContentDisposition": disposition} if disposition else {}
+        # boto3's managed transfer: a multipart upload in pieces for a large file.
+        self.client.upload_fileobj(source, self.bucket, check_key(key), ExtraArgs={
+            "ContentType": content_type or guess_type(key), "CacheControl": PRIVATE, **extra})
+        return self.url(key)
+
     def size(self, key: str) -> int | None:
         head = self._head(key)
         return None if head is None else int(head["ContentLength"])
@@ -357,11 +387,11 @@ def send_private(key: str, filename: str | None = None):
             abort(404)
         response = redirect(backend.presigned_get(key, filename))
     else:
-        try:
-            data = backend.get(key)
-        except KeyError:
+        path = backend.path(key)
+        if not path.is_file():
             abort(404)
-        response = current_app.response_class(data, mimetype=guess_type(key))
+        # Streamed from the file: a large ZIP is never read whole into a web worker.
+        response = send_file(path, mimetype=guess_type(key), max_age=0)
         response.headers["Content-Disposition"] = _attachment(filename)
     response.headers["Cache-Control"] = "private, no-store"
     return response

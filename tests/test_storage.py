@@ -1,13 +1,15 @@
 """Object storage: S3 against moto's server, and the embedded folder with its file server."""
 
+import io
 import json
+import os
 from urllib.parse import urlsplit
 from urllib.request import urlopen
 
 import pytest
 from botocore.exceptions import ClientError
 
-from qrplatform.storage import IMMUTABLE, PRIVATE, content_key, storage
+from qrplatform.storage import IMMUTABLE, PRIVATE, content_key, send_private, storage
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"pretend image data " * 20
 
@@ -205,3 +207,43 @@ def test_local_copy_of_the_embedded_folder_is_the_stored_file_itself(app):
     with app.app_context():
         path = _check_local_copy(storage())
         assert path.exists() and path == storage().path(content_key(PNG, "png"))
+
+
+class PieceReader(io.BytesIO):
+    """A file that remembers the largest piece it was asked for."""
+
+    largest = 0
+
+    def read(self, size=-1):
+        self.largest = max(self.largest, size if size is not None and size >= 0 else 1 << 62)
+        return super().read(size)
+
+
+def _check_put_file(store) -> None:
+    data = os.urandom(1024) * (20 * 1024)     # 20 MB: past one piece, and past S3's multipart
+    source = PieceReader(data)
+    store.put_file("private/bulk/7/codes.zip", source, content_type="application/zip",
+                   disposition='attachment; filename="codes.zip"')
+    assert store.get("private/bulk/7/codes.zip") == data
+    assert 0 < source.largest <= 8 * 1024 * 1024, "read in pieces, never whole"
+
+
+def test_s3_stores_a_large_file_from_a_file_in_pieces(make_s3_app, moto_server, s3_bucket):
+    with make_s3_app().app_context():
+        _check_put_file(storage())
+    head = moto_server.client("s3").head_object(Bucket=s3_bucket, Key="private/bulk/7/codes.zip")
+    assert (head["ContentType"], head["CacheControl"]) == ("application/zip", PRIVATE)
+    assert head["ContentDisposition"] == 'attachment; filename="codes.zip"'
+
+
+def test_the_embedded_folder_stores_a_large_file_in_pieces_and_streams_it_back(app):
+    with app.app_context():
+        _check_put_file(storage())
+        meta = json.loads(storage()._meta_path("private/bulk/7/codes.zip").read_bytes())
+        assert (meta["content_type"], meta["cache_control"]) == ("application/zip", PRIVATE)
+        with app.test_request_context():
+            response = send_private("private/bulk/7/codes.zip")
+            assert response.direct_passthrough, "streamed from the file, not read whole"
+            assert response.headers["Cache-Control"] == "private, no-store"
+            assert "attachment" in response.headers["Content-Disposition"]
+            response.close()

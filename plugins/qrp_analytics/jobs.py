@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import secrets
+import tempfile
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Date, delete, func, select, text
@@ -48,19 +49,24 @@ def _days(first_day: str, last_day: str):
 
 
 def _export_csv(name: str, header, rows, total: int, noun: str) -> dict:
-    """Write ``rows`` as CSV with progress every EXPORT_CHUNK rows, then store the file."""
-    buffer = io.StringIO()
-    writer = csvfiles.writer(buffer)
-    writer.writerow(header)
-    done = 0
-    for row in rows:
-        writer.writerow(row)
-        done += 1
-        if done % EXPORT_CHUNK == 0:
-            jobs.progress(done, total, f"{done:,} of {total:,} {noun}")
+    """Write ``rows`` as CSV with progress every EXPORT_CHUNK rows, then store the file (on
+    disk past 64 MB while it is written: ten million scans make gigabytes)."""
     # Private: downloaded through the job's files, by the workspace only.
     key = f"{PRIVATE_PREFIX}exports/analytics/{secrets.token_urlsafe(24)}/{name}"
-    storage().put(key, buffer.getvalue().encode("utf-8"), "text/csv; charset=utf-8")
+    with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
+        text = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
+        writer = csvfiles.writer(text)
+        writer.writerow(header)
+        done = 0
+        for row in rows:
+            writer.writerow(row)
+            done += 1
+            if done % EXPORT_CHUNK == 0:
+                jobs.progress(done, total, f"{done:,} of {total:,} {noun}")
+        text.flush()
+        buffer.seek(0)
+        storage().put_file(key, buffer, "text/csv; charset=utf-8")
+        text.detach()
     jobs.progress(done, total, f"{done:,} {noun} exported")
     return {**jobs.produced_file("csv", key), "rows": done}
 

@@ -173,7 +173,7 @@ class _BulkZip:
                                compress_type=zipfile.ZIP_DEFLATED)
         self._archive.close()
         self._buffer.seek(0)
-        storage().put(key, self._buffer.read(), content_type="application/zip")
+        storage().put_file(key, self._buffer, content_type="application/zip")
         return key
 
 
@@ -206,7 +206,7 @@ def zip_codes(code_ids: list[int]) -> dict[str, Any]:
         running = current()
         key = bulk.zip_key(codes[0].workspace_id if codes else 0,
                            f"selection-{running.id if running else 'now'}")
-        storage().put(key, buffer.read(), content_type="application/zip")
+        storage().put_file(key, buffer, content_type="application/zip")
     progress(total, total, f"{total:,} codes packed")
     return {"codes": total, **produced_file("zip", key)}
 
