@@ -34,7 +34,7 @@ import mimetypes
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -177,33 +177,33 @@ class LocalStorage:
 
     def put(self, key: str, data: bytes, content_type: str | None = None,
             immutable: bool = False, disposition: str | None = None) -> str:
-        path = self.path(key)
-        if immutable and path.exists():
+        if immutable and self.path(key).exists():
             return self.url(key)  # same key, same bytes
-        meta = {
-            "content_type": content_type or guess_type(key),
-            "cache_control": IMMUTABLE if immutable else PRIVATE,
-            "etag": hashlib.sha256(data).hexdigest()[:32],
-            "disposition": disposition,
-        }
-        _write_atomically(self._meta_path(key), json.dumps(meta).encode())
-        _write_atomically(path, data)
-        return self.url(key)
+        return self._store(key, [data], content_type, IMMUTABLE if immutable else PRIVATE,
+                           disposition)
 
     def put_file(self, key: str, source: BinaryIO, content_type: str | None = None,
                  disposition: str | None = None) -> str:
+        return self._store(key, iter(lambda: source.read(COPY_PIECE), b""), content_type,
+                           PRIVATE, disposition)
+
+    def _store(self, key: str, pieces: Iterable[bytes], content_type: str | None,
+               cache_control: str, disposition: str | None) -> str:
+        """The file written whole before it replaces the old one, then its headers."""
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         digest = hashlib.sha256()
-        with tmp.open("wb") as target:
-            while piece := source.read(COPY_PIECE):
+
+        def hashed() -> Iterator[bytes]:
+            for piece in pieces:
                 digest.update(piece)
-                target.write(piece)
-        meta = {"content_type": content_type or guess_type(key), "cache_control": PRIVATE,
-                "etag": digest.hexdigest()[:32], "disposition": disposition}
-        _write_atomically(self._meta_path(key), json.dumps(meta).encode())
-        os.replace(tmp, path)
+                yield piece
+
+        with _atomic_file(path) as target:
+            target.writelines(hashed())
+            meta = {"content_type": content_type or guess_type(key),
+                    "cache_control": cache_control, "etag": digest.hexdigest()[:32],
+                    "disposition": disposition}
+            _write_atomically(self._meta_path(key), json.dumps(meta).encode())
         return self.url(key)
 
     def get(self, key: str) -> bytes:
@@ -256,12 +256,23 @@ class LocalStorage:
             raise StorageError(f"storage folder {self.root} is not writable")
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    # Readers never see half a file: write a hidden temporary file, then rename it over.
+@contextmanager
+def _atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """Readers never see half a file: a hidden temporary file, renamed over ``path`` when the
+    ``with`` block ends (and removed if it fails)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as target:
+            yield target
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    with _atomic_file(path) as target:
+        target.write(data)
 
 
 class S3Storage:
