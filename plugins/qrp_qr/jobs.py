@@ -46,7 +46,10 @@ def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dic
     failed: list[dict[str, Any]] = []
     made: list[tuple[dict[str, Any], dict[str, Any], drawing.Drawn]] = []
     done, saving = 0, 0.0
-    with _BulkZip() as archive:
+    # codes.csv: each row's code, files and scan grade, with the row whose code was graded
+    # (the first of its size in its drawing process, see ``drawing._grade``).
+    with _CodesZip(["row", "id", "name", "kind", "type", "short_url", "destination", "png",
+                    "svg", "scan_grade", "scan_grade_failing", "scan_grade_of_row"]) as archive:
         for chunk in _draw_and_store(rows, design):
             drawn = []
             for code in chunk:
@@ -64,7 +67,10 @@ def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dic
             saved = bulk.save_codes([rows[code.index] for code in drawn], design, upload_id,
                                     options.get("design_template_id"), options.get("actor"))
             for code, (row, index_entry) in zip(drawn, saved, strict=True):
-                archive.add(row, index_entry, code, rows)
+                archive.add(f"{row['row']:05d}-{_slug(index_entry['name'])}", code.png,
+                            code.svg, row=row["row"], **index_entry, scan_grade=code.grade,
+                            scan_grade_failing=code.grade_failing,
+                            scan_grade_of_row=rows[code.grade_of]["row"])
                 # The files are in the ZIP and in storage: keep only the grade.
                 made.append((row, index_entry, dataclasses.replace(code, png=None, svg=None)))
             saving += time.perf_counter() - saving_started
@@ -136,36 +142,32 @@ def _draw_and_store(rows: list[dict[str, Any]], design: dict[str, Any]
         yield from pool.draw(items, design, logo_png)
 
 
-class _BulkZip:
-    """The upload's ZIP, written as its codes are saved: png/ and svg/ folders, and codes.csv
-    (row, id, name, short link, destination, files, scan grade, its failing conditions and
-    the row whose code was graded: the first of its size in its drawing process, see
-    ``drawing._grade``)."""
+class _CodesZip:
+    """A ZIP of codes' images, written as the codes come: png/ and svg/ folders and codes.csv,
+    a line a code under ``columns`` (``png`` and ``svg`` name its two files)."""
 
-    def __enter__(self) -> _BulkZip:
+    def __init__(self, columns: list[str]):
+        self.columns = columns
+
+    def __enter__(self) -> _CodesZip:
         self._buffer = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)
         self._archive = zipfile.ZipFile(self._buffer, "w")
         self._listing = io.StringIO()
         self._index = csvfiles.writer(self._listing)
-        self._index.writerow(["row", "id", "name", "kind", "type", "short_url", "destination",
-                              "png", "svg", "scan_grade", "scan_grade_failing",
-                              "scan_grade_of_row"])
+        self._index.writerow(self.columns)
         return self
 
     def __exit__(self, *exc) -> None:
         self._archive.close()
         self._buffer.close()
 
-    def add(self, row: dict[str, Any], code: dict[str, Any], drawn: drawing.Drawn,
-            rows: list[dict[str, Any]]) -> None:
-        stem = f"{row['row']:05d}-{_slug(code['name'])}"
+    def add(self, stem: str, png: bytes, svg: bytes, **line: Any) -> None:
+        files = {"png": f"png/{stem}.png", "svg": f"svg/{stem}.svg"}
         # PNGs are compressed already; storing them is as small and much faster.
-        self._archive.writestr(f"png/{stem}.png", drawn.png, compress_type=zipfile.ZIP_STORED)
-        self._archive.writestr(f"svg/{stem}.svg", drawn.svg, compress_type=zipfile.ZIP_DEFLATED)
-        self._index.writerow([row["row"], code["id"], code["name"], code["kind"], code["type"],
-                              code["short_url"], code["destination"], f"png/{stem}.png",
-                              f"svg/{stem}.svg", drawn.grade, drawn.grade_failing,
-                              rows[drawn.grade_of]["row"]])
+        self._archive.writestr(files["png"], png, compress_type=zipfile.ZIP_STORED)
+        self._archive.writestr(files["svg"], svg, compress_type=zipfile.ZIP_DEFLATED)
+        line.update(files)
+        self._index.writerow([line[name] for name in self.columns])
 
     def store(self, key: str) -> str:
         """The finished ZIP, stored under ``key``."""
@@ -184,29 +186,20 @@ def zip_codes(code_ids: list[int]) -> dict[str, Any]:
              if code is not None]
     total = len(codes)
     progress(0, total, "Drawing the images")
-    with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
-        with zipfile.ZipFile(buffer, "w") as archive:
-            listing = io.StringIO()
-            writer = csvfiles.writer(listing)
-            writer.writerow(["id", "name", "kind", "type", "short_url", "destination", "png",
-                             "svg"])
-            for done, code in enumerate(codes, start=1):
-                stem = f"{code.id:06d}-{_slug(code.name)}"
-                png = services.image_bytes(code, "png", render.DEFAULT_SIZE)
-                svg = services.image_bytes(code, "svg", render.DEFAULT_SIZE)
-                archive.writestr(f"png/{stem}.png", png, compress_type=zipfile.ZIP_STORED)
-                archive.writestr(f"svg/{stem}.svg", svg, compress_type=zipfile.ZIP_DEFLATED)
-                writer.writerow([code.id, code.name, code.kind, code.type,
-                                 services.short_url(code) or "", code.destination or "",
-                                 f"png/{stem}.png", f"svg/{stem}.svg"])
-                if done % 10 == 0 or done == total:
-                    progress(done, total, f"Packed {done:,} of {total:,} codes")
-            archive.writestr("codes.csv", listing.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
-        buffer.seek(0)
+    with _CodesZip(["id", "name", "kind", "type", "short_url", "destination", "png",
+                    "svg"]) as archive:
+        for done, code in enumerate(codes, start=1):
+            archive.add(f"{code.id:06d}-{_slug(code.name)}",
+                        services.image_bytes(code, "png", render.DEFAULT_SIZE),
+                        services.image_bytes(code, "svg", render.DEFAULT_SIZE),
+                        id=code.id, name=code.name, kind=code.kind, type=code.type,
+                        short_url=services.short_url(code) or "",
+                        destination=code.destination or "")
+            if done % 10 == 0 or done == total:
+                progress(done, total, f"Packed {done:,} of {total:,} codes")
         running = current()
-        key = bulk.zip_key(codes[0].workspace_id if codes else 0,
-                           f"selection-{running.id if running else 'now'}")
-        storage().put_file(key, buffer, content_type="application/zip")
+        key = archive.store(bulk.zip_key(codes[0].workspace_id if codes else 0,
+                                         f"selection-{running.id if running else 'now'}"))
     progress(total, total, f"{total:,} codes packed")
     return {"codes": total, **produced_file("zip", key)}
 
