@@ -1,9 +1,10 @@
 """The weekly rollup: top codes read the weeks a range covers whole from it and only the days
 at its ends from the daily rows, and rank exactly as the days alone would, for any range; no
-other workspace's weeks are read, and the migration and ingest fill the weeks alike."""
+other workspace's weeks are read, and ingest keeps each week the sum of its days."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -20,7 +21,8 @@ from .conftest import IPHONE
 DAYS = 45
 
 
-def scan_events(workspace_id: int, counts: dict[int, callable], first_id: int) -> list[Event]:
+def scan_events(workspace_id: int, counts: dict[int, Callable[[int], int]], first_id: int
+                ) -> list[Event]:
     """``counts[code_id](age)`` scans of each code on each of the last DAYS days (at noon
     UTC), every fourth a bot."""
     noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
