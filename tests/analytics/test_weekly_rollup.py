@@ -1,6 +1,7 @@
 """The weekly rollup: top codes read the weeks a range covers whole from it and only the days
 at its ends from the daily rows, and rank exactly as the days alone would, for any range; no
-other workspace's weeks are read, and ingest keeps each week the sum of its days."""
+other workspace's weeks are read, and ingest and the migration that added the weeks keep each
+week the sum of its days."""
 
 from __future__ import annotations
 
@@ -97,3 +98,24 @@ def test_weeks_are_the_sums_of_their_days_after_ingest(api):
                  for row in db.session.scalars(select(CodeWeekly))}
     assert weeks == expected and len(weeks) >= 7
     assert all(week.weekday() == 0 for _code, week in weeks)
+
+
+def test_the_migration_fills_the_weeks_from_the_days_already_counted(make_app, tmp_path):
+    """On the embedded SQLite database: days counted before the weekly table existed become
+    its weeks when the migration adds it (SQLite's own Monday arithmetic)."""
+    from flask_migrate import downgrade, upgrade
+
+    embedded = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'embedded.db'}")
+    with embedded.app_context(), unscoped():
+        upgrade(revision="heads")
+        ingest_batch(scan_events(1, {31: lambda age: 1 + age % 4, 32: lambda age: age % 2},
+                                 300_000))
+        downgrade(revision="analytics_0001")      # as before the weeks: only the days
+        upgrade(revision="heads")
+        days = db.session.execute(select(CodeDaily.code_id, CodeDaily.day, CodeDaily.scans)).all()
+        expected: dict[tuple, int] = {}
+        for code_id, day, scans in days:
+            expected[(code_id, week_of(day))] = expected.get((code_id, week_of(day)), 0) + scans
+        weeks = {(row.code_id, row.week): row.scans
+                 for row in db.session.scalars(select(CodeWeekly))}
+    assert weeks == expected and len(weeks) >= 14
