@@ -343,10 +343,30 @@ class PrintSize:
 
 
 def _span(low_mm: float, high_mm: float, unit: str) -> str:
-    if unit == "in":
-        low, high = (_num(round(mm / MM_PER_INCH, 2)) for mm in (low_mm, high_mm))
-        return f"{low} to {high} in"
-    return f"{_num(low_mm)} to {_num(high_mm)} mm"
+    low, high = _in_unit(low_mm, high_mm, unit)
+    return f"{_num(low)} to {_num(high)} {unit}"
+
+
+def _in_unit(low_mm: float, high_mm: float, unit: str) -> tuple[float, float]:
+    """A range in ``unit``, to two decimals inside it (0.39 in would be 9.9 mm: too small)."""
+    if unit == "mm":
+        return low_mm, high_mm
+    return (math.ceil(low_mm / MM_PER_INCH * 100) / 100,
+            math.floor(high_mm / MM_PER_INCH * 100) / 100)
+
+
+# A bleed the form starts from, per unit: 3 mm, or the eighth of an inch US printers ask for.
+DEFAULT_BLEED = {"mm": DEFAULT_BLEED_MM, "in": 0.125}
+
+
+def print_ranges() -> dict[str, dict[str, float]]:
+    """Per unit, what a print export accepts: for a form's limits, changed with its unit."""
+    ranges = {}
+    for unit in PRINT_UNITS:
+        low, high = _in_unit(MIN_PRINT_MM, MAX_PRINT_MM, unit)
+        ranges[unit] = {"min": low, "max": high, "bleed": DEFAULT_BLEED[unit],
+                        "bleed_max": _in_unit(0, MAX_BLEED_MM, unit)[1]}
+    return ranges
 
 
 # -- PNG ----------------------------------------------------------------------------------------

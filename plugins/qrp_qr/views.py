@@ -24,7 +24,7 @@ from qrp_qr import bulk as bulk_codes
 from qrp_qr import payloads, ruleform, rules, services, smartlinks
 from qrp_qr.forms import BulkForm, DesignFields, LogoForm, QRCodeForm, TemplateForm
 from qrp_qr.models import KINDS, TYPES
-from qrp_qr.render import FORMATS, MIME_TYPES
+from qrp_qr.render import FORMATS, MIME_TYPES, print_ranges
 from qrp_qr.schemas import ImageArgs
 from qrplatform import onboarding, permissions, urls
 from qrplatform.errors import ServiceError
@@ -584,7 +584,8 @@ def detail(code_id: int):
                   folder=services.get_folder(code.folder_id) if code.folder_id else None,
                   locked=None if code.archived else services.editing_locked(code),
                   summary=payloads.summary(code.type, code.content),
-                  type_label=payloads.type_label(code.type), builtin_types=TYPES)
+                  type_label=payloads.type_label(code.type), builtin_types=TYPES,
+                  print_ranges=print_ranges())
 
 
 SUMMARY_DAYS = 30

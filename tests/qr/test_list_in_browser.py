@@ -9,6 +9,7 @@ import io
 import re
 import zipfile
 
+import pymupdf
 import pytest
 from PIL import Image
 
@@ -147,11 +148,43 @@ def test_a_codes_page_copies_its_short_link_and_downloads_from_its_menu(owner, o
     assert image.width == 1024 and decode_image(image.convert("RGB")) == [code["short_url"]]
     tab.keyboard.press("Escape")
     tab.get_by_text("Download", exact=True).first.click()
-    tab.get_by_label("Format", exact=True).select_option("svg")
+    tab.locator(".qr-download-custom").get_by_label("Format", exact=True).select_option("svg")
     with tab.expect_download() as waiting:
         tab.locator(".qr-download-custom").get_by_role("button", name="Download").click()
     assert waiting.value.suggested_filename.endswith(".svg")
     assert tab.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_print_download_keeps_its_size_when_the_unit_changes(owner, open_tab, width):
+    """Inches instead of millimetres: the same width converted, the usual bleed of the new
+    unit (an eighth of an inch, not 3 inches, which the export refuses), the limits in it."""
+    _user, caller = owner
+    code = make(caller, "Shop window")
+    tab = open_tab(width)
+    tab.goto(f"/qr/{code['id']}")
+    tab.get_by_text("Download", exact=True).first.click()
+    form = tab.locator(".qr-download-print")
+    form.get_by_label("Width").fill("50.8")
+    form.get_by_label("Unit").select_option("in")
+    assert form.get_by_label("Width").input_value() == "2"
+    assert form.get_by_label("Bleed").input_value() == "0.125"
+    assert form.get_by_label("Width").get_attribute("min") == "0.4"
+    assert form.get_by_label("Bleed").get_attribute("max") == "0.39"
+    assert form.locator("[data-bleed-unit]").inner_text() == "in"
+    box = form.bounding_box()
+    for field in form.locator("input, select, button").all():   # nothing spills out
+        inside = field.bounding_box()
+        assert inside["x"] + inside["width"] <= box["x"] + box["width"] + 1, field
+    with tab.expect_download() as waiting:
+        form.get_by_role("button", name="Download for print").click()
+    document = pymupdf.open(waiting.value.path())
+    assert document[0].trimbox.width == pytest.approx(2 * 72, abs=0.01)   # 2 in, in points
+    bleed = (document[0].trimbox.x0 - document[0].bleedbox.x0) / 72
+    assert bleed == pytest.approx(0.125, abs=0.001)
+    form.get_by_label("Unit").select_option("mm")
+    assert form.get_by_label("Width").input_value() == "50.8"
+    assert form.get_by_label("Bleed").input_value() in {"3", "3.0"}
 
 
 def test_the_pager_swaps_the_list_in_place_and_keeps_the_query(owner, open_tab, monkeypatch):

@@ -6,6 +6,7 @@ import re
 import pymupdf
 import pytest
 
+from qrp_qr import render
 from tests.qr.conftest import decode_image, rasterize
 
 MM = 72 / 25.4   # points per millimetre
@@ -100,6 +101,17 @@ def test_print_sizes_out_of_range_are_refused(code, query, field):
     assert response.status_code == 422, response.json
     assert set(response.json["error"]) >= {"status", "code", "message", "fields"}
     assert field in response.json["error"]["fields"], response.json
+
+
+def test_the_range_a_refusal_names_in_inches_is_accepted():
+    """The limits said in inches lie inside the millimetre ones (0.39 in would be 9.9 mm)."""
+    with pytest.raises(render.PrintSizeInvalid) as refused:
+        render.PrintSize.parse(0.3, "in", bleed=1)
+    assert refused.value.fields == {"width": ["Ask for 0.4 to 196.85 in wide."],
+                                    "bleed": ["Ask for a bleed of 0 to 0.39 in."]}
+    for unit, limits in render.print_ranges().items():
+        render.PrintSize.parse(limits["min"], unit, limits["bleed_max"])
+        render.PrintSize.parse(limits["max"], unit, limits["bleed"])
 
 
 def test_print_parameters_are_in_the_openapi_document(client):
