@@ -32,9 +32,9 @@ def _slug(text: str) -> str:
 def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dict[str, Any]:
     """Create every valid row of an uploaded CSV (checked again here: the job trusts nothing).
 
-    Each chunk of codes is saved and packed into the ZIP as soon as it is drawn, while the
-    drawing processes go on with the next ones (they alone would leave part of the CPUs idle);
-    the codes commit together at the end, or not at all."""
+    Each chunk of codes is packed into the ZIP as soon as it is drawn, and saved (flushed) on
+    PostgreSQL, while the drawing processes go on with the next ones (they alone would leave
+    part of the CPUs idle); the codes commit together at the end, or not at all."""
     started = time.perf_counter()
     rows, row_errors = bulk.parse_bulk_csv(storage().get(upload_key),
                                            kind=options.get("kind", "dynamic"),
@@ -45,49 +45,66 @@ def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dic
     bulk.link_rows(rows, services.link_base(None))
     failed: list[dict[str, Any]] = []
     made: list[tuple[dict[str, Any], dict[str, Any], drawing.Drawn]] = []
+    unsaved: list[tuple[drawing.Drawn, dict[str, str]]] = []   # in the ZIP, not yet saved
     done, saving = 0, 0.0
+    skip_invalid = options.get("skip_invalid")
+    # SQLite lets one connection write at a time: a transaction open while the codes are drawn
+    # would hold off every other write for minutes, this job's own progress included. There
+    # the codes are saved once all are drawn; PostgreSQL saves each chunk as it comes.
+    save_as_drawn = db.engine.dialect.name != "sqlite"
+
+    def save() -> None:
+        nonlocal saving
+        saving_started = time.perf_counter()
+        saved = bulk.save_codes([rows[code.index] for code, _ in unsaved], design, upload_id,
+                                options.get("design_template_id"), options.get("actor"))
+        for (code, files), (row, index_entry) in zip(unsaved, saved, strict=True):
+            archive.index(row=row["row"], **index_entry, **files, scan_grade=code.grade,
+                          scan_grade_failing=code.grade_failing,
+                          scan_grade_of_row=rows[code.grade_of]["row"])
+            made.append((row, index_entry, code))
+        unsaved.clear()
+        saving += time.perf_counter() - saving_started
+
     # codes.csv: each row's code, files and scan grade, with the row whose code was graded
     # (the first of its size in its drawing process, see ``drawing._grade``).
     with _CodesZip(["row", "id", "name", "kind", "type", "short_url", "destination", "png",
                     "svg", "scan_grade", "scan_grade_failing", "scan_grade_of_row"]) as archive:
         for chunk in _draw_and_store(rows, design):
-            drawn = []
             for code in chunk:
+                row = rows[code.index]
                 if code.error:
-                    failed.append({"row": rows[code.index]["row"],
-                                   "errors": {"design": [code.error]}})
-                else:
-                    drawn.append(code)
+                    failed.append({"row": row["row"], "errors": {"design": [code.error]}})
+                elif skip_invalid or not failed:
+                    name = rules.clean_name(row["name"], row["type"], row["content"])
+                    files = archive.pack(f"{row['row']:05d}-{_slug(name)}", code.png, code.svg)
+                    # The files are in the ZIP and in storage: keep only the grade.
+                    unsaved.append((dataclasses.replace(code, png=None, svg=None), files))
             done += len(chunk)
-            if failed and not options.get("skip_invalid"):
-                # Drawn to the end only to say how many rows fail; nothing more is saved.
+            if failed and not skip_invalid:
+                # Drawn to the end only to say how many rows fail; nothing more is kept.
                 progress(done, total, f"Checked {done:,} of {total:,} codes")
-                continue
-            saving_started = time.perf_counter()
-            saved = bulk.save_codes([rows[code.index] for code in drawn], design, upload_id,
-                                    options.get("design_template_id"), options.get("actor"))
-            for code, (row, index_entry) in zip(drawn, saved, strict=True):
-                archive.add(f"{row['row']:05d}-{_slug(index_entry['name'])}", code.png,
-                            code.svg, row=row["row"], **index_entry, scan_grade=code.grade,
-                            scan_grade_failing=code.grade_failing,
-                            scan_grade_of_row=rows[code.grade_of]["row"])
-                # The files are in the ZIP and in storage: keep only the grade.
-                made.append((row, index_entry, dataclasses.replace(code, png=None, svg=None)))
-            saving += time.perf_counter() - saving_started
-            progress(done, total,
-                     f"Drew, checked and saved {len(made):,} of {total:,} codes")
-        if failed and not options.get("skip_invalid"):
+            elif save_as_drawn:
+                save()
+                progress(done, total,
+                         f"Drew, checked and saved {len(made):,} of {total:,} codes")
+            else:
+                progress(done, total, f"Drew and checked {len(unsaved):,} of {total:,} codes")
+        if failed and not skip_invalid:
             db.session.rollback()
             raise JobError(f"{len(failed)} code(s) would not scan (first: row "
                            f"{failed[0]['row']}: {failed[0]['errors']['design'][0]}); nothing "
                            "was created.")
+        if unsaved:
+            progress(total, total, f"Saving {len(unsaved):,} codes")
+            save()
         skipped = len(row_errors) + len(failed)
         key = None
         if made:
-            progress(total, total, "Packing the ZIP")
             bulk.announce_bulk(len(made), upload_id, skipped=skipped,
                                filename=options.get("filename", ""), actor=options.get("actor"))
             db.session.commit()
+            progress(total, total, "Packing the ZIP")
             key = archive.store(bulk.zip_key(made[0][1]["workspace_id"], upload_id))
     log.info("bulk %s: %d codes in %.1f s (%.1f s of it saving and packing, beside the "
              "drawing)", upload_id, len(made), time.perf_counter() - started, saving)
@@ -162,11 +179,18 @@ class _CodesZip:
         self._buffer.close()
 
     def add(self, stem: str, png: bytes, svg: bytes, **line: Any) -> None:
+        self.index(**line, **self.pack(stem, png, svg))
+
+    def pack(self, stem: str, png: bytes, svg: bytes) -> dict[str, str]:
+        """The two files into the ZIP; returns their names (``png``, ``svg``) for the index."""
         files = {"png": f"png/{stem}.png", "svg": f"svg/{stem}.svg"}
         # PNGs are compressed already; storing them is as small and much faster.
         self._archive.writestr(files["png"], png, compress_type=zipfile.ZIP_STORED)
         self._archive.writestr(files["svg"], svg, compress_type=zipfile.ZIP_DEFLATED)
-        line.update(files)
+        return files
+
+    def index(self, **line: Any) -> None:
+        """A code's line in codes.csv."""
         self._index.writerow([line[name] for name in self.columns])
 
     def store(self, key: str) -> str:

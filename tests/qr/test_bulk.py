@@ -215,6 +215,31 @@ def test_each_row_carries_its_scan_grade_computed_where_it_was_drawn(api, db):
     assert {e["scan_grade"] for e in manifest} != {"A"}   # the big logo costs something
 
 
+def test_the_job_page_counts_the_grades_and_names_the_rows_graded_d(api, client, create_user,
+                                                                     login):
+    """A design that scans but many phones will fail (grade D: pale dots, a thin quiet zone,
+    error correction L): the codes are made, and the page says which rows are warned, why."""
+    user = create_user()
+    caller = api(user)
+    template = caller.post("/api/v1/qr-design-templates", json={"name": "Pale", "design": {
+        "module_style": "dots", "eye_style": "circle", "quiet_zone": 1,
+        "foreground": "#8a8a8a", "error_correction": "L"}})
+    assert template.status_code == 201, template.json
+    rows = [["name", "url"]] + [[f"Stall {i}", f"https://x.example/AbCdEf1{i}"]
+                                for i in range(3)]
+    response = upload(caller, csv_bytes(rows), kind="static",
+                      design_template_id=template.json["id"])
+    job = caller.get(response.json["job_url"]).json
+    assert job["state"] == "finished", job
+    assert job["result"]["grades"]["D"] == 3, job["result"]["grades"]
+    login(user)
+    page = client.get(f"/qr/bulk/jobs/{job['id']}").get_data(as_text=True)
+    assert 'class="qr-grade qr-grade-d"' in page and "3 codes" in page
+    assert "3 code(s) graded D" in page
+    for line in (2, 3, 4):
+        assert f"Line {line}: Scan grade D" in page
+
+
 @pytest.mark.parametrize("qr_type", sorted(bulk.SAMPLE_ROWS))
 def test_each_types_sample_file_is_a_valid_upload(api, db, qr_type):
     caller = api()
@@ -284,3 +309,46 @@ def test_a_viewer_may_download_the_sample_but_not_check(api, db, create_user):
     viewer = api(viewer_user, workspace_id=owner.workspace_id)
     assert viewer.get("/api/v1/qr-codes/bulk/sample").status_code == 200
     assert check(viewer, b"name,url\nA,https://example.com\n").status_code == 403
+
+
+def test_on_sqlite_a_bulk_of_many_chunks_reports_progress_and_finishes(make_app, tmp_path,
+                                                                      monkeypatch):
+    """The embedded default: SQLite lets one connection write at a time, so a transaction
+    held open while the codes are drawn kept the job's own progress from being written
+    ("database is locked" after SQLite's wait, and the job failed). There the codes are
+    saved once all are drawn; the progress moves meanwhile, on its own connection."""
+    from flask_migrate import upgrade
+
+    from qrp_qr import drawing
+    from qrplatform import jobs
+    from qrplatform.auth import services as auth
+    from qrplatform.extensions import db
+    from qrplatform.testing.pytest_plugin import ApiClient
+
+    monkeypatch.setattr(drawing, "IN_PROCESS_CHUNK", 2)     # twenty rows: ten chunks
+    written: list[str] = []
+    update_row = jobs._update_row
+
+    def recorded(job_id, **values):
+        update_row(job_id, **values)          # raises when the database is locked
+        written.append(values.get("message", ""))
+
+    monkeypatch.setattr(jobs, "_update_row", recorded)
+    embedded = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'embedded.db'}",
+                        SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"timeout": 1}})
+    with embedded.app_context():
+        upgrade(revision="heads")
+        user, workspace = auth.signup("embedded@example.com", "long enough pw", "Embedded")
+        _token, plain = auth.create_token(user, workspace.id, "tests")
+        db.session.commit()
+        caller = ApiClient(embedded.test_client(), plain, user.id, workspace.id)
+        rows = [["name", "url"]] + [[f"Shelf {i}", f"https://example.com/s/{i}"]
+                                    for i in range(20)]
+        response = upload(caller, csv_bytes(rows), kind="static")
+        assert response.status_code == 202, response.json
+        job = caller.get(response.json["job_url"]).json
+        assert job["state"] == "finished", job
+        assert job["result"]["created"] == 20 and job["message"] == "20 codes created"
+        assert count_codes(db) == 20
+    assert "Drew and checked 10 of 20 codes" in written, written
+    assert written.index("Saving 20 codes") > written.index("Drew and checked 20 of 20 codes")

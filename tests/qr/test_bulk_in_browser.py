@@ -103,6 +103,10 @@ def test_the_plan_is_checked_when_the_file_is_chosen_and_the_file_stays_chosen(
     tab.wait_for_url(re.compile(r".*/qr/bulk/jobs/.*"))
     link = tab.get_by_role("button", name="See the 8 new codes")
     link.wait_for()
+    # Their scan grades, counted by letter (the default design: every one A).
+    grades = tab.locator(".qr-job-grades")
+    assert "Scan grades" in grades.inner_text() and "8 codes" in grades.inner_text()
+    assert grades.locator(".qr-grade-letter").all_inner_texts() == ["A"]
     link.click()
     tab.wait_for_url(re.compile(r".*/qr/\?.*batch="))
     assert tab.locator("#qr-list tbody tr").count() == 8
