@@ -53,7 +53,7 @@ def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dic
     # the codes are saved once all are drawn; PostgreSQL saves each chunk as it comes.
     save_as_drawn = db.engine.dialect.name != "sqlite"
 
-    def save() -> None:
+    def save(archive: _CodesZip) -> None:
         nonlocal saving
         saving_started = time.perf_counter()
         saved = bulk.save_codes([rows[code.index] for code, _ in unsaved], design, upload_id,
@@ -85,7 +85,7 @@ def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dic
                 # Drawn to the end only to say how many rows fail; nothing more is kept.
                 progress(done, total, f"Checked {done:,} of {total:,} codes")
             elif save_as_drawn:
-                save()
+                save(archive)
                 progress(done, total,
                          f"Drew, checked and saved {len(made):,} of {total:,} codes")
             else:
@@ -97,7 +97,7 @@ def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dic
                            "was created.")
         if unsaved:
             progress(total, total, f"Saving {len(unsaved):,} codes")
-            save()
+            save(archive)
         skipped = len(row_errors) + len(failed)
         key = None
         if made:

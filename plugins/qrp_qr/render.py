@@ -365,7 +365,8 @@ def print_ranges() -> dict[str, dict[str, float]]:
     for unit in PRINT_UNITS:
         low, high = _in_unit(MIN_PRINT_MM, MAX_PRINT_MM, unit)
         ranges[unit] = {"min": low, "max": high, "bleed": DEFAULT_BLEED[unit],
-                        "bleed_max": _in_unit(0, MAX_BLEED_MM, unit)[1]}
+                        "bleed_max": _in_unit(0, MAX_BLEED_MM, unit)[1],
+                        "mm_per_unit": MM_PER_INCH if unit == "in" else 1.0}
     return ranges
 
 

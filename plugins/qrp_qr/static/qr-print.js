@@ -29,10 +29,10 @@
     const after = unit.selectedOptions[0];
     const { width, bleed } = unit.form.elements;
     if (before && before !== after) {
-      if (width.value !== "") width.value = toUnit(width.value, before.dataset.mm, after.dataset.mm);
+      if (width.value !== "") width.value = toUnit(width.value, before.dataset.mmPerUnit, after.dataset.mmPerUnit);
       if (bleed.value !== "") {
         bleed.value = Number(bleed.value) === Number(before.dataset.bleed)
-          ? after.dataset.bleed : toUnit(bleed.value, before.dataset.mm, after.dataset.mm);
+          ? after.dataset.bleed : toUnit(bleed.value, before.dataset.mmPerUnit, after.dataset.mmPerUnit);
       }
     }
     follow(unit);
