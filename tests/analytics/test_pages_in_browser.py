@@ -77,6 +77,24 @@ def test_the_dashboard_draws_its_charts(page, seeded):
     assert "to" in page.locator("#insights p.muted").first.inner_text()
 
 
+def test_count_axes_step_in_whole_scans(page, seeded):
+    """A code scanned a few times: its axes count 0, 1, 2, not 0.5 and 1.5 of a scan."""
+    owner, _menu = seeded
+    rare = make_code(owner, name="Rare flyer")
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    events = history(rare, owner.workspace_id, now - timedelta(hours=2), now, 1.5, 5)
+    assert 0 < len(events) < 8, len(events)       # few enough for a chart to halve its steps
+    with unscoped():
+        ingest_batch(events)
+    log_in(page)
+    page.goto(f"/analytics/codes/{rare['id']}")
+    page.wait_for_function("() => document.querySelectorAll('canvas[data-drawn]').length >= 6")
+    ticks = page.evaluate("""() => [...document.querySelectorAll('canvas[data-drawn]')].flatMap(
+        (canvas) => Object.values(canvas.chart.scales).filter((scale) => scale.type === 'linear')
+            .flatMap((scale) => scale.ticks.map((tick) => tick.value)))""")
+    assert ticks and all(float(value).is_integer() for value in ticks), ticks
+
+
 def test_a_codes_live_counter_moves_without_a_reload(app, page, live_server, seeded):
     _owner, menu = seeded
     log_in(page)

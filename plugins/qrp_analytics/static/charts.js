@@ -42,7 +42,8 @@
     const valueAxis = {
       beginAtZero: true,
       stacked,
-      ticks: { callback: (value) => number.format(value) },
+      // Whole scans only: a day with one scan is not drawn against 0.5 and 1.5.
+      ticks: { precision: 0, callback: (value) => number.format(value) },
       title: spec.yTitle ? { display: true, text: spec.yTitle } : undefined,
     };
     const labelAxis = { stacked, ticks: { autoSkip: true, maxRotation: 0 } };
