@@ -355,3 +355,18 @@ def test_jobs_take_plain_values_not_objects(make_jobs_app, owner):
     with (app.app_context(), tenant_scope(owner.personal_workspace_id),
           pytest.raises(TypeError, match="takes plain values such as ids")):
         jobs.enqueue(count_to, owner)
+
+
+def test_an_unexpected_error_is_shown_by_its_first_line():
+    """A database error's message goes on with its SQL and parameters: the job's page shows
+    what went wrong, the log keeps the rest."""
+    from sqlalchemy.exc import OperationalError
+
+    from qrplatform.jobs import _user_message
+
+    error = OperationalError("UPDATE jobs SET done=? WHERE jobs.id = ?", (2, "a-job"),
+                             Exception("database is locked"))
+    assert "\n" in str(error) and "UPDATE jobs" in str(error)
+    assert _user_message(error) == "Unexpected error (OperationalError: (builtins.Exception) " \
+                                   "database is locked)"
+    assert _user_message(ValueError()) == "Unexpected error (ValueError)"

@@ -278,7 +278,10 @@ def _user_message(exc: BaseException) -> str:
 
     if isinstance(exc, JobError | ServiceError):
         return str(exc)
-    return f"Unexpected error ({type(exc).__name__}: {exc})"[:2000]
+    # The first line only: a database error's next lines are its SQL and parameters, which the
+    # log keeps and a person reading the job's page cannot act on.
+    summary = next(iter(str(exc).splitlines()), "")
+    return f"Unexpected error ({type(exc).__name__}{': ' + summary if summary else ''})"[:2000]
 
 
 def _as_json(result: Any) -> Any:
