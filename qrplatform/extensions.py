@@ -3,7 +3,8 @@
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints so that Alembic can alter them, on SQLite (batch mode) too.
@@ -48,6 +49,16 @@ class Migrations:
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+@event.listens_for(Engine, "connect")
+def _write_ahead_log(dbapi_connection, _record) -> None:
+    """The embedded default's SQLite file is shared by the pages, the job thread and the scan
+    sink: in WAL mode a reader never waits for a writer (a bulk upload saving ten thousand
+    codes would otherwise lock every page out until it commits). Kept in the file itself.
+    (The class's module, not isinstance: a PostgreSQL process never imports sqlite3.)"""
+    if type(dbapi_connection).__module__ == "sqlite3":
+        dbapi_connection.execute("PRAGMA journal_mode=WAL").close()
 
 
 def dialect_insert(table):

@@ -55,3 +55,27 @@ def test_local_date_sums_moments_into_the_zones_days(zone, days, database_url):
     assert local_date.supports(engine.dialect, zone)
     assert local_date.supports(create_engine("sqlite://").dialect, "UTC")
     assert not local_date.supports(create_engine("sqlite://").dialect, zone) or zone == "UTC"
+
+
+def test_the_embedded_sqlite_file_lets_readers_in_while_a_writer_holds_it(tmp_path):
+    """WAL mode (qrplatform.extensions): a page reads while a job holds the write lock; in
+    SQLite's default journal a reader would wait, then fail with "database is locked"."""
+    import qrplatform.extensions  # noqa: F401  (the listener that sets the mode)
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'embedded.db'}",
+                           connect_args={"timeout": 0.2})
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        conn.exec_driver_sql("CREATE TABLE codes (id INTEGER PRIMARY KEY)")
+        conn.exec_driver_sql("INSERT INTO codes VALUES (1)")
+    writer = engine.raw_connection()
+    writer.isolation_level = None
+    writer.execute("BEGIN EXCLUSIVE")
+    writer.execute("INSERT INTO codes VALUES (2)")
+    try:
+        with engine.connect() as reader:
+            assert reader.exec_driver_sql("SELECT count(*) FROM codes").scalar() == 1
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    engine.dispose()
