@@ -106,7 +106,8 @@ class Quota:
     than a stock (days of retention). ``period="month"`` counts from the first of the month
     (UTC, ``quotas.period_start()``) instead of what exists now. A ``soft`` quota is counted
     and warned about, never refused (scans: a printed code must keep working). ``unit`` tells
-    pages how to show the numbers: ``"count"``, ``"bytes"``, ``"days"`` or ``"per minute"``.
+    pages how to show the numbers: ``"count"``, ``"bytes"``, ``"days"`` or ``"per minute"``;
+    ``"switch"`` is a feature a plan has (1) or not (0), shown as yes or no.
     """
 
     limits: Mapping[str, int | None]
@@ -371,7 +372,7 @@ def _check_names(plugin: Plugin) -> None:
 
 
 QUOTA_PERIODS = (None, "month")
-QUOTA_UNITS = ("count", "bytes", "days", "per minute")
+QUOTA_UNITS = ("count", "bytes", "days", "per minute", "switch")
 
 
 def check_quota(who: str, key: str, quota: Quota) -> None:

@@ -90,6 +90,9 @@ def check(key: str, adding: int = 1, *, used: int | None = None,
 
 
 def _refuse(key: str, quota: Quota, plan: str, allowed: int, used: int, adding: int) -> None:
+    if quota.unit == "switch":
+        _raise_with_way_out(key, quota, plan, f"Your {plan.capitalize()} plan does not include "
+                            f"{quota.noun}.", needed=1)
     adding_note = f" and are adding {format_amount(adding, quota.unit)}" if adding > 1 else ""
     situation = (f"Your {plan.capitalize()} plan allows {format_amount(allowed, quota.unit)} "
                  f"{quota.noun}; you have {format_amount(used, quota.unit)}{adding_note}.")
@@ -118,7 +121,9 @@ def _raise_with_way_out(key: str, quota: Quota, plan: str, situation: str, neede
     bigger = next((p for p in larger
                    if (room := _limit(quota, p)) is None or room >= needed), None)
     message = situation + " "
-    if bigger is not None:
+    if bigger is not None and quota.unit == "switch":
+        message += f"Upgrade: the {bigger.capitalize()} plan includes them."
+    elif bigger is not None:
         room = format_amount(_limit(quota, bigger), quota.unit)
         message += f"Remove some first, or upgrade: the {bigger.capitalize()} plan allows {room}."
     else:
@@ -130,7 +135,10 @@ def _raise_with_way_out(key: str, quota: Quota, plan: str, situation: str, neede
 
 
 def format_amount(number: int | None, unit: str = "count") -> str:
-    """A quota's number as people read it: "unlimited", "1,000", "12.5 MB"."""
+    """A quota's number as people read it: "unlimited", "1,000", "12.5 MB"; a switch (a
+    feature a plan has, 1, or not, 0) "yes" or "no"."""
+    if unit == "switch":
+        return "no" if number == 0 else "yes"
     if number is None:
         return "unlimited"
     if unit != "bytes":

@@ -104,3 +104,8 @@ def test_a_wrong_quota_declaration_stops_startup_naming_the_plugin(quota, compla
     with pytest.raises(PluginError, match=r"plugin 'demo': quota 'demo\.things'") as refused:
         Registry().declare("demo", Plugin(name="demo", quotas={"demo.things": quota}))
     assert complaint in str(refused.value)
+
+
+def test_a_feature_a_plan_has_or_not_reads_yes_or_no():
+    assert [quotas.format_amount(n, "switch") for n in (0, 1, None)] == ["no", "yes", "yes"]
+    assert quotas.format_amount(None, "count") == "unlimited"

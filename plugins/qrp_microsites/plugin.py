@@ -80,9 +80,9 @@ plugin = Plugin(
     quotas={
         services.SITES_QUOTA: Quota({"free": 3, "pro": 50, "business": None}, "microsites",
                                     usage=services.site_count),
-        # A setting, not a stock: 1 allows custom CSS.
+        # A feature, not a stock: 1 allows custom CSS.
         services.CUSTOM_CSS_QUOTA: Quota({"free": 0, "pro": 0, "business": 1},
-                                         "custom stylesheets (1: allowed)"),
+                                         "custom stylesheets", unit="switch"),
     },
     rate_limits={
         "microsites_public.page": RateLimit("10 per minute", methods=("POST",), key=client_ip,

@@ -59,9 +59,12 @@ def test_refusals_name_the_field(api):
         refused = owner.post(PRESETS, json=body)
         assert refused.status_code == 422, (body, refused.json)
         assert field in refused.json["error"]["fields"], (body, refused.json)
-    # Custom CSS is a higher plan's: the free plan is told so.
-    assert owner.post(PRESETS, json={"name": "Styled", "custom_css": "p { color: red }"}
-                      ).status_code == 402
+    # Custom CSS is a higher plan's: the free plan is told so, in words (not "allows 0").
+    refused = owner.post(PRESETS, json={"name": "Styled", "custom_css": "p { color: red }"})
+    assert refused.status_code == 402
+    assert refused.json["error"]["message"].startswith(
+        "Your Free plan does not include custom stylesheets. Upgrade: the Business plan "
+        "includes them."), refused.json
     page = _page(owner)
     bad = owner.patch(f"/api/v1/microsites/{page['id']}", json={"theme_preset_id": 999999})
     assert bad.status_code == 422 and "theme_preset_id" in bad.json["error"]["fields"]
