@@ -12,8 +12,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from werkzeug.serving import make_server
-from werkzeug.wsgi import ClosingIterator
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from qrplatform import PROJECT_ROOT
 
@@ -38,27 +37,17 @@ def wait_for_port(port: int, timeout: float = 20.0, process: subprocess.Popen | 
 
 
 class _InFlight:
-    """Counts the requests ``app`` is still answering (until their body is closed), so the
-    server can let them finish before the test's database is emptied: a tab's last poll,
-    cut off half-way, would hold its transaction open and block the cleanup."""
+    """Counts the requests the server is still answering, so it can let them finish before the
+    test's database is emptied: a tab's last poll, cut off half-way, would hold its
+    transaction open and block the cleanup."""
 
-    def __init__(self, app):
-        self.app = app
+    def __init__(self):
         self.count = 0
         self.idle = threading.Condition()
 
-    def __call__(self, environ, start_response):
+    def add(self, amount: int) -> None:
         with self.idle:
-            self.count += 1
-        try:
-            return ClosingIterator(self.app(environ, start_response), self._done)
-        except BaseException:
-            self._done()
-            raise
-
-    def _done(self) -> None:
-        with self.idle:
-            self.count -= 1
+            self.count += amount
             self.idle.notify_all()
 
     def wait(self, timeout: float) -> None:
@@ -66,13 +55,28 @@ class _InFlight:
             self.idle.wait_for(lambda: self.count <= 0, timeout)
 
 
+class _CountingHandler(WSGIRequestHandler):
+    """Counts each request from its start to the end of its handling, however it ends. (The
+    app's ``close()`` is no end signal: when the client has gone, werkzeug's read of what is
+    left on the socket raises before it calls ``close()``, and a count kept there waited out
+    its whole timeout at the end of every browser test.)"""
+
+    def run_wsgi(self) -> None:
+        in_flight: _InFlight = self.server.in_flight
+        in_flight.add(1)
+        try:
+            super().run_wsgi()
+        finally:
+            in_flight.add(-1)
+
+
 @contextmanager
 def thread_server(app):
     """Serve ``app`` (any WSGI app) on a free loopback port from a thread; yields its base
     URL (the browser tests' live server, local endpoints that record or check requests).
     On the way out it waits (up to 10 s) for the requests still being answered."""
-    in_flight = _InFlight(app)
-    server = make_server("127.0.0.1", 0, in_flight, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_CountingHandler)
+    server.in_flight = _InFlight()
     # A short poll interval: shutdown() waits for the next poll, at the end of every test.
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True, name="thread-server")
@@ -81,7 +85,7 @@ def thread_server(app):
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
-        in_flight.wait(10)
+        server.in_flight.wait(10)
         server.server_close()
         thread.join(5)
 
