@@ -15,6 +15,7 @@ import re
 from urllib.parse import urlsplit
 
 import nh3
+from markupsafe import Markup
 from marshmallow import ValidationError, fields, validate
 
 from qrplatform import urls
@@ -53,6 +54,16 @@ def clean_html(value: str) -> str:
     return nh3.clean(value, tags=RICH_TAGS, attributes=RICH_ATTRIBUTES,
                      url_schemes=set(LINK_SCHEMES), link_rel="noopener noreferrer nofollow",
                      strip_comments=True).strip()
+
+
+# Where one of RICH_TAGS starts or ends a line of text (a paragraph, an item, a heading).
+_LINE_TAG = re.compile(r"<(?=/?(?:p|br|li|ul|ol|h3|h4|blockquote)\b)", re.IGNORECASE)
+
+
+def plain_text(html: str) -> str:
+    """Rich text as one line of plain text: entities decoded, a space where a line ended (the
+    tags alone would run "Starters" and "Bruschetta" together)."""
+    return Markup(_LINE_TAG.sub(" <", html)).striptags()
 
 
 class RichText(fields.String):

@@ -30,7 +30,7 @@ from markupsafe import Markup
 
 from qrp_microsites import blockforms, editing, services, serving, starters, stats, themes
 from qrp_microsites import blocks as block_registry
-from qrp_microsites.fields import clean_html
+from qrp_microsites.fields import clean_html, plain_text
 from qrp_microsites.forms import NewMicrositeForm, SettingsForm, ThemeForm
 from qrplatform import hosts, permissions, quotas
 from qrplatform.errors import NotFound, ServiceError
@@ -98,7 +98,7 @@ def _summary(kind: block_registry.Block | None, block: dict[str, Any]) -> str:
             return f"{len(value)} {spec.label.lower()}"
         if isinstance(value, str) and value.strip() and spec.kind in (
                 "text", "textarea", "richtext", "url", "email", "tel"):
-            text = Markup(value).striptags() if spec.kind == "richtext" else value
+            text = plain_text(value) if spec.kind == "richtext" else value
             return text if len(text) <= 90 else text[:89] + "…"
     return kind.description or kind.label
 

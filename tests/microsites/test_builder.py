@@ -148,6 +148,11 @@ def test_edit_in_place_keeps_id_and_visibility_and_cleans_rich_text(client, pers
     after = _blocks(person, site["id"])[2]
     assert after["id"] == text_block["id"]
     assert after["html"] == "<p>New <em>text</em></p>"
+    # The list says what the block holds in words, one space where a line ended.
+    client.post(f"{base}/blocks/{text_block['id']}", headers=person["hx"], data={
+        "f.html": "<h3>Starters</h3><ul><li>Bruschetta &amp; olives</li><li>Soup</li></ul>"})
+    listed = client.get(f"{base}/").get_data(as_text=True)
+    assert "Starters Bruschetta &amp; olives Soup</p>" in listed
 
     heading = _blocks(person, site["id"])[1]
     bad = client.post(f"{base}/blocks/{heading['id']}", headers=person["hx"],
