@@ -97,6 +97,11 @@ def test_a_published_page_in_chromium(app, api, browser, live_server, theme):
         assert axe_violations(page) == [], (theme, width)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{width}: scrolls sideways by {overflow}px"
+        # A pill-shaped theme rounds its buttons, not its cards and pictures into ellipses.
+        corners = page.evaluate(
+            "[...document.querySelectorAll('.ms-card, .ms-image img, .ms-video-start')]"
+            ".map(e => parseFloat(getComputedStyle(e).borderTopLeftRadius))")
+        assert corners and max(corners) <= 20, (theme, corners)
         # Every picture loaded (from our own origin: the asset files).
         assert page.evaluate("[...document.images].every(i => i.complete && "
                              "i.naturalWidth > 0)")
