@@ -22,7 +22,7 @@ from qrplatform.plans import DEFAULT_PLAN, PLANS
 from qrplatform.plugins import Quota
 from qrplatform.registry import registry
 
-__all__ = ["PLANS", "Meter", "check", "check_within", "current_plan", "declared",
+__all__ = ["PLANS", "Meter", "amount_of", "check", "check_within", "current_plan", "declared",
            "format_amount", "limit", "meters", "period_start", "remaining", "upgrade_url",
            "usage"]
 
@@ -94,8 +94,8 @@ def _refuse(key: str, quota: Quota, plan: str, allowed: int, used: int, adding: 
         _raise_with_way_out(key, quota, plan, f"Your {plan.capitalize()} plan does not include "
                             f"{quota.noun}.", needed=1)
     adding_note = f" and are adding {format_amount(adding, quota.unit)}" if adding > 1 else ""
-    situation = (f"Your {plan.capitalize()} plan allows {format_amount(allowed, quota.unit)} "
-                 f"{quota.noun}; you have {format_amount(used, quota.unit)}{adding_note}.")
+    situation = (f"Your {plan.capitalize()} plan allows {amount_of(allowed, quota)}; "
+                 f"you have {format_amount(used, quota.unit)}{adding_note}.")
     _raise_with_way_out(key, quota, plan, situation, needed=used + adding)
 
 
@@ -109,8 +109,8 @@ def check_within(key: str, position: int, *, thing: str, plan: str | None = None
     if allowed is None or quota.soft or position <= allowed:
         return
     used = usage(key) or position
-    situation = (f"Your {plan.capitalize()} plan allows {format_amount(allowed, quota.unit)} "
-                 f"{quota.noun} and this workspace has {format_amount(used, quota.unit)}: "
+    situation = (f"Your {plan.capitalize()} plan allows {amount_of(allowed, quota)} "
+                 f"and this workspace has {format_amount(used, quota.unit)}: "
                  f"{thing} keeps working, but changing it waits.")
     _raise_with_way_out(key, quota, plan, situation, needed=used)
 
@@ -149,6 +149,13 @@ def format_amount(number: int | None, unit: str = "count") -> str:
             return f"{value:.0f} {name}" if name == "bytes" else f"{value:.1f} {name}"
         value /= 1000
     return f"{value:.1f} TB"
+
+
+def amount_of(number: int | None, quota: Quota | Meter) -> str:
+    """An amount with what it counts: "25 dynamic QR codes", "100.0 MB of storage in the media
+    library" (a size is "of" what it measures)."""
+    joiner = " of " if quota.unit == "bytes" else " "
+    return f"{format_amount(number, quota.unit)}{joiner}{quota.noun}"
 
 
 def remaining(key: str, plan: str | None = None) -> int | None:
@@ -207,6 +214,9 @@ class Meter:
 
     def display(self, number: int | None) -> str:
         return format_amount(number, self.unit)
+
+    def amount(self, number: int | None) -> str:
+        return amount_of(number, self)
 
 
 def meters(plan: str | None = None, *, enforced_only: bool = False) -> list[Meter]:

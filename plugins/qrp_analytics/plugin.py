@@ -78,7 +78,7 @@ plugin = Plugin(
         # Soft: counted and warned about, never refused; a printed code keeps redirecting.
         services.SCANS_QUOTA: Quota(
             {"free": 10_000, "pro": 250_000, "business": 2_000_000, "enterprise": None},
-            "scans a month", usage=services.scans_this_period, soft=True, period="month"),
+            "scans", usage=services.scans_this_period, soft=True, period="month"),
     },
     slots={"qr.code_actions": "analytics/_code_action.html",
            "home.cards": "analytics/_home_cards.html"},

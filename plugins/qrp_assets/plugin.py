@@ -36,7 +36,7 @@ plugin = Plugin(
     quotas={
         services.STORAGE_QUOTA: Quota({"free": 100 * MB, "pro": 5_000 * MB,
                                        "business": 50_000 * MB, "enterprise": None},
-                                      "of storage in the media library",
+                                      "storage in the media library",
                                       usage=services.used_bytes, unit="bytes"),
         services.FILES_QUOTA: Quota({"free": 100, "pro": 5_000, "business": None},
                                     "files in the media library", usage=services.file_count),

@@ -155,7 +155,7 @@ def banners(workspace: Workspace, found: BillingAccount | None,
     for meter in meters if meters is not None else []:
         if not meter.soft and meter.state == "over":
             shown.append(Banner("over_quota", "warning", (
-                f"{meter.display(meter.used)} {meter.noun} but the {_title(workspace.plan)} "
+                f"{meter.amount(meter.used)} but the {_title(workspace.plan)} "
                 f"plan allows {meter.display(meter.limit)}. Everything keeps working; adding "
                 "more or editing beyond the limit waits until you remove some or upgrade.")))
     return shown
@@ -193,9 +193,10 @@ class PlanRow:
 
 def plans_table() -> tuple[list[PlanRow], list[tuple[str, str]]]:
     """Every plan with its prices and the limits its quotas declare; and the quotas shown
-    (key, noun) in declaration order."""
+    (key, heading: "scans a month" for a monthly one) in declaration order."""
     declared = registry().quotas
-    shown = [(key, quota.noun) for key, quota in declared.items()]
+    shown = [(key, quota.noun + (" a month" if quota.period == "month" else ""))
+             for key, quota in declared.items()]
     rows = []
     for plan in PLANS:
         offer = catalogue.OFFERS.get(plan)

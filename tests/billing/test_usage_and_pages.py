@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
+from flask import render_template
 from sqlalchemy import select
 
 from qrp_billing import services
 from qrp_billing.models import BillingAccount, QuotaNotice
+from qrplatform import quotas
 from qrplatform.extensions import db as database
 from qrplatform.jobs import Job
 from qrplatform.notify import Notification
@@ -155,6 +158,25 @@ def test_the_billing_page_shows_the_plan_the_meters_and_the_plans(shop):
     assert "$150" in yearly and 'name="interval" value="year"' in yearly
     # The editor may not see billing at all.
     assert login_page(shop, "eddie@example.com").get("/billing").status_code == 403
+
+
+def test_every_quota_reads_as_words_on_the_page_and_in_the_warnings(shop):
+    page = login_page(shop, "bill@example.com").get("/billing").get_data(as_text=True)
+    headings = re.findall(r'<p class="meter-title"><strong>([^<]+)</strong>( <span[^>]*>[^<]+)?',
+                          page)
+    titles = {title + re.sub(r"<[^>]+>", "", rest) for title, rest in headings}
+    assert {"Storage in the media library", "Scans this month",
+            "Active dynamic QR codes"} <= titles
+    assert not [t for t in titles if t.startswith("Of ") or "a month this month" in t]
+    assert "<dt>Scans a month</dt>" in page
+    with shop.app.test_request_context(), tenant_scope(shop.workspace_id):
+        by_key = {meter.key: meter for meter in quotas.meters("free")}
+        assert by_key["assets.storage_bytes"].amount(100_000_000) == (
+            "100.0 MB of storage in the media library")
+        assert by_key["qr.dynamic_codes"].amount(25) == "25 active dynamic QR codes"
+        body = render_template("emails/billing_quota_warning.txt", workspace="Shop",
+                               meter=by_key["analytics.scans_per_month"], plan="Free")
+    assert "of the 10,000 scans its Free plan allows this month" in body
 
 
 def test_checkout_from_the_page_sends_the_person_to_stripe(shop, stripe_server,
