@@ -21,6 +21,7 @@ from qrplatform.errors import QuotaExceeded
 from qrplatform.plans import DEFAULT_PLAN, PLANS
 from qrplatform.plugins import Quota
 from qrplatform.registry import registry
+from qrplatform.ui import file_size
 
 __all__ = ["PLANS", "Meter", "amount_of", "check", "check_within", "current_plan", "declared",
            "format_amount", "limit", "meters", "period_start", "remaining", "upgrade_url",
@@ -141,18 +142,11 @@ def format_amount(number: int | None, unit: str = "count") -> str:
         return "no" if number == 0 else "yes"
     if number is None:
         return "unlimited"
-    if unit != "bytes":
-        return f"{number:,}"
-    value = float(number)
-    for name in ("bytes", "KB", "MB", "GB"):
-        if value < 1000:
-            return f"{value:.0f} {name}" if name == "bytes" else f"{value:.1f} {name}"
-        value /= 1000
-    return f"{value:.1f} TB"
+    return file_size(number) if unit == "bytes" else f"{number:,}"
 
 
 def amount_of(number: int | None, quota: Quota | Meter) -> str:
-    """An amount with what it counts: "25 dynamic QR codes", "100.0 MB of storage in the media
+    """An amount with what it counts: "25 dynamic QR codes", "100 MB of storage in the media
     library" (a size is "of" what it measures)."""
     joiner = " of " if quota.unit == "bytes" else " "
     return f"{format_amount(number, quota.unit)}{joiner}{quota.noun}"

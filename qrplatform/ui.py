@@ -4,7 +4,8 @@
   as SVG, so it takes the text colour and costs no request. Decorative unless ``label`` is given.
 - ``sparkline(values, label)``: a small inline SVG line for a series of counts, with its numbers
   in the accessible name.
-- ``initials(name)``, ``|timeago`` and ``|number``: the little words of a dashboard.
+- ``initials(name)``, ``|timeago``, ``|number`` and ``|filesize``: the little words of a
+  dashboard (``file_size`` is also what messages about sizes use).
 
 The macros built on these live in templates/partials/_ui.html (docs/plugins.md, "Pages and
 components").
@@ -106,6 +107,20 @@ def number(value) -> str:
     return f"{value or 0:,}"
 
 
+def file_size(count: int | None) -> str:
+    """A size in bytes as people read it, in SI units: "850 bytes", "12.3 kB", "32 MB"."""
+    if count is None:
+        return "—"
+    if count < 1000:
+        return f"{count} bytes"
+    value = float(count)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 1000 or unit == "TB":
+            break
+    return f"{value:,.1f}".removesuffix(".0") + f" {unit}"
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(icon=icon, sparkline=sparkline, initials=initials)
-    app.jinja_env.filters.update(timeago=timeago, number=number)
+    app.jinja_env.filters.update(timeago=timeago, number=number, filesize=file_size)

@@ -8,6 +8,7 @@ from qrplatform.errors import QuotaExceeded
 from qrplatform.plugins import Plugin, PluginError, Quota
 from qrplatform.registry import Registry, registry
 from qrplatform.testing.pytest_plugin import builtin_plugins
+from qrplatform.ui import file_size
 
 things_used = {"count": 0}
 
@@ -109,3 +110,11 @@ def test_a_wrong_quota_declaration_stops_startup_naming_the_plugin(quota, compla
 def test_a_feature_a_plan_has_or_not_reads_yes_or_no():
     assert [quotas.format_amount(n, "switch") for n in (0, 1, None)] == ["no", "yes", "yes"]
     assert quotas.format_amount(None, "count") == "unlimited"
+
+
+def test_sizes_read_in_si_units_without_a_needless_decimal():
+    sizes = [0, 999, 1000, 12_345, 32_000_000, 33_554_432, 5_000_000_000, 10**16]
+    assert [file_size(n) for n in sizes] == [
+        "0 bytes", "999 bytes", "1 kB", "12.3 kB", "32 MB", "33.6 MB", "5 GB", "10,000 TB"]
+    assert quotas.format_amount(100_000_000, "bytes") == "100 MB"
+    assert quotas.format_amount(None, "bytes") == "unlimited"

@@ -43,10 +43,10 @@ plugin = Plugin(
     },
     settings={
         # Per file, whatever the route; multipart bodies stop at 64 MiB (api.MULTIPART_CAP).
-        "ASSETS_MAX_FILE_BYTES": 32 * 1024 * 1024,
+        "ASSETS_MAX_FILE_BYTES": 32 * MB,
         # Width x height (x frames) accepted before anything is decoded.
         "ASSETS_MAX_PIXELS": 50_000_000,
-        "ASSETS_MAX_SVG_BYTES": 2 * 1024 * 1024,
+        "ASSETS_MAX_SVG_BYTES": 2 * MB,
         "ASSETS_MAX_PDF_PAGES": 300,
         "ASSETS_MAX_FRAMES": 300,
         # Widths of the WebP thumbnails, comma-separated.

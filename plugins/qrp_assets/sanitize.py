@@ -30,6 +30,7 @@ from xml.etree import ElementTree
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from qrp_assets import drawing
+from qrplatform.ui import file_size
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -121,7 +122,7 @@ def make_safe(data: bytes, limits: Limits) -> SafeFile:
     if not data:
         raise Refused("The file is empty.")
     if len(data) > limits.max_bytes:
-        raise Refused(f"The file is {_size(len(data))}; at most {_size(limits.max_bytes)} "
+        raise Refused(f"The file is {file_size(len(data))}; at most {file_size(limits.max_bytes)} "
                       "per file.")
     fmt = sniff(data)
     if fmt is None:
@@ -131,10 +132,6 @@ def make_safe(data: bytes, limits: Limits) -> SafeFile:
     if fmt == "pdf":
         return _safe_pdf(data, limits)
     return _safe_raster(data, fmt, limits)
-
-
-def _size(count: int) -> str:
-    return f"{count / 1_000_000:.1f} MB" if count >= 100_000 else f"{count / 1000:.0f} kB"
 
 
 # -- raster images --------------------------------------------------------------------------------
@@ -412,8 +409,8 @@ def _safe_svg(data: bytes, limits: Limits) -> SafeFile:
     import py_svg_hush
 
     if len(data) > limits.max_svg_bytes:
-        raise Refused(f"The SVG is {_size(len(data))}; at most {_size(limits.max_svg_bytes)}."
-                      " Simplify it or upload it as PNG.")
+        raise Refused(f"The SVG is {file_size(len(data))}; at most "
+                      f"{file_size(limits.max_svg_bytes)}. Simplify it or upload it as PNG.")
     original = _parse_svg(data)
     _check_svg_size(original)
     removed = _svg_removals(original)

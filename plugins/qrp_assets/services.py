@@ -30,6 +30,7 @@ from qrplatform.errors import Conflict, NotFound, ServiceError
 from qrplatform.extensions import db
 from qrplatform.storage import content_key, storage
 from qrplatform.tenancy import current_workspace_id, get_or_404, unscoped
+from qrplatform.ui import file_size
 
 STORAGE_QUOTA = "assets.storage_bytes"
 FILES_QUOTA = "assets.files"
@@ -152,10 +153,6 @@ def usage() -> dict[str, dict[str, int | None]]:
 def check_quota(adding_bytes: int, adding_files: int) -> None:
     quotas.check(FILES_QUOTA, adding=adding_files)
     quotas.check(STORAGE_QUOTA, adding=adding_bytes)
-
-
-def _megabytes(count: int) -> str:
-    return f"{count / 1_000_000:,.1f} MB"
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -393,8 +390,8 @@ def start_upload(filename: str, content_type: str, size: int,
     else:
         check_quota(size, 1)
     if size > current_app.config["ASSETS_MAX_FILE_BYTES"]:
-        raise InvalidFile(f"The file is {_megabytes(size)}; at most "
-                          f"{_megabytes(current_app.config['ASSETS_MAX_FILE_BYTES'])}.")
+        raise InvalidFile(f"The file is {file_size(size)}; at most "
+                          f"{file_size(current_app.config['ASSETS_MAX_FILE_BYTES'])}.")
     upload_id = secrets.token_urlsafe(24)
     expires_in = current_app.config["ASSETS_UPLOAD_EXPIRES_SECONDS"]
     row = AssetUpload(id=upload_id, key=f"{UPLOAD_PREFIX}/{current_workspace_id()}/{upload_id}",

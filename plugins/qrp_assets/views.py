@@ -144,16 +144,7 @@ def preview_url(asset) -> str:
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"preview_url": preview_url, "filesize": filesize,
+    return {"preview_url": preview_url,
             "thumbnail_url": services.thumbnail_url}
 
 
-def filesize(count: int | None) -> str:
-    if count is None:
-        return "—"
-    value = float(count)
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} GB"

@@ -154,7 +154,7 @@ def test_quotas_count_files_and_bytes_by_plan(db, owner):
         db.session.commit()
     big = upload(owner, files.png(2000, 2000, "white"), "big.png")
     assert big.status_code == 402
-    assert "Pro plan allows 5.0 GB of storage in the media library" in big.json["error"]["message"]
+    assert "Pro plan allows 5 GB of storage in the media library" in big.json["error"]["message"]
 
 
 def test_presigned_upload_to_s3_with_a_real_put(make_s3_app, moto_server, s3_bucket, db,

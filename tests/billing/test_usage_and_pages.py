@@ -172,7 +172,7 @@ def test_every_quota_reads_as_words_on_the_page_and_in_the_warnings(shop):
     with shop.app.test_request_context(), tenant_scope(shop.workspace_id):
         by_key = {meter.key: meter for meter in quotas.meters("free")}
         assert by_key["assets.storage_bytes"].amount(100_000_000) == (
-            "100.0 MB of storage in the media library")
+            "100 MB of storage in the media library")
         assert by_key["qr.dynamic_codes"].amount(25) == "25 active dynamic QR codes"
         body = render_template("emails/billing_quota_warning.txt", workspace="Shop",
                                meter=by_key["analytics.scans_per_month"], plan="Free")
