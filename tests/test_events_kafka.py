@@ -89,16 +89,21 @@ class BackgroundConsumer:
     def __init__(self, app, group: str):
         self.stop_event = threading.Event()
         self.stats = None
+        self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, args=(app, group))
         self.thread.start()
 
     def _run(self, app, group):
-        self.stats = run_consumer(app, group, stop=self.stop_event)
+        try:
+            self.stats = run_consumer(app, group, stop=self.stop_event)
+        except BaseException as exc:  # a consumer process would have died of it
+            self.error = exc
 
     def stop(self):
         self.stop_event.set()
         self.thread.join(timeout=30)
         assert not self.thread.is_alive(), "the consumer did not stop"
+        assert self.error is None, f"the consumer died: {self.error!r}"
         return self.stats
 
 

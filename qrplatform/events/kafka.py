@@ -482,11 +482,28 @@ def run_consumer(app: Flask, group: str, *, once: bool = False,
         group_consumer = GroupConsumer(app, consumer, group, commit_timeout_ms=timeout_ms)
         deadline = time.monotonic() + float(setting(app.config, "QRP_KAFKA_ONCE_TIMEOUT"))
         log.info("consumer group %s reading %s", group_id(app.config, group), sorted(topics))
+        broker_away_since: float | None = None
         try:
             with _stop_on_sigterm(stop):
                 while not stop.is_set():
-                    records = consumer.poll(timeout_ms=500)
+                    try:
+                        records = consumer.poll(timeout_ms=500)
+                    except KafkaError as exc:
+                        # kafka-python 3 raises from poll() while the broker is away; the
+                        # consumer finds it again by itself on a later poll.
+                        if broker_away_since is None:
+                            broker_away_since = time.monotonic()
+                            log.warning("consumer group %s cannot reach the broker (%s); "
+                                        "trying again every second", group, exc)
+                        records = {}
+                    else:
+                        if broker_away_since is not None:
+                            log.info("consumer group %s reached the broker again after "
+                                     "%.0f s", group, time.monotonic() - broker_away_since)
+                            broker_away_since = None
                     settled = group_consumer.handle(records)
+                    if broker_away_since is not None:
+                        stop.wait(1.0)
                     # Asked while the receivers work: once they finish the last records, stop
                     # rather than idle through an empty poll first.
                     if settled and once and group_consumer.caught_up():

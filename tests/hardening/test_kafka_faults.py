@@ -1,13 +1,15 @@
 """The event pipeline under a failing broker: outages leak no threads and no connections
 (one admin client per process, closed on every path, reused by /readyz)."""
 
+import logging
 import threading
 import time
 
 import psutil
 
+from qrplatform.events.dispatch import register
 from qrplatform.events.outbox import backlog, drain
-from tests.test_events_kafka import signup, wait_for
+from tests.test_events_kafka import BackgroundConsumer, signup, wait_for
 
 OUTAGES = 3
 
@@ -55,6 +57,51 @@ def test_broker_outages_leak_no_threads_and_no_connections(db, make_kafka_app, o
     assert settled(kafka_threads, kafka) == kafka
     assert settled(threading.active_count, threads) == threads
     assert settled(lambda: broker_connections(broker.port), connections) == connections
+
+
+def test_a_consumer_rides_out_a_broker_outage(db, make_kafka_app, durable_kafka_broker,
+                                               monkeypatch, caplog):
+    """While the broker is away the consumer says so and keeps polling; once it is back, what
+    was published meanwhile is delivered. kafka-python 3 sometimes raises from poll() in an
+    outage (when it looks the group coordinator up again), sometimes retries inside: the
+    outage here makes every poll raise, as the worse case."""
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaConnectionError
+
+    broker = durable_kafka_broker
+    app = make_kafka_app(broker=broker)
+    seen: list = []
+    register(app, "welcome_probe", "user.signed_up", seen.append)
+    client = app.test_client()
+    signup(client, "before@example.com")
+    with app.app_context():
+        assert drain() == 2
+    away = threading.Event()
+    real_poll = KafkaConsumer.poll
+
+    def poll(consumer, *args, **kwargs):
+        if away.is_set():
+            raise KafkaConnectionError("111 ECONNREFUSED")
+        return real_poll(consumer, *args, **kwargs)
+
+    monkeypatch.setattr(KafkaConsumer, "poll", poll)
+    consumer = BackgroundConsumer(app, "welcome_probe")
+    try:
+        wait_for(lambda: len(seen) == 1, message="the first signup")
+        with caplog.at_level(logging.INFO, logger="qrplatform.events.kafka"), broker.down():
+            away.set()
+            time.sleep(3)  # polls with no broker
+            assert consumer.thread.is_alive(), f"the consumer died: {consumer.error!r}"
+            away.clear()
+        signup(client, "after@example.com")
+        with app.app_context():
+            wait_for(lambda: drain() or backlog() == 0, message="the outbox to drain")
+        wait_for(lambda: len(seen) == 2, timeout=30, message="the signup after the outage")
+    finally:
+        consumer.stop()
+    said = [r.getMessage() for r in caplog.records if r.name == "qrplatform.events.kafka"]
+    assert len([m for m in said if "cannot reach the broker" in m]) == 1, said  # once, not per poll
+    assert any("reached the broker again" in m for m in said), said
 
 
 class SlowBroker:
