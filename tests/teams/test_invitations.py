@@ -159,6 +159,10 @@ def test_seats_are_limited_by_the_plan(client, db, api, create_user, login):
         "csrf_token": csrf_token(client, "/team")})
     assert page.status_code == 422
     assert "Your Free plan allows 3 seats" in page.get_data(as_text=True)
+    assert "3 of 3 seats used" in client.get("/team").get_data(as_text=True)
+    set_plan(db, ann.personal_workspace_id, "business")  # no seat limit
+    assert "3 seats used, no limit on this plan" in client.get("/team").get_data(as_text=True)
+    set_plan(db, ann.personal_workspace_id, "free")
 
     two = next(i for i in owner.get("/api/v1/teams/invitations").json
                if i["email"] == "two@example.com")
