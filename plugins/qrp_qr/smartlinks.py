@@ -63,6 +63,10 @@ DEVICES = ("mobile", "tablet", "desktop")
 OSES = ("ios", "android", "windows", "macos", "linux")
 BROWSERS = ("chrome", "safari", "firefox", "edge", "samsung", "opera")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# How pages name systems and browsers (the API's values are the lower-case ones above).
+LABELS = {"ios": "iOS", "android": "Android", "windows": "Windows", "macos": "macOS",
+          "linux": "Linux", "chrome": "Chrome", "safari": "Safari", "firefox": "Firefox",
+          "edge": "Edge", "samsung": "Samsung Internet", "opera": "Opera"}
 CONDITIONS = ("device", "os", "browser", "country", "language", "time", "weekdays", "dates",
               "query", "scans")
 LIST_CONDITIONS = {"device": DEVICES, "os": OSES, "browser": BROWSERS, "weekdays": WEEKDAYS}

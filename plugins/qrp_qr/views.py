@@ -216,7 +216,8 @@ def _rules_editor(code) -> dict:
     return {"cards": ruleform.cards(current), "warnings": warnings,
             "variants": ruleform.variant_rows(split),
             "devices": smartlinks.DEVICES, "oses": smartlinks.OSES,
-            "browsers": smartlinks.BROWSERS, "weekdays": smartlinks.WEEKDAYS}
+            "browsers": smartlinks.BROWSERS, "weekdays": smartlinks.WEEKDAYS,
+            "labels": smartlinks.LABELS}
 
 
 def _form_page(form, code=None, content=None, content_errors=None, status=200):

@@ -58,6 +58,10 @@ def test_rules_saved_from_the_editor_in_their_order(client, api, create_user, lo
     page = client.get(f"/qr/{code_id}/edit").get_data(as_text=True)
     keys = re.findall(r'name="rule-key" value="([a-z0-9]+)"', page)
     assert len(keys) == 2 and "rule-__KEY__-destination" in page  # the blank template
+    # Systems and browsers by their names; the values sent are the API's.
+    assert re.search(r'value="samsung"[^>]*> Samsung Internet</label>', page)
+    assert re.search(r'value="macos"[^>]*> macOS</label>', page)
+    assert '<option value="macos">macOS</option>' in page
     # Reordered (the second card first) and saved again.
     form = dict(re.findall(r'name="(rule-[a-z0-9]+-(?:id|extra))" value="([^"]*)"', page))
     first, second = keys[0], keys[1]
