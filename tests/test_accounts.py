@@ -200,6 +200,7 @@ def test_workspace_settings_page_and_api(client, db, create_user, login, api):
     login(owner)
     page = client.get("/settings/workspace")
     assert page.status_code == 200 and 'checked' in page.get_data(as_text=True)  # sharing on
+    assert page.get_data(as_text=True).count("Which features are used") == 1  # said once
     blank = client.post("/settings/workspace", data={
         "name": "", "csrf_token": csrf_token(client, "/settings/workspace")})
     assert blank.status_code == 422 and 'id="name-error"' in blank.get_data(as_text=True)
