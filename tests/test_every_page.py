@@ -32,7 +32,7 @@ from qrplatform.auth.models import Membership
 from qrplatform.events import Event, outbox
 from qrplatform.tenancy import unscoped
 from qrplatform.testing.a11y import axe_violations
-from qrplatform.testing.browser import log_in
+from qrplatform.testing.browser import log_in, sideways_overflow
 from qrplatform.testing.pytest_plugin import set_plan
 from tests.domains.makers import make_domain
 from tests.microsites.makers import make_published_microsite
@@ -200,7 +200,7 @@ def _check(page, path, look, problems, name):
     for line in axe_violations(page):
         problems.append(f"{look} {path}: {line}")
     if look == "phone":
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        overflow = sideways_overflow(page)
         if overflow > 0:
             problems.append(f"phone {path}: scrolls sideways by {overflow}px")
     _screenshot(page, SHOTS / look / f"{name}.png")

@@ -59,6 +59,14 @@ def served(app) -> Iterator[str]:
                 backend.base_url = files
 
 
+def sideways_overflow(tab) -> int:
+    """How many CSS pixels the page scrolls sideways (0 when it fits). Measured against the
+    layout viewport: in a phone's emulation (``is_mobile``) Chromium zooms out to fit a page
+    that is too wide, and ``window.innerWidth`` grows with it, hiding the overflow."""
+    return tab.evaluate("document.documentElement.scrollWidth "
+                        "- document.documentElement.clientWidth")
+
+
 def log_in(tab, email: str, password: str | None = None, then: str = "**/dashboard") -> None:
     """Sign in through the login form as a person does, and wait for the page it leads to."""
     from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD

@@ -11,7 +11,7 @@ import pytest
 
 from qrp_analytics.ingest import ingest_batch
 from qrplatform.tenancy import unscoped
-from qrplatform.testing.browser import on_errors
+from qrplatform.testing.browser import on_errors, sideways_overflow
 
 from .conftest import GOOGLEBOT, SLACKBOT, make_code
 from .test_alerts_and_exports import history
@@ -129,7 +129,7 @@ def test_the_pages_fit_a_phone(browser, live_server, seeded):
     for path in ("/analytics/", f"/analytics/codes/{menu['id']}", "/analytics/settings",
                  "/analytics/alerts"):
         page.goto(path)
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        overflow = sideways_overflow(page)
         assert overflow <= 0, f"{path} scrolls sideways on a phone by {overflow}px"
         if SCREENSHOTS:
             page.screenshot(path=f"{SCREENSHOTS}/phone{path.replace('/', '_')}.png",

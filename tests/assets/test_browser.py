@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from assets import files
-from qrplatform.testing.browser import log_in, on_errors
+from qrplatform.testing.browser import log_in, on_errors, sideways_overflow
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -78,7 +78,7 @@ def test_drag_and_drop_upload_with_progress_and_thumbnails(tab, create_user, wid
     expect(cards.filter(has_text="menu").locator("img")).to_be_visible(timeout=15_000)
     assert page.evaluate("window.reloaded") is False
     assert cards.filter(has_text="banner").get_by_text("1600\u00d7900").is_visible()
-    no_sideways = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    no_sideways = sideways_overflow(page) <= 0
     assert no_sideways, "nothing scrolls sideways"
     page.screenshot(path=str(tmp_path / f"library-{width}.png"), full_page=True)
 

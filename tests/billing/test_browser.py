@@ -14,7 +14,7 @@ from qrp_billing.models import BillingAccount
 from qrplatform.extensions import db as database
 from qrplatform.tenancy import tenant_scope
 from qrplatform.testing.a11y import axe_violations
-from qrplatform.testing.browser import log_in, on_errors, served
+from qrplatform.testing.browser import log_in, on_errors, served, sideways_overflow
 from tests.billing.conftest import make_codes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -41,7 +41,7 @@ def check_page(page, shots, name):
     assert axe_violations(page) == []
     page.screenshot(path=f"{shots}/{name}-desktop.png", full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
-    assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth + 1")
+    assert sideways_overflow(page) <= 1
     assert axe_violations(page) == []
     page.screenshot(path=f"{shots}/{name}-phone.png", full_page=True)
     page.set_viewport_size({"width": 1280, "height": 800})

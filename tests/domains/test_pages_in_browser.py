@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from qrplatform.testing.a11y import axe_violations
-from qrplatform.testing.browser import CHROMIUM, CHROMIUM_ARGS, log_in, on_errors
+from qrplatform.testing.browser import CHROMIUM, CHROMIUM_ARGS, log_in, on_errors, sideways_overflow
 from qrplatform.testing.pytest_plugin import set_plan
 from tests.domains.conftest import TARGET, fresh_name
 
@@ -32,7 +32,7 @@ def accessible(page, path, shots, name):
     page.wait_for_load_state("load")
     problems = axe_violations(page)
     width = page.viewport_size["width"]
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    overflow = sideways_overflow(page)
     if overflow > 0:
         problems.append(f"{path} scrolls sideways by {overflow}px at {width}px")
     page.screenshot(path=f"{shots}/{name}-{width}.png", full_page=True)

@@ -11,7 +11,7 @@ import pytest
 
 from qrplatform.events import outbox
 from qrplatform.testing.a11y import axe_violations
-from qrplatform.testing.browser import log_in, on_errors
+from qrplatform.testing.browser import log_in, on_errors, sideways_overflow
 
 from .makers import make_code, scan
 
@@ -27,7 +27,7 @@ def _shot(page, name: str) -> None:
 
 
 def _fits(page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert sideways_overflow(page) <= 0
     assert axe_violations(page) == []
 
 

@@ -3,6 +3,8 @@
 import pytest
 import requests
 
+from qrplatform.testing.browser import sideways_overflow
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
@@ -50,6 +52,6 @@ def test_pages_fit_a_phone(browser, live_server, create_user):
     for path in ("/dashboard", "/settings/tokens", "/qr", "/qr/new", "/analytics", "/team",
                  "/team/audit"):
         page.goto(path)
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        overflow = sideways_overflow(page)
         assert overflow <= 0, f"{path} scrolls sideways on a phone by {overflow}px"
     context.close()

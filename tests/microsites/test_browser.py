@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from qrplatform.testing.a11y import axe_violations
-from qrplatform.testing.browser import on_errors
+from qrplatform.testing.browser import on_errors, sideways_overflow
 from qrplatform.testing.pytest_plugin import set_plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -95,7 +95,7 @@ def test_a_published_page_in_chromium(app, api, browser, live_server, theme):
         page.wait_for_load_state("load")
         assert not outside, f"requests left our origin before any click: {outside}"
         assert axe_violations(page) == [], (theme, width)
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        overflow = sideways_overflow(page)
         assert overflow <= 0, f"{width}: scrolls sideways by {overflow}px"
         # A pill-shaped theme rounds its buttons, not its cards and pictures into ellipses.
         corners = page.evaluate(

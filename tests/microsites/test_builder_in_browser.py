@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qrplatform.testing.a11y import axe_violations
-from qrplatform.testing.browser import log_in, on_errors
+from qrplatform.testing.browser import log_in, on_errors, sideways_overflow
 from qrplatform.testing.pytest_plugin import set_plan
 from tests.microsites.test_analytics import IPHONE
 
@@ -69,7 +69,7 @@ def check_page(tab, width, name):
     problems = axe_violations(tab)
     assert not problems, problems
     if width == "phone":
-        assert tab.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        assert sideways_overflow(tab) <= 0
     (SHOTS / "microsites").mkdir(parents=True, exist_ok=True)
     tab.screenshot(path=str(SHOTS / "microsites" / f"{name}-{width}.png"), full_page=True)
 
@@ -80,6 +80,10 @@ def block_ids(caller, site_id):
 
 def preview_text(tab):
     return tab.frame_locator("#ms-preview-frame").locator("body")
+
+
+# Longer than a phone's line: the list shows it on one line, cut short.
+OPENING = "Open every day from seven in the morning until late at night, breakfast to dinner"
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -118,11 +122,11 @@ def test_build_reorder_publish_and_visit(app, owner, open_tab, width):
     tab.get_by_role("button", name="Save").click()
     tab.locator("#f-text-error").wait_for()
     check_page(tab, width, "editor-error")
-    tab.get_by_label("Text (required)").fill("Open every day")
+    tab.get_by_label("Text (required)").fill(OPENING)
     tab.get_by_role("button", name="Save").click()
-    preview_text(tab).get_by_text("Open every day").wait_for()
-    assert caller.get(f"/api/v1/microsites/{site_id}").json["blocks"][5]["text"] == \
-        "Open every day"
+    preview_text(tab).get_by_text(OPENING).wait_for()
+    assert caller.get(f"/api/v1/microsites/{site_id}").json["blocks"][5]["text"] == OPENING
+    check_page(tab, width, "editor-long-line")  # a long line in the list stays on the phone
 
     # Reorder by dragging the heading's handle above the first block.
     handle = tab.locator(f"#block-{ids[5]} .ms-drag")
@@ -195,7 +199,7 @@ def test_build_reorder_publish_and_visit(app, owner, open_tab, width):
     visitor.set_extra_http_headers({"User-Agent": IPHONE})
     visitor.goto(published["url"])
     settle(visitor)
-    assert visitor.get_by_text("Open every day").is_visible()
+    assert visitor.get_by_text(OPENING).is_visible()
     heading_first = visitor.locator(".ms-block").first.get_attribute("id")
     assert heading_first == f"block-{ids[5]}"
     check_page(visitor, width, "published")

@@ -13,7 +13,7 @@ import pytest
 
 from qrp_qr import drawing
 from qrplatform.jobs import ThreadRunner
-from qrplatform.testing.browser import log_in, on_errors
+from qrplatform.testing.browser import log_in, on_errors, sideways_overflow
 from qrplatform.testing.pytest_plugin import set_plan
 from tests.qr.test_bulk import csv_bytes
 
@@ -110,7 +110,7 @@ def test_the_plan_is_checked_when_the_file_is_chosen_and_the_file_stays_chosen(
     link.click()
     tab.wait_for_url(re.compile(r".*/qr/\?.*batch="))
     assert tab.locator("#qr-list tbody tr").count() == 8
-    assert tab.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert sideways_overflow(tab) <= 0
 
 
 def test_the_progress_bar_moves_while_a_worker_draws_the_codes(

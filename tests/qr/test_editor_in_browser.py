@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from qrplatform.testing.browser import log_in, on_errors
+from qrplatform.testing.browser import log_in, on_errors, sideways_overflow
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -255,7 +255,7 @@ def test_on_a_phone_a_mini_preview_follows_the_form(owner, open_tab):
     tab.locator("#foreground").dispatch_event("change")
     preview_settled(tab)
     expect(mini).to_contain_text("Scans")
-    assert tab.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert sideways_overflow(tab) <= 0
 
     mini.click()
     expect(tab.locator("#qr-preview-box")).to_be_in_viewport()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qrplatform.testing.a11y import axe_violations
-from qrplatform.testing.browser import on_errors
+from qrplatform.testing.browser import on_errors, sideways_overflow
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def test_a_scanned_vcard_code_opens_a_contact_page_that_saves_the_card(
     assert tab.get_by_role("link", name="+1 202 555 0143").get_attribute("href") == (
         "tel:+12025550143")
     assert tab.get_by_role("link", name="grace@example.com").is_visible()
-    assert tab.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert sideways_overflow(tab) <= 0
     tab.screenshot(path=str(tmp_path / "contact-390.png"), full_page=True)
     context.close()
     # axe needs its script: a second look with JavaScript on (the page itself has none).

@@ -13,7 +13,7 @@ import pymupdf
 import pytest
 from PIL import Image
 
-from qrplatform.testing.browser import log_in, on_errors
+from qrplatform.testing.browser import log_in, on_errors, sideways_overflow
 from tests.qr.conftest import decode_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -75,7 +75,7 @@ def test_search_filter_choose_many_then_tag_archive_and_download(owner, open_tab
     assert rows(tab).count() == 5
     # Every thumbnail has a name; nothing scrolls sideways on a phone.
     assert tab.locator("#qr-list img[alt='']").count() == 0
-    assert tab.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert sideways_overflow(tab) <= 0
 
     tab.get_by_label("Search codes").press_sequentially("menu", delay=40)
     # The search is in the address bar; "me" may be searched first on a slow machine (the
@@ -152,7 +152,7 @@ def test_a_codes_page_copies_its_short_link_and_downloads_from_its_menu(owner, o
     with tab.expect_download() as waiting:
         tab.locator(".qr-download-custom").get_by_role("button", name="Download").click()
     assert waiting.value.suggested_filename.endswith(".svg")
-    assert tab.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert sideways_overflow(tab) <= 0
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from qrplatform.events import outbox
+from qrplatform.testing.browser import sideways_overflow
 from qrplatform.testing.pytest_plugin import DEFAULT_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -152,7 +153,7 @@ def test_team_pages_fit_a_phone(browser, live_server, team, shots):
     phone.wait_for_url("**/dashboard")
     for path in ("/team", "/team/audit", "/settings/two-step", "/settings/tokens"):
         phone.goto(path)
-        overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        overflow = sideways_overflow(phone)
         assert overflow <= 0, f"{path} scrolls sideways on a phone by {overflow}px"
         phone.screenshot(path=f"{shots}/phone{path.replace('/', '-')}.png", full_page=True)
     context.close()

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from qrplatform.testing.a11y import axe_violations
-from qrplatform.testing.browser import log_in, on_errors
+from qrplatform.testing.browser import log_in, on_errors, sideways_overflow
 
 from .conftest import make_code, relay, run_delayed
 
@@ -29,7 +29,7 @@ def check(page, width, shots, name):
     problems = axe_violations(page)
     assert not problems, (width, name, problems)
     if width == "phone":
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        overflow = sideways_overflow(page)
         assert overflow <= 0, f"{name} scrolls sideways by {overflow}px on a phone"
     page.screenshot(path=f"{shots}/{width}-{name}.png", full_page=True)
 
