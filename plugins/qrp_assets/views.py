@@ -10,7 +10,7 @@ from qrp_assets import services
 from qrp_assets.api import MULTIPART_CAP
 from qrp_assets.forms import AssetForm, ReplaceForm, UploadForm
 from qrp_assets.models import KINDS
-from qrplatform import permissions
+from qrplatform import permissions, quotas
 from qrplatform.errors import ServiceError
 from qrplatform.inputs import max_body, page_number
 from qrplatform.web import act, render, submit
@@ -144,7 +144,7 @@ def preview_url(asset) -> str:
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"preview_url": preview_url,
-            "thumbnail_url": services.thumbnail_url}
+    return {"preview_url": preview_url, "thumbnail_url": services.thumbnail_url,
+            "quota_amount": quotas.format_amount}
 
 
