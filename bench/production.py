@@ -3,7 +3,8 @@
 PostgreSQL (a database of the benchmark's own, dropped and migrated first), Redis (a database
 index of its own), every installed plugin, and, when asked for, a Kafka-protocol broker (Tansu,
 as the tests use) with the relay and a receiver group's consumer running as the deployed
-services do (``flask events relay``, ``flask events consume GROUP``). Processes started here
+services do (``flask events relay``, ``flask events consume GROUP``, each at the CPU priority
+it gives itself, ``QRP_BACKGROUND_NICE``). Processes started here
 are stopped by ``Stack.close()``.
 
     BENCH_DATABASE_URL   default postgresql://postgres@127.0.0.1:5432/bench_<name>

@@ -107,6 +107,16 @@ def _env_float(value: str | None, default: float) -> float:
     return float(value)
 
 
+def _env_niceness(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    if not raw.strip().isdigit() or not 0 <= int(raw) <= 19:
+        raise ValueError(f"{name} is {raw!r}: give a niceness from 0 (the web workers' own "
+                         "priority) to 19 (only the CPU they leave idle)")
+    return int(raw)
+
+
 def normalise_database_url(url: str) -> str:
     """Point plain postgres URLs at psycopg 3, the driver we ship."""
     for prefix in ("postgres://", "postgresql://"):
@@ -159,6 +169,9 @@ def load_settings(instance_path: str) -> dict:
         QRP_RATE_LIMITS=dict(DEFAULT_RATE_LIMITS),
         QRP_STORAGE_DIR=env.get("QRP_STORAGE_DIR") or str(instance / "storage"),
         QRP_JOBS_INLINE=_env_bool(env.get("QRP_JOBS_INLINE"), False),
+        # The CPU priority (Unix niceness) the long-running relay, consumers, job workers and
+        # scheduler give themselves (qrplatform.cli.background_service).
+        QRP_BACKGROUND_NICE=_env_niceness("QRP_BACKGROUND_NICE", 19),
         # Seconds before each retry of a job that is safe to repeat, e.g. "5,30,120,600".
         QRP_JOBS_RETRY_BACKOFF=[int(s) for s in _env_list(env.get("QRP_JOBS_RETRY_BACKOFF")) or []]
         or None,

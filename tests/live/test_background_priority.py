@@ -1,0 +1,78 @@
+"""Background services take the CPU the web workers leave: the long-running relay, consumers,
+job workers and scheduler lower their own priority (Unix niceness) to QRP_BACKGROUND_NICE,
+every thread included, so that on a machine they share a scan's redirect is answered first.
+The one-off forms (--once, --burst), run from an operator's shell or inside a test, keep
+the priority they were started with."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from qrplatform import PROJECT_ROOT
+from qrplatform.config import load_settings
+from qrplatform.testing.servers import app_environment
+
+COMMANDS = {
+    "relay": ("events", "relay"),
+    "consumer": ("events", "consume", "analytics"),
+    "job worker": ("jobs", "worker"),
+    "scheduler": ("jobs", "scheduler"),
+}
+
+
+def thread_niceness(pid: int) -> dict[int, int]:
+    """Each thread's niceness (field 19 of its stat line, after the command's parentheses)."""
+    niceness = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a thread that ended while we looked
+        niceness[int(task.name)] = int(fields[16])
+    return niceness
+
+
+@pytest.mark.parametrize("service", COMMANDS)
+def test_a_background_service_runs_at_the_background_niceness(
+        service, database_url, redis_url, kafka_broker, tmp_path):
+    log = tmp_path / "service.log"
+    env = {**app_environment(database_url, REDIS_URL=redis_url, QRP_BACKGROUND_NICE="13",
+                             KAFKA_BOOTSTRAP_SERVERS=kafka_broker.bootstrap,
+                             QRP_KAFKA_GROUP_PREFIX=f"nice-{uuid.uuid4().hex[:8]}."),
+           "QRP_LOG_LEVEL": "INFO"}
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", *COMMANDS[service]],
+            cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while os.getpriority(os.PRIO_PROCESS, process.pid) != 13:
+            assert process.poll() is None, f"the {service} exited:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"still at niceness 0:\n{log.read_text()[-3000:]}"
+            time.sleep(0.1)
+        time.sleep(0.5)  # the threads it starts once it runs (a consumer's heartbeat, ...)
+        assert set(thread_niceness(process.pid).values()) == {13}
+        assert "running at niceness 13" in log.read_text()
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_a_one_off_run_keeps_its_priority(app):
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    result = app.test_cli_runner().invoke(args=["events", "relay", "--once"])
+    assert result.exit_code == 0, result.output
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before
+
+
+@pytest.mark.parametrize("value", ["20", "-5", "low"])
+def test_a_niceness_out_of_range_is_refused_with_its_range(monkeypatch, tmp_path, value):
+    monkeypatch.setenv("QRP_BACKGROUND_NICE", value)
+    with pytest.raises(ValueError, match=r"QRP_BACKGROUND_NICE is .*: give a niceness from 0 "
+                                         r"\(the web workers' own priority\) to 19"):
+        load_settings(str(tmp_path))
