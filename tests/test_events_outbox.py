@@ -115,6 +115,22 @@ def test_the_envelope_is_json_with_every_field(events_app):
     assert events.topic_for("qr.updated") == "qrp.qr"
 
 
+def test_dates_decimals_and_number_keys_are_written_as_before(events_app):
+    """orjson writes the envelope; what json.dumps(default=str) made of a date, a decimal, a
+    number as a key, accents and quotes is still what a receiver (or an older one) reads."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    data = {"when": datetime(2026, 12, 4, 13, 5, tzinfo=UTC), "price": Decimal("6.50"),
+            7: "a number as a key", "name": "Café \"Ünïcode\" ☕"}
+    event = events.make_event("qr.updated", data, workspace_id=3)
+    expected = json.loads(json.dumps(data, default=str))
+
+    assert json.loads(event.to_json())["data"] == expected == {
+        "when": "2026-12-04 13:05:00+00:00", "price": "6.50", "7": "a number as a key",
+        "name": "Café \"Ünïcode\" ☕"}
+
+
 def test_event_ids_are_version_4_uuids_unique_in_a_process_and_across_its_forks():
     ids = [new_event_id() for _ in range(20000)]
     # A library that seeds Python's shared generator (a fuzzer does) must not repeat ids: a
