@@ -179,15 +179,17 @@ def http_ownership(lookup: Lookup, name: str, token: str, *, port: int = 80,
 
 # -- pointing at us ----------------------------------------------------------------------------
 
-def pointing(lookup: Lookup, domain: DomainName, target: str,
+def pointing(lookup: Lookup, domain: DomainName, target: str | None,
              addresses: Sequence[str]) -> Finding:
     """Whether ``domain`` sends its visitors to us: a CNAME to ``target``, or only our
-    ``addresses`` (the way for a root domain, which DNS allows no CNAME)."""
+    ``addresses`` (the way for a root domain, which DNS allows no CNAME, and for every domain
+    when the platform has an address but no host name: ``target`` None)."""
     name = domain.name
     ours = {a.lower() for a in addresses}
-    record, expected = ("A", ", ".join(addresses)) if domain.is_apex else ("CNAME", target)
+    by_address = domain.is_apex or not target
+    record, expected = ("A", ", ".join(addresses)) if by_address else ("CNAME", target)
     try:
-        cnames = [] if domain.is_apex else lookup.records(name, "CNAME")
+        cnames = [] if by_address else lookup.records(name, "CNAME")
         if cnames:
             if cnames[0] == target:
                 return Finding(record, name, expected, True,
@@ -203,13 +205,13 @@ def pointing(lookup: Lookup, domain: DomainName, target: str,
                        f"{name} has our address{'es' if len(found) > 1 else ''} "
                        f"{', '.join(found)}.", found)
     if not found:
-        what = (f"an A record with the value {expected}" if domain.is_apex
+        what = (f"an A record with the value {expected}" if by_address
                 else f"a CNAME record pointing at {target}")
         return Finding(record, name, expected, False,
                        f"{name} has no DNS record yet. Create {what}. {PROPAGATION}", found)
     strangers = [a for a in found if a not in ours]
     shown = ", ".join(strangers[:3])
-    if domain.is_apex:
+    if by_address:
         return Finding(record, name, expected, False,
                        f"{name} has the address {shown}, which is not ours. Set its A record "
                        f"to {expected} and remove the other A and AAAA records.", found)
@@ -218,7 +220,7 @@ def pointing(lookup: Lookup, domain: DomainName, target: str,
                    f"Remove those records and create a CNAME pointing at {target}.", found)
 
 
-def look(domain: DomainName, token: str, *, lookup: Lookup, target: str,
+def look(domain: DomainName, token: str, *, lookup: Lookup, target: str | None,
          addresses: Sequence[str], owned_already: bool, http_port: int = 80,
          policy: netguard.Policy | None = None) -> Look:
     """Ownership (unless proven before: the TXT record, else the token file; both are

@@ -67,10 +67,12 @@ plugin = Plugin(
         "domains_api.verify_domain": RateLimit("20 per minute", methods=("POST",)),
     },
     settings={
-        # Where a domain's CNAME must point; empty: PUBLIC_BASE_URL's host.
+        # Where a domain's CNAME must point; empty: PUBLIC_BASE_URL's host (when that is an
+        # IP address, domains point at it by A/AAAA records instead).
         "DOMAINS_CNAME_TARGET": "",
-        # Comma-separated addresses a root domain's A/AAAA records must hold; empty: root
-        # domains cannot be added (only subdomains, by CNAME).
+        # Comma-separated addresses a root domain's A/AAAA records must hold; empty: the
+        # platform's own when it is reached by an IP address, else root domains cannot be
+        # added (only subdomains, by CNAME).
         "DOMAINS_ADDRESSES": "",
         # Extra host names no workspace may add (comma-separated), besides the platform's.
         "DOMAINS_RESERVED": "",

@@ -14,6 +14,7 @@ codes, but take no new codes and no setting changes, and their pages say so.
 from __future__ import annotations
 
 import io
+import ipaddress
 import logging
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -61,23 +62,44 @@ class InvalidUrl(ServiceError):
 
 # -- settings -----------------------------------------------------------------------------------
 
-def cname_target() -> str:
-    """Where a domain's CNAME must point: DOMAINS_CNAME_TARGET, else PUBLIC_BASE_URL's host."""
+def _platform_host() -> str:
+    """The host domains are pointed at: DOMAINS_CNAME_TARGET, else PUBLIC_BASE_URL's."""
     config = current_app.config
-    target = config.get("DOMAINS_CNAME_TARGET") or urlsplit(config["PUBLIC_BASE_URL"]).hostname
-    return hosts.normalise_host(target or "")
+    return hosts.normalise_host(config.get("DOMAINS_CNAME_TARGET")
+                                or urlsplit(config["PUBLIC_BASE_URL"]).hostname or "")
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def cname_target() -> str | None:
+    """Where a subdomain's CNAME must point; None when the platform is reached by an IP
+    address (PUBLIC_BASE_URL http://203.0.113.7), at which no CNAME can point: subdomains
+    then point at it with an A or AAAA record, as root domains do."""
+    host = _platform_host()
+    return host if host and not _is_address(host) else None
 
 
 def our_addresses() -> list[str]:
-    """The addresses a root domain's A/AAAA records must hold (DOMAINS_ADDRESSES)."""
-    return [a.strip().lower() for a in (current_app.config.get("DOMAINS_ADDRESSES") or "")
-            .split(",") if a.strip()]
+    """The addresses A/AAAA records must hold: DOMAINS_ADDRESSES, else the platform's own
+    when it is reached by an IP address."""
+    configured = [a.strip().lower() for a in (current_app.config.get("DOMAINS_ADDRESSES") or "")
+                  .split(",") if a.strip()]
+    if configured:
+        return configured
+    host = _platform_host()
+    return [host.strip("[]")] if _is_address(host) else []
 
 
 def reserved_hosts() -> set[str]:
     extra = current_app.config.get("DOMAINS_RESERVED") or ""
     return {*hosts.platform_hosts(current_app), cname_target(),
-            *(hosts.normalise_host(h) for h in extra.split(",") if h.strip())} - {""}
+            *(hosts.normalise_host(h) for h in extra.split(",") if h.strip())} - {"", None}
 
 
 def lookup() -> checks.Lookup:
@@ -128,9 +150,10 @@ def verification(domain: Domain) -> list[dict[str, str]]:
     records = [{"type": "TXT", "host": checks.txt_host(dn.name),
                 "name": f"{checks.TXT_PREFIX}.{relative}" if relative else checks.TXT_PREFIX,
                 "value": checks.txt_value(domain.token), "purpose": "ownership"}]
-    if dn.is_apex:
-        records += [{"type": "AAAA" if ":" in address else "A", "host": dn.name, "name": "@",
-                     "value": address, "purpose": "routing"} for address in our_addresses()]
+    if dn.is_apex or not cname_target():
+        records += [{"type": "AAAA" if ":" in address else "A", "host": dn.name,
+                     "name": relative or "@", "value": address, "purpose": "routing"}
+                    for address in our_addresses()]
     else:
         records.append({"type": "CNAME", "host": dn.name, "name": relative,
                         "value": cname_target(), "purpose": "routing"})

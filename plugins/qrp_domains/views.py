@@ -40,6 +40,7 @@ def index():
     return render("domains/index.html", form=form, domains=domains,
                   read_only=services.read_only_ids(), label=names.label,
                   limit=quotas.limit(services.QUOTA), target=services.cname_target(),
+                  addresses=services.our_addresses(),
                   status=422 if form.errors or form.form_errors else 200)
 
 

@@ -80,6 +80,33 @@ def test_a_root_domain_points_by_a_records_when_addresses_are_configured(dns, pr
     assert owner.post(f"/api/v1/domains/{domain['id']}/verify").json["status"] == "verified"
 
 
+def test_a_platform_reached_by_an_ip_address_asks_for_a_records_not_a_cname(
+        dns, pro, app, monkeypatch, create_user, login, client):
+    """No CNAME can point at an address: every domain then points with an A record."""
+    monkeypatch.setitem(app.config, "DOMAINS_CNAME_TARGET", "")
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "http://203.0.113.7")
+    user = create_user()
+    owner = pro(user)
+    sub = add(owner, fresh_name())
+    relative = sub["name"].split(".")[0] + "." + sub["name"].split(".")[1]
+    assert [(r["type"], r["name"], r["value"]) for r in sub["verification"]][1:] == [
+        ("A", relative, "203.0.113.7")]
+    dns.set(f"_qrplatform.{sub['name']}", "TXT", sub["verification"][0]["value"])
+    first = owner.post(f"/api/v1/domains/{sub['id']}/verify").json
+    assert any("Create an A record with the value 203.0.113.7" in p
+               for p in first["problems"]), first["problems"]
+    dns.set(sub["name"], "A", "203.0.113.7")
+    assert owner.post(f"/api/v1/domains/{sub['id']}/verify").json["status"] == "verified"
+
+    root = fresh_name().split(".", 1)[1].replace(".example.com", ".com")
+    assert [r["type"] for r in add(owner, root)["verification"]] == ["TXT", "A"]
+
+    login(user)
+    page = client.get("/domains/").get_data(as_text=True)
+    assert "an A record with the address <code>203.0.113.7</code>" in page
+    assert "CNAME" not in page
+
+
 def test_verification_says_in_plain_words_what_is_missing_then_verifies(dns, pro):
     owner = pro()
     domain = add(owner, fresh_name())
