@@ -3,6 +3,7 @@ the document (schema, status code, content type), for valid and for invalid inpu
 
 import contextlib
 import contextvars
+import os
 
 import pytest
 import schemathesis
@@ -18,8 +19,9 @@ from schemathesis.specs.openapi.checks import (
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance,
           content_type_conformance]
-# A few cases per operation and mode keep the whole walk to about a minute.
-EXAMPLES = 6
+# A few cases per operation and mode keep the whole walk to about a minute; a deeper walk by
+# hand: QRP_FUZZ_EXAMPLES=100 pytest tests/hardening/test_schemathesis.py
+EXAMPLES = int(os.environ.get("QRP_FUZZ_EXAMPLES") or 6)
 
 
 @pytest.fixture
