@@ -92,6 +92,11 @@ def seeded(app, db, api, create_user):
                   content={"text": "Opening hours: 9 to 5"}, password="letmein")
     note = code(name="Welcome note", kind="dynamic", type="text",
                 content={"text": "Welcome to the cafe!"})
+    # What people paste: a name, an address and a tag with nowhere to break a line. No page
+    # may scroll sideways on a phone for them.
+    long_word = "SpringCampaign2026FlagshipStoresOpeningWeekendVouchersPosterA1"
+    code(name=long_word, kind="dynamic", type="url", tags=[long_word[:50]],
+         destination=f"https://example.com/landing?campaign={long_word}{long_word}")
     gone = code(name="Old flyer", kind="dynamic", type="url", destination="https://example.com")
     owner.delete(f"/api/v1/qr-codes/{gone['id']}")
     folder = owner.post("/api/v1/qr-folders", json={"name": "Menus"})
