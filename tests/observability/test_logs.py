@@ -179,3 +179,15 @@ def test_a_request_line_is_written_directly_as_the_general_path_would_write_it()
         "from [redacted]", "[redacted]", None)
     assert line["route"] == "/r/<short_code>" and line["sample_rate"] == 0.01
     assert CLIENT_IP not in direct
+
+
+def test_kafka_pythons_slow_step_warnings_are_left_out_and_its_other_warnings_kept(app, caplog):
+    """A background consumer waits for a CPU in every burst (QRP_BACKGROUND_NICE): the
+    library's "blocking the event loop" warnings are noise there; its other lines are not."""
+    selector = logging.getLogger("kafka.net.selector")
+    selector.warning("Task %r ran for %.3fs (>%.3fs threshold). It is blocking the event loop "
+                     "-- likely a tight sync loop inside a coroutine. Other pollers will time "
+                     "out.", "<Task>", 0.382, 0.1)
+    selector.warning("Wakeup socket returned empty. Rebuilding.")
+    assert [r.getMessage() for r in caplog.records if r.name == "kafka.net.selector"] == [
+        "Wakeup socket returned empty. Rebuilding."]
