@@ -170,7 +170,7 @@ def load_settings(instance_path: str) -> dict:
         QRP_STORAGE_DIR=env.get("QRP_STORAGE_DIR") or str(instance / "storage"),
         QRP_JOBS_INLINE=_env_bool(env.get("QRP_JOBS_INLINE"), False),
         # The CPU priority (Unix niceness) the long-running relay, consumers, job workers and
-        # scheduler give themselves (qrplatform.cli.background_service).
+        # scheduler give themselves (qrplatform.cli.run_as_background_service).
         QRP_BACKGROUND_NICE=_env_niceness("QRP_BACKGROUND_NICE", 19),
         # Seconds before each retry of a job that is safe to repeat, e.g. "5,30,120,600".
         QRP_JOBS_RETRY_BACKOFF=[int(s) for s in _env_list(env.get("QRP_JOBS_RETRY_BACKOFF")) or []]
