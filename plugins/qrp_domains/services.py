@@ -96,6 +96,12 @@ def our_addresses() -> list[str]:
     return [host.strip("[]")] if _is_address(host) else []
 
 
+def unreachable_address() -> str | None:
+    """An address domains are to point at that the internet cannot reach (loopback, a private
+    or a reserved network: a platform tried out on one machine), for the pages to say so."""
+    return next((a for a in our_addresses() if not ipaddress.ip_address(a).is_global), None)
+
+
 def reserved_hosts() -> set[str]:
     extra = current_app.config.get("DOMAINS_RESERVED") or ""
     return {*hosts.platform_hosts(current_app), cname_target(),

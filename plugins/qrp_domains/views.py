@@ -22,7 +22,8 @@ def _page_context(domain) -> dict:
     return {"domain": domain, "label": names.label(domain.name), "read_only": reason,
             "records": services.verification(domain),
             "http": services.http_verification(domain),
-            "checks": services.recent_checks(domain.id)}
+            "checks": services.recent_checks(domain.id),
+            "unreachable": services.unreachable_address()}
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -41,6 +42,7 @@ def index():
                   read_only=services.read_only_ids(), label=names.label,
                   limit=quotas.limit(services.QUOTA), target=services.cname_target(),
                   addresses=services.our_addresses(),
+                  unreachable=services.unreachable_address(),
                   status=422 if form.errors or form.form_errors else 200)
 
 

@@ -104,7 +104,13 @@ def test_a_platform_reached_by_an_ip_address_asks_for_a_records_not_a_cname(
     login(user)
     page = client.get("/domains/").get_data(as_text=True)
     assert "an A record with the address <code>203.0.113.7</code>" in page
-    assert "CNAME" not in page
+    assert "CNAME record" not in page
+    # A documentation address, like a machine's own: nobody on the internet reaches it.
+    assert "Domains would point at 203.0.113.7, which visitors cannot reach" in page
+    detail = client.get(f"/domains/{sub['id']}").get_data(as_text=True)
+    assert "Domains would point at 203.0.113.7, which visitors cannot reach" in detail
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "http://93.184.215.14")
+    assert "visitors cannot reach" not in client.get("/domains/").get_data(as_text=True)
 
 
 def test_verification_says_in_plain_words_what_is_missing_then_verifies(dns, pro):
