@@ -4,6 +4,7 @@ DESIGN.md lists the names. ``load_settings`` turns the environment into Flask co
 test passes overrides to ``create_app(test_config)`` instead of touching os.environ.
 """
 
+import math
 import os
 import secrets
 from pathlib import Path
@@ -92,6 +93,8 @@ def plugin_setting(name: str, default):
         return default
     if isinstance(default, bool):
         return _env_bool(raw, default)
+    if isinstance(default, int | float):
+        return _number(name, raw, type(default))
     return type(default)(raw) if default is not None else raw
 
 
@@ -101,20 +104,36 @@ def _env_list(value: str | None) -> list[str] | None:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _env_float(value: str | None, default: float) -> float:
-    if value is None or not value.strip():
-        return default
-    return float(value)
+def _number(name: str, raw: str, kind: type, maximum: float | None = None) -> int | float:
+    """``raw`` as an int or float, or a ValueError naming the variable. Every numeric setting
+    is a count, a size, a duration or a share: none is negative."""
+    what = "a whole number" if kind is int else "a number"
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        raise ValueError(f"{name} is {raw!r}: give {what}") from None
+    if not math.isfinite(value) or value < 0 or (maximum is not None and value > maximum):
+        limit = f"from 0 to {maximum:g}" if maximum is not None else "0 or more"
+        raise ValueError(f"{name} is {raw!r}: give {what} {limit}")
+    return value
 
 
-def _env_niceness(name: str, default: int) -> int:
+def _env_number(name: str, default: int | float, maximum: float | None = None) -> int | float:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
         return default
-    if not raw.strip().isdigit() or not 0 <= int(raw) <= 19:
-        raise ValueError(f"{name} is {raw!r}: give a niceness from 0 (the web workers' own "
-                         "priority) to 19 (only the CPU they leave idle)")
-    return int(raw)
+    return _number(name, raw, type(default), maximum)
+
+
+def _env_numbers(name: str, kind: type) -> list | None:
+    """A comma-separated list of numbers (retry schedules); unset: None."""
+    raw = os.environ.get(name)
+    try:
+        return [_number(name, item, kind) for item in _env_list(raw) or []] or None
+    except ValueError:
+        what = "whole numbers" if kind is int else "numbers"
+        raise ValueError(f"{name} is {raw!r}: give {what} of 0 or more, separated by commas "
+                         "(5,30,120)") from None
 
 
 def normalise_database_url(url: str) -> str:
@@ -162,7 +181,7 @@ def load_settings(instance_path: str) -> dict:
                                              env.get("QRP_ENVIRONMENT") == "production"),
         QRP_NETGUARD_ALLOW_NETWORKS=_env_list(env.get("QRP_NETGUARD_ALLOW_NETWORKS")) or [],
         # How many reverse proxies in front of us may set X-Forwarded-*; 0 trusts none.
-        QRP_PROXY_HOPS=int(env.get("QRP_PROXY_HOPS") or 0),
+        QRP_PROXY_HOPS=_env_number("QRP_PROXY_HOPS", 0),
         # The header in which the CDN in front of us sends the visitor's country (Cloudflare's
         # by default); set it empty when no CDN sets one, so a client cannot claim a country.
         QRP_COUNTRY_HEADER=env.get("QRP_COUNTRY_HEADER", "CF-IPCountry"),
@@ -171,15 +190,12 @@ def load_settings(instance_path: str) -> dict:
         QRP_JOBS_INLINE=_env_bool(env.get("QRP_JOBS_INLINE"), False),
         # The CPU priority (Unix niceness) the long-running relay, consumers, job workers and
         # scheduler give themselves (qrplatform.cli.run_as_background_service).
-        QRP_BACKGROUND_NICE=_env_niceness("QRP_BACKGROUND_NICE", 19),
+        QRP_BACKGROUND_NICE=_env_number("QRP_BACKGROUND_NICE", 19, maximum=19),
         # Seconds before each retry of a job that is safe to repeat, e.g. "5,30,120,600".
-        QRP_JOBS_RETRY_BACKOFF=[int(s) for s in _env_list(env.get("QRP_JOBS_RETRY_BACKOFF")) or []]
-        or None,
+        QRP_JOBS_RETRY_BACKOFF=_env_numbers("QRP_JOBS_RETRY_BACKOFF", int),
         # Seconds a webhook delivery waits after each failed attempt, e.g. "5,300,1800";
         # unset: about a day in all (qrplatform.webhooks.services.DEFAULT_RETRY_SCHEDULE).
-        QRP_WEBHOOK_RETRY_SCHEDULE=[float(s) for s in
-                                    _env_list(env.get("QRP_WEBHOOK_RETRY_SCHEDULE")) or []]
-        or None,
+        QRP_WEBHOOK_RETRY_SCHEDULE=_env_numbers("QRP_WEBHOOK_RETRY_SCHEDULE", float),
         # Fernet keys for secrets at rest, newest first (qrplatform.encryption).
         QRP_ENCRYPTION_KEYS=_env_list(env.get("QRP_ENCRYPTION_KEYS")),
         # The verified sender SendGrid sends from.
@@ -190,29 +206,28 @@ def load_settings(instance_path: str) -> dict:
         QRP_LOG_LEVEL=env.get("QRP_LOG_LEVEL") or "INFO",
         # Observability (docs/deploy.md). What is deployed: Sentry's release, a log field.
         QRP_RELEASE=env.get("QRP_RELEASE") or None,
-        SENTRY_TRACES_SAMPLE_RATE=_env_float(env.get("SENTRY_TRACES_SAMPLE_RATE"), 0.0),
+        SENTRY_TRACES_SAMPLE_RATE=_env_number("SENTRY_TRACES_SAMPLE_RATE", 0.0, maximum=1),
         # /metrics answers callers from these networks, or with `Authorization: Bearer <token>`.
         QRP_METRICS_TOKEN=env.get("QRP_METRICS_TOKEN") or None,
         QRP_METRICS_ALLOWED_NETWORKS=_env_list(env.get("QRP_METRICS_ALLOWED_NETWORKS"))
         or ["127.0.0.1/32", "::1/128"],
         # Seconds between Kafka consumer-lag measurements (each one asks the broker).
-        QRP_METRICS_KAFKA_LAG_INTERVAL=_env_float(env.get("QRP_METRICS_KAFKA_LAG_INTERVAL"),
-                                                  15.0),
+        QRP_METRICS_KAFKA_LAG_INTERVAL=_env_number("QRP_METRICS_KAFKA_LAG_INTERVAL", 15.0),
         # Scans (and rate-limit hits) reach Mixpanel as one event per workspace per window.
-        QRP_MIXPANEL_SCAN_WINDOW=_env_float(env.get("QRP_MIXPANEL_SCAN_WINDOW"), 60.0),
+        QRP_MIXPANEL_SCAN_WINDOW=_env_number("QRP_MIXPANEL_SCAN_WINDOW", 60.0),
         # Seconds between sends of buffered Mixpanel events; 0 sends only on flush() and exit.
-        QRP_MIXPANEL_FLUSH_INTERVAL=_env_float(env.get("QRP_MIXPANEL_FLUSH_INTERVAL"), 10.0),
+        QRP_MIXPANEL_FLUSH_INTERVAL=_env_number("QRP_MIXPANEL_FLUSH_INTERVAL", 10.0),
         QRP_CLOUDWATCH_STREAM=env.get("QRP_CLOUDWATCH_STREAM")
         or "{machine_name}/{program_name}/{process_id}",
         QRP_CLOUDWATCH_REGION=env.get("QRP_CLOUDWATCH_REGION") or None,
         # Another CloudWatch Logs endpoint (LocalStack, moto in tests); unset: AWS itself.
         QRP_CLOUDWATCH_ENDPOINT_URL=env.get("QRP_CLOUDWATCH_ENDPOINT_URL") or None,
-        QRP_CLOUDWATCH_SEND_INTERVAL=_env_float(env.get("QRP_CLOUDWATCH_SEND_INTERVAL"), 10.0),
+        QRP_CLOUDWATCH_SEND_INTERVAL=_env_number("QRP_CLOUDWATCH_SEND_INTERVAL", 10.0),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=_env_bool(env.get("SESSION_COOKIE_SECURE"), False),
         # Days a "keep me signed in" cookie lasts; it carries the session cookie's flags.
-        QRP_REMEMBER_DAYS=_env_float(env.get("QRP_REMEMBER_DAYS"), 30.0),
+        QRP_REMEMBER_DAYS=_env_number("QRP_REMEMBER_DAYS", 30.0),
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
         # A route's body cap unless it declares its own (qrplatform.inputs.max_body).
@@ -224,8 +239,8 @@ def load_settings(instance_path: str) -> dict:
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
     )
-    settings.update({name: kind(env[name]) for name, kind in TUNING_VARIABLES.items()
-                     if env.get(name)})
+    settings.update({name: env[name] if kind is str else _number(name, env[name], kind)
+                     for name, kind in TUNING_VARIABLES.items() if env.get(name)})
     settings.update({name: env[name] for name in KAFKA_SECURITY_VARIABLES if env.get(name)})
     # Unset: the plugin serving short links picks its path under PUBLIC_BASE_URL.
     settings["SHORT_LINK_BASE_URL"] = (env.get("SHORT_LINK_BASE_URL") or "").rstrip("/") or None

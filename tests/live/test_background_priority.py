@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from qrplatform import PROJECT_ROOT
-from qrplatform.config import load_settings
 from qrplatform.testing.servers import app_environment
 
 COMMANDS = {
@@ -68,11 +67,3 @@ def test_a_one_off_run_keeps_its_priority(app):
     result = app.test_cli_runner().invoke(args=["events", "relay", "--once"])
     assert result.exit_code == 0, result.output
     assert os.getpriority(os.PRIO_PROCESS, 0) == before
-
-
-@pytest.mark.parametrize("value", ["20", "-5", "low"])
-def test_a_niceness_out_of_range_is_refused_with_its_range(monkeypatch, tmp_path, value):
-    monkeypatch.setenv("QRP_BACKGROUND_NICE", value)
-    with pytest.raises(ValueError, match=r"QRP_BACKGROUND_NICE is .*: give a niceness from 0 "
-                                         r"\(the web workers' own priority\) to 19"):
-        load_settings(str(tmp_path))
