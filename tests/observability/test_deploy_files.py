@@ -33,7 +33,9 @@ def app_services(compose: dict) -> dict[str, dict]:
 
 def variables_the_project_reads() -> set[str]:
     """Environment names read anywhere in the code, plus the ones config.py reads by list."""
-    pattern = re.compile(r"""(?:env|environ)(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']""")
+    # os.environ.get("NAME"), env["NAME"], and config.py's readers: _env_number("NAME", ...)
+    pattern = re.compile(r"""(?:(?:env|environ)(?:\.get\(|\[)|_env_\w+\()"""
+                         r"""\s*["']([A-Z][A-Z0-9_]+)["']""")
     sources = [*(PROJECT_ROOT / "qrplatform").rglob("*.py"),
                *(PROJECT_ROOT / "plugins").rglob("*.py"),
                PROJECT_ROOT / "gunicorn.conf.py", PROJECT_ROOT / "wsgi.py"]
