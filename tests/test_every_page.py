@@ -95,13 +95,14 @@ def seeded(app, db, api, create_user):
     # What people paste: a name, an address and a tag with nowhere to break a line. No page
     # may scroll sideways on a phone for them.
     long_word = "SpringCampaign2026FlagshipStoresOpeningWeekendVouchersPosterA1"
-    code(name=long_word, kind="dynamic", type="url", tags=[long_word[:50]],
+    long_code = code(name=long_word, kind="dynamic", type="url", tags=[long_word[:50]],
          destination=f"https://example.com/landing?campaign={long_word}{long_word}")
     gone = code(name="Old flyer", kind="dynamic", type="url", destination="https://example.com")
     owner.delete(f"/api/v1/qr-codes/{gone['id']}")
     folder = owner.post("/api/v1/qr-folders", json={"name": "Menus"})
     assert folder.status_code == 201, folder.json
     owner.patch(f"/api/v1/qr-codes/{menu['id']}", json={"folder_id": folder.json["id"]})
+    assert owner.post("/api/v1/qr-folders", json={"name": long_word}).status_code == 201
     owner.post("/api/v1/qr-design-templates", json={"name": "Brand purple", "design": {
         "foreground": "#4c1d95", "module_style": "rounded"}})
     bulk = owner.post("/api/v1/qr-codes/bulk", data={
@@ -113,6 +114,9 @@ def seeded(app, db, api, create_user):
                                               "tags": ["brand"]},
                       content_type="multipart/form-data")
     assert logo.status_code == 201, logo.json
+    long_file = owner.post("/api/v1/assets", data={
+        "file": (io.BytesIO(_png(64)), f"{long_word}.png")}, content_type="multipart/form-data")
+    assert long_file.status_code == 201, long_file.json
     invite = owner.post("/api/v1/teams/invitations", json={"email": "grace@example.com",
                                                            "role": "editor"})
     assert invite.status_code == 201, invite.json
@@ -138,7 +142,7 @@ def seeded(app, db, api, create_user):
     # A webhook endpoint (paused: nothing is sent from here) with a delivery in its log.
     endpoint = owner.post("/api/v1/webhooks", json={
         "url": "https://93.184.215.14/hooks", "events": ["qr.*"], "enabled": False,
-        "description": "Order system"})
+        "description": f"Order system {long_word}"})
     assert endpoint.status_code == 201, endpoint.json
     make_logged_delivery(owner.workspace_id, endpoint.json["id"])
     microsite = make_published_microsite(owner)
@@ -158,7 +162,9 @@ def seeded(app, db, api, create_user):
                    f"/m/{microsite['slug']}"],
         "private": ["/dashboard", f"/jobs/{bulk.json['job_id']}",
                     f"/qr/bulk/jobs/{bulk.json['job_id']}", "/qr/",
-                    f"/qr/?folder={folder.json['id']}", "/qr/?q=no-such-code"],
+                    f"/qr/?folder={folder.json['id']}", "/qr/?q=no-such-code",
+                    # One page per endpoint is crawled: these show the long names.
+                    f"/qr/{long_code['id']}", f"/assets/{long_file.json['id']}"],
     }
 
 
