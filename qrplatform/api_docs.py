@@ -110,17 +110,25 @@ def _responses(spec: dict[str, Any], operation: dict[str, Any]):
     return rows
 
 
+def tag_title(name: str) -> str:
+    """A tag's heading: its name in words, without the "_api" blueprints end with
+    (``assets_api`` → "Assets", ``qr_codes`` → "QR codes"); the tag itself is left as it is in
+    the document, which clients may group by."""
+    words = name.removesuffix("_api").replace("_", " ").capitalize()
+    return "QR" + words[2:] if words.lower().startswith("qr") else words
+
+
 def build(spec: dict[str, Any]) -> dict[str, Any]:
     """The document regrouped for the page: tags with their operations, and the schemas."""
-    tags = {t["name"]: Tag(t["name"], t["name"].replace("_", " ").capitalize(),
-                           t.get("description", "")) for t in spec.get("tags", [])}
+    tags = {t["name"]: Tag(t["name"], tag_title(t["name"]), t.get("description", ""))
+            for t in spec.get("tags", [])}
     for path, item in spec.get("paths", {}).items():
         for method in METHODS:
             operation = item.get(method)
             if operation is None:
                 continue
             tag_name = (operation.get("tags") or ["other"])[0]
-            tag = tags.setdefault(tag_name, Tag(tag_name, tag_name.capitalize(), ""))
+            tag = tags.setdefault(tag_name, Tag(tag_name, tag_title(tag_name), ""))
             parameters = [Field(p["name"], describe_type(p.get("schema", {}))[0],
                                 bool(p.get("required")), p.get("description", ""))
                           for p in operation.get("parameters", []) + item.get("parameters", [])
