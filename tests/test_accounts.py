@@ -31,11 +31,23 @@ def test_signup_errors_show_next_to_the_field_and_create_nothing(client, db, cre
     response = signup_form(client, email="taken@example.com", password="short")
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert re.search(r'id="password-error"[^>]*>Field must be between 10 and 200', page)
+    assert re.search(r'id="password-error"[^>]*>Use 10 to 200 characters\.', page)
     duplicate = signup_form(client, email="taken@example.com")
     assert 'id="email-error"' in duplicate.get_data(as_text=True)
     assert "already exists" in duplicate.get_data(as_text=True)
     assert db.session.query(User).count() == 1
+
+
+def test_an_empty_signup_says_what_to_enter_beside_each_field(client, db):
+    page = signup_form(client, name="", email="", password="").get_data(as_text=True)
+    for field, words in (("name", "Enter your name."), ("email", "Enter your e-mail address."),
+                         ("password", "Choose a password.")):
+        assert re.search(rf'id="{field}-error"[^>]*>{re.escape(words)}', page), field
+    page = signup_form(client, email="ada.example.com").get_data(as_text=True)
+    assert re.search(r'id="email-error"[^>]*>Enter an e-mail address such as ann@example\.com',
+                     page)
+    assert "This field is required" not in page
+    assert db.session.query(User).count() == 0
 
 
 def test_forms_without_a_csrf_token_are_refused(client, db, create_user):

@@ -18,13 +18,26 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from qrplatform.auth.services import MIN_PASSWORD_LENGTH
 
+# What a person reads beside the field (WTForms' own words are "This field is required.").
+ENTER_NAME = DataRequired("Enter your name.")
+ENTER_EMAIL = [DataRequired("Enter your e-mail address."),
+               Email("Enter an e-mail address such as ann@example.com.")]
+ENTER_PASSWORD = DataRequired("Enter your password.")
+NEW_PASSWORD = [DataRequired("Choose a password."),
+                Length(min=MIN_PASSWORD_LENGTH, max=200,
+                       message=f"Use {MIN_PASSWORD_LENGTH} to 200 characters.")]
+
+
+def at_most(characters: int) -> Length:
+    return Length(max=characters, message=f"At most {characters} characters.")
+
 
 class SignupForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
-    email = EmailField("E-mail", validators=[DataRequired(), Email()])
+    name = StringField("Your name", validators=[ENTER_NAME, at_most(120)])
+    email = EmailField("E-mail", validators=ENTER_EMAIL)
     password = PasswordField(
         "Password",
-        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)],
+        validators=NEW_PASSWORD,
         description=f"At least {MIN_PASSWORD_LENGTH} characters.",
     )
     # Filled in by app.js from the browser (Intl): the workspace's clock, UTC without it.
@@ -33,20 +46,20 @@ class SignupForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email()])
-    password = PasswordField("Password", validators=[DataRequired()])
+    email = EmailField("E-mail", validators=ENTER_EMAIL)
+    password = PasswordField("Password", validators=[ENTER_PASSWORD])
     remember = BooleanField("Keep me signed in on this device")
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email()])
+    email = EmailField("E-mail", validators=ENTER_EMAIL)
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField("New password",
-                             validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH)])
+    password = PasswordField("New password", validators=NEW_PASSWORD)
     confirm = PasswordField("Repeat it", validators=[
-        DataRequired(), EqualTo("password", message="The two passwords differ.")])
+        DataRequired("Type the new password again."),
+        EqualTo("password", message="The two passwords differ.")])
     revoke_tokens = BooleanField(
         "Also revoke all my API tokens",
         description="Apps and integrations then need a new token. Every signed-in browser "
@@ -54,17 +67,18 @@ class ResetPasswordForm(FlaskForm):
 
 
 class ProfileForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=120)],
+    name = StringField("Your name", validators=[ENTER_NAME, at_most(120)],
                        description="As your teammates see it.")
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired()])
-    new_password = PasswordField(
-        "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)],
-        description=f"At least {MIN_PASSWORD_LENGTH} characters.")
+    current_password = PasswordField("Current password", validators=[
+        DataRequired("Enter your current password.")])
+    new_password = PasswordField("New password", validators=NEW_PASSWORD,
+                                 description=f"At least {MIN_PASSWORD_LENGTH} characters.")
     confirm = PasswordField("Repeat the new password", validators=[
-        DataRequired(), EqualTo("new_password", message="The two passwords differ.")])
+        DataRequired("Type the new password again."),
+        EqualTo("new_password", message="The two passwords differ.")])
     revoke_tokens = BooleanField(
         "Also revoke all my API tokens",
         description="Apps and integrations then need a new token. Your other signed-in "
@@ -72,7 +86,7 @@ class ChangePasswordForm(FlaskForm):
 
 
 class TokenForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)],
+    name = StringField("Name", validators=[DataRequired("Name the token."), at_most(100)],
                        description="Where will you use it? e.g. “iPhone app”, “Zapier”.")
     access = RadioField("Access", default="*", choices=[
         ("*", "Full: everything your role may do"),
@@ -93,11 +107,13 @@ class TokenForm(FlaskForm):
 
 
 class WorkspaceForm(FlaskForm):
-    name = StringField("Workspace name", validators=[DataRequired(), Length(max=120)])
+    name = StringField("Workspace name", validators=[DataRequired("Name the workspace."),
+                                                     at_most(120)])
 
 
 class WorkspaceSettingsForm(FlaskForm):
-    name = StringField("Workspace name", validators=[DataRequired(), Length(max=120)])
+    name = StringField("Workspace name", validators=[DataRequired("Name the workspace."),
+                                                     at_most(120)])
     share_usage = BooleanField(
         "Help us improve QR Platform with anonymous product usage (Mixpanel)",
         description="Which features are used, never your codes' content or your visitors.")
