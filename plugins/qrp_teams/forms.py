@@ -11,8 +11,9 @@ from wtforms import (
     SelectField,
     StringField,
 )
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from qrplatform.auth.forms import ENTER_EMAIL, ENTER_NAME, ENTER_PASSWORD, NEW_PASSWORD, at_most
 from qrplatform.auth.models import ROLES
 from qrplatform.auth.services import MIN_PASSWORD_LENGTH
 from qrplatform.inputs import FIRST_DAY, LAST_DAY, MAX_PAGE
@@ -35,7 +36,7 @@ class ConfirmForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email()])
+    email = EmailField("E-mail", validators=ENTER_EMAIL)
     role = SelectField("Role", default="editor")
 
 
@@ -76,25 +77,25 @@ class AuditFilterForm(FlaskForm):
 
 
 class InvitationSignupForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
-    email = EmailField("E-mail", validators=[DataRequired(), Email()])
-    password = PasswordField(
-        "Password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)],
-        description=f"At least {MIN_PASSWORD_LENGTH} characters.")
+    name = StringField("Your name", validators=[ENTER_NAME, at_most(120)])
+    email = EmailField("E-mail", validators=ENTER_EMAIL)
+    password = PasswordField("Password", validators=NEW_PASSWORD,
+                             description=f"At least {MIN_PASSWORD_LENGTH} characters.")
 
 
 class CodeForm(FlaskForm):
-    code = StringField("Code", validators=[DataRequired(), Length(max=32)],
+    code = StringField("Code", validators=[DataRequired("Enter the code."), at_most(32)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "text",
                                   "autocapitalize": "off", "spellcheck": "false"})
 
 
 class PhoneForm(FlaskForm):
-    phone = StringField("Mobile number", validators=[DataRequired(), Length(max=32)],
+    phone = StringField("Mobile number", validators=[DataRequired("Enter your mobile number."),
+                                                     at_most(32)],
                         description="International form, e.g. +44 7700 900123.",
                         render_kw={"autocomplete": "tel", "inputmode": "tel"})
 
 
 class PasswordConfirmForm(FlaskForm):
-    password = PasswordField("Your password", validators=[DataRequired()],
+    password = PasswordField("Your password", validators=[ENTER_PASSWORD],
                              render_kw={"autocomplete": "current-password"})
