@@ -7,11 +7,11 @@ from wtforms.validators import DataRequired, Length
 
 
 class UploadForm(FlaskForm):
-    file = FileField("File", validators=[DataRequired()])
+    file = FileField("File", validators=[DataRequired("Choose a file to upload.")])
 
 
 class AssetForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    name = StringField("Name", validators=[DataRequired("Give the file a name."), Length(max=200)])
     tags = StringField("Tags", validators=[Length(max=1200)],
                        description="Separated by commas, e.g. logo, summer campaign")
 
@@ -20,5 +20,5 @@ class AssetForm(FlaskForm):
 
 
 class ReplaceForm(FlaskForm):
-    file = FileField("New file", validators=[DataRequired()],
+    file = FileField("New file", validators=[DataRequired("Choose the new file.")],
                      description="Keeps this asset's id: everything using it shows the new file.")

@@ -9,7 +9,8 @@ from qrp_domains.services import MAX_URL
 
 
 class AddDomainForm(FlaskForm):
-    name = StringField("Domain", validators=[DataRequired(), Length(max=MAX_NAME + 1)],
+    name = StringField("Domain", validators=[DataRequired("Enter the domain, e.g. go.brand.com."),
+                                             Length(max=MAX_NAME + 1)],
                        render_kw={"placeholder": "go.brand.com", "autocomplete": "off",
                                   "spellcheck": "false", "autocapitalize": "none"},
                        description="A subdomain you own, such as go.brand.com; short links "

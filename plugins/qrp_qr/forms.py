@@ -121,15 +121,15 @@ class QRCodeForm(DesignFields):
 
 
 class LogoForm(FlaskForm):
-    logo_file = FileField("Logo", validators=[DataRequired()])
+    logo_file = FileField("Logo", validators=[DataRequired("Choose a logo file.")])
 
 
 class TemplateForm(DesignFields):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    name = StringField("Name", validators=[DataRequired("Name the design."), Length(max=100)])
 
 
 class BulkForm(FlaskForm):
-    file = FileField("CSV file", validators=[DataRequired()],
+    file = FileField("CSV file", validators=[DataRequired("Choose a CSV file.")],
                      description="A header row, then one code per row; up to 10,000 rows.")
     kind = RadioField("Kind", default="dynamic", choices=[("dynamic", "Dynamic"),
                                                           ("static", "Static")])

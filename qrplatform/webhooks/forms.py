@@ -10,7 +10,8 @@ from qrplatform.webhooks.services import MAX_DESCRIPTION
 
 
 class EndpointForm(FlaskForm):
-    url = StringField("Endpoint URL", validators=[DataRequired(), Length(max=MAX_URL_LENGTH)],
+    url = StringField("Endpoint URL", validators=[DataRequired("Enter your endpoint's address."),
+                                                   Length(max=MAX_URL_LENGTH)],
                       description="Where we POST each event: a public https:// address of "
                                   "your server.")
     description = StringField("Description", validators=[Length(max=MAX_DESCRIPTION)],
