@@ -146,5 +146,3 @@ def preview_url(asset) -> str:
 def _helpers() -> dict:
     return {"preview_url": preview_url, "thumbnail_url": services.thumbnail_url,
             "quota_amount": quotas.format_amount}
-
-
