@@ -15,8 +15,12 @@ import logging
 from flask import Flask, current_app, g, got_request_exception, jsonify, render_template, request
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import NotFound as NotFoundError
 
 log = logging.getLogger(__name__)
+
+# webargs' answer to a body that does not parse as JSON.
+INVALID_JSON = "Invalid JSON body."
 
 # Stable machine-readable codes for the HTTP statuses we answer.
 STATUS_CODES = {
@@ -139,12 +143,51 @@ def _flatten_webargs_messages(messages: dict) -> dict:
     return flat
 
 
-def _http_exception_message(error: HTTPException) -> str:
+def _field_paths(field_errors: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """(dotted path, first message) of each refused input, nested schemas and list items
+    included: ``{"design": {"logo_size": [...]}}`` gives ``design.logo_size``."""
+    found = []
+    for name, messages in field_errors.items():
+        path = prefix if name == "_schema" and prefix else f"{prefix}{name}"
+        if isinstance(messages, dict):
+            found += _field_paths(messages, f"{path}.")
+        elif messages:
+            first = messages[0] if isinstance(messages, list) else messages
+            found.append((path.rstrip("."), str(first)))
+    return found
+
+
+def fields_message(field_errors: dict) -> str:
+    """A refusal of several inputs in one sentence: the first input and what is wrong with it,
+    then the names of the others (their messages are in ``fields``)."""
+    found = _field_paths(field_errors)
+    if not found:
+        return "Some fields are missing or invalid; see 'fields'."
+    path, message = found[0]
+    first = message if path == "_schema" else f"{path}: {message}"
+    others = [other for other, _ in found[1:]]
+    if not others:
+        return first
+    return (f"{first} Also check {', '.join(others[:5])}"
+            + (f" and {len(others) - 5} more" if len(others) > 5 else "") + " (see 'fields').")
+
+
+def _http_exception_message(error: HTTPException, field_errors: dict) -> str:
     data = getattr(error, "data", None) or {}
     if data.get("message"):
         return data["message"]
     if error.code == 422:
-        return "Some fields are missing or invalid; see 'fields'."
+        return fields_message(field_errors)
+    if error.code == 400 and field_errors.get("_schema") == [INVALID_JSON]:
+        return ("The request body is not valid JSON: check its quotes, commas and brackets, "
+                "and send it with Content-Type: application/json.")
+    # Routing's own refusals, in words that say what to do instead.
+    if error.code == 404 and error.description == NotFoundError.description:
+        return (f"There is no API operation at {request.method} {request.path}; the "
+                "reference at /api/docs lists them.")
+    if error.code == 405 and error.valid_methods:
+        return (f"{request.path} does not take {request.method}; it takes "
+                f"{', '.join(sorted(set(error.valid_methods) - {'HEAD', 'OPTIONS'}))}.")
     return error.description or error.name
 
 
@@ -159,7 +202,7 @@ def handle_http_exception(error: HTTPException):
         headers = dict(data.get("headers") or {})
         if error.code == 405 and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)
-        return api_error(error.code or 500, _http_exception_message(error),
+        return api_error(error.code or 500, _http_exception_message(error, field_errors),
                          fields=field_errors, headers=headers)
     response = error.get_response()
     body = render_template("errors/http.html", error=error, request_id=g.get("request_id"))

@@ -193,3 +193,27 @@ def test_openapi_document_and_offline_docs(client):
     assert "<script src=\"https://" not in docs and "href=\"https://" not in docs  # no CDN
     assert client.get("/static/vendor/htmx.min.js").status_code == 200
     assert client.get("/static/vendor/sortable.min.js").status_code == 200  # drag to reorder
+
+
+def test_api_errors_say_what_to_do_instead_of_the_frameworks_words(client, api):
+    caller = api()
+    nowhere = client.get("/api/v1/nowhere").json["error"]["message"]
+    assert nowhere == ("There is no API operation at GET /api/v1/nowhere; the reference at "
+                       "/api/docs lists them.")
+    assert client.put("/api/v1/me").json["error"]["message"] == \
+        "/api/v1/me does not take PUT; it takes GET, PATCH."
+    broken = client.post("/api/v1/auth/tokens", data='{"email": "a@b.c",',
+                         content_type="application/json").json["error"]
+    assert broken["message"].startswith("The request body is not valid JSON")
+    # Several refused inputs: the first named with its reason, the others named.
+    refused = caller.post("/api/v1/qr-codes", json={
+        "type": "url", "content": {"url": "https://example.com"}, "name": "x" * 300,
+        "design": {"logo_size": 5, "quiet_zone": -1}}).json["error"]
+    assert refused["status"] == 422
+    paths = ["name", "design.logo_size", "design.quiet_zone"]
+    first = next(p for p in paths if refused["message"].startswith(f"{p}: "))
+    assert all(p in refused["message"] for p in paths if p != first), refused["message"]
+    assert refused["message"].endswith("(see 'fields').")
+    one = caller.post("/api/v1/qr-codes", json={"type": "url", "content": {
+        "url": "https://example.com"}, "design": "blue"}).json["error"]
+    assert one["message"] == "design: Invalid input type."
