@@ -185,6 +185,9 @@ def _http_exception_message(error: HTTPException, field_errors: dict) -> str:
     if error.code == 404 and error.description == NotFoundError.description:
         return (f"There is no API operation at {request.method} {request.path}; the "
                 "reference at /api/docs lists them.")
+    if error.code == 429:   # flask-limiter's description is the limit itself
+        return (f"Too many requests: the limit here is {error.description}. Wait the seconds "
+                "the Retry-After header gives, then try again.")
     if error.code == 405 and error.valid_methods:
         return (f"{request.path} does not take {request.method}; it takes "
                 f"{', '.join(sorted(set(error.valid_methods) - {'HEAD', 'OPTIONS'}))}.")

@@ -122,6 +122,9 @@ def test_rate_limit_under_redis_is_per_workspace_with_headers_and_json(
     assert int(limited.headers["X-RateLimit-Reset"]) > 0
     assert limited.json["error"]["code"] == "rate_limited"
     assert limited.json["error"]["status"] == 429
+    assert limited.json["error"]["message"] == (
+        "Too many requests: the limit here is 3 per 1 minute. Wait the seconds the "
+        "Retry-After header gives, then try again.")
     # Another workspace has its own budget; the counters live in Redis.
     assert client.get("/api/v1/me", headers=second).status_code == 200
     assert any(b"ws:" in key for key in redis.keys("*"))
