@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
 from werkzeug.routing import Rule
@@ -200,6 +201,8 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_view = "account.login"
     login_manager.login_message = "Log in to see that page."
     login_manager.login_message_category = "info"
+    login_manager.unauthorized_handler(web.login_needed)
+    app.register_error_handler(CSRFError, web.csrf_refused)
     app.context_processor(web.template_context)
     ui.init_app(app)
 

@@ -16,10 +16,11 @@ from flask import (
     request,
     url_for,
 )
+from flask_login import current_user, login_url
 from markupsafe import Markup
 
 from qrplatform import hosts, permissions
-from qrplatform.errors import ServiceError
+from qrplatform.errors import ServiceError, handle_http_exception, is_api_request
 from qrplatform.plugins import NavItem
 from qrplatform.registry import registry
 
@@ -134,6 +135,40 @@ def slot(name: str, **context) -> Markup:
     slot with ``{{ slot("qr.code_actions", code=code) }}``."""
     return Markup("").join(Markup(render_template(template, **context))
                            for template in registry().slots.get(name, ()))
+
+
+# -- a session that ended under an open page ---------------------------------------------------
+
+SESSION_ENDED = "Your session has ended: log in again to carry on."
+PAGE_OUT_OF_DATE = ("This page is out of date (it was opened in an earlier session): reload it "
+                    "and try again.")
+
+
+def _log_in_again(message: str):
+    """To the login page, back to the page the person was on afterwards. An htmx request
+    (a pager, a form swapped in place) names that page in HX-Current-URL; its own URL is a
+    fragment's, and a plain redirect would have htmx swap the login page into the fragment."""
+    flash(message, "info")
+    here = (request.headers.get("HX-Current-URL") if is_htmx() else None) or request.url
+    return go_to(login_url(current_app.login_manager.login_view, here))
+
+
+def login_needed():
+    """flask-login's refusal of a page that needs a session."""
+    return _log_in_again(current_app.login_manager.login_message)
+
+
+def csrf_refused(error):
+    """A form posted with a CSRF token of another session, or none: an in-place action whose
+    session ended leads to the login page; any other form is out of date (reloading the page
+    gives it a token, or leads to the login page). Werkzeug's page said "Bad Request: The
+    CSRF session token is missing." The API is not concerned: it takes Bearer tokens."""
+    if is_api_request():
+        return handle_http_exception(error)
+    if is_htmx() and not current_user.is_authenticated:   # in-place actions need a login
+        return _log_in_again(SESSION_ENDED)
+    return render_template("errors/http.html", error=ServiceError(PAGE_OUT_OF_DATE),
+                           request_id=g.get("request_id")), 400
 
 
 def template_context() -> dict:

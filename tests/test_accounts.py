@@ -54,7 +54,7 @@ def test_forms_without_a_csrf_token_are_refused(client, db, create_user):
     refused = client.post("/signup", data={"name": "Eve", "email": "eve@example.com",
                                            "password": DEFAULT_PASSWORD})
     assert refused.status_code == 400
-    assert "CSRF" in refused.get_data(as_text=True)
+    assert "This page is out of date" in refused.get_data(as_text=True)
     assert db.session.query(User).count() == 0
     user = create_user()
     forged = client.post("/login", data={"email": user.email, "password": DEFAULT_PASSWORD,

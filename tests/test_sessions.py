@@ -203,3 +203,44 @@ def test_a_read_token_cannot_change_the_password_or_the_name(app, create_user, a
                         ).status_code == 403
     renamed = api(user).patch("/api/v1/me", json={"name": "  Ada Lovelace "})
     assert renamed.status_code == 200 and renamed.json["user"]["name"] == "Ada Lovelace"
+
+
+def test_a_page_part_asked_for_after_the_session_ended_sends_the_browser_to_log_in(
+        app, db, create_user):
+    """htmx follows a redirect and swaps what it finds: the login page would land inside the
+    list that asked for its next page. It gets HX-Redirect to the login page instead, which
+    leads back to the page the person was on (not the fragment's URL)."""
+    user = create_user()
+    browser = sign_in(app, user)
+    browser.post("/logout", data={"csrf_token": csrf_token(browser, "/dashboard")})
+    fragment = browser.get("/qr/?page=2", headers={
+        "HX-Request": "true", "HX-Current-URL": "http://localhost/qr/?tag=menu"})
+    assert fragment.status_code == 204
+    assert fragment.headers["HX-Redirect"] == "/login?next=%2Fqr%2F%3Ftag%3Dmenu"
+    whole = browser.get("/qr/?page=2")
+    assert whole.status_code == 302 and whole.headers["Location"] == \
+        "/login?next=%2Fqr%2F%3Fpage%3D2"
+    assert "Log in to see that page." in browser.get("/login").get_data(as_text=True)
+
+
+def test_a_form_posted_from_a_page_of_an_ended_or_older_session_says_what_to_do(
+        app, db, create_user):
+    user = create_user()
+    stale = sign_in(app, user)
+    token = csrf_token(stale, "/qr/bulk")
+    # The session ended: to the login page, in place or whole.
+    stale.post("/logout", data={"csrf_token": token})
+    posted = stale.post("/qr/bulk/check", data={"csrf_token": token}, headers={
+        "HX-Request": "true", "HX-Current-URL": "http://localhost/qr/bulk"})
+    assert posted.status_code == 204
+    assert posted.headers["HX-Redirect"] == "/login?next=%2Fqr%2Fbulk"
+    assert "Your session has ended: log in again to carry on." in \
+        stale.get("/login").get_data(as_text=True)
+    # Logged in again since the page was opened: reload it (Werkzeug's "Bad Request: The
+    # CSRF session token is missing." before).
+    again = sign_in(app, user)
+    refused = again.post("/qr/bulk/check", data={"csrf_token": token})
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert "This page is out of date" in page and "reload it and try again" in page
+    assert "CSRF session token" not in page and "Bad Request" not in page

@@ -129,6 +129,52 @@
     if (event.target.matches("[data-select-on-focus]")) event.target.select();
   });
 
+  // An in-place action (htmx) that the server refused, or that could not reach it, would
+  // otherwise leave a click without an answer: htmx swaps nothing for a 4xx or 5xx. The
+  // message is the server's error page's own (its title and first line), at the bottom of
+  // the window. A session that ended is not this case: the server sends the browser to the
+  // login page (HX-Redirect).
+  function showRequestProblem(text) {
+    const region = document.querySelector("[data-request-problem]");
+    if (!region) return;
+    region.hidden = false;
+    // Written after the region shows, so that screen readers announce the alert.
+    requestAnimationFrame(() => {
+      region.querySelector("[data-request-problem-text]").textContent = text;
+    });
+  }
+  function errorPageText(xhr) {
+    try {
+      const page = new DOMParser().parseFromString(xhr.responseText, "text/html")
+        .querySelector(".error-page");
+      if (!page) return "";
+      const title = page.querySelector("h1")?.textContent.trim() || "";
+      const line = page.querySelector("h1 + p")?.textContent.trim() || "";
+      const id = page.querySelector("code")?.textContent.trim();
+      return [title && `${title.replace(/[.!]$/, "")}.`, line, id && `Request id: ${id}.`]
+        .filter(Boolean).join(" ");
+    } catch (error) {
+      return "";
+    }
+  }
+  document.addEventListener("htmx:responseError", (event) => {
+    const xhr = event.detail.xhr;
+    showRequestProblem(errorPageText(xhr)
+      || `That did not work (the server answered ${xhr.status}). Try again.`);
+  });
+  document.addEventListener("htmx:sendError", () => {
+    showRequestProblem("The server could not be reached. Check the connection, then try again.");
+  });
+  document.addEventListener("htmx:beforeRequest", () => {
+    const region = document.querySelector("[data-request-problem]");
+    if (region && !region.hidden) region.hidden = true;
+  });
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-request-problem-close]")) {
+      document.querySelector("[data-request-problem]").hidden = true;
+    }
+  });
+
   // Sign-up: the new workspace's clock starts as the browser's (time-of-day redirect rules).
   document.querySelectorAll("input[data-browser-time-zone]").forEach((input) => {
     try {
