@@ -15,7 +15,6 @@ import logging
 from flask import Flask, current_app, g, got_request_exception, jsonify, render_template, request
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
-from werkzeug.exceptions import NotFound as NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +181,7 @@ def _http_exception_message(error: HTTPException, field_errors: dict) -> str:
         return ("The request body is not valid JSON: check its quotes, commas and brackets, "
                 "and send it with Content-Type: application/json.")
     # Routing's own refusals, in words that say what to do instead.
-    if error.code == 404 and error.description == NotFoundError.description:
+    if error.code == 404 and request.url_rule is None:
         return (f"There is no API operation at {request.method} {request.path}; the "
                 "reference at /api/docs lists them.")
     if error.code == 429:   # flask-limiter's description is the limit itself

@@ -388,6 +388,9 @@ def _attachment(filename: str) -> str:
     return f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"
 
 
+GONE_FROM_STORAGE = "The file is no longer stored; make it again (run the export or job anew)."
+
+
 def send_private(key: str, filename: str | None = None):
     """A private file for the caller an authenticated route has let in: a redirect to a
     short-lived presigned URL on S3, the bytes themselves from the local folder."""
@@ -395,12 +398,12 @@ def send_private(key: str, filename: str | None = None):
     filename = filename or key.rsplit("/", 1)[-1]
     if isinstance(backend, S3Storage):
         if not backend.exists(key):
-            abort(404)
+            abort(404, GONE_FROM_STORAGE)
         response = redirect(backend.presigned_get(key, filename))
     else:
         path = backend.path(key)
         if not path.is_file():
-            abort(404)
+            abort(404, GONE_FROM_STORAGE)
         # Streamed from the file: a large ZIP is never read whole into a web worker.
         response = send_file(path, mimetype=guess_type(key), max_age=0)
         response.headers["Content-Disposition"] = _attachment(filename)

@@ -35,6 +35,17 @@ def test_a_token_downloads_the_bulk_zip_through_the_api(api, client):
     assert caller.get(f"/api/v1/jobs/{job['id']}/files/other").status_code == 404
 
 
+def test_a_job_file_gone_from_storage_says_so(api, storage_dir):
+    caller = api()
+    job = finished_bulk_job(caller)
+    for stored in Path(storage_dir).rglob("*.zip"):
+        stored.unlink()
+    gone = caller.get(job["files"][0]["url"])
+    assert gone.status_code == 404
+    assert gone.json["error"]["message"] == (
+        "The file is no longer stored; make it again (run the export or job anew).")
+
+
 def test_the_browser_link_needs_the_session(api, client, login, create_user):
     user = create_user()
     job = finished_bulk_job(api(user))
