@@ -220,3 +220,12 @@ def test_api_errors_say_what_to_do_instead_of_the_frameworks_words(client, api):
     one = caller.post("/api/v1/qr-codes", json={"type": "url", "content": {
         "url": "https://example.com"}, "design": "blue"}).json["error"]
     assert one["message"] == "design: Invalid input type."
+
+
+def test_an_action_opened_as_a_page_says_what_it_is(client):
+    """A POST-only address (a bookmarked or reloaded button's) answers 405 in our words."""
+    response = client.get("/logout")
+    assert response.status_code == 405
+    page = response.get_data(as_text=True)
+    assert "Not a page" in page and "Go back to the page with the button." in page
+    assert "Method Not Allowed" not in page
