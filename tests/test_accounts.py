@@ -1,6 +1,7 @@
 """Sign up, log in and out, CSRF, password reset, API tokens and workspaces — as a user does."""
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -105,12 +106,37 @@ def test_password_reset_by_email(client, db, create_user):
     reset = client.post(link, data={"password": new_password, "confirm": new_password,
                                     "csrf_token": csrf_token(client, link)})
     assert reset.status_code == 302
-    again = client.post(link, data={"password": "yet another pass", "confirm":
-                                    "yet another pass", "csrf_token": csrf_token(client, link)})
-    assert "already been used" in again.get_data(as_text=True)
+    # A used link says so before anything is typed, and leads to a new one.
+    again = client.get(link)
+    assert again.status_code == 410
+    page = again.get_data(as_text=True)
+    assert "This reset link has already been used." in page and 'href="/forgot-password"' in page
+    assert 'name="password"' not in page
+    assert client.post(link, data={"password": "yet another pass", "confirm": "yet another pass",
+                                   "csrf_token": csrf_token(client, "/forgot-password")}
+                       ).status_code == 410
     login = client.post("/login", data={"email": user.email, "password": new_password,
                                         "csrf_token": csrf_token(client)})
     assert login.status_code == 302
+
+
+def test_a_broken_or_expired_reset_link_says_so_before_the_form(client, db, create_user,
+                                                                 monkeypatch):
+    from qrplatform.auth import services
+
+    broken = client.get("/reset-password/not-a-token")
+    assert broken.status_code == 400
+    assert "This reset link is not valid." in broken.get_data(as_text=True)
+    user = create_user(email="late@example.com")
+    client.post("/forgot-password", data={
+        "email": user.email, "csrf_token": csrf_token(client, "/forgot-password")})
+    with unscoped():
+        mail = db.session.scalar(select(Notification))
+    link = re.search(r"http://localhost(/reset-password/\S+)", mail.body_text).group(1)
+    monkeypatch.setattr(services, "RESET_MAX_AGE", timedelta(seconds=-1))
+    expired = client.get(link)
+    assert expired.status_code == 410
+    assert "This reset link has expired. Ask for a new one." in expired.get_data(as_text=True)
 
 
 def test_unknown_email_reset_says_the_same_and_sends_nothing(client, db):

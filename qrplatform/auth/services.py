@@ -382,9 +382,8 @@ def request_password_reset(email: str) -> None:
     db.session.commit()
 
 
-def reset_password(token: str, new_password: str, *, revoke_tokens: bool = False) -> User:
-    """Set a new password from a reset link; every session ends, and with ``revoke_tokens``
-    every API token of the person too."""
+def reset_link_user(token: str) -> User:
+    """The person a reset link is for, or why it cannot be used (expired, used, not ours)."""
     try:
         payload = _reset_serializer().loads(token, max_age=int(RESET_MAX_AGE.total_seconds()))
     except SignatureExpired as exc:
@@ -395,6 +394,13 @@ def reset_password(token: str, new_password: str, *, revoke_tokens: bool = False
     user = db.session.get(User, payload.get("u"))
     if user is None or user.password_hash[-16:] != payload.get("h"):
         raise ServiceError("This reset link has already been used.", status=410, code="gone")
+    return user
+
+
+def reset_password(token: str, new_password: str, *, revoke_tokens: bool = False) -> User:
+    """Set a new password from a reset link; every session ends, and with ``revoke_tokens``
+    every API token of the person too."""
+    user = reset_link_user(token)
     check_password_strength(new_password)
     user.password_hash = hash_password(new_password)
     if revoke_tokens:

@@ -130,6 +130,11 @@ def forgot_password():
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
+    try:   # an expired or used link says so before a new password is typed twice
+        services.reset_link_user(token)
+    except ServiceError as refused:
+        return render("auth/reset_password.html", refused=refused.message,
+                      status=refused.status)
     form = ResetPasswordForm()
     if done := submit(form, lambda: services.reset_password(
         token, form.password.data, revoke_tokens=form.revoke_tokens.data),
