@@ -12,7 +12,16 @@ the HTML views both turn it into their own kind of answer, so a rule is written 
 
 import logging
 
-from flask import Flask, current_app, g, got_request_exception, jsonify, render_template, request
+from flask import (
+    Flask,
+    current_app,
+    g,
+    got_request_exception,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -193,6 +202,18 @@ def _http_exception_message(error: HTTPException, field_errors: dict) -> str:
     return error.description or error.name
 
 
+def _other_slash(path: str) -> str | None:
+    """The page's address with the trailing slash added or taken away, when that one exists:
+    a typed ``/billing/`` or ``/qr`` finds its page (Werkzeug mends only the second)."""
+    other = path[:-1] if path.endswith("/") and path != "/" else f"{path}/"
+    adapter = current_app.url_map.bind("localhost")
+    try:
+        adapter.match(other, method="GET")
+    except HTTPException:
+        return None
+    return other
+
+
 def handle_http_exception(error: HTTPException):
     if error.code == 500 and isinstance(error, InternalServerError):
         return handle_unexpected(error.original_exception or error)
@@ -206,6 +227,10 @@ def handle_http_exception(error: HTTPException):
             headers["Allow"] = ", ".join(error.valid_methods)
         return api_error(error.code or 500, _http_exception_message(error, field_errors),
                          fields=field_errors, headers=headers)
+    if (error.code == 404 and request.url_rule is None and request.method in ("GET", "HEAD")
+            and (other := _other_slash(request.path)) is not None):
+        return redirect(other + (f"?{request.query_string.decode()}"
+                                 if request.query_string else ""), 308)
     response = error.get_response()
     body = render_template("errors/http.html", error=error, request_id=g.get("request_id"))
     response.set_data(body)

@@ -229,3 +229,11 @@ def test_an_action_opened_as_a_page_says_what_it_is(client):
     page = response.get_data(as_text=True)
     assert "Not a page" in page and "Go back to the page with the button." in page
     assert "Method Not Allowed" not in page
+
+
+def test_a_page_typed_with_or_without_its_trailing_slash_is_found(client):
+    assert client.get("/billing/").status_code == 308
+    assert client.get("/billing/?plan=pro").headers["Location"] == "/billing?plan=pro"
+    assert client.get("/qr").status_code in (301, 308)     # Werkzeug's own mending
+    assert client.get("/no-such-page/").status_code == 404
+    assert client.get("/api/v1/nowhere/").status_code == 404
