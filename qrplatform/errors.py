@@ -22,6 +22,7 @@ from flask import (
     render_template,
     request,
 )
+from markupsafe import Markup
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -68,6 +69,11 @@ class ServiceError(Exception):
     def fields(self) -> dict[str, list[str]]:
         return {self.field: [self.message]} if self.field else {}
 
+    @property
+    def for_page(self) -> str | Markup:
+        """The message as a page shows it (beside a field, in a flash)."""
+        return self.message
+
 
 class NotFound(ServiceError):
     status = 404
@@ -92,8 +98,22 @@ class QuotaExceeded(ServiceError):
     code = "quota_exceeded"
 
     def __init__(self, message: str, *, upgrade_url: str | None = None, **kwargs):
-        super().__init__(message, **kwargs)
+        super().__init__(message + (f"{UPGRADE_AT}{upgrade_url}" if upgrade_url else ""),
+                         **kwargs)
+        self.situation = message
         self.upgrade_url = upgrade_url
+
+    @property
+    def for_page(self) -> str | Markup:
+        """The situation, and a link to the plans where the API's message gives their URL."""
+        if not self.upgrade_url:
+            return self.message
+        return Markup('{} <a href="{}">See the plans</a>.').format(self.situation,
+                                                                   self.upgrade_url)
+
+
+# How an API message says where the plan can be changed (pages link instead).
+UPGRADE_AT = " Change the plan at "
 
 
 class ErrorBodySchema(Schema):

@@ -130,9 +130,7 @@ def _raise_with_way_out(key: str, quota: Quota, plan: str, situation: str, neede
     else:
         message += "Remove some first."
     upgrade_url = _upgrade_url(key, plan) if bigger is not None else None
-    if upgrade_url:
-        message += f" Change the plan at {upgrade_url}"
-    raise QuotaExceeded(message, upgrade_url=upgrade_url)
+    raise QuotaExceeded(message.rstrip(), upgrade_url=upgrade_url)
 
 
 def format_amount(number: int | None, unit: str = "count") -> str:

@@ -63,9 +63,9 @@ def form_error(form, error) -> None:
     form when it names none."""
     field = form._fields.get(error.field) if error.field else None
     if field is not None:
-        field.errors = [*field.errors, error.message]
+        field.errors = [*field.errors, error.for_page]
     else:
-        form.form_errors.append(error.message)
+        form.form_errors.append(error.for_page)
 
 
 # A message or URL, or a function making one from what the service returned.
@@ -113,7 +113,7 @@ def act(action: Callable[[], Any], *, success: Outcome | None, then: Outcome,
     except ServiceError as error:
         if error.status in passes:
             raise
-        flash(error.message, "error")
+        flash(error.for_page, "error")
         return redirect(_outcome(then, None))
     if success:
         flash(_outcome(success, result), "success")

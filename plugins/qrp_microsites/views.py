@@ -231,7 +231,7 @@ def _refused(site, error: ServiceError):
     if error.status in (401, 403, 404):
         raise error
     if not is_htmx():
-        flash(error.message, "error")
+        flash(error.for_page, "error")
         return redirect(url_for(".editor", microsite_id=site.id))
     response = _editor(site, fragment="microsites/builder/_blocks.html",
                        problem=error.message, status=error.status, oob=True)

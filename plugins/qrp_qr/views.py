@@ -174,7 +174,7 @@ def _show_error(form, error: ServiceError, content_errors: dict) -> None:
     """Put each message beside its field: content fields, design fields, or above the form."""
     fields = error.fields or {}
     if not fields:
-        form.form_errors.append(error.message)
+        form.form_errors.append(error.for_page)
     for name, messages in fields.items():
         base = name.split(".", 1)[-1]
         if name.startswith("app_link."):
@@ -740,7 +740,7 @@ def bulk():
                 filename=form.file.data.filename or "")
         except bulk_codes.BulkRowsInvalid as error:
             row_errors = error.row_errors
-            form.form_errors.append(error.message)
+            form.form_errors.append(error.for_page)
         except ServiceError as error:
             _show_error(form, error, {})
         else:

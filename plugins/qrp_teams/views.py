@@ -156,7 +156,7 @@ def leave():
         try:
             services.leave()
         except ServiceError as error:
-            flash(error.message, "error")
+            flash(error.for_page, "error")
             return redirect(url_for("teams.members"))
         session["workspace_id"] = None
         flash(f"You left “{name}”.", "info")
@@ -354,7 +354,7 @@ def begin_totp():
         try:
             services.begin_totp(g.user)
         except ServiceError as error:
-            flash(error.message, "error")
+            flash(error.for_page, "error")
     return redirect(url_for("teams.two_factor"))
 
 
@@ -461,7 +461,7 @@ def send_login_sms():
         try:
             masked = services.send_login_code(user)
         except ServiceError as error:
-            flash(error.message, "error")
+            flash(error.for_page, "error")
         else:
             flash(f"We texted a code to {masked}.", "info")
     return redirect(url_for("teams.two_step"))

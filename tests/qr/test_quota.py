@@ -29,3 +29,19 @@ def test_free_plan_stops_at_its_dynamic_code_quota(api, db):
 
     set_plan(caller.workspace_id, "pro")
     assert caller.post("/api/v1/qr-codes", json=dynamic(27)).status_code == 201
+
+
+def test_pages_link_to_the_plans_where_the_api_gives_their_address(api, client, login,
+                                                                     create_user):
+    from qrplatform.testing.pytest_plugin import csrf_token
+
+    user = create_user()
+    caller = api(user)
+    codes = [caller.post("/api/v1/qr-codes", json=dynamic(n)).json for n in range(25)]
+    login(user)
+    page = f"/qr/{codes[0]['id']}"
+    refused = client.post(f"{page}/duplicate", data={"csrf_token": csrf_token(client, page)})
+    assert refused.status_code == 402
+    text = refused.get_data(as_text=True)
+    assert "the Pro plan allows 1,000." in text and "Change the plan at" not in text
+    assert 'href="http://localhost/billing"' in text

@@ -158,7 +158,11 @@ def test_seats_are_limited_by_the_plan(client, db, api, create_user, login):
         "email": "three@example.com", "role": "viewer",
         "csrf_token": csrf_token(client, "/team")})
     assert page.status_code == 422
-    assert "Your Free plan allows 3 seats" in page.get_data(as_text=True)
+    text = page.get_data(as_text=True)
+    assert "Your Free plan allows 3 seats" in text
+    # The way out is a link on the page, not an address to copy.
+    assert 'the Pro plan allows 10. <a href="http://localhost/billing">See the plans</a>.' in text
+    assert "Change the plan at" not in text
     assert "3 of 3 seats used" in client.get("/team").get_data(as_text=True)
     set_plan(db, ann.personal_workspace_id, "business")  # no seat limit
     assert "3 seats used, no limit on this plan" in client.get("/team").get_data(as_text=True)
