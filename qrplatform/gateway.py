@@ -92,6 +92,9 @@ CORE_RATE_LIMITS = {
     "account.signup": RateLimit("20 per hour", methods=("POST",)),
     "auth.signup": RateLimit("20 per hour", methods=("POST",)),
     "account.forgot_password": RateLimit("5 per minute", methods=("POST",)),
+    "auth.request_password_reset": RateLimit("5 per minute", methods=("POST",)),
+    "account.reset_password": RateLimit("10 per minute", methods=("POST",)),
+    "auth.reset_password": RateLimit("10 per minute", methods=("POST",)),
     # Changing the password checks the current one: a borrowed session must not guess it.
     "account.account_settings": RateLimit("10 per minute", methods=("POST",)),
     "auth.change_password": RateLimit("10 per minute", methods=("POST",)),

@@ -139,6 +139,37 @@ def test_a_broken_or_expired_reset_link_says_so_before_the_form(client, db, crea
     assert "This reset link has expired. Ask for a new one." in expired.get_data(as_text=True)
 
 
+def test_the_app_resets_a_forgotten_password_through_the_api(client, db, create_user):
+    """The mobile app has no browser session: asking for the link and setting the password
+    with its token are API operations too, answering the same whether the account exists."""
+    user = create_user(email="app-user@example.com")
+    asked = client.post("/api/v1/auth/password-reset", json={"email": "App-User@example.com"})
+    nobody = client.post("/api/v1/auth/password-reset", json={"email": "nobody@example.com"})
+    assert asked.status_code == nobody.status_code == 202
+    assert asked.get_data() == nobody.get_data()
+    with unscoped():
+        [mail] = db.session.scalars(select(Notification)).all()
+    assert mail.recipient == user.email
+    token = re.search(r"/reset-password/(\S+)", mail.body_text).group(1)
+
+    def confirm(token, password="a brand new password"):
+        return client.post("/api/v1/auth/password-reset/confirm",
+                           json={"token": token, "new_password": password})
+
+    forged = confirm("not-a-token").json["error"]
+    assert (forged["status"], forged["message"]) == (400, "This reset link is not valid.")
+    short = confirm(token, "short").json["error"]
+    assert short["status"] == 422 and "new_password" in short["fields"]
+    assert confirm(token).status_code == 204
+    used = confirm(token).json["error"]
+    assert (used["status"], used["code"]) == (410, "gone")
+    exchanged = client.post("/api/v1/auth/tokens", json={"email": user.email,
+                                                        "password": "a brand new password"})
+    assert exchanged.status_code == 201
+    paths = client.get("/api/openapi.json").json["paths"]
+    assert {"/api/v1/auth/password-reset", "/api/v1/auth/password-reset/confirm"} <= set(paths)
+
+
 def test_unknown_email_reset_says_the_same_and_sends_nothing(client, db):
     response = client.post("/forgot-password", data={
         "email": "nobody@example.com", "csrf_token": csrf_token(client, "/forgot-password")})

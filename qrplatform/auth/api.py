@@ -10,6 +10,8 @@ from qrplatform.auth.schemas import (
     OnboardingMarkSchema,
     OnboardingSchema,
     PasswordChangeSchema,
+    PasswordResetRequestSchema,
+    PasswordResetSchema,
     ProfileUpdateSchema,
     SignupResultSchema,
     SignupSchema,
@@ -65,6 +67,29 @@ def create_token(data):
                                      second_factor=data.get("second_factor"))
     token, plain = services.create_token(user, workspace_id, data["name"], data.get("scopes"))
     return token_view(token, plain)
+
+
+@blp.post("/auth/password-reset")
+@public
+@blp.arguments(PasswordResetRequestSchema)
+@blp.response(202)
+def request_password_reset(data):
+    """Forgot the password: e-mail a reset link to the account, if there is one. The answer is
+    the same either way (it does not tell who has an account). The link opens the web page;
+    an app that handles it itself sends its token to POST /auth/password-reset/confirm."""
+    services.request_password_reset(data["email"])
+
+
+@blp.post("/auth/password-reset/confirm")
+@public
+@blp.arguments(PasswordResetSchema)
+@blp.response(204)
+def reset_password(data):
+    """Set a new password with the token of an e-mailed reset link (valid for an hour, once).
+    Every browser session ends; with revoke_tokens every API token too. 410 when the
+    link has expired or was used, 400 when it is not one of ours."""
+    services.reset_password(data["token"], data["new_password"],
+                            revoke_tokens=data["revoke_tokens"])
 
 
 @blp.get("/tokens")

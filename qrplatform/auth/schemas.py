@@ -96,6 +96,20 @@ class PasswordChangeSchema(Schema):
         "description": "also revoke every API token of yours, this one included"})
 
 
+class PasswordResetRequestSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+
+
+class PasswordResetSchema(Schema):
+    token = fields.String(required=True, load_only=True, validate=validate.Length(max=500),
+                          metadata={"description": "the last part of the e-mailed link, "
+                                                   "/reset-password/<token>"})
+    new_password = fields.String(required=True, load_only=True,
+                                 validate=validate.Length(min=10, max=200))
+    revoke_tokens = fields.Boolean(load_default=False, metadata={
+        "description": "also revoke every API token of yours"})
+
+
 class MeSchema(Schema):
     user = fields.Nested(UserSchema)
     workspace = fields.Nested(WorkspaceSchema, metadata={"description": "the token's workspace"})
