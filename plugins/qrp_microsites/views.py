@@ -234,7 +234,7 @@ def _refused(site, error: ServiceError):
         flash(error.for_page, "error")
         return redirect(url_for(".editor", microsite_id=site.id))
     response = _editor(site, fragment="microsites/builder/_blocks.html",
-                       problem=error.message, status=error.status, oob=True)
+                       problem=error.for_page, status=error.status, oob=True)
     response.headers["HX-Retarget"] = "#ms-blocks-panel"
     response.headers["HX-Reswap"] = "outerHTML"
     return response

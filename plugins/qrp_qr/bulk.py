@@ -117,6 +117,7 @@ def check_bulk(data: bytes, *, kind: str, qr_type: str) -> dict[str, Any]:
     return {"rows": len(rows), "dynamic": kinds.count("dynamic"), "invalid": errors,
             "within_plan": refused is None, "plan_message": refused.message if refused else None,
             "upgrade_url": refused.upgrade_url if refused else None,
+            "plan_refusal": refused.for_page if refused else None,   # the page's words
             "room": services.room_for_codes()}
 
 
