@@ -17,8 +17,8 @@ def tab(browser, live_server):
     context.close()
 
 
-def choose_a_csv(tab, tmp_path):
-    path = tmp_path / "codes.csv"
+def choose_a_csv(tab, tmp_path, name="codes.csv"):
+    path = tmp_path / name
     path.write_text("name,url\nMenu,https://example.com/menu\n")
     tab.get_by_label("CSV file").set_input_files(str(path))
 
@@ -72,3 +72,7 @@ def test_a_refused_or_unreachable_in_place_action_says_why_at_the_bottom(
     problem.wait_for(state="visible")
     tab.wait_for_function("() => document.querySelector('[data-request-problem-text]')"
                           ".textContent.includes('could not be reached')")
+    # The same action working again takes the alert away.
+    tab.unroute("**/qr/bulk/check")
+    choose_a_csv(tab, tmp_path, "again.csv")
+    problem.wait_for(state="hidden")

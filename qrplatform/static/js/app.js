@@ -134,9 +134,11 @@
   // message is the server's error page's own (its title and first line), at the bottom of
   // the window. A session that ended is not this case: the server sends the browser to the
   // login page (HX-Redirect).
-  function showRequestProblem(text) {
+  let failedElement = null;  // the alert goes when this one's next request works
+  function showRequestProblem(text, element) {
     const region = document.querySelector("[data-request-problem]");
     if (!region) return;
+    failedElement = element;
     region.hidden = false;
     // Written after the region shows, so that screen readers announce the alert.
     requestAnimationFrame(() => {
@@ -160,14 +162,18 @@
   document.addEventListener("htmx:responseError", (event) => {
     const xhr = event.detail.xhr;
     showRequestProblem(errorPageText(xhr)
-      || `That did not work (the server answered ${xhr.status}). Try again.`);
+      || `That did not work (the server answered ${xhr.status}). Try again.`, event.detail.elt);
   });
-  document.addEventListener("htmx:sendError", () => {
-    showRequestProblem("The server could not be reached. Check the connection, then try again.");
+  document.addEventListener("htmx:sendError", (event) => {
+    showRequestProblem("The server could not be reached. Check the connection, then try again.",
+      event.detail.elt);
   });
-  document.addEventListener("htmx:beforeRequest", () => {
+  // Not on any request: a page's polling (a live counter) would take the alert away unread.
+  document.addEventListener("htmx:afterRequest", (event) => {
     const region = document.querySelector("[data-request-problem]");
-    if (region && !region.hidden) region.hidden = true;
+    if (region && !region.hidden && event.detail.successful && event.detail.elt === failedElement) {
+      region.hidden = true;
+    }
   });
   document.addEventListener("click", (event) => {
     if (event.target.closest("[data-request-problem-close]")) {
