@@ -20,6 +20,8 @@ MUTATING = {"post", "put", "patch", "delete"}
 PUBLIC = {
     ("post", "/api/v1/auth/signup"): "creates an account",
     ("post", "/api/v1/auth/tokens"): "trades an e-mail and password for a token",
+    ("post", "/api/v1/auth/password-reset"): "e-mails a reset link to a forgotten password",
+    ("post", "/api/v1/auth/password-reset/confirm"): "sets a password with an e-mailed link",
 }
 # Act only on the caller's own account, never on the workspace's data.
 SELF_SERVICE = {
