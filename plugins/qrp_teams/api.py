@@ -18,8 +18,14 @@ from qrp_teams.schemas import (
     JoinedWorkspaceSchema,
     MemberSchema,
     OwnershipSchema,
+    PasswordCheckSchema,
+    PhoneNumberSchema,
+    RecoveryCodesSchema,
     RoleChangeSchema,
     SecuritySchema,
+    TotpSetupSchema,
+    TwoStepCodeSchema,
+    TwoStepSchema,
 )
 from qrplatform import permissions
 from qrplatform.api import api_blueprint
@@ -175,3 +181,88 @@ def audit(args):
         until=datetime.combine(until, time.min, UTC) + timedelta(days=1) if until else None)
     items, total = services.search_audit(criteria, args["page"], args["per_page"])
     return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+
+
+# -- your own two-step sign-in (what /settings/two-step does in the browser) -----------------------
+
+two_step_blp = api_blueprint("teams_two_step_api", __name__, "/api/v1/me/two-step",
+                             "Your two-step sign-in")
+
+
+def two_step_view() -> dict:
+    user = g.user
+    factor = services.second_factor(user)
+    return {
+        "enabled": services.two_factor_enabled(user),
+        "app": bool(factor and factor.has_totp),
+        "app_pending": bool(factor and factor.totp_secret and not factor.has_totp),
+        "phone": services.mask_phone(factor.phone) if factor and factor.has_phone else None,
+        "phone_pending": bool(factor and factor.phone and not factor.has_phone),
+        "sms_available": services.sms_available(),
+        "recovery_codes_left": services.recovery_codes_left(user),
+        "required_here": services.requires_two_factor(),
+    }
+
+
+@two_step_blp.get("")
+@two_step_blp.response(200, TwoStepSchema)
+def get_two_step():
+    """Which second steps you have, and what waits to be confirmed."""
+    return two_step_view()
+
+
+@two_step_blp.post("/app")
+@full_token_required
+@two_step_blp.response(201, TotpSetupSchema)
+def begin_app():
+    """Start setting up an authenticator app: its key, as an otpauth URL and as text. It counts
+    once POST app/confirm gets a first code from it. Needs a full-access token."""
+    url = services.begin_totp(g.user)
+    return {"otpauth_url": url, "secret": services.second_factor(g.user).totp_key}
+
+
+@two_step_blp.post("/app/confirm")
+@full_token_required
+@two_step_blp.arguments(TwoStepCodeSchema)
+@two_step_blp.response(200, RecoveryCodesSchema)
+def confirm_app(data):
+    """The app's first code turns two-step sign-in on; the first time, with recovery codes."""
+    return {"recovery_codes": services.confirm_totp(g.user, data["code"])}
+
+
+@two_step_blp.post("/phone")
+@full_token_required
+@two_step_blp.arguments(PhoneNumberSchema)
+@two_step_blp.response(202)
+def begin_phone(data):
+    """Text a code to a number (409 when this server sends no SMS); POST phone/confirm with
+    it."""
+    services.begin_phone(g.user, data["phone"])
+
+
+@two_step_blp.post("/phone/confirm")
+@full_token_required
+@two_step_blp.arguments(TwoStepCodeSchema)
+@two_step_blp.response(200, RecoveryCodesSchema)
+def confirm_phone(data):
+    """The texted code turns SMS codes on; the first time, with recovery codes."""
+    return {"recovery_codes": services.confirm_phone(g.user, data["code"])}
+
+
+@two_step_blp.post("/recovery-codes")
+@full_token_required
+@two_step_blp.arguments(PasswordCheckSchema)
+@two_step_blp.response(200, RecoveryCodesSchema)
+def new_recovery_codes(data):
+    """New recovery codes (the old ones stop working), with your password."""
+    return {"recovery_codes": services.regenerate_recovery_codes(g.user, data["password"])}
+
+
+@two_step_blp.post("/disable")
+@full_token_required
+@two_step_blp.arguments(PasswordCheckSchema)
+@two_step_blp.response(204)
+def disable(data):
+    """Turn two-step sign-in off, with your password (a workspace that requires it will ask
+    again at the next sign-in)."""
+    services.disable_two_factor(g.user, data["password"])

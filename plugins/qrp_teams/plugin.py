@@ -26,7 +26,7 @@ plugin = Plugin(
     description="Members and roles, e-mailed invitations with seats per plan, the audit log, "
                 "two-step sign-in (authenticator app, SMS, recovery codes).",
     blueprints=[views.bp],
-    api_blueprints=[api.blp],
+    api_blueprints=[api.blp, api.two_step_blp],
     models=[models.Invitation, models.WorkspaceSecurity, models.AuditEntry,
             models.SecondFactor, models.RecoveryCode],
     migrations=str(Path(__file__).parent / "migrations" / "versions"),

@@ -96,3 +96,46 @@ class AuditPageSchema(Schema):
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
+
+
+class TwoStepSchema(Schema):
+    enabled = fields.Boolean(metadata={"description": "a second step is asked at sign-in"})
+    app = fields.Boolean(metadata={"description": "an authenticator app is set up"})
+    app_pending = fields.Boolean(metadata={
+        "description": "an app's set-up waits for its first code (POST app/confirm)"})
+    phone = fields.String(allow_none=True, metadata={
+        "description": "the confirmed number for SMS codes, masked (•••• 0123)"})
+    phone_pending = fields.Boolean(metadata={
+        "description": "a number waits for the code texted to it (POST phone/confirm)"})
+    sms_available = fields.Boolean(metadata={"description": "this server can send SMS codes"})
+    recovery_codes_left = fields.Integer()
+    required_here = fields.Boolean(metadata={
+        "description": "the token's workspace requires two-step sign-in of its members"})
+
+
+class TotpSetupSchema(Schema):
+    otpauth_url = fields.String(metadata={
+        "description": "for the authenticator app (show it as a QR code, or open it)"})
+    secret = fields.String(metadata={"description": "the same key, to type in by hand"})
+
+
+class TwoStepCodeSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32),
+                         metadata={"description": "the 6-digit code the app shows, or texted"})
+
+
+class PhoneNumberSchema(Schema):
+    phone = fields.String(required=True, validate=validate.Length(min=1, max=32),
+                          metadata={"description": "international form, e.g. +44 7700 900123"})
+
+
+class PasswordCheckSchema(Schema):
+    password = fields.String(required=True, load_only=True,
+                             validate=validate.Length(min=1, max=200),
+                             metadata={"description": "your current password"})
+
+
+class RecoveryCodesSchema(Schema):
+    recovery_codes = fields.List(fields.String(), allow_none=True, metadata={
+        "description": "single-use codes for when the phone is lost, shown this once; null "
+                       "when you have some already"})

@@ -33,6 +33,9 @@ SELF_SERVICE = {
     ("post", "/api/v1/me/onboarding/dismiss"): "the caller puts their own checklist away",
     ("post", "/api/v1/me/onboarding/restore"): "the caller shows their own checklist again",
     ("post", "/api/v1/me/onboarding/done"): "the caller ticks off a step of their own",
+    **{("post", f"/api/v1/me/two-step{step}"): "the caller's own two-step sign-in"
+       for step in ("/app", "/app/confirm", "/phone", "/phone/confirm", "/recovery-codes",
+                    "/disable")},
 }
 # POSTs that change nothing (their input is too large for a query string): viewers may.
 READ_ONLY = {

@@ -224,3 +224,66 @@ def test_sms_codes_through_twilio(twilio_app, capture_server, db, create_user):
     assert too_soon.status_code == 302 and len(capture_server.requests_to(MESSAGES)) == 2
     assert code_step(client, login_code).status_code == 302
     assert client.get("/dashboard").status_code == 200
+
+
+def test_the_app_sets_up_and_turns_off_two_step_sign_in_through_the_api(
+        app, client, db, api, create_user):
+    """What /settings/two-step does, for the mobile app: set up an authenticator app, get the
+    recovery codes once, renew them, turn it off with the password; a narrow token may not."""
+    user = create_user(email="mobile2fa@example.com")
+    caller = api(user)
+    state = caller.get("/api/v1/me/two-step").json
+    assert (state["enabled"], state["app"], state["recovery_codes_left"]) == (False, False, 0)
+
+    started = caller.post("/api/v1/me/two-step/app")
+    assert started.status_code == 201
+    secret = started.json["secret"]
+    assert started.json["otpauth_url"].startswith("otpauth://totp/") and secret in \
+        started.json["otpauth_url"]
+    assert caller.get("/api/v1/me/two-step").json["app_pending"] is True
+    wrong = caller.post("/api/v1/me/two-step/app/confirm", json={"code": "000000"})
+    assert wrong.status_code == 422 and "code" in wrong.json["error"]["fields"]
+    confirmed = caller.post("/api/v1/me/two-step/app/confirm", json={"code": later_code(secret)})
+    assert confirmed.status_code == 200
+    codes = confirmed.json["recovery_codes"]
+    assert len(codes) >= 8 and len(set(codes)) == len(codes)
+    state = caller.get("/api/v1/me/two-step").json
+    assert (state["enabled"], state["app"], state["app_pending"]) == (True, True, False)
+    assert state["recovery_codes_left"] == len(codes)
+    # From now on a new token needs the second step.
+    body = {"email": user.email, "password": DEFAULT_PASSWORD}
+    assert client.post("/api/v1/auth/tokens", json=body).status_code == 401
+
+    renewed = caller.post("/api/v1/me/two-step/recovery-codes",
+                          json={"password": DEFAULT_PASSWORD}).json["recovery_codes"]
+    assert not set(renewed) & set(codes)
+    narrow = client.post("/api/v1/auth/tokens", json={
+        **body, "second_factor": renewed[0], "scopes": ["read"]}).json["token"]
+    refused = client.post("/api/v1/me/two-step/disable", json={"password": DEFAULT_PASSWORD},
+                          headers={"Authorization": f"Bearer {narrow}"})
+    assert refused.status_code == 403
+    not_mine = caller.post("/api/v1/me/two-step/disable", json={"password": "not my password"})
+    assert not_mine.status_code == 422 and "password" in not_mine.json["error"]["fields"]
+    assert caller.post("/api/v1/me/two-step/disable",
+                       json={"password": DEFAULT_PASSWORD}).status_code == 204
+    assert db.session.get(SecondFactor, user.id) is None
+    assert client.post("/api/v1/auth/tokens", json=body).status_code == 201
+
+
+def test_sms_codes_through_the_api(twilio_app, capture_server, db, create_user):
+    from qrplatform.auth import services as auth
+
+    user = create_user(email="sms-api@example.com")
+    _token, plain = auth.create_token(user, user.personal_workspace_id, "phone")
+    client = twilio_app.test_client()
+    headers = {"Authorization": f"Bearer {plain}"}
+    assert client.get("/api/v1/me/two-step", headers=headers).json["sms_available"] is True
+    sent = client.post("/api/v1/me/two-step/phone", json={"phone": "+44 7700 900123"},
+                       headers=headers)
+    assert sent.status_code == 202
+    code = texted_code(capture_server, "+447700900123")
+    assert client.get("/api/v1/me/two-step", headers=headers).json["phone_pending"] is True
+    done = client.post("/api/v1/me/two-step/phone/confirm", json={"code": code}, headers=headers)
+    assert done.status_code == 200 and done.json["recovery_codes"]
+    state = client.get("/api/v1/me/two-step", headers=headers).json
+    assert (state["enabled"], state["phone"]) == (True, "•••• 0123")
