@@ -18,7 +18,12 @@ SETUP_ENDPOINTS = {
     "teams.two_factor", "teams.begin_totp", "teams.confirm_totp", "teams.begin_phone",
     "teams.confirm_phone", "teams.regenerate_recovery_codes", "teams.disable_two_factor",
     "teams.leave",
+    # The same through the API, for an app whose token predates the workspace's rule.
+    *(f"teams_two_step_api.{name}" for name in (
+        "get_two_step", "begin_app", "confirm_app", "begin_phone", "confirm_phone",
+        "new_recovery_codes", "disable")),
 }
+SET_IT_UP = "POST /api/v1/me/two-step/app, or Account → Two-step sign-in in the web app"
 
 
 def audit_every_declared_event(app, **_extra) -> None:
@@ -44,8 +49,8 @@ def check_token_request(user, workspace_id: int, second_factor: str | None = Non
     if services.two_factor_enabled(user):
         if not second_factor:
             raise ServiceError(
-                "This account uses two-step sign-in: send 'second_factor' with a code from "
-                "the authenticator app or a recovery code.",
+                "This account uses two-step sign-in: send 'second_factor' with "
+                + _texted_or_app_code(user) + ", or a recovery code.",
                 field="second_factor", status=401, code="second_factor_required")
         try:
             services.verify_second_step(user, second_factor)
@@ -54,8 +59,23 @@ def check_token_request(user, workspace_id: int, second_factor: str | None = Non
             raise
     elif services.requires_two_factor_in(workspace_id):
         raise Forbidden(
-            "This workspace requires two-step sign-in. Turn it on in your account "
-            "(Two-step sign-in), then ask for a token again.", code="two_factor_required")
+            "This workspace requires two-step sign-in. Ask for a token of your personal "
+            f"workspace (leave out workspace_id), set it up ({SET_IT_UP}), then ask for this "
+            "one again.", code="two_factor_required")
+
+
+def _texted_or_app_code(user) -> str:
+    """An app has no page to press "text me a code" on: asking for a token without the second
+    step texts one, when the account has a phone for it (at most one per half minute)."""
+    factor = services.second_factor(user)
+    if factor is None or not factor.has_phone or not services.sms_available():
+        return "a code from the authenticator app"
+    try:
+        texted = f"the code we texted to {services.send_login_code(user)}"
+    except ServiceError:   # one was sent moments ago: it is still good
+        texted = "the code we texted to your phone"
+    app = " or one from the authenticator app" if factor.has_totp else ""
+    return texted + app
 
 
 def enforce_workspace_rule():
@@ -70,7 +90,6 @@ def enforce_workspace_rule():
         return None
     message = (f"“{workspace.name}” requires two-step sign-in. Set it up to continue.")
     if is_api_request():
-        return api_error(403, message + " (Account → Two-step sign-in in the web app.)",
-                         code="two_factor_required")
+        return api_error(403, f"{message} ({SET_IT_UP}.)", code="two_factor_required")
     flash(message, "info")
     return redirect(url_for("teams.two_factor"))

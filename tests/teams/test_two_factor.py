@@ -287,3 +287,38 @@ def test_sms_codes_through_the_api(twilio_app, capture_server, db, create_user):
     assert done.status_code == 200 and done.json["recovery_codes"]
     state = client.get("/api/v1/me/two-step", headers=headers).json
     assert (state["enabled"], state["phone"]) == (True, "•••• 0123")
+    # Asking for a token without the second step texts a sign-in code (an app has no
+    # "text me a code" page), at most one per half minute.
+    body = {"email": user.email, "password": DEFAULT_PASSWORD}
+    asked = client.post("/api/v1/auth/tokens", json=body)
+    assert asked.status_code == 401
+    assert "send 'second_factor' with the code we texted to •••• 0123" in \
+        asked.json["error"]["message"]
+    login_code = texted_code(capture_server, "+447700900123")
+    again = client.post("/api/v1/auth/tokens", json=body)
+    assert "the code we texted to your phone" in again.json["error"]["message"]
+    assert len(capture_server.requests_to(MESSAGES)) == 2
+    token = client.post("/api/v1/auth/tokens", json={**body, "second_factor": login_code})
+    assert token.status_code == 201
+
+
+def test_a_workspace_rule_says_how_an_app_sets_two_step_up(app, client, db, api, team):
+    """The app of a member whose workspace starts requiring two-step sign-in is told how to
+    set it up, and may, through the API: with its token from before the rule, or with a token
+    of the member's personal workspace."""
+    turn_on_totp(app, team.owner)
+    assert api(team.owner).patch("/api/v1/teams/security",
+                                 json={"require_two_factor": True}).status_code == 200
+    editor_api = api(team.editor, workspace_id=team.workspace_id)
+    blocked = editor_api.get("/api/v1/teams/members").json["error"]
+    assert "POST /api/v1/me/two-step/app" in blocked["message"]
+    refused = client.post("/api/v1/auth/tokens", json={
+        "email": team.editor.email, "password": DEFAULT_PASSWORD,
+        "workspace_id": team.workspace_id}).json["error"]
+    assert "Ask for a token of your personal workspace" in refused["message"]
+
+    assert editor_api.get("/api/v1/me/two-step").json["required_here"] is True
+    secret = editor_api.post("/api/v1/me/two-step/app").json["secret"]
+    assert editor_api.post("/api/v1/me/two-step/app/confirm",
+                           json={"code": later_code(secret)}).status_code == 200
+    assert editor_api.get("/api/v1/teams/members").status_code == 200
