@@ -62,7 +62,7 @@ class SecuritySchema(Schema):
                        "API calls are refused"})
 
 
-class AuditArgsSchema(Schema):
+class AuditFilterSchema(Schema):
     q = fields.String(load_default="", metadata={
         "description": "words in the summary, the actor's name or e-mail, the event type, or "
                        "an exact request id"})
@@ -72,6 +72,9 @@ class AuditArgsSchema(Schema):
     actor_id = Id(metadata={"description": "the acting user's id"})
     since = Day(metadata={"description": "from this day (UTC)"})
     until = Day(metadata={"description": "up to and including this day (UTC)"})
+
+
+class AuditArgsSchema(AuditFilterSchema):
     page = Page()
     per_page = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 

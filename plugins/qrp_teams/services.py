@@ -564,10 +564,11 @@ CSV_COLUMNS = ("occurred_at", "actor", "actor_user_id", "actor_token_id", "event
                "summary", "request_id", "event_id", "data")
 
 
-def export_audit_csv(criteria: AuditFilter) -> Iterator[str]:
-    """The filtered log as CSV, oldest first, produced in chunks (a long log is never held in
-    memory). The permission is checked now; the rows are read while the response is sent, in
-    an app context and workspace scope of their own, since the request's are gone by then."""
+def export_audit_csv(criteria: AuditFilter) -> tuple[str, Iterator[str]]:
+    """The filtered log as CSV, oldest first, and its file name; produced in chunks (a long
+    log is never held in memory). The permission is checked now; the rows are read while the
+    response is sent, in an app context and workspace scope of their own, since the request's
+    are gone by then."""
     permissions.require("teams.audit")
     app = current_app._get_current_object()
     workspace_id = _workspace().id
@@ -590,7 +591,7 @@ def export_audit_csv(criteria: AuditFilter) -> Iterator[str]:
                     buffer.truncate()
         yield buffer.getvalue()
 
-    return rows()
+    return f"audit-{workspace_id}-{datetime.now(UTC).strftime('%Y%m%d-%H%M')}.csv", rows()
 
 
 # -- two-step sign-in ---------------------------------------------------------------------------

@@ -231,10 +231,9 @@ def audit():
 def audit_csv():
     permissions.require("teams.audit")
     _form, criteria = _audit_filter()
-    rows = services.export_audit_csv(criteria)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-    return Response(rows, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="audit-{g.workspace.id}-{stamp}.csv"'})
+    name, rows = services.export_audit_csv(criteria)
+    return Response(rows, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 # -- accepting an invitation --------------------------------------------------------------------

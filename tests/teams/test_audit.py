@@ -128,6 +128,13 @@ def test_the_log_is_searchable_filterable_and_exported(client, db, api, team, lo
     assert rows[0]["actor"].startswith("Olive Owner <olive@example.com>")
     assert rows[0]["request_id"] and rows[0]["event_type"] == "teams.invitation_sent"
     assert '"email": "zed@example.com"' in rows[0]["data"]
+    # The same file through the API, for an app or a script (no browser session).
+    exported = owner.get(f"/api/v1/teams/audit/export?type=teams.&actor_id={team.owner.id}")
+    assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    assert export.headers["Content-Disposition"].startswith(
+        f'attachment; filename="audit-{team.workspace_id}-')
+    assert list(csv.DictReader(io.StringIO(exported.get_data(as_text=True)))) == rows
+    assert viewer.get("/api/v1/teams/audit/export").status_code == 403
 
 
 def test_each_workspace_sees_only_its_own_log(db, api, team, create_user):
