@@ -170,6 +170,25 @@ def test_the_app_resets_a_forgotten_password_through_the_api(client, db, create_
     assert {"/api/v1/auth/password-reset", "/api/v1/auth/password-reset/confirm"} <= set(paths)
 
 
+def test_the_app_makes_a_workspace_and_a_token_for_it(client, db, api, create_user):
+    user = create_user(email="maker@example.com")
+    caller = api(user)
+    made = caller.post("/api/v1/workspaces", json={"name": "  Spring campaign "})
+    assert made.status_code == 201
+    assert (made.json["name"], made.json["role"], made.json["plan"], made.json["personal"]) \
+        == ("Spring campaign", "owner", "free", False)
+    assert made.json["id"] in [w["id"] for w in caller.get("/api/v1/me").json["workspaces"]]
+    token = client.post("/api/v1/auth/tokens", json={
+        "email": user.email, "password": DEFAULT_PASSWORD, "workspace_id": made.json["id"]})
+    assert token.status_code == 201
+    blank = caller.post("/api/v1/workspaces", json={"name": "   "}).json["error"]
+    assert blank["status"] == 422 and blank["fields"] == {"name": ["Give the workspace a name."]}
+    narrow = client.post("/api/v1/auth/tokens", json={
+        "email": user.email, "password": DEFAULT_PASSWORD, "scopes": ["read"]}).json["token"]
+    assert client.post("/api/v1/workspaces", json={"name": "Another"}, headers={
+        "Authorization": f"Bearer {narrow}"}).status_code == 403
+
+
 def test_unknown_email_reset_says_the_same_and_sends_nothing(client, db):
     response = client.post("/forgot-password", data={
         "email": "nobody@example.com", "csrf_token": csrf_token(client, "/forgot-password")})

@@ -18,6 +18,7 @@ from qrplatform.auth.schemas import (
     TokenCreatedSchema,
     TokenRequestSchema,
     TokenSchema,
+    WorkspaceCreateSchema,
     WorkspaceSchema,
     WorkspaceUpdateSchema,
 )
@@ -176,6 +177,17 @@ def mark_onboarding_step(data):
     app). Steps that follow real data cannot be marked: 422 says so."""
     onboarding.mark_manual(data["step"], g.user)
     return onboarding.checklist(g.user).as_dict()
+
+
+@blp.post("/workspaces")
+@permissions.full_token_required
+@blp.arguments(WorkspaceCreateSchema)
+@blp.response(201, WorkspaceSchema)
+def create_workspace(data):
+    """A new workspace, with you as its owner, on the Free plan (needs a full-access token).
+    Its own token: POST /auth/tokens with its workspace_id."""
+    workspace = services.create_workspace(g.user, data["name"])
+    return workspace_view(g.user.membership(workspace.id))
 
 
 @blp.patch("/workspace")

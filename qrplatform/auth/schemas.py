@@ -24,6 +24,10 @@ class WorkspaceSchema(Schema):
         "description": "IANA name; the clock of time-of-day redirect rules"})
 
 
+class WorkspaceCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+
+
 class WorkspaceUpdateSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=120))
     analytics_opt_out = fields.Boolean(

@@ -29,6 +29,7 @@ SELF_SERVICE = {
     ("post", "/api/v1/teams/leave"): "the caller leaves the workspace",
     ("post", "/api/v1/teams/invitations/accept"): "the caller joins another workspace by link",
     ("patch", "/api/v1/me"): "the caller renames themselves",
+    ("post", "/api/v1/workspaces"): "the caller makes a workspace of their own",
     ("post", "/api/v1/me/password"): "the caller changes their own password",
     ("post", "/api/v1/me/onboarding/dismiss"): "the caller puts their own checklist away",
     ("post", "/api/v1/me/onboarding/restore"): "the caller shows their own checklist again",
