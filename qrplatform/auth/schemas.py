@@ -2,7 +2,14 @@
 
 from marshmallow import Schema, fields, validate
 
+from qrplatform.auth.services import MIN_PASSWORD_LENGTH
 from qrplatform.inputs import Id
+
+
+def chosen_password() -> fields.String:
+    """A password being chosen: the account rule's length (the forms use the same)."""
+    return fields.String(required=True, load_only=True,
+                         validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=200))
 
 
 class UserSchema(Schema):
@@ -40,8 +47,7 @@ class WorkspaceUpdateSchema(Schema):
 
 class SignupSchema(Schema):
     email = fields.Email(required=True)
-    password = fields.String(required=True, load_only=True,
-                             validate=validate.Length(min=10, max=200))
+    password = chosen_password()
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     time_zone = fields.String(validate=validate.Length(max=64), metadata={
         "description": "IANA name (the device's); the personal workspace's clock, UTC if "
@@ -94,8 +100,7 @@ class ProfileUpdateSchema(Schema):
 class PasswordChangeSchema(Schema):
     current_password = fields.String(required=True, load_only=True,
                                      validate=validate.Length(max=200))
-    new_password = fields.String(required=True, load_only=True,
-                                 validate=validate.Length(min=10, max=200))
+    new_password = chosen_password()
     revoke_tokens = fields.Boolean(load_default=False, metadata={
         "description": "also revoke every API token of yours, this one included"})
 
@@ -108,8 +113,7 @@ class PasswordResetSchema(Schema):
     token = fields.String(required=True, load_only=True, validate=validate.Length(max=500),
                           metadata={"description": "the last part of the e-mailed link, "
                                                    "/reset-password/<token>"})
-    new_password = fields.String(required=True, load_only=True,
-                                 validate=validate.Length(min=10, max=200))
+    new_password = chosen_password()
     revoke_tokens = fields.Boolean(load_default=False, metadata={
         "description": "also revoke every API token of yours"})
 
