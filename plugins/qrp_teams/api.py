@@ -210,9 +210,9 @@ def two_step_view() -> dict:
     return {
         "enabled": services.two_factor_enabled(user),
         "app": bool(factor and factor.has_totp),
-        "app_pending": bool(factor and factor.totp_secret and not factor.has_totp),
+        "app_pending": bool(factor and factor.totp_pending),
         "phone": services.mask_phone(factor.phone) if factor and factor.has_phone else None,
-        "phone_pending": bool(factor and factor.phone and not factor.has_phone),
+        "phone_pending": bool(factor and factor.phone_pending),
         "sms_available": services.sms_available(),
         "recovery_codes_left": services.recovery_codes_left(user),
         "required_here": services.requires_two_factor(),

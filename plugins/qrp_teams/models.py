@@ -138,6 +138,16 @@ class SecondFactor(db.Model):
         return self.phone_confirmed_at is not None
 
     @property
+    def totp_pending(self) -> bool:
+        """An app's set-up waits for its first code."""
+        return bool(self.totp_secret) and not self.has_totp
+
+    @property
+    def phone_pending(self) -> bool:
+        """A number waits for the code texted to it."""
+        return bool(self.phone) and not self.has_phone
+
+    @property
     def enabled(self) -> bool:
         return self.has_totp or self.has_phone
 

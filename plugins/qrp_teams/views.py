@@ -318,13 +318,13 @@ def _two_factor_page(code_form: CodeForm | None = None, phone_form: PhoneForm | 
                      disable_form: PasswordConfirmForm | None = None, status: int = 200):
     user = g.user
     factor = services.second_factor(user)
-    totp_pending = factor is not None and factor.totp_secret and not factor.has_totp
+    totp_pending = factor is not None and factor.totp_pending
     uri = services.totp_uri(user, factor) if totp_pending else None
     return render(
         "teams/two_factor.html", factor=factor, enabled=services.two_factor_enabled(user),
         totp_pending=totp_pending, totp_uri=uri, totp_qr=_qr_data_uri(uri) if uri else None,
         totp_secret=factor.totp_key if totp_pending else None,
-        phone_pending=factor is not None and factor.phone and not factor.has_phone,
+        phone_pending=factor is not None and factor.phone_pending,
         sms_available=services.sms_available(), mask_phone=services.mask_phone,
         recovery_left=services.recovery_codes_left(user),
         required=g.workspace is not None and services.requires_two_factor(),
