@@ -20,7 +20,12 @@ from flask_login import current_user, login_url
 from markupsafe import Markup
 
 from qrplatform import hosts, permissions
-from qrplatform.errors import ServiceError, handle_http_exception, is_api_request
+from qrplatform.errors import (
+    ServiceError,
+    handle_http_exception,
+    handle_service_error,
+    is_api_request,
+)
 from qrplatform.plugins import NavItem
 from qrplatform.registry import registry
 
@@ -167,8 +172,7 @@ def csrf_refused(error):
         return handle_http_exception(error)
     if is_htmx() and not current_user.is_authenticated:   # in-place actions need a login
         return _log_in_again(SESSION_ENDED)
-    return render_template("errors/http.html", error=ServiceError(PAGE_OUT_OF_DATE),
-                           request_id=g.get("request_id")), 400
+    return handle_service_error(ServiceError(PAGE_OUT_OF_DATE))
 
 
 def template_context() -> dict:
