@@ -1,4 +1,5 @@
-"""The one CSV writer of every export: cells a spreadsheet would run as a formula are inert.
+"""The one CSV writer of every export, and its download: cells a spreadsheet would run as a
+formula are inert.
 
 A cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is a formula (or
 becomes one) in Excel, LibreOffice and Google Sheets; such text cells get a leading ``'``, which
@@ -10,6 +11,8 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 from typing import Any
+
+from flask import Response
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -36,3 +39,10 @@ class InertWriter:
 
 def writer(stream, **kwargs) -> InertWriter:
     return InertWriter(stream, **kwargs)
+
+
+def download(body: Any, filename: str, headers: dict[str, str] | None = None) -> Response:
+    """A CSV (text, or an iterable of chunks) for the browser or an API client to save as
+    ``filename``; ``headers`` adds others (Cache-Control)."""
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', **(headers or {})})

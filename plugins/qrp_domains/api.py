@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, url_for
+from flask import url_for
 
 from qrp_domains import names, services
 from qrp_domains.schemas import (
@@ -14,7 +14,7 @@ from qrp_domains.schemas import (
     DomainUpdateSchema,
     DomainUsageSchema,
 )
-from qrplatform import permissions
+from qrplatform import csvfiles, permissions
 from qrplatform.api import api_blueprint
 from qrplatform.permissions import permission_required
 
@@ -141,6 +141,5 @@ def redirect_map(domain_id):
     codes elsewhere."""
     permissions.require("domains.view")
     domain = services.get_domain(domain_id)
-    return Response(services.redirect_map(domain), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{domain.name}-redirects.csv"',
+    return csvfiles.download(services.redirect_map(domain), f"{domain.name}-redirects.csv", {
         "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})

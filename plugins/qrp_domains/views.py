@@ -4,12 +4,12 @@ safely (usage, redirect map, moving its codes with progress)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import login_required
 
 from qrp_domains import names, services
 from qrp_domains.forms import AddDomainForm, RemoveForm, SettingsForm
-from qrplatform import permissions, quotas
+from qrplatform import csvfiles, permissions, quotas
 from qrplatform.jobs.api import get_job
 from qrplatform.web import act, render, submit
 
@@ -114,6 +114,5 @@ def move(domain_id: int):
 def redirect_map(domain_id: int):
     permissions.require("domains.view")
     domain = services.get_domain(domain_id)
-    return Response(services.redirect_map(domain), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{domain.name}-redirects.csv"',
-        "Cache-Control": "private, no-store"})
+    return csvfiles.download(services.redirect_map(domain), f"{domain.name}-redirects.csv",
+                             {"Cache-Control": "private, no-store"})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flask import Response
-
 from qrp_microsites import blocks as block_registry
 from qrp_microsites import services, starters, stats, themes
 from qrp_microsites.schemas import (
@@ -25,6 +23,7 @@ from qrp_microsites.schemas import (
     ThemesSchema,
     VersionSchema,
 )
+from qrplatform import csvfiles
 from qrplatform.api import api_blueprint
 from qrplatform.permissions import permission_required
 
@@ -235,8 +234,7 @@ def list_leads(args, microsite_id):
 def export_leads(microsite_id):
     """Every lead as CSV (formula-like cells made inert)."""
     body = services.leads_csv(microsite_id)
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="microsite-{microsite_id}-leads.csv"'})
+    return csvfiles.download(body, f"microsite-{microsite_id}-leads.csv")
 
 
 @blp.get("/<int:microsite_id>/analytics")

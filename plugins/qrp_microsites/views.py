@@ -32,7 +32,7 @@ from qrp_microsites import blockforms, editing, services, serving, starters, sta
 from qrp_microsites import blocks as block_registry
 from qrp_microsites.fields import clean_html, plain_text
 from qrp_microsites.forms import NewMicrositeForm, SettingsForm, ThemeForm
-from qrplatform import hosts, permissions, quotas
+from qrplatform import csvfiles, hosts, permissions, quotas
 from qrplatform.errors import NotFound, ServiceError
 from qrplatform.inputs import page_number
 from qrplatform.registry import registry
@@ -729,5 +729,4 @@ def leads(microsite_id):
 @login_required
 def leads_csv(microsite_id):
     body = services.leads_csv(microsite_id)
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="microsite-{microsite_id}-leads.csv"'})
+    return csvfiles.download(body, f"microsite-{microsite_id}-leads.csv")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, url_for
+from flask import url_for
 
 from qrp_qr import bulk, linkcheck, printsize, services
 from qrp_qr.rules import InvalidInput
@@ -32,7 +32,7 @@ from qrp_qr.schemas import (
     TestScanResultSchema,
     TestScanSchema,
 )
-from qrplatform import permissions
+from qrplatform import csvfiles, permissions
 from qrplatform.api import api_blueprint
 from qrplatform.inputs import UPLOAD_OVERHEAD, max_body
 from qrplatform.permissions import permission_required
@@ -132,8 +132,7 @@ def export_redirect_map():
     Available on every plan (codes are never held hostage)."""
     permissions.require("qr.view")
     name, rows = services.export_redirect_map()
-    return Response(rows, mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return csvfiles.download(rows, name)
 
 
 def _test_scan(code_id, data):
@@ -294,8 +293,7 @@ def bulk_check(form):
 def bulk_sample(args):
     """A CSV file to start a bulk upload from, for a code type (``type``, default url)."""
     permissions.require("qr.view")
-    return Response(bulk.sample_csv(args["type"]), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="qr-codes-{args["type"]}-sample.csv"'})
+    return csvfiles.download(bulk.sample_csv(args["type"]), f"qr-codes-{args['type']}-sample.csv")
 
 
 # -- folders ------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from qrp_qr.forms import BulkForm, DesignFields, LogoForm, QRCodeForm, TemplateF
 from qrp_qr.models import KINDS, TYPES
 from qrp_qr.render import FORMATS, MIME_TYPES, print_ranges
 from qrp_qr.schemas import ImageArgs
-from qrplatform import onboarding, permissions, urls
+from qrplatform import csvfiles, onboarding, permissions, urls
 from qrplatform.errors import ServiceError
 from qrplatform.inputs import UPLOAD_OVERHEAD, max_body, page_number
 from qrplatform.jobs.api import get_job
@@ -568,8 +568,7 @@ def export_redirect_map():
     """Every dynamic code's short link and destination, on every plan."""
     permissions.require("qr.view")
     name, rows = services.export_redirect_map()
-    return Response(rows, mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return csvfiles.download(rows, name)
 
 
 # -- one code -----------------------------------------------------------------------------------
@@ -774,8 +773,7 @@ def bulk_sample():
     """A CSV to start from, for the chosen type (as GET /api/v1/qr-codes/bulk/sample)."""
     permissions.require("qr.view")
     _kind, qr_type = _bulk_choices()
-    return Response(bulk_codes.sample_csv(qr_type), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="qr-codes-{qr_type}-sample.csv"'})
+    return csvfiles.download(bulk_codes.sample_csv(qr_type), f"qr-codes-{qr_type}-sample.csv")
 
 
 @bp.get("/bulk/jobs/<job_id>")

@@ -6,7 +6,7 @@ member who may not act is told which permission they lack rather than what the b
 
 from datetime import UTC, datetime, time, timedelta
 
-from flask import Response, g
+from flask import g
 
 from qrp_teams import services
 from qrp_teams.schemas import (
@@ -28,7 +28,7 @@ from qrp_teams.schemas import (
     TwoStepCodeSchema,
     TwoStepSchema,
 )
-from qrplatform import permissions
+from qrplatform import csvfiles, permissions
 from qrplatform.api import api_blueprint
 from qrplatform.permissions import full_token_required, permission_required
 
@@ -186,8 +186,7 @@ def audit(args):
 def audit_export(args):
     """The log as CSV with the same filters (what the audit page downloads)."""
     name, rows = services.export_audit_csv(_audit_filter(args))
-    return Response(rows, mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return csvfiles.download(rows, name)
 
 
 def _audit_filter(args) -> services.AuditFilter:

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, time, timedelta
 import qrcode
 from flask import (
     Blueprint,
-    Response,
     flash,
     g,
     redirect,
@@ -34,7 +33,7 @@ from qrp_teams.forms import (
     TransferForm,
     role_choices,
 )
-from qrplatform import permissions
+from qrplatform import csvfiles, permissions
 from qrplatform.auth import services as accounts
 from qrplatform.auth import sessions
 from qrplatform.errors import ServiceError
@@ -232,8 +231,7 @@ def audit_csv():
     permissions.require("teams.audit")
     _form, criteria = _audit_filter()
     name, rows = services.export_audit_csv(criteria)
-    return Response(rows, mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return csvfiles.download(rows, name)
 
 
 # -- accepting an invitation --------------------------------------------------------------------
