@@ -85,12 +85,25 @@ def on_starting(server):
 
 def when_ready(server):
     """The master has built the app and forks no worker before this returns: what every worker
-    would otherwise set up on its first request is set up once here (see before_fork)."""
+    would otherwise set up on its first request is set up once here (see before_fork). With no
+    broker, the stream receiver is forked here too: the workers hand it their scans to store."""
     preloaded = sys.modules.get("wsgi")
     if preloaded is not None:
-        from qrplatform.app import before_fork
+        from qrplatform.events.stream import start_receiver
+        from qrplatform.processes import before_fork
 
         before_fork(preloaded.app)
+        start_receiver(preloaded.app)
+
+
+def on_exit(server):
+    """The workers are gone: the stream receiver (no broker) stores what they handed it, then
+    ends (see qrplatform.events.receiver)."""
+    preloaded = sys.modules.get("wsgi")
+    if preloaded is not None:
+        from qrplatform.events.stream import stop_receiver
+
+        stop_receiver(preloaded.app)
 
 
 def pre_fork(server, worker):
@@ -107,7 +120,7 @@ def post_fork(server, worker):
     sys.setswitchinterval(gil_switch_interval_ms / 1000)
     preloaded = sys.modules.get("wsgi")
     if preloaded is not None:
-        from qrplatform.app import after_fork
+        from qrplatform.processes import after_fork
 
         after_fork(preloaded.app)
 

@@ -12,8 +12,6 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import configure_mappers
 from werkzeug.routing import Rule
 
 from qrplatform import (
@@ -36,7 +34,6 @@ from qrplatform import (
     storage,
     telemetry,
     ui,
-    useragents,
     web,
     webhooks,
 )
@@ -154,36 +151,6 @@ def create_app(test_config: dict | None = None) -> Flask:
                                    metrics.endpoint_middleware])
     signals.app_created.send(app)
     return app
-
-
-def before_fork(app: Flask) -> None:
-    """In the process that built ``app``, before workers are forked from it (gunicorn's
-    preload_app): do once what each worker would otherwise do on its first request, which a
-    recycled worker's first callers wait for (a quarter of a second, more on a busy machine):
-    the ORM's mapper configuration, the database dialect's first-connection setup and the
-    user-agent patterns. The connection is closed again; workers open their own."""
-    configure_mappers()
-    with app.app_context():
-        for engine in db.engines.values():
-            try:
-                with engine.connect():
-                    pass
-            except SQLAlchemyError as exc:  # workers will say so on their first request
-                app.logger.warning("database not reachable before forking workers: %s", exc)
-            engine.dispose()
-    useragents.warm_up()
-
-
-def after_fork(app: Flask) -> None:
-    """In a process forked from one that built ``app`` (gunicorn's preload_app): drop what
-    would otherwise be shared with the parent over the same sockets. Building the app opens no
-    database connection and starts no thread, and Redis, Kafka, Sentry, the link cache and
-    the metrics notice a new process id themselves; pooled database connections (dropped
-    unclosed: they are the parent's) and the CloudWatch client would not."""
-    with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose(close=False)
-    telemetry.after_fork(app)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from qrplatform.processes import run_as_background_service
 from qrplatform.registry import registry
 
 
@@ -73,26 +72,6 @@ def list_plugins():
         requires = ", ".join(enabled[name].requires) if name in enabled else ""
         click.echo(f"{name:14} {state:9} {ep.value:40} "
                    + (f"requires {requires}" if requires else ""))
-
-
-def run_as_background_service() -> None:
-    """Give this process (every thread it has, and what it starts or forks later) the CPU
-    priority of background work, QRP_BACKGROUND_NICE (19, the lowest, by default; 0 keeps the
-    web workers' own). On a machine it shares with the web workers, a scan's redirect is then
-    answered first, and the recording catches up from the broker's backlog once the burst is
-    over (docs/performance.md: the redirect's p99 went from 1.4 to 1.2 times the bare app's).
-    Under load that lasts, the backlog grows: qrp_events_consumer_lag shows it."""
-    niceness = current_app.config["QRP_BACKGROUND_NICE"]
-    if niceness <= os.getpriority(os.PRIO_PROCESS, 0):
-        return
-    # Linux keeps a priority per thread; the app may already have started some (Sentry's,
-    # the log shippers').
-    tasks = os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else ["0"]
-    for task in tasks:
-        with contextlib.suppress(ProcessLookupError):  # a thread that has ended since
-            os.setpriority(os.PRIO_PROCESS, int(task), niceness)
-    current_app.logger.info("running at niceness %d (QRP_BACKGROUND_NICE): the web workers on "
-                            "this machine come first", niceness)
 
 
 jobs_cli = AppGroup("jobs", help="Background jobs.")

@@ -189,8 +189,12 @@ def load_settings(instance_path: str) -> dict:
         QRP_STORAGE_DIR=env.get("QRP_STORAGE_DIR") or str(instance / "storage"),
         QRP_JOBS_INLINE=_env_bool(env.get("QRP_JOBS_INLINE"), False),
         # The CPU priority (Unix niceness) the long-running relay, consumers, job workers and
-        # scheduler give themselves (qrplatform.cli.run_as_background_service).
+        # scheduler give themselves (qrplatform.processes.run_as_background_service).
         QRP_BACKGROUND_NICE=_env_number("QRP_BACKGROUND_NICE", 19, maximum=19),
+        # No broker, a preloading server (gunicorn.conf.py): the web workers hand scans and page
+        # views to one process of the server's, at that priority (qrplatform.events.receiver);
+        # 0 keeps that work in the workers' flush threads.
+        QRP_STREAM_RECEIVER=_env_bool(env.get("QRP_STREAM_RECEIVER"), True),
         # Seconds before each retry of a job that is safe to repeat, e.g. "5,30,120,600".
         QRP_JOBS_RETRY_BACKOFF=_env_numbers("QRP_JOBS_RETRY_BACKOFF", int),
         # Seconds a webhook delivery waits after each failed attempt, e.g. "5,300,1800";

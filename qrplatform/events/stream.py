@@ -48,9 +48,14 @@ class LocalStreamSink:
 
     def __init__(self, app):
         self.app = app
+        # Under a preloading server, the master's receiver process (see events.receiver).
+        self.receiver = None
 
     def write(self, events: list[Event]) -> None:
         from qrplatform.events.dispatch import deliver_batch
+
+        if self.receiver is not None and self.receiver.take(events):
+            return
         from qrplatform.extensions import db
 
         with self.app.app_context():
@@ -401,6 +406,28 @@ def init_app(app) -> StreamBuffer:
     if app.config.get("QRP_STREAM_BACKGROUND", True):
         flush_on_sigterm()
     return buffer
+
+
+def start_receiver(app: Flask) -> None:
+    """Before a preloading server forks its workers (gunicorn.conf.py's ``when_ready``): with no
+    broker, a process of its own stores what the workers' flushes hand it
+    (``events.receiver``; QRP_STREAM_RECEIVER=0 keeps that work in the workers)."""
+    buffer = app.extensions.get("qrp.stream")
+    if buffer is None or not isinstance(buffer.sink, LocalStreamSink) \
+            or buffer.sink.receiver is not None or not app.config["QRP_STREAM_RECEIVER"]:
+        return
+    from qrplatform.events.receiver import StreamReceiver
+
+    buffer.sink.receiver = StreamReceiver(app)
+    buffer.sink.receiver.start()
+
+
+def stop_receiver(app: Flask) -> None:
+    """When the server stops, after its workers: the receiver stores what they handed it."""
+    buffer = app.extensions.get("qrp.stream")
+    receiver = getattr(buffer.sink, "receiver", None) if buffer is not None else None
+    if receiver is not None:
+        receiver.stop()
 
 
 def stream_buffer(app: Flask | None = None) -> StreamBuffer:

@@ -141,7 +141,7 @@ def test_the_check_sees_workers_that_recycle_together_and_import_slowly(
 
 PREPARE = """
 from wsgi import app
-from qrplatform.app import before_fork
+from qrplatform.processes import before_fork
 from qrplatform.extensions import db
 
 before_fork(app)

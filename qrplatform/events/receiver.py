@@ -1,0 +1,180 @@
+"""No broker, a preloading server: one process stores what every web worker's stream flush
+hands it, at background priority.
+
+In the embedded setup the stream events (scans, page views) go to the batch receivers in the
+process that emitted them (``LocalStreamSink``). Under gunicorn that process is a web worker:
+its flush thread then holds the interpreter while it turns scans into rows, and each request
+arriving meanwhile waits for it (docs/performance.md: the redirect's p99 at 1.5 to 1.8 times
+the bare app's, against 1.0 to 1.1 with a broker, where that work runs in a consumer at
+background priority). So the server's master starts a ``StreamReceiver`` before it forks its
+workers (gunicorn.conf.py's ``when_ready``): a process forked from the built app, at
+QRP_BACKGROUND_NICE, reading batches from a ``multiprocessing`` queue the workers inherit.
+
+A worker hands a batch over in a few microseconds an event (its JSON, to a queue whose
+feeder thread writes it to a pipe). When the receiver cannot take it (gone, or its queue full
+for longer than ``HANDOVER_TIMEOUT``), the worker stores the batch itself, as before: slower
+answers, nothing lost. Events already handed to a receiver that dies are lost with it, as a
+worker's own buffer is when a worker is killed. At shutdown the master stops the receiver
+after the workers have flushed (``stop``): it stores what is queued, then exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import signal
+import time
+from multiprocessing import get_context
+
+from flask import Flask
+
+from qrplatform.events.envelope import Event
+
+log = logging.getLogger(__name__)
+
+QUEUED_BATCHES = 64       # each a worker's flush (up to 5,000 events): the queue's bound
+HANDOVER_TIMEOUT = 0.5    # seconds a worker waits for room before storing a batch itself
+MERGED_EVENTS = 5000      # the receiver stores queued batches together, up to this many events
+_STOP = None
+# Pauses between attempts to store a batch the database refused, then it is dropped (logged).
+RETRY_PAUSES = (0.5, 1, 2, 5, 10, 30, 30, 30, 30, 30)
+
+
+class StreamReceiver:
+    """``StreamReceiver(app).start()`` in the master; ``take(events)`` in a forked worker;
+    ``stop()`` in the master once the workers are gone."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        # Made in the master before any worker is forked, and never used there until the
+        # workers are gone: each worker's copy starts its own feeder thread on its first put.
+        self.queue = get_context("fork").Queue(QUEUED_BATCHES)
+        self.pid: int | None = None
+        self._gone = False
+
+    def start(self) -> None:
+        # A plain fork, not a multiprocessing.Process: forked workers would inherit that as a
+        # child of theirs and, leaving, terminate it (multiprocessing's exit handler).
+        pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                self._run()
+                status = 0
+            finally:
+                os._exit(status)
+        self.pid = pid
+        log.info("stream receiver: process %d stores the web workers' scans and page views "
+                 "(no broker)", pid)
+
+    def alive(self) -> bool:
+        """Whether the receiver process is there (the master reaps it when it ends)."""
+        if self._gone or self.pid is None:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            self._gone = True
+            log.error("stream receiver: process %d is gone; scans are stored by the web "
+                      "workers themselves until the server restarts", self.pid)
+            return False
+        return True
+
+    def take(self, events: list[Event]) -> bool:
+        """Queue a batch for the receiver; False (nothing queued) when it cannot take it."""
+        if not self.alive():
+            return False
+        try:
+            self.queue.put([event.to_json() for event in events], timeout=HANDOVER_TIMEOUT)
+        except queue.Full:
+            log.warning("stream receiver: its queue stayed full for %.1f s; this worker "
+                        "stores %d events itself", HANDOVER_TIMEOUT, len(events))
+            return False
+        return True
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Store what is queued, then end the receiver (the master, after its workers)."""
+        if not self.alive():
+            return
+        with contextlib.suppress(queue.Full):
+            self.queue.put(_STOP, timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while not self._ended() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not self._ended():
+            log.error("stream receiver: still storing after %.0f s; stopped", timeout)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    def _ended(self) -> bool:
+        """In the master: whether the receiver has exited (reaped here or by gunicorn)."""
+        try:
+            pid, _status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        return pid != 0
+
+    # -- in the receiver process ------------------------------------------------------------
+
+    def _run(self) -> None:
+        from qrplatform.events.dispatch import deliver_batch
+        from qrplatform.extensions import db
+        from qrplatform.processes import after_fork, run_as_background_service
+
+        # The master's handlers are gunicorn's: the master stops this process through the
+        # queue, after its workers, and Ctrl-C reaches the whole process group.
+        for number in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                       signal.SIGUSR2, signal.SIGWINCH, signal.SIGTTIN, signal.SIGTTOU):
+            signal.signal(number, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        after_fork(self.app)
+        with self.app.app_context():
+            run_as_background_service()
+        master = os.getppid()
+        stopping = False
+        while not stopping:
+            try:
+                batches = [self.queue.get(timeout=1.0)]
+            except queue.Empty:
+                if os.getppid() != master:  # the master was killed: nobody will stop us
+                    log.error("stream receiver: the server's master is gone; stopping")
+                    return
+                continue
+            except Exception:
+                # A worker killed half-way through writing a batch leaves the pipe unreadable:
+                # end here, and the workers store their scans themselves.
+                log.exception("stream receiver: the queue cannot be read; stopping")
+                raise
+            events = 0 if batches[0] is _STOP else len(batches[0])
+            while events < MERGED_EVENTS:
+                try:
+                    batch = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                batches.append(batch)
+                events += 0 if batch is _STOP else len(batch)
+            stopping = _STOP in batches
+            received = [Event.from_json(raw) for batch in batches if batch is not _STOP
+                        for raw in batch]
+            if not received:
+                continue
+            for attempt, pause in enumerate(RETRY_PAUSES, start=1):
+                with self.app.app_context():
+                    try:
+                        deliver_batch(received)
+                        break
+                    except Exception:
+                        # As a worker's flush does: keep the batch and try again (the
+                        # database restarting); workers store their own batches meanwhile,
+                        # once this one's queue is full.
+                        log.exception("stream receiver: %d events not stored (attempt %d)",
+                                      len(received), attempt)
+                    finally:
+                        db.session.remove()
+                if attempt == len(RETRY_PAUSES) or (stopping and attempt >= 3):
+                    log.error("stream receiver: gave up on %d events", len(received))
+                    break
+                time.sleep(pause)
