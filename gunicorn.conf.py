@@ -93,7 +93,7 @@ def when_ready(server):
         from qrplatform.processes import before_fork
 
         before_fork(preloaded.app)
-        start_receiver(preloaded.app)
+        start_receiver(preloaded.app, server.LISTENERS)
 
 
 def on_exit(server):

@@ -26,6 +26,7 @@ import os
 import queue
 import signal
 import time
+from collections.abc import Iterable
 from multiprocessing import get_context
 
 from flask import Flask
@@ -54,13 +55,17 @@ class StreamReceiver:
         self.pid: int | None = None
         self._gone = False
 
-    def start(self) -> None:
+    def start(self, listeners: Iterable = ()) -> None:
+        """Fork the receiver; ``listeners``: the server's sockets, closed in the receiver (a
+        server started again must be able to bind them while this one still stores)."""
         # A plain fork, not a multiprocessing.Process: forked workers would inherit that as a
         # child of theirs and, leaving, terminate it (multiprocessing's exit handler).
         pid = os.fork()
         if pid == 0:
             status = 1
             try:
+                for listener in listeners:
+                    listener.close()
                 self._run()
                 status = 0
             finally:

@@ -25,7 +25,7 @@ import signal
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -408,7 +408,7 @@ def init_app(app) -> StreamBuffer:
     return buffer
 
 
-def start_receiver(app: Flask) -> None:
+def start_receiver(app: Flask, listeners: Iterable = ()) -> None:
     """Before a preloading server forks its workers (gunicorn.conf.py's ``when_ready``): with no
     broker, a process of its own stores what the workers' flushes hand it
     (``events.receiver``; QRP_STREAM_RECEIVER=0 keeps that work in the workers)."""
@@ -419,7 +419,7 @@ def start_receiver(app: Flask) -> None:
     from qrplatform.events.receiver import StreamReceiver
 
     buffer.sink.receiver = StreamReceiver(app)
-    buffer.sink.receiver.start()
+    buffer.sink.receiver.start(listeners)
 
 
 def stop_receiver(app: Flask) -> None:

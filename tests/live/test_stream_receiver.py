@@ -49,6 +49,15 @@ def receiver_of(master) -> int:
     raise AssertionError(f"no receiver process:\n{server_errors(master)}")
 
 
+def holds_listener(pid: int, port: int) -> bool:
+    """Whether the process has the server's listening socket open (its inode, from
+    /proc/net/tcp, among the process's open files)."""
+    inodes = {line.split()[9] for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+              if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"}
+    links = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+    return any(f"socket:[{inode}]" in links for inode in inodes)
+
+
 def scan(port: int, path: str, times: int) -> None:
     for _ in range(times):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -90,6 +99,8 @@ def test_the_receiver_stores_what_the_workers_hand_it(served, db):
     port, master, path, log = served
     receiver = receiver_of(master)
     assert f"stream receiver: process {receiver} stores" in log.read_text()
+    # A server started again can bind the port while this receiver still stores.
+    assert holds_listener(master.pid, port) and not holds_listener(receiver, port)
     os.kill(receiver, signal.SIGSTOP)
     try:
         scan(port, path, 20)
