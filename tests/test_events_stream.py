@@ -209,3 +209,34 @@ def test_sigterm_flushes_the_buffer_so_nothing_is_lost(
     on_kafka = read_topic(own_kafka_broker, topic)
     assert len(on_kafka) == 200
     assert {e.id for e in on_kafka} == set(emitted)
+
+
+def test_the_stream_receiver_tries_a_refused_batch_again_and_then_gives_up(app, monkeypatch):
+    """The receiver process (no broker, gunicorn) keeps a batch the database refused and tries
+    again, as a worker's flush keeps it buffered; at shutdown it gives up sooner (the master
+    waits for it). tests/live/test_stream_receiver.py runs the process itself."""
+    from qrplatform.events import receiver as receiver_module
+    from qrplatform.events.envelope import make_event
+
+    refusals, delivered = [2], []
+
+    def flaky(batch):
+        if refusals[0]:
+            refusals[0] -= 1
+            raise ConnectionError("the database is restarting")
+        delivered.extend(event.id for event in batch)
+
+    register(app, "flaky_stats", "flaky.scanned", flaky, batch=True)
+    pauses = []
+    monkeypatch.setattr(receiver_module.time, "sleep", pauses.append)
+    receiver = receiver_module.StreamReceiver(app)
+    scans = [make_event("flaky.scanned", {"n": n}, workspace_id=1) for n in range(3)]
+
+    assert receiver.store(scans) is True
+    assert delivered == [event.id for event in scans]
+    assert pauses == list(receiver_module.RETRY_PAUSES[:2])
+
+    refusals[0], pauses[:] = 100, []
+    assert receiver.store(scans, stopping=True) is False
+    assert len(pauses) == receiver_module.STOPPING_ATTEMPTS - 1
+    assert delivered == [event.id for event in scans]

@@ -41,6 +41,7 @@ MERGED_EVENTS = 5000      # the receiver stores queued batches together, up to t
 _STOP = None
 # Pauses between attempts to store a batch the database refused, then it is dropped (logged).
 RETRY_PAUSES = (0.5, 1, 2, 5, 10, 30, 30, 30, 30, 30)
+STOPPING_ATTEMPTS = 3     # attempts when the server is stopping (it waits for the receiver)
 
 
 class StreamReceiver:
@@ -124,8 +125,6 @@ class StreamReceiver:
     # -- in the receiver process ------------------------------------------------------------
 
     def _run(self) -> None:
-        from qrplatform.events.dispatch import deliver_batch
-        from qrplatform.extensions import db
         from qrplatform.processes import after_fork, run_as_background_service
 
         # The master's handlers are gunicorn's: the master stops this process through the
@@ -166,20 +165,29 @@ class StreamReceiver:
                         for raw in batch]
             if not received:
                 continue
-            for attempt, pause in enumerate(RETRY_PAUSES, start=1):
-                with self.app.app_context():
-                    try:
-                        deliver_batch(received)
-                        break
-                    except Exception:
-                        # As a worker's flush does: keep the batch and try again (the
-                        # database restarting); workers store their own batches meanwhile,
-                        # once this one's queue is full.
-                        log.exception("stream receiver: %d events not stored (attempt %d)",
-                                      len(received), attempt)
-                    finally:
-                        db.session.remove()
-                if attempt == len(RETRY_PAUSES) or (stopping and attempt >= 3):
-                    log.error("stream receiver: gave up on %d events", len(received))
-                    break
-                time.sleep(pause)
+            self.store(received, stopping)
+
+    def store(self, events: list[Event], stopping: bool = False) -> bool:
+        """Hand the events to the batch receivers, trying again while the database refuses
+        (fewer times when the server is stopping); False when it gave up on them."""
+        from qrplatform.events.dispatch import deliver_batch
+        from qrplatform.extensions import db
+
+        for attempt, pause in enumerate(RETRY_PAUSES, start=1):
+            with self.app.app_context():
+                try:
+                    deliver_batch(events)
+                    return True
+                except Exception:
+                    # As a worker's flush does: keep the batch and try again (the database
+                    # restarting); workers store their own batches meanwhile, once this one's
+                    # queue is full.
+                    log.exception("stream receiver: %d events not stored (attempt %d)",
+                                  len(events), attempt)
+                finally:
+                    db.session.remove()
+            if attempt == len(RETRY_PAUSES) or (stopping and attempt >= STOPPING_ATTEMPTS):
+                break
+            time.sleep(pause)
+        log.error("stream receiver: gave up on %d events", len(events))
+        return False
