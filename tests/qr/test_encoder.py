@@ -59,3 +59,22 @@ def test_content_that_does_not_fit_is_refused_as_the_library_does():
     assert library_grid(text, render.ERROR_CORRECTION["L"]) is None
     with pytest.raises(render.PayloadTooLong, match="Too much content"):
         render.qr_matrix(text, "L")
+
+
+@pytest.mark.parametrize("level", ["L", "M", "Q", "H"])
+def test_the_codewords_are_the_qrcode_librarys_in_every_version(level):
+    """Each version's block structure (one to 81 blocks, two block sizes from version 3 on):
+    the codewords, error correction interleaved, are ``util.create_data``'s, for the longest
+    content of each version and a short one."""
+    from qrcode import util
+
+    rng = random.Random(level)
+    error_correction = render.ERROR_CORRECTION[level]
+    for version in range(1, 41):
+        capacity = util.BIT_LIMIT_TABLE[error_correction][version] // 8 - 3
+        for length in (capacity, capacity // 3):
+            code = qrcode.QRCode(version=version, error_correction=error_correction)
+            code.add_data(bytes(rng.randrange(256) for _ in range(length)), optimize=0)
+            expected = util.create_data(version, error_correction, code.data_list)
+            got = encoder._codewords(version, error_correction, code.data_list)
+            assert got.tolist() == list(expected), (version, length)
