@@ -188,8 +188,8 @@ def load_settings(instance_path: str) -> dict:
         QRP_RATE_LIMITS=dict(DEFAULT_RATE_LIMITS),
         QRP_STORAGE_DIR=env.get("QRP_STORAGE_DIR") or str(instance / "storage"),
         QRP_JOBS_INLINE=_env_bool(env.get("QRP_JOBS_INLINE"), False),
-        # The CPU priority (Unix niceness) the long-running relay, consumers, job workers and
-        # scheduler give themselves (qrplatform.processes.run_as_background_service).
+        # The CPU priority (Unix niceness) the long-running relay, consumers, job workers,
+        # scheduler and stream receiver give themselves (qrplatform.processes).
         QRP_BACKGROUND_NICE=_env_number("QRP_BACKGROUND_NICE", 19, maximum=19),
         # No broker, a preloading server (gunicorn.conf.py): the web workers hand scans and page
         # views to one process of the server's, at that priority (qrplatform.events.receiver);

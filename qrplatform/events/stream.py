@@ -4,7 +4,8 @@
 few microseconds) and returns. A background thread flushes the buffer every
 ``QRP_STREAM_FLUSH_INTERVAL`` seconds, or sooner when it fills, to the sink:
 
-- embedded setup: the batch receivers, in-process (``LocalStreamSink``);
+- embedded setup: the batch receivers, in-process (``LocalStreamSink``), or under gunicorn in
+  the server's stream receiver process (``events.receiver``);
 - with Kafka: a buffered Kafka producer (``qrplatform.events.kafka.KafkaStreamSink``). What the
   broker does not acknowledge in time goes to a durable spool — a Redis stream when REDIS_URL
   is set (shared by every web container), else a SQLite file under the instance folder — and
@@ -52,10 +53,9 @@ class LocalStreamSink:
         self.receiver = None
 
     def write(self, events: list[Event]) -> None:
-        from qrplatform.events.dispatch import deliver_batch
-
         if self.receiver is not None and self.receiver.take(events):
             return
+        from qrplatform.events.dispatch import deliver_batch
         from qrplatform.extensions import db
 
         with self.app.app_context():
