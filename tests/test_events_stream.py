@@ -240,3 +240,28 @@ def test_the_stream_receiver_tries_a_refused_batch_again_and_then_gives_up(app, 
     assert receiver.store(scans, stopping=True) is False
     assert len(pauses) == receiver_module.STOPPING_ATTEMPTS - 1
     assert delivered == [event.id for event in scans]
+
+
+def test_the_stream_receiver_stores_what_is_queued_together_up_to_a_flush(app, monkeypatch):
+    """Queued batches go into one store up to MERGED_EVENTS; the batch that would go past it
+    starts the next store; the master's stop ends the gathering."""
+    from qrplatform.events import receiver as receiver_module
+    from qrplatform.events.envelope import make_event
+
+    monkeypatch.setattr(receiver_module, "MERGED_EVENTS", 5)
+    receiver = receiver_module.StreamReceiver(app)
+    batches = [[make_event("merge.scanned", {"n": f"{b}.{n}"}, workspace_id=1).to_json()
+                for n in range(size)] for b, size in enumerate((2, 2, 3, 1))]
+    for batch in batches[1:]:
+        receiver.queue.put(batch)
+    receiver.queue.put(receiver_module._STOP)
+    time.sleep(0.5)  # the queue's feeder thread writes to its pipe
+
+    def numbers(events):
+        return [event.data["n"] for event in events]
+
+    events, carried, stopping = receiver._gather(batches[0])
+    assert numbers(events) == ["0.0", "0.1", "1.0", "1.1"] and not stopping
+    assert carried == batches[2]  # 4 + 3 would be past 5
+    events, carried, stopping = receiver._gather(carried)
+    assert numbers(events) == ["2.0", "2.1", "2.2", "3.0"] and carried is None and stopping

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 QUEUED_BATCHES = 64       # each a worker's flush (up to 5,000 events): the queue's bound
 HANDOVER_TIMEOUT = 0.5    # seconds a worker waits for room before storing a batch itself
 MERGED_EVENTS = 5000      # the receiver stores queued batches together, up to this many events
+                          # (StreamBuffer's max_buffer: a worker's largest flush)
 _STOP = None
 # Pauses between attempts to store a batch the database refused, then it is dropped (logged).
 RETRY_PAUSES = (0.5, 1, 2, 5, 10, 30, 30, 30, 30, 30)
@@ -138,10 +139,11 @@ class StreamReceiver:
         with self.app.app_context():
             run_as_background_service()
         master = os.getppid()
+        carried = None  # a batch that would have taken the last store past MERGED_EVENTS
         stopping = False
         while not stopping:
             try:
-                batches = [self.queue.get(timeout=1.0)]
+                first = carried if carried is not None else self.queue.get(timeout=1.0)
             except queue.Empty:
                 if os.getppid() != master:  # the master was killed: nobody will stop us
                     log.error("stream receiver: the server's master is gone; stopping")
@@ -152,20 +154,32 @@ class StreamReceiver:
                 # end here, and the workers store their scans themselves.
                 log.exception("stream receiver: the queue cannot be read; stopping")
                 raise
-            events = 0 if batches[0] is _STOP else len(batches[0])
-            while events < MERGED_EVENTS:
-                try:
-                    batch = self.queue.get_nowait()
-                except queue.Empty:
-                    break
+            received, carried, stopping = self._gather(first)
+            if received:
+                self.store(received, stopping)
+
+    def _gather(self, first) -> tuple[list[Event], list | None, bool]:
+        """The events of ``first`` (a batch, or the master's stop) and of what else is queued,
+        up to MERGED_EVENTS (a worker's largest flush): fewer, larger statements, and no longer
+        a transaction than one flush. Also the batch that would have gone past it (the next
+        store's first), and whether the master asked to stop."""
+        carried, stopping = None, first is _STOP
+        batches = [] if stopping else [first]
+        count = sum(map(len, batches))
+        while not stopping:
+            try:
+                batch = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if batch is _STOP:
+                stopping = True
+            elif count + len(batch) > MERGED_EVENTS:
+                carried = batch
+                break
+            else:
                 batches.append(batch)
-                events += 0 if batch is _STOP else len(batch)
-            stopping = _STOP in batches
-            received = [Event.from_json(raw) for batch in batches if batch is not _STOP
-                        for raw in batch]
-            if not received:
-                continue
-            self.store(received, stopping)
+                count += len(batch)
+        return [Event.from_json(raw) for batch in batches for raw in batch], carried, stopping
 
     def store(self, events: list[Event], stopping: bool = False) -> bool:
         """Hand the events to the batch receivers, trying again while the database refuses
