@@ -38,7 +38,7 @@ from qrplatform import (
     webhooks,
 )
 from qrplatform.config import load_settings, plugin_setting
-from qrplatform.events import bus, dispatch, stream
+from qrplatform.events import bus, dispatch, receiver, stream
 from qrplatform.extensions import Migrations, csrf, db, login_manager
 from qrplatform.jobs import schedules
 from qrplatform.plugins import Highlight, NavItem, Plugin, PluginError, load_plugins
@@ -78,7 +78,7 @@ CORE_DECLARATIONS = Plugin(
     permissions=[*permissions.CORE_PERMISSIONS, *webhooks.PERMISSIONS],
     nav=[*webhooks.NAV, NavItem("Get started", "account.onboarding_page", order=5,
                                  menu="account", icon="rocket")],
-    metrics=[gateway.RATE_LIMIT_HITS, stream.DRAINED_METRIC],
+    metrics=[gateway.RATE_LIMIT_HITS, stream.DRAINED_METRIC, receiver.RECEIVER_METRIC],
     product_events=product_analytics.CORE_PRODUCT_EVENTS,
     quotas={**gateway.CORE_QUOTAS, **webhooks.QUOTAS},
     highlights=CORE_HIGHLIGHTS,

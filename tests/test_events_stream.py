@@ -23,6 +23,7 @@ from qrplatform.events.outbox import EventBacklogCollector, backlog
 from qrplatform.events.stream import FileSpool, RedisSpool, drain_spool, spool_of
 from qrplatform.registry import registry
 from qrplatform.testing.kafka import portable_config, read_records, read_topic
+from tests.observability.helpers import scrape, value
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -236,10 +237,16 @@ def test_the_stream_receiver_tries_a_refused_batch_again_and_then_gives_up(app, 
     assert delivered == [event.id for event in scans]
     assert pauses == list(receiver_module.RETRY_PAUSES[:2])
 
+    def given_up():
+        return value(scrape(app.test_client()), receiver_module.RECEIVER_METRIC.name,
+                     outcome="given_up")
+
+    before = given_up()
     refusals[0], pauses[:] = 100, []
     assert receiver.store(scans, stopping=True) is False
     assert len(pauses) == receiver_module.STOPPING_ATTEMPTS - 1
     assert delivered == [event.id for event in scans]
+    assert given_up() - before == len(scans)  # in /metrics
 
 
 def test_the_stream_receiver_stores_what_is_queued_together_up_to_a_flush(app, monkeypatch):

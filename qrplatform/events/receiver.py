@@ -32,6 +32,7 @@ from multiprocessing import get_context
 from flask import Flask
 
 from qrplatform.events.envelope import Event
+from qrplatform.plugins import Metric
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,13 @@ _STOP = None
 # Pauses between attempts to store a batch the database refused, then it is dropped (logged).
 RETRY_PAUSES = (0.5, 1, 2, 5, 10, 30, 30, 30, 30, 30)
 STOPPING_ATTEMPTS = 3     # attempts when the server is stopping (it waits for the receiver)
+
+
+RECEIVER_METRIC = Metric(
+    "qrp_events_stream_receiver_events_total",
+    "Stream events of the web workers with no broker, under gunicorn (events.receiver): "
+    "outcome=handed to the stream receiver, stored_by_worker when the receiver could not take "
+    "them, given_up by the receiver after its retries", labels=("outcome",))
 
 
 class StreamReceiver:
@@ -91,15 +99,20 @@ class StreamReceiver:
 
     def take(self, events: list[Event]) -> bool:
         """Queue a batch for the receiver; False (nothing queued) when it cannot take it."""
-        if not self.alive():
-            return False
-        try:
-            self.queue.put([event.to_json() for event in events], timeout=HANDOVER_TIMEOUT)
-        except queue.Full:
-            log.warning("stream receiver: its queue stayed full for %.1f s; this worker "
-                        "stores %d events itself", HANDOVER_TIMEOUT, len(events))
-            return False
-        return True
+        taken = self.alive()
+        if taken:
+            try:
+                self.queue.put([event.to_json() for event in events], timeout=HANDOVER_TIMEOUT)
+            except queue.Full:
+                log.warning("stream receiver: its queue stayed full for %.1f s; this worker "
+                            "stores %d events itself", HANDOVER_TIMEOUT, len(events))
+                taken = False
+        self._count("handed" if taken else "stored_by_worker", len(events))
+        return taken
+
+    def _count(self, outcome: str, events: int) -> None:
+        counter = self.app.extensions["qrp.metrics"].declared[RECEIVER_METRIC.name]
+        counter.labels(outcome=outcome).inc(events)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Store what is queued, then end the receiver (the master, after its workers)."""
@@ -204,4 +217,5 @@ class StreamReceiver:
                 break
             time.sleep(pause)
         log.error("stream receiver: gave up on %d events", len(events))
+        self._count("given_up", len(events))
         return False

@@ -34,6 +34,7 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from qrplatform.events.envelope import Event
+from qrplatform.events.receiver import StreamReceiver
 from qrplatform.plugins import Metric
 
 log = logging.getLogger(__name__)
@@ -416,8 +417,6 @@ def start_receiver(app: Flask, listeners: Iterable = ()) -> None:
     if buffer is None or not isinstance(buffer.sink, LocalStreamSink) \
             or buffer.sink.receiver is not None or not app.config["QRP_STREAM_RECEIVER"]:
         return
-    from qrplatform.events.receiver import StreamReceiver
-
     buffer.sink.receiver = StreamReceiver(app)
     buffer.sink.receiver.start(listeners)
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from qrplatform.testing.servers import gunicorn, server_errors
 from tests.live.test_background_priority import thread_niceness
 from tests.live.test_worker_recycling import make_scan_path
+from tests.observability.helpers import value
 
 pytestmark = pytest.mark.slow
 
@@ -68,6 +69,17 @@ def scan(port: int, path: str, times: int) -> None:
             connection.close()
 
 
+def counted(port: int, outcome: str) -> float:
+    """Events of ``outcome`` in qrp_events_stream_receiver_events_total (every process's)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    return value(text, "qrp_events_stream_receiver_events_total", outcome=outcome)
+
+
 def stored(db) -> int:
     from qrp_analytics.models import Scan
     from qrplatform.tenancy import unscoped
@@ -109,6 +121,7 @@ def test_the_receiver_stores_what_the_workers_hand_it(served, db):
     finally:
         os.kill(receiver, signal.SIGCONT)
     assert wait_for(db, 20) == 20
+    assert counted(port, "handed") == 20 and counted(port, "stored_by_worker") == 0
 
 
 def test_the_workers_store_their_scans_when_the_receiver_is_gone(served, db):
@@ -118,6 +131,7 @@ def test_the_workers_store_their_scans_when_the_receiver_is_gone(served, db):
     scan(port, path, 10)
     assert wait_for(db, 10) == 10
     assert "is gone; scans are stored by the web workers themselves" in log.read_text()
+    assert counted(port, "stored_by_worker") == 10
 
 
 def test_scans_queued_at_shutdown_are_stored_before_the_server_exits(served, db):
