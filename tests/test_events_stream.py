@@ -230,7 +230,7 @@ def test_the_stream_receiver_tries_a_refused_batch_again_and_then_gives_up(app, 
     register(app, "flaky_stats", "flaky.scanned", flaky, batch=True)
     pauses = []
     monkeypatch.setattr(receiver_module.time, "sleep", pauses.append)
-    receiver = receiver_module.StreamReceiver(app)
+    receiver = receiver_module.StreamReceiver(app, flush_size=5000)
     scans = [make_event("flaky.scanned", {"n": n}, workspace_id=1) for n in range(3)]
 
     assert receiver.store(scans) is True
@@ -249,14 +249,13 @@ def test_the_stream_receiver_tries_a_refused_batch_again_and_then_gives_up(app, 
     assert given_up() - before == len(scans)  # in /metrics
 
 
-def test_the_stream_receiver_stores_what_is_queued_together_up_to_a_flush(app, monkeypatch):
-    """Queued batches go into one store up to MERGED_EVENTS; the batch that would go past it
-    starts the next store; the master's stop ends the gathering."""
+def test_the_stream_receiver_stores_what_is_queued_together_up_to_a_flush(app):
+    """Queued batches go into one store up to a worker's largest flush (``flush_size``); the
+    batch that would go past it starts the next store; the master's stop ends the gathering."""
     from qrplatform.events import receiver as receiver_module
     from qrplatform.events.envelope import make_event
 
-    monkeypatch.setattr(receiver_module, "MERGED_EVENTS", 5)
-    receiver = receiver_module.StreamReceiver(app)
+    receiver = receiver_module.StreamReceiver(app, flush_size=5)
     batches = [[make_event("merge.scanned", {"n": f"{b}.{n}"}, workspace_id=1).to_json()
                 for n in range(size)] for b, size in enumerate((2, 2, 3, 1))]
     for batch in batches[1:]:

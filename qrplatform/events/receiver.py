@@ -36,10 +36,8 @@ from qrplatform.plugins import Metric
 
 log = logging.getLogger(__name__)
 
-QUEUED_BATCHES = 64       # each a worker's flush (up to 5,000 events): the queue's bound
+QUEUED_BATCHES = 64       # each a worker's flush: the queue's bound
 HANDOVER_TIMEOUT = 0.5    # seconds a worker waits for room before storing a batch itself
-MERGED_EVENTS = 5000      # the receiver stores queued batches together, up to this many events
-                          # (StreamBuffer's max_buffer: a worker's largest flush)
 _STOP = None
 # Pauses between attempts to store a batch the database refused, then it is dropped (logged).
 RETRY_PAUSES = (0.5, 1, 2, 5, 10, 30, 30, 30, 30, 30)
@@ -54,11 +52,13 @@ RECEIVER_METRIC = Metric(
 
 
 class StreamReceiver:
-    """``StreamReceiver(app).start()`` in the master; ``take(events)`` in a forked worker;
-    ``stop()`` in the master once the workers are gone."""
+    """``StreamReceiver(app, flush_size).start()`` in the master; ``take(events)`` in a forked
+    worker; ``stop()`` in the master once the workers are gone. ``flush_size``: the workers'
+    largest flush (their StreamBuffer's ``max_buffer``), the most one store gathers."""
 
-    def __init__(self, app: Flask):
+    def __init__(self, app: Flask, flush_size: int):
         self.app = app
+        self.flush_size = flush_size
         # Made in the master before any worker is forked, and never used there until the
         # workers are gone: each worker's copy starts its own feeder thread on its first put.
         self.queue = get_context("fork").Queue(QUEUED_BATCHES)
@@ -152,7 +152,7 @@ class StreamReceiver:
         with self.app.app_context():
             run_as_background_service()
         master = os.getppid()
-        carried = None  # a batch that would have taken the last store past MERGED_EVENTS
+        carried = None  # a batch that would have taken the last store past flush_size
         stopping = False
         while not stopping:
             try:
@@ -173,7 +173,7 @@ class StreamReceiver:
 
     def _gather(self, first) -> tuple[list[Event], list | None, bool]:
         """The events of ``first`` (a batch, or the master's stop) and of what else is queued,
-        up to MERGED_EVENTS (a worker's largest flush): fewer, larger statements, and no longer
+        up to ``flush_size`` (a worker's largest flush): fewer, larger statements, and no longer
         a transaction than one flush. Also the batch that would have gone past it (the next
         store's first), and whether the master asked to stop."""
         carried, stopping = None, first is _STOP
@@ -186,7 +186,7 @@ class StreamReceiver:
                 break
             if batch is _STOP:
                 stopping = True
-            elif count + len(batch) > MERGED_EVENTS:
+            elif count + len(batch) > self.flush_size:
                 carried = batch
                 break
             else:

@@ -417,7 +417,7 @@ def start_receiver(app: Flask, listeners: Iterable = ()) -> None:
     if buffer is None or not isinstance(buffer.sink, LocalStreamSink) \
             or buffer.sink.receiver is not None or not app.config["QRP_STREAM_RECEIVER"]:
         return
-    buffer.sink.receiver = StreamReceiver(app)
+    buffer.sink.receiver = StreamReceiver(app, buffer.max_buffer)
     buffer.sink.receiver.start(listeners)
 
 
