@@ -19,6 +19,7 @@ from qrplatform.testing.servers import gunicorn, server_errors
 from tests.live.test_background_priority import thread_niceness
 from tests.live.test_worker_recycling import make_scan_path
 from tests.observability.helpers import value
+from tests.observability.test_gunicorn_metrics import get
 
 pytestmark = pytest.mark.slow
 
@@ -71,13 +72,9 @@ def scan(port: int, path: str, times: int) -> None:
 
 def counted(port: int, outcome: str) -> float:
     """Events of ``outcome`` in qrp_events_stream_receiver_events_total (every process's)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", "/metrics")
-        text = connection.getresponse().read().decode()
-    finally:
-        connection.close()
-    return value(text, "qrp_events_stream_receiver_events_total", outcome=outcome)
+    status, body = get(port, "/metrics")
+    assert status == 200
+    return value(body.decode(), "qrp_events_stream_receiver_events_total", outcome=outcome)
 
 
 def stored(db) -> int:
