@@ -26,6 +26,7 @@ from qrplatform import (
     metrics,
     notify,
     onboarding,
+    passwords,
     permissions,
     product_analytics,
     registry,
@@ -120,6 +121,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(load_settings(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    passwords.check_settings(app.config)
     hosts.settle_public_base_url(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 

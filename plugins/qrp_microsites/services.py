@@ -19,8 +19,6 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, has_request_context
 from marshmallow import ValidationError
 from sqlalchemy import delete, func, or_, select, update
@@ -33,6 +31,7 @@ from qrp_qr import services as qr_services
 from qrplatform import csvfiles, events, hosts, permissions, quotas
 from qrplatform.errors import Conflict, NotFound, ServiceError
 from qrplatform.extensions import db
+from qrplatform.passwords import hash_password, password_matches
 from qrplatform.registry import registry
 from qrplatform.tenancy import get_or_404, tenant_scope, unscoped
 
@@ -47,7 +46,6 @@ RESERVED_SLUGS = {"static", "admin", "api", "new", "login", "www"}
 LEAD_VALUE_MAX = 2000
 ASSET_CONSUMER = "microsites.page"
 
-_hasher = PasswordHasher()
 
 
 class InvalidContent(ServiceError):
@@ -443,7 +441,7 @@ def _hash_password(password: Any) -> str:
     password = str(password)
     if not 4 <= len(password) <= 200:
         raise _invalid("password", "Use 4 to 200 characters (or an empty one to remove it).")
-    return _hasher.hash(password)
+    return hash_password(password)
 
 
 def _snapshot(site: Microsite, kind: str, rendered: publish.Rendered | None = None
@@ -692,11 +690,7 @@ def not_found_entry(workspace_id: int) -> dict[str, Any] | None:
 
 
 def check_page_password(entry: dict[str, Any], password: str) -> bool:
-    try:
-        return bool(entry.get("password_hash")) and _hasher.verify(entry["password_hash"],
-                                                                   password)
-    except (VerificationError, InvalidHashError):
-        return False
+    return password_matches(entry.get("password_hash"), password)
 
 
 # -- leads ----------------------------------------------------------------------------------------

@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, has_request_context
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, or_, select, update
@@ -38,6 +36,7 @@ from qrp_qr.rules import InvalidInput
 from qrplatform import csvfiles, events, hosts, jobs, quotas, signals, urls
 from qrplatform.errors import NotFound, QuotaExceeded, ServiceError
 from qrplatform.extensions import db
+from qrplatform.passwords import hash_password, password_matches
 from qrplatform.storage import content_digest, content_key, storage
 from qrplatform.tenancy import current_workspace_id, get_or_404, tenant_scope, unscoped
 
@@ -48,7 +47,6 @@ MAX_LOGO_BYTES = 2 * 1024 * 1024
 MAX_LOGO_SIDE = 512
 PER_PAGE = 20
 
-_hasher = PasswordHasher()
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -326,7 +324,7 @@ def build_code(data: dict[str, Any], *, verify_design: bool = True) -> QRCode:
     code.paused = bool(data.get("paused"))
     code.created_by_id = _actor_id()
     if data.get("password"):
-        code.password_hash = _hasher.hash(data["password"])
+        code.password_hash = hash_password(data["password"])
     if data.get("domain"):
         code.domain = rules.clean_domain(kind, data["domain"], usable_domains())
     code.folder_id = _folder_or_none(data.get("folder_id"))
@@ -531,7 +529,7 @@ def _update_labels(code: QRCode, data: dict[str, Any]) -> list[str]:
         code.password_hash = None
         changed.append("password")
     elif password:
-        code.password_hash = _hasher.hash(password)
+        code.password_hash = hash_password(password)
         changed.append("password")
     if "tags" in data and (tags := rules.clean_tags(data["tags"])) != code.tags:
         _set_tags(code, tags)
@@ -1231,10 +1229,7 @@ def check_code_password(short_code: str, password: str) -> bool:
         stored = code.password_hash if code is not None else None
     if not stored:
         return True
-    try:
-        return _hasher.verify(stored, password or "")
-    except (VerificationError, InvalidHashError):
-        return False
+    return password_matches(stored, password)
 
 
 def served_content(short_code: str) -> tuple[str, dict[str, Any], int]:

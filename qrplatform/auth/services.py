@@ -8,8 +8,6 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
@@ -18,6 +16,7 @@ from qrplatform import events, hosts, notify, permissions, signals
 from qrplatform.auth.models import ApiToken, Membership, User, Workspace
 from qrplatform.errors import Conflict, Forbidden, NotFound, ServiceError
 from qrplatform.extensions import db
+from qrplatform.passwords import hash_password, needs_rehash, password_matches
 from qrplatform.plans import PLANS
 from qrplatform.registry import registry
 from qrplatform.tenancy import tenant_scope, unscoped
@@ -28,13 +27,6 @@ RESET_MAX_AGE = timedelta(hours=1)
 # Only refresh a token's last_used_at once a minute: not a write on every API call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verifying against this keeps the time of a failed login the same whether the e-mail exists.
-# The hash of a random string nobody kept, with argon2-cffi's default parameters, written out
-# rather than made at import: hashing takes a deliberate tenth of a second or more, which
-# starting a process should not pay (and made on first use, the first miss would be slower).
-_DUMMY_HASH = ("$argon2id$v=19$m=65536,t=3,p=4$EqIMMLIxAnvVUJmHfME39w$"
-               "RQxcZrUasHvNGpo0MQI0z0BRLs9kcmH0M7HwEFVgZAs")
 
 
 def normalise_email(email: str) -> str:
@@ -55,10 +47,6 @@ def check_password_strength(password: str, field: str = "password") -> None:
             f"Use at least {MIN_PASSWORD_LENGTH} characters for the password.",
             field=field, status=422, code="validation_error",
         )
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -193,15 +181,10 @@ def change_plan(workspace_id: int, plan: str) -> str:
 def authenticate(email: str, password: str) -> User | None:
     """The user with these credentials, or None. Takes the same time either way."""
     user = find_user_by_email(email.strip())
-    if user is None:
-        with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+    # An unknown e-mail is checked against no one's hash: the same time as a wrong password.
+    if not password_matches(user.password_hash if user else None, password):
         return None
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return None
-    if _hasher.check_needs_rehash(user.password_hash):
+    if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = datetime.now(UTC)
     db.session.commit()
@@ -427,11 +410,9 @@ def change_password(user: User, current_password: str, new_password: str, *,
     session of theirs ends (a page then renews its own: sessions.renew_session); with
     ``revoke_tokens`` every API token of theirs is revoked too. They are told by e-mail, so a
     change they did not make does not go unnoticed."""
-    try:
-        _hasher.verify(user.password_hash, current_password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError) as exc:
+    if not password_matches(user.password_hash, current_password):
         raise ServiceError("That is not your current password.", field="current_password",
-                           status=422, code="validation_error") from exc
+                           status=422, code="validation_error")
     check_password_strength(new_password, field="new_password")
     if new_password == current_password:
         raise ServiceError("Choose a password different from the current one.",
