@@ -248,13 +248,15 @@ def empty_database(app) -> None:
 def _empty(conn) -> None:
     from qrplatform.extensions import db
 
-    # The models' tables, children first; any other table a migration made (partitions are
-    # emptied with their parent) is truncated with what points at it.
-    modelled = [table.name for table in reversed(db.metadata.sorted_tables)]
-    others = [name for name in conn.scalars(text(
+    # The tables in this database (partitions are emptied with their parent): those of a model,
+    # children first; any other a migration made is truncated with what points at it. (The
+    # models imported may be more: a plugin one test installed.)
+    existing = set(conn.scalars(text(
         "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
-        "AND relkind IN ('r', 'p') AND NOT relispartition AND relname <> 'alembic_version'"))
-        if name not in set(modelled)]
+        "AND relkind IN ('r', 'p') AND NOT relispartition AND relname <> 'alembic_version'")))
+    modelled = [table.name for table in reversed(db.metadata.sorted_tables)
+                if table.name in existing]
+    others = sorted(existing - set(modelled))
     conn.execute(text(f"LOCK TABLE {', '.join(modelled + others)} IN ACCESS EXCLUSIVE MODE"))
     written = set(conn.scalars(text(" UNION ALL ".join(
         f"SELECT '{table}' WHERE EXISTS (SELECT FROM {table})"
