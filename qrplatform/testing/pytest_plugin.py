@@ -256,13 +256,12 @@ def _empty(conn) -> None:
         "AND relkind IN ('r', 'p') AND NOT relispartition AND relname <> 'alembic_version'")))
     modelled = [table.name for table in reversed(db.metadata.sorted_tables)
                 if table.name in existing]
-    others = sorted(existing - set(modelled))
-    conn.execute(text(f"LOCK TABLE {', '.join(modelled + others)} IN ACCESS EXCLUSIVE MODE"))
+    others = existing - set(modelled)
+    conn.execute(text(f"LOCK TABLE {', '.join(existing)} IN ACCESS EXCLUSIVE MODE"))
     written = set(conn.scalars(text(" UNION ALL ".join(
-        f"SELECT '{table}' WHERE EXISTS (SELECT FROM {table})"
-        for table in modelled + others))))
-    if written & set(others):
-        conn.execute(text(f"TRUNCATE {', '.join(written & set(others))} CASCADE"))
+        f"SELECT '{table}' WHERE EXISTS (SELECT FROM {table})" for table in existing))))
+    if unmodelled := written & others:
+        conn.execute(text(f"TRUNCATE {', '.join(unmodelled)} CASCADE"))
     for table in modelled:
         if table in written:
             conn.execute(text(f"DELETE FROM {table}"))
