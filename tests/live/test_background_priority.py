@@ -2,8 +2,10 @@
 job workers and scheduler lower their own priority (Unix niceness) to QRP_BACKGROUND_NICE,
 every thread included, so that on a machine they share a scan's redirect is answered first.
 The one-off forms (--once, --burst), run from an operator's shell or inside a test, keep
-the priority they were started with."""
+the priority they were started with. A service also keeps the built app out of the garbage
+collector's walks (its batches' collections would walk it again and again)."""
 
+import gc
 import os
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from qrplatform import PROJECT_ROOT
+from qrplatform.processes import run_as_background_service
 from qrplatform.testing.servers import app_environment
 
 COMMANDS = {
@@ -67,3 +70,14 @@ def test_a_one_off_run_keeps_its_priority(app):
     result = app.test_cli_runner().invoke(args=["events", "relay", "--once"])
     assert result.exit_code == 0, result.output
     assert os.getpriority(os.PRIO_PROCESS, 0) == before
+
+
+def test_a_background_service_freezes_the_objects_of_the_built_app(app):
+    app.config["QRP_BACKGROUND_NICE"] = 0       # this test process keeps its priority
+    gc.unfreeze()
+    try:
+        with app.app_context():
+            run_as_background_service()
+        assert gc.get_freeze_count() > 10_000   # the app's modules, models, routes...
+    finally:
+        gc.unfreeze()
