@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from unittest.mock import Mock
@@ -280,3 +281,25 @@ def test_the_stream_receiver_stores_what_is_queued_together_up_to_a_flush(app):
     assert carried == batches[2]  # 4 + 3 would be past 5
     events, carried, stopping = receiver._gather(carried)
     assert numbers(events) == ["2.0", "2.1", "2.2", "3.0"] and carried is None and stopping
+
+
+def test_the_stream_receiver_waits_a_moment_for_the_next_batches(app, monkeypatch):
+    """A store takes the batches that arrive within GATHER_SECONDS of its first (a few
+    flushes under load, not one), and goes ahead with what it has when no more come."""
+    from qrplatform.events import receiver as receiver_module
+    from qrplatform.events.envelope import make_event
+
+    receiver = receiver_module.StreamReceiver(app, flush_size=4)
+    first, later, alone = ([make_event("merge.scanned", {"n": f"{b}.{n}"},
+                                       workspace_id=1).to_json() for n in range(2)]
+                           for b in range(3))
+    monkeypatch.setattr(receiver_module, "GATHER_SECONDS", 30.0)
+    threading.Timer(0.2, receiver.queue.put, (later,)).start()
+    events, carried, stopping = receiver._gather(first)   # returns once 4 (full) are there
+    assert [event.data["n"] for event in events] == ["0.0", "0.1", "1.0", "1.1"]
+    assert carried is None and not stopping
+
+    monkeypatch.setattr(receiver_module, "GATHER_SECONDS", 0.2)
+    events, carried, stopping = receiver._gather(alone)
+    assert [event.data["n"] for event in events] == ["2.0", "2.1"]
+    assert carried is None and not stopping
