@@ -28,9 +28,10 @@ def make(caller, name, **body):
 
 
 def scan(code, workspace_id, times, days_ago=0):
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=days_ago)
+    # Seconds into this hour: minutes before it fell on the day before from 00:00 to 01:00 UTC.
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=days_ago)
     events = [Event(type="qr.scanned", workspace_id=workspace_id,
-                    occurred_at=(now - timedelta(minutes=i)).isoformat(),
+                    occurred_at=(hour + timedelta(seconds=i)).isoformat(),
                     data={"code_id": code["id"], "short_code": code["short_code"],
                           "method": "GET", "user_agent": "Mozilla/5.0 (iPhone)",
                           "referrer": None, "country": "DE", "language": "de",
