@@ -56,7 +56,7 @@ def run_as_background_service() -> None:
 
     The objects of the built app (some 200,000) are moved out of the garbage collector's sight
     first: they live as long as the process, and the collections a batch's rows set off would
-    otherwise walk them all again (turning scan events into rows took twice the CPU)."""
+    otherwise walk them all again (turning scan events into rows took nearly twice the CPU)."""
     gc.freeze()
     niceness = current_app.config["QRP_BACKGROUND_NICE"]
     if niceness <= os.getpriority(os.PRIO_PROCESS, 0):
