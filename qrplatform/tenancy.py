@@ -35,16 +35,19 @@ class TenantMixin:
     """A row that belongs to exactly one workspace.
 
     A model that also keeps system rows (belonging to no workspace, such as a password-reset
-    e-mail job) sets ``__tenant_nullable__ = True``; tenants never see those rows.
+    e-mail job) sets ``__tenant_nullable__ = True``; tenants never see those rows. A model
+    whose own index starts with ``workspace_id`` sets ``__tenant_index__ = False``: that index
+    serves the scoped queries, and a second one would only cost every insert.
     """
 
     __tenant_nullable__ = False
+    __tenant_index__ = True
 
     @declared_attr
     def workspace_id(cls) -> Mapped[int | None]:
         return mapped_column(
             ForeignKey("workspaces.id", ondelete="CASCADE"),
-            index=True,
+            index=cls.__tenant_index__,
             nullable=cls.__tenant_nullable__,
         )
 

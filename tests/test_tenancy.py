@@ -97,3 +97,18 @@ def test_system_rows_are_invisible_to_tenants(db, two_tenants):
         db.session.commit()
     with tenant_scope(alice_ws):
         assert db.session.get(Job, "system-job") is None
+
+
+def test_every_tenant_table_has_an_index_that_starts_with_workspace_id(app):
+    """Every scoped query filters on workspace_id: a table that leaves out the mixin's own
+    index (``__tenant_index__ = False``) must have another that starts with it."""
+    from qrplatform.extensions import db
+    from qrplatform.tenancy import TenantMixin
+
+    tenant_tables = {mapper.local_table for mapper in db.Model.registry.mappers
+                     if issubclass(mapper.class_, TenantMixin)}
+    assert len(tenant_tables) > 40
+    unindexed = sorted(table.name for table in tenant_tables
+                       if not any(next(iter(index.columns)).name == "workspace_id"
+                                  for index in table.indexes))
+    assert unindexed == []

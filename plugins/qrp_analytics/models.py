@@ -58,6 +58,8 @@ class Scan(TenantMixin, db.Model):
     """
 
     __tablename__ = "analytics_scans"
+    # The busiest table to write: (workspace_id, occurred_at) serves the workspace's queries.
+    __tenant_index__ = False
     __table_args__ = (
         PrimaryKeyConstraint("event_id", "occurred_at"),
         Index("ix_analytics_scans_workspace_time", "workspace_id", "occurred_at"),
