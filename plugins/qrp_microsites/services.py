@@ -47,7 +47,6 @@ LEAD_VALUE_MAX = 2000
 ASSET_CONSUMER = "microsites.page"
 
 
-
 class InvalidContent(ServiceError):
     """Input refused on several fields at once (``blocks.3.url``, ``theme.accent``)."""
 

@@ -28,7 +28,6 @@ RESET_MAX_AGE = timedelta(hours=1)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-
 def normalise_email(email: str) -> str:
     # Imported on first use: email-validator (and the DNS library it brings) is some 50 ms of
     # every process's start, and only sign-ups, invitations and e-mail changes need it.
