@@ -5,7 +5,7 @@ Revises: analytics_0002
 Create Date: 2026-12-05
 
 ``(workspace_id, occurred_at)`` serves every query on a workspace's scans; the index on
-``workspace_id`` alone was maintained by every scan stored and read by none (on PostgreSQL,
+``workspace_id`` alone was maintained by every scan stored and needed by none (on PostgreSQL,
 dropping the partitioned index drops each month's).
 """
 from alembic import op
