@@ -107,10 +107,11 @@ def on_exit(server):
 
 
 def pre_fork(server, worker):
-    """Objects the master made (the whole preloaded app) are moved out of the garbage
-    collector's sight: a worker's collections, the last one at its exit included, then never
-    walk them, which would touch, and so copy, every memory page it shares with the master
-    (seconds for a recycled worker to exit, while it holds its place)."""
+    """Objects the master made (wsgi froze the preloaded app itself; this takes what came
+    since) are moved out of the garbage collector's sight: a worker's collections, the last
+    one at its exit included, then never walk them, which would touch, and so copy, every
+    memory page it shares with the master (seconds for a recycled worker to exit, while it
+    holds its place)."""
     gc.freeze()
 
 

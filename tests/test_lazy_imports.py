@@ -56,3 +56,12 @@ def test_every_route_builds_its_url_on_first_use_and_the_url_leads_back_to_it(ap
         from flask import url_for
 
         assert url_for("static", filename="x.css", v="2") == "/static/x.css?v=2"
+
+
+def test_importing_the_app_freezes_what_it_built_and_collects_again_after():
+    check = "import gc\nfrom wsgi import app\nprint(gc.get_freeze_count(), gc.isenabled())"
+    done = subprocess.run([sys.executable, "-c", check], cwd=ROOT, env=dict(os.environ),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    frozen, collecting = done.stdout.split()[-2:]
+    assert int(frozen) > 100_000 and collecting == "True"
