@@ -79,6 +79,9 @@ class Storage(Protocol):
     """What every backend offers; plugins get theirs from ``storage()``."""
 
     name: str
+    # A put waits on the network: worth overlapping with others (in threads). A local write
+    # is cheaper done at once: handing it to a thread cost three times its CPU.
+    remote: bool
 
     def put(self, key: str, data: bytes, content_type: str | None = None,
             immutable: bool = False, disposition: str | None = None) -> str:
@@ -163,6 +166,7 @@ class LocalStorage:
     """Files in a folder; each file's headers in a JSON twin under ``.meta/`` (never served)."""
 
     name = "local folder"
+    remote = False
 
     def __init__(self, root: str, base_url: str | None):
         self.root = Path(root)
@@ -279,6 +283,7 @@ class S3Storage:
     """Any S3 API through boto3; path-style addressing, which R2 and MinIO need."""
 
     name = "S3"
+    remote = True
 
     def __init__(self, config):
         import boto3

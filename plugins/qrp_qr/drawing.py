@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # numpy and zxing: loaded by the first grade, not when the ap
 CHUNK = 250               # codes per task handed to a drawing process
 IN_PROCESS_BELOW = 300    # fewer codes than this are drawn in the calling process
 IN_PROCESS_CHUNK = 5      # the smallest chunk drawn in the calling process
-UPLOADS = 8               # files each drawing process stores at a time (S3 is a round trip)
+UPLOADS = 8               # files each drawing process stores at a time into a remote backend
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,8 @@ def _grade(item: Item, lay: render.Layout, design: dict[str, Any], run_key: tupl
 
 
 class _Process:
-    """What one drawing process keeps between chunks: its storage backend and uploaders."""
+    """What one drawing process keeps between chunks: its storage backend and, for a remote
+    one (S3: each put a round trip), the threads that upload."""
 
     backend: Any = None
     uploads: ThreadPoolExecutor | None = None
@@ -93,17 +94,24 @@ def _start(storage_settings: dict) -> None:
     from qrplatform.storage import make_backend
 
     _Process.backend = make_backend(storage_settings)
-    _Process.uploads = ThreadPoolExecutor(max_workers=UPLOADS)
+    _Process.uploads = _uploaders(_Process.backend)
+
+
+def _uploaders(backend: Any) -> ThreadPoolExecutor | None:
+    """Threads that store files while the code goes on drawing, for a backend whose puts wait
+    on the network; None stores each file at once (see ``storage.Storage.remote``)."""
+    return ThreadPoolExecutor(max_workers=UPLOADS) if backend.remote else None
 
 
 def draw_chunk(items: list[Item], design: dict[str, Any], logo_png: bytes | None,
                backend: Any = None, uploads: ThreadPoolExecutor | None = None,
                run: str = "") -> list[Drawn]:
     """Draw, check, grade and store each code (in a drawing process, or in the caller's with
-    its own ``backend``); returns when every file of the chunk is stored. ``run``: names the
-    caller's run (its grades are shared by its codes of one size only)."""
-    backend = backend or _Process.backend
-    uploads = uploads or _Process.uploads
+    its own ``backend`` and ``uploads``, None to store at once); returns when every file of the
+    chunk is stored. ``run``: names the caller's run (its grades are shared by its codes of one
+    size only)."""
+    if backend is None:
+        backend, uploads = _Process.backend, _Process.uploads
     logo = render.load_logo(logo_png) if logo_png else None
     run_key = (run, json.dumps(render.normalise_design(design), sort_keys=True),
                hashlib.sha256(logo_png).hexdigest() if logo_png else "")
@@ -126,7 +134,11 @@ def draw_chunk(items: list[Item], design: dict[str, Any], logo_png: bytes | None
             out.append(Drawn(item.index, error=str(exc)))
             continue
         for fmt, key, data in zip(render.FORMATS, item.keys, (png, svg, pdf), strict=True):
-            stored.append(uploads.submit(backend.put, key, data, render.MIME_TYPES[fmt], True))
+            if uploads is None:
+                backend.put(key, data, render.MIME_TYPES[fmt], True)
+            else:
+                stored.append(uploads.submit(backend.put, key, data, render.MIME_TYPES[fmt],
+                                             True))
         out.append(Drawn(item.index, png, svg, grade=grade.grade,
                          grade_failing="; ".join(f["label"] for f in grade.failing),
                          grade_warning=grade.warning, grade_of=graded))
@@ -148,7 +160,7 @@ class DrawingPool:
         self.storage_settings = storage_settings
         self.backend = backend
         self._pool: ProcessPoolExecutor | None = None
-        self._uploads: ThreadPoolExecutor | None = None
+        self._uploads = _uploaders(backend)   # for drawing here (its threads start when used)
 
     def __enter__(self) -> DrawingPool:
         return self
@@ -169,8 +181,6 @@ class DrawingPool:
             # about twenty times, whatever the file's size.
             size = max(IN_PROCESS_CHUNK, min(CHUNK, len(items) // 20))
             chunks = [items[start:start + size] for start in range(0, len(items), size)]
-            if self._uploads is None:
-                self._uploads = ThreadPoolExecutor(max_workers=UPLOADS)
             for chunk in chunks:
                 yield draw_chunk(chunk, design, logo_png, self.backend, self._uploads, run)
             return

@@ -352,3 +352,29 @@ def test_on_sqlite_a_bulk_of_many_chunks_reports_progress_and_finishes(make_app,
         assert count_codes(db) == 20
     assert "Drew and checked 10 of 20 codes" in written, written
     assert written.index("Saving 20 codes") > written.index("Drew and checked 20 of 20 codes")
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["local folder", "S3"])
+def test_the_drawing_stores_every_file_uploading_to_s3_in_threads_and_writing_a_folder_at_once(
+        remote, tmp_path, s3_config):
+    """A put to S3 is a round trip: files upload in threads while codes are drawn. A local
+    write is cheaper done at once than handed to a thread."""
+    import threading
+
+    from qrp_qr import drawing
+    from qrplatform.storage import make_backend
+
+    settings = s3_config if remote else {"QRP_STORAGE_DIR": str(tmp_path),
+                                         "PUBLIC_BASE_URL": "http://localhost"}
+    backend = make_backend(settings)
+    assert backend.remote is remote
+    items = [drawing.Item(i, f"https://qr.example/r/store{i}",
+                          tuple(f"qr/test/{i}.{fmt}" for fmt in ("png", "svg", "pdf")))
+             for i in range(6)]
+    threads = threading.active_count()
+    with drawing.DrawingPool(1, settings, backend) as pool:
+        drawn = [code for chunk in pool.draw(items, {}) for code in chunk]
+        uploaders = threading.active_count() - threads
+    assert [code.error for code in drawn] == [None] * 6
+    assert all(backend.exists(key) for item in items for key in item.keys)
+    assert (uploaders > 0) is remote
