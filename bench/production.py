@@ -71,7 +71,8 @@ class Stack:
             # Keys and groups of this run's own: nothing left by an earlier run is read.
             "QRP_STREAM_SPOOL_KEY": f"bench:{run}:stream-spool",
             "QRP_KAFKA_GROUP_PREFIX": f"bench-{run}.",
-            "PYTHONPATH": str(ROOT),
+            # This checkout's core and plugins, whichever checkout the installed ones are.
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")]),
         }
         self.env.pop("BENCH_DATABASE_URL", None)
         self.processes: list[tuple[str, subprocess.Popen]] = []
