@@ -18,16 +18,9 @@ from qrplatform.events.models import OutboxEvent
 from qrplatform.events.outbox import backlog, drain
 from qrplatform.registry import registry
 from qrplatform.testing.kafka import KAFKA_TEST_CONFIG, portable_config, read_topic
+from qrplatform.testing.waiting import wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def wait_for(condition, timeout: float = 20, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(0.05)
 
 
 def signup(client, email: str):
@@ -133,12 +126,12 @@ def test_a_broker_restart_mid_stream_neither_loses_nor_repeats_an_event(
         assert drain() == 2
     consumer = BackgroundConsumer(app, "welcome_probe")
     try:
-        wait_for(lambda: len(seen) == 2, message="the first signup's events")
+        wait_until(lambda: len(seen) == 2, 20, message="the first signup's events")
         outage_requested.set()
         signup(client, "second@example.com")
         with app.app_context():
             assert drain() == 2
-        wait_for(broker_stopped.is_set, message="the receiver to stop the broker")
+        wait_until(broker_stopped.is_set, 20, message="the receiver to stop the broker")
     finally:
         consumer.stop()
 
@@ -161,8 +154,8 @@ def test_a_broker_restart_mid_stream_neither_loses_nor_repeats_an_event(
     consumer = BackgroundConsumer(app, "welcome_probe")
     try:
         with app.app_context():
-            wait_for(lambda: drain() or backlog() == 0, message="the outbox to drain")
-        wait_for(lambda: len({e.id for e in seen}) == 6, message="all six events")
+            wait_until(lambda: drain() or backlog() == 0, 20, message="the outbox to drain")
+        wait_until(lambda: len({e.id for e in seen}) == 6, 20, message="all six events")
         time.sleep(0.5)  # a repeat after the last new one would show up as a seventh call
     finally:
         stats = consumer.stop()
@@ -320,7 +313,7 @@ def test_records_fetched_while_a_batch_fails_are_fetched_again(
     sink.write(first_wave)
     consumer = BackgroundConsumer(app, "scan_probe")
     try:
-        wait_for(lambda: len({e.id for e in received}) == 40, message="both waves")
+        wait_until(lambda: len({e.id for e in received}) == 40, 20, message="both waves")
     finally:
         stats = consumer.stop()
 
@@ -348,7 +341,7 @@ def test_readyz_names_the_unreachable_broker_and_relay_keeps_the_events(db, make
         assert body.json["checks"]["outbox"]["backlog"] == 2
 
     with app.app_context():
-        wait_for(lambda: drain() or backlog() == 0, message="the outbox to drain")
+        wait_until(lambda: drain() or backlog() == 0, 20, message="the outbox to drain")
     assert len(read_topic(own_kafka_broker, "qrp.user")) == 1
     assert client.get("/readyz").status_code == 200
 

@@ -25,8 +25,8 @@ from qrplatform.events.outbox import EventBacklogCollector, backlog
 from qrplatform.events.stream import FileSpool, RedisSpool, drain_spool, spool_of
 from qrplatform.registry import registry
 from qrplatform.testing.kafka import portable_config, read_records, read_topic
+from qrplatform.testing.waiting import wait_until
 from tests.observability.helpers import scrape, value
-from tests.test_events_kafka import wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,10 +110,8 @@ def test_the_background_thread_flushes_without_being_asked(db, make_kafka_app, k
     with app.app_context():
         emitted = {events.emit_stream(event_type, {"n": n}, workspace_id=1).id for n in range(5)}
 
-    deadline = time.monotonic() + 10
-    while {e.id for e in read_topic(kafka_broker, topic)} != emitted:
-        assert time.monotonic() < deadline, "the background flush never reached Kafka"
-        time.sleep(0.1)
+    wait_until(lambda: {e.id for e in read_topic(kafka_broker, topic)} == emitted, 10,
+               "the background flush to reach Kafka", interval=0.1)
 
 
 @pytest.mark.slow
@@ -214,8 +212,8 @@ def test_sigterm_flushes_the_buffer_so_nothing_is_lost(
     drained = []
     with app.app_context():
         # As the relay does, pass after pass: the first may find the broker still starting.
-        wait_for(lambda: drained.append(drain_spool()) or not len(spool_of(app)),
-                 message="the spool to drain")
+        wait_until(lambda: drained.append(drain_spool()) or not len(spool_of(app)), 20,
+                   message="the spool to drain")
     assert sum(drained) == spooled
     on_kafka = read_topic(own_kafka_broker, topic)
     assert len(on_kafka) == 200

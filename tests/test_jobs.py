@@ -18,6 +18,7 @@ from qrplatform import jobs, notify
 from qrplatform.jobs import Job, JobError
 from qrplatform.notify import Notification
 from qrplatform.tenancy import tenant_scope, unscoped
+from qrplatform.testing.waiting import wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,15 +112,6 @@ def run_worker(app) -> None:
         for sig, handler in handlers.items():  # the worker installs its own
             signal.signal(sig, handler)
     assert result.exit_code == 0, result.output
-
-
-def wait_until(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
-    return value
 
 
 # -- RQ -----------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import psutil
 
 from qrplatform.events.dispatch import register
 from qrplatform.events.outbox import backlog, drain
-from tests.test_events_kafka import BackgroundConsumer, signup, wait_for
+from qrplatform.testing.waiting import wait_until
+from tests.test_events_kafka import BackgroundConsumer, signup
 
 OUTAGES = 3
 
@@ -51,7 +52,7 @@ def test_broker_outages_leak_no_threads_and_no_connections(db, make_kafka_app, o
             for _ in range(3):
                 assert client.get("/readyz").status_code == 503
         with app.app_context():
-            wait_for(lambda: drain() or backlog() == 0, message="the outbox to drain")
+            wait_until(lambda: drain() or backlog() == 0, 20, message="the outbox to drain")
         assert client.get("/readyz").status_code == 200
 
     assert settled(kafka_threads, kafka) == kafka
@@ -87,7 +88,7 @@ def test_a_consumer_rides_out_a_broker_outage(db, make_kafka_app, durable_kafka_
     monkeypatch.setattr(KafkaConsumer, "poll", poll)
     consumer = BackgroundConsumer(app, "welcome_probe")
     try:
-        wait_for(lambda: len(seen) == 1, message="the first signup")
+        wait_until(lambda: len(seen) == 1, 20, message="the first signup")
         with caplog.at_level(logging.INFO, logger="qrplatform.events.kafka"), broker.down():
             away.set()
             time.sleep(3)  # polls with no broker
@@ -95,8 +96,8 @@ def test_a_consumer_rides_out_a_broker_outage(db, make_kafka_app, durable_kafka_
             away.clear()
         signup(client, "after@example.com")
         with app.app_context():
-            wait_for(lambda: drain() or backlog() == 0, message="the outbox to drain")
-        wait_for(lambda: len(seen) == 2, timeout=30, message="the signup after the outage")
+            wait_until(lambda: drain() or backlog() == 0, 20, message="the outbox to drain")
+        wait_until(lambda: len(seen) == 2, 30, message="the signup after the outage")
     finally:
         consumer.stop()
     said = [r.getMessage() for r in caplog.records if r.name == "qrplatform.events.kafka"]

@@ -1,7 +1,6 @@
 """Smart links: redirect rules and A/B variants through the API and the real redirect
 (PostgreSQL, Redis), each scan event naming what chose its destination."""
 
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -10,6 +9,7 @@ import pytest
 
 from qrp_qr import linkcache
 from qrplatform.events.outbox import relay_once
+from qrplatform.testing.waiting import wait_until
 from tests.qr.test_redirect import IPHONE, make_code, scan
 
 ANDROID = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -306,7 +306,5 @@ def test_two_workers_share_the_scan_count_and_rules_through_redis(make_app, db, 
     assert changed.status_code == 200
     # The change reaches the other worker through Redis pub/sub: a message, not a read on
     # the scan's path, so allow it the moment a loaded machine takes to deliver it.
-    deadline = time.monotonic() + 5
-    while (found := location(scan(one.test_client(), code))) != "https://example.com/apple":
-        assert time.monotonic() < deadline, found
-        time.sleep(0.02)
+    wait_until(lambda: location(scan(one.test_client(), code)) == "https://example.com/apple", 5,
+               "the other worker to pick up the change", interval=0.02)
