@@ -54,9 +54,11 @@ def run_as_background_service() -> None:
     over (docs/performance.md: the redirect's p99 went from 1.4 to 1.2 times the bare app's).
     Under load that lasts, the backlog grows: qrp_events_consumer_lag shows it.
 
-    The objects of the built app (some 200,000) are moved out of the garbage collector's sight
-    first: they live as long as the process, and the collections a batch's rows set off would
-    otherwise walk them all again (turning scan events into rows took nearly twice the CPU)."""
+    The objects made so far are moved out of the garbage collector's sight first: they live as
+    long as the process, and the collections a batch's rows set off would otherwise walk them
+    all again (turning scan events into rows took nearly twice the CPU). ``wsgi`` froze the
+    app it built already; this takes what the command made since, and an app built another
+    way (a test's, a bench's)."""
     gc.freeze()
     niceness = current_app.config["QRP_BACKGROUND_NICE"]
     if niceness <= os.getpriority(os.PRIO_PROCESS, 0):
