@@ -203,3 +203,60 @@ def test_image_size_limits(api):
     assert too_big.status_code == 422 and "size" in too_big.json["error"]["fields"]
     too_small = caller.get(f"/api/v1/qr-codes/{code['id']}/image?format=png&size=10")
     assert too_small.status_code == 422
+
+
+def _logo(colors: str) -> Image.Image:
+    """A flat square logo, or one shaded in thousands of colours."""
+    if colors == "flat":
+        return Image.new("RGBA", (128, 128), (220, 60, 20, 255))
+    gradient = Image.linear_gradient("L").resize((128, 128))
+    return Image.merge("RGBA", (gradient, gradient.rotate(90), gradient.rotate(180),
+                                Image.new("L", (128, 128), 255)))
+
+
+@pytest.mark.parametrize("colors", ["flat", "shaded"])
+def test_a_styled_png_keeps_every_pixel_of_the_picture(colors):
+    """Smooth edges between a few flat colours (at most 256) make a palette PNG, a shaded logo a
+    full-colour one; either way the file holds exactly the picture that was checked."""
+    design = {"module_style": "rounded", "eye_style": "rounded", "frame": "box",
+              "frame_text": "Scan me", "foreground": "#1a237e", "logo": "c/x/l.png"}
+    picture = render.render_image(render.layout("https://example.com/p", design,
+                                                _logo(colors)), render.DEFAULT_SIZE)
+    count = len(picture.getcolors(1 << 20))
+    stored = Image.open(io.BytesIO(render.encode_png(picture)))
+    if colors == "flat":
+        assert 2 < count <= 256 and stored.mode == "P"
+    else:
+        assert count > 256 and stored.mode == "RGB"
+    assert stored.convert("RGB").tobytes() == picture.tobytes()
+
+
+@pytest.mark.parametrize("extra_pixels", [0, 5])
+def test_neighbouring_rounded_modules_join_without_a_seam(extra_pixels):
+    """Each module is stamped from one smooth drawing; where two dark modules meet, the ink
+    runs on at full strength (the cells' shared edge is not drawn twice half-dark)."""
+    lay = render.layout("https://example.com/seam", {"module_style": "rounded"})
+    scale = 12
+    target = lay.n * scale - extra_pixels        # 5 pixels short: the grid is resized too
+    mask = render._module_mask(lay, target)
+    per_module = target / lay.n
+    pairs = [(row, col) for row in range(9, lay.n - 9) for col in range(9, lay.n - 9)
+             if lay.modules[row][col] and lay.modules[row][col + 1]]
+    assert pairs
+    for row, col in pairs:
+        middle = round((row + 0.5) * per_module)
+        edge = (col + 1) * per_module
+        across = [mask.getpixel((x, middle)) for x in range(round(edge) - 2, round(edge) + 2)]
+        assert min(across) >= 250, (row, col, across)
+
+
+def test_the_svg_check_draws_the_file_with_hard_edges():
+    """The check reads the file as it is, asking resvg for hard edges (smoothing hundreds of
+    curved modules was two fifths of its time): a diagonal comes out in two greys only, even
+    in a file that asks for smooth ones."""
+    from qrp_qr import verify
+
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40" viewBox="0 0 40 40" '
+           'shape-rendering="geometricPrecision"><path d="M0 0L40 0L0 40z" fill="#000"/></svg>')
+    drawn = verify.rasterise(svg.encode(), "svg", 40)
+    assert sorted(grey for _, grey in drawn.getcolors()) == [0, 255]
