@@ -120,11 +120,15 @@ def record_usage(codes, *, new: bool = False) -> None:
     ``new`` codes without a library logo have nothing to tell."""
     if not library_enabled():
         return
+    library = _library()
     paths = current_app.url_map.bind("localhost")  # in a request or a job alike
+    usages = []
     for code in codes:
         library_id = asset_id((code.design or {}).get("logo"))
         if library_id is None and new:
             continue
-        _library().set_usage(USAGE, code.id, [library_id] if library_id else [],
-                             label=f"QR code “{code.name}”",
-                             href=paths.build("qr.detail", {"code_id": code.id}))
+        usages.append(library.Usage(code.id, (library_id,) if library_id else (),
+                                    label=f"QR code “{code.name}”",
+                                    href=paths.build("qr.detail", {"code_id": code.id})))
+    if usages:
+        library.set_usages(USAGE, usages)

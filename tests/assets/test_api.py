@@ -118,6 +118,45 @@ def test_rename_tag_replace_keeps_the_id_and_delete_is_refused_while_in_use(
                                 "assets.deleted"]
 
 
+def test_many_things_say_what_they_use_in_two_queries(db, owner, api):
+    """``set_usages``: a bulk job's codes say which assets they use together; each thing ends
+    up using exactly what it says, whatever it used before, and another workspace's asset is
+    refused like an unknown one."""
+    from sqlalchemy import event
+
+    from qrp_assets import services
+
+    first = upload(owner, files.png(64, 64, "red"), "a.png").json["id"]
+    second = upload(owner, files.png(64, 64, "blue"), "b.png").json["id"]
+    theirs = upload(api(), files.png(64, 64, "green"), "c.png").json["id"]
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with tenant_scope(owner.workspace_id):
+        services.set_usage("qr.code", 1, [first], label="QR code “One”")
+        db.session.commit()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            services.set_usages("qr.code", [
+                services.Usage(1, (second,), "QR code “One”", "/qr/1"),
+                *(services.Usage(ref, (first, second), f"QR code {ref}") for ref in range(2, 300))])
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert len(statements) == 2, statements
+        db.session.commit()
+        with pytest.raises(services.NotFound):
+            services.set_usages("qr.code", [services.Usage(400, (first, theirs), "QR code 400")])
+        db.session.rollback()
+    used_first = owner.get(f"/api/v1/assets/{first}").json["used_by"]
+    used_second = owner.get(f"/api/v1/assets/{second}").json["used_by"]
+    assert sorted(int(u["ref_id"]) for u in used_first) == list(range(2, 300))
+    assert sorted(int(u["ref_id"]) for u in used_second) == list(range(1, 300))
+    assert {"consumer": "qr.code", "ref_id": "1", "label": "QR code “One”",
+            "href": "/qr/1"} in used_second
+
+
 def test_identical_uploads_share_a_file_until_the_last_one_goes(client, owner):
     one = upload(owner, files.png(), "a.png").json
     two = upload(owner, files.png(), "b.png").json
