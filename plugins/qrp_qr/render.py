@@ -470,12 +470,12 @@ def _plain_image(lay: Layout, size: int) -> Image.Image:
     return picture
 
 
-_PER_LOGO: dict[tuple, tuple[Image.Image, Any]] = {}
+_PER_LOGO: dict[tuple, tuple[Image.Image | None, Any]] = {}
 
 
-def _per_logo(logo: Image.Image, what: tuple, make: Callable[[], Any]) -> Any:
-    """``make()``, once per logo picture and ``what``: the rows of a bulk run that share a
-    design share the logo's fitted copy and its SVG data."""
+def _per_logo(logo: Image.Image | None, what: tuple, make: Callable[[], Any]) -> Any:
+    """``make()``, once per logo picture (or None) and ``what``: the rows of a bulk run that
+    share a design share the logo's fitted copy, its SVG data and the design's ground."""
     hit = _PER_LOGO.get((id(logo), *what))
     if hit is not None and hit[0] is logo:
         return hit[1]
@@ -496,21 +496,47 @@ def _fitted_logo(logo: Image.Image, box: int) -> Image.Image:
     return _per_logo(logo, ("fitted", box), fit)
 
 
+# Grounds larger than this many pixels are drawn for each picture, not kept (a web worker
+# asked for a 4,000-pixel PNG should not hold its ground).
+GROUND_CACHE_PIXELS = 1024 * 1280
+
+
+def _ground(lay: Layout, size: int, height: int) -> Image.Image:
+    """What every code of a design shares at one size, drawn once (for pictures of up to
+    ``GROUND_CACHE_PIXELS``) and copied for each: the background, the frame and its label,
+    two thirds of drawing a framed code's picture. The modules go on top; the label is below
+    them, out of their reach."""
+    px = size / lay.width
+
+    def draw() -> Image.Image:
+        image = Image.new("RGB", (size, height), _rgb(lay.background))
+        pen = ImageDraw.Draw(image)
+        for x, y, w, h, color, radius in lay.frame_shapes:
+            box = (round(x * px), round(y * px), round((x + w) * px) - 1,
+                   round((y + h) * px) - 1)
+            pen.rounded_rectangle(box, radius=round(radius * px), fill=_rgb(color))
+        if lay.text is not None:
+            cx, baseline, font_size, color, text = lay.text
+            font = _font(max(8, round(font_size * px)))
+            pen.text((cx * px, baseline * px), text, font=font, fill=_rgb(color), anchor="ms")
+        return image
+
+    if size * height > GROUND_CACHE_PIXELS:
+        return draw()
+    what = ("ground", size, height, lay.width, lay.background, tuple(lay.frame_shapes),
+            lay.text)
+    return _per_logo(None, what, draw).copy()
+
+
 def render_image(lay: Layout, size: int) -> Image.Image:
     """The picture, ``size`` pixels wide (the frame's label makes it taller)."""
     if _is_plain(lay):
         return _plain_image(lay, size)
     px = size / lay.width
-    height = round(lay.height * px)
-    image = Image.new("RGB", (size, height), _rgb(lay.background))
-    draw = ImageDraw.Draw(image)
-    for x, y, w, h, color, radius in lay.frame_shapes:
-        box = (round(x * px), round(y * px), round((x + w) * px) - 1, round((y + h) * px) - 1)
-        draw.rounded_rectangle(box, radius=round(radius * px), fill=_rgb(color))
+    image = _ground(lay, size, round(lay.height * px))
     origin = round(lay.code_origin * px)
     code_px = round((lay.code_origin + lay.n) * px) - origin
-    modules = _module_mask(lay, code_px)
-    image.paste(_rgb(lay.foreground), (origin, origin), modules)
+    image.paste(_rgb(lay.foreground), (origin, origin), _module_mask(lay, code_px))
     eye_scale = max(4, math.ceil(px * 2))
     for ex, ey in lay.eyes:
         left = origin + round(ex * px)
@@ -524,10 +550,6 @@ def render_image(lay: Layout, size: int) -> Image.Image:
         left = round(lx * px) + (box - fitted.width) // 2
         top = round(ly * px) + (box - fitted.height) // 2
         image.paste(fitted, (left, top), fitted if fitted.mode == "RGBA" else None)
-    if lay.text is not None:
-        cx, baseline, font_size, color, text = lay.text
-        font = _font(max(8, round(font_size * px)))
-        draw.text((cx * px, baseline * px), text, font=font, fill=_rgb(color), anchor="ms")
     return image
 
 
