@@ -504,8 +504,8 @@ GROUND_CACHE_PIXELS = 1024 * 1280
 def _ground(lay: Layout, size: int, height: int) -> Image.Image:
     """What every code of a design shares at one size, drawn once (for pictures of up to
     ``GROUND_CACHE_PIXELS``) and copied for each: the background, the frame and its label,
-    two thirds of drawing a framed code's picture. The modules go on top; the label is below
-    them, out of their reach."""
+    a quarter of the time a framed code's picture took. The modules, eyes and logo go on top;
+    the label is below them, out of their reach."""
     px = size / lay.width
 
     def draw() -> Image.Image:
