@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import time
+import threading
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from qrplatform.processes import run_as_background_service
+from qrplatform.processes import run_as_background_service, stop_on_sigterm
 from qrplatform.registry import registry
 
 
@@ -115,7 +115,9 @@ def jobs_scheduler(once: bool):
     run_as_background_service()
     for name, schedule in sorted(schedules.registered(app).items()):
         click.echo(f"{name} every {schedule.every_seconds} s on the {schedule.queue} queue")
-    schedules.run_forever(app)
+    stop = threading.Event()
+    with stop_on_sigterm(stop):
+        schedules.run_forever(app, stop)
 
 
 events_cli = AppGroup("events", help="Domain events: relay the outbox, consume, list types.")
@@ -142,14 +144,16 @@ def events_relay(once: bool, interval: float):
         return
     run_as_background_service()
     click.echo("relaying events; Ctrl-C to stop")
-    while True:
-        try:
-            sent = sum(relay_pass())
-        except Exception as exc:  # the database may be away: keep trying
-            current_app.logger.warning("relay pass failed: %s", exc)
-            sent = 0
-        if not sent:
-            time.sleep(interval)
+    stop = threading.Event()
+    with stop_on_sigterm(stop):
+        while not stop.is_set():
+            try:
+                sent = sum(relay_pass())
+            except Exception as exc:  # the database may be away: keep trying
+                current_app.logger.warning("relay pass failed: %s", exc)
+                sent = 0
+            if not sent:
+                stop.wait(interval)
 
 
 @events_cli.command("consume")

@@ -7,6 +7,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import signal
+import threading
+from collections.abc import Iterator
 
 from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
@@ -71,3 +74,19 @@ def run_as_background_service() -> None:
             os.setpriority(os.PRIO_PROCESS, int(task), niceness)
     current_app.logger.info("running at niceness %d (QRP_BACKGROUND_NICE): the web workers on "
                             "this machine come first", niceness)
+
+
+@contextlib.contextmanager
+def stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM sets ``stop``: a service's loop finishes the pass it is in and returns, and the
+    process exits normally (its atexit flushes run). Raising from the handler instead would
+    land anywhere, inside a library holding a lock its exit then waits for (main thread only:
+    only it receives signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

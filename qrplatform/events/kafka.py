@@ -28,12 +28,9 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import signal
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import NamedTuple
@@ -45,6 +42,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from qrplatform.config import KAFKA_SECURITY_VARIABLES
 from qrplatform.events.envelope import Event, pack, topic_for, unpack
+from qrplatform.processes import stop_on_sigterm
 from qrplatform.registry import registry
 
 log = logging.getLogger(__name__)
@@ -418,19 +416,6 @@ def group_id(config, group: str) -> str:
     return f"{setting(config, 'QRP_KAFKA_GROUP_PREFIX')}{group}"
 
 
-@contextmanager
-def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM finishes the current batch and leaves the group cleanly (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def fetch_options(config, *, streams_only: bool) -> dict:
     """How much a consumer fetches and takes per poll (see DEFAULTS); {} for kafka-python's."""
     if not streams_only:
@@ -484,7 +469,7 @@ def run_consumer(app: Flask, group: str, *, once: bool = False,
         log.info("consumer group %s reading %s", group_id(app.config, group), sorted(topics))
         broker_away_since: float | None = None
         try:
-            with _stop_on_sigterm(stop):
+            with stop_on_sigterm(stop):
                 while not stop.is_set():
                     try:
                         records = consumer.poll(timeout_ms=500)

@@ -1,12 +1,14 @@
 """Background services take the CPU the web workers leave: the long-running relay, consumers,
 job workers and scheduler lower their own priority (Unix niceness) to QRP_BACKGROUND_NICE,
 every thread included, so that on a machine they share a scan's redirect is answered first.
+SIGTERM then ends each of them cleanly: the pass it is in finishes and it exits with 0.
 The one-off forms (--once, --burst), run from an operator's shell or inside a test, keep
 the priority they were started with. A service also keeps the built app out of the garbage
 collector's walks (its batches' collections would walk it again and again)."""
 
 import gc
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -46,7 +48,7 @@ def test_a_background_service_runs_at_the_background_niceness(
     env = {**app_environment(database_url, REDIS_URL=redis_url, QRP_BACKGROUND_NICE="13",
                              KAFKA_BOOTSTRAP_SERVERS=kafka_broker.bootstrap,
                              QRP_KAFKA_GROUP_PREFIX=f"nice-{uuid.uuid4().hex[:8]}."),
-           "QRP_LOG_LEVEL": "INFO"}
+           "QRP_LOG_LEVEL": "INFO", "PYTHONFAULTHANDLER": "1"}
     with open(log, "wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", *COMMANDS[service]],
@@ -62,7 +64,13 @@ def test_a_background_service_runs_at_the_background_niceness(
         assert "running at niceness 13" in log.read_text()
     finally:
         process.terminate()
-        process.wait(30)
+        try:
+            returncode = process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)  # the fault handler prints every thread's stack
+            process.wait(10)
+            pytest.fail(f"the {service} did not stop on SIGTERM:\n{log.read_text()[-6000:]}")
+    assert returncode == 0, log.read_text()[-3000:]
 
 
 def test_a_one_off_run_keeps_its_priority(app):
