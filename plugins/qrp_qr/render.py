@@ -470,19 +470,20 @@ def _plain_image(lay: Layout, size: int) -> Image.Image:
     return picture
 
 
-_PER_LOGO: dict[tuple, tuple[Image.Image | None, Any]] = {}
+_SHARED_BY_DESIGN: dict[tuple, tuple[Image.Image | None, Any]] = {}
 
 
-def _per_logo(logo: Image.Image | None, what: tuple, make: Callable[[], Any]) -> Any:
-    """``make()``, once per logo picture (or None) and ``what``: the rows of a bulk run that
-    share a design share the logo's fitted copy, its SVG data and the design's ground."""
-    hit = _PER_LOGO.get((id(logo), *what))
+def _shared_by_design(logo: Image.Image | None, what: tuple, make: Callable[[], Any]) -> Any:
+    """``make()``, once per logo picture (None for what needs no logo) and ``what``, which
+    holds every other input: the rows of a bulk run that share a design share the logo's
+    fitted copy, its SVG data and the design's ground."""
+    hit = _SHARED_BY_DESIGN.get((id(logo), *what))
     if hit is not None and hit[0] is logo:
         return hit[1]
     value = make()
-    if len(_PER_LOGO) >= 32:
-        _PER_LOGO.clear()
-    _PER_LOGO[(id(logo), *what)] = (logo, value)
+    if len(_SHARED_BY_DESIGN) >= 32:
+        _SHARED_BY_DESIGN.clear()
+    _SHARED_BY_DESIGN[(id(logo), *what)] = (logo, value)
     return value
 
 
@@ -493,7 +494,7 @@ def _fitted_logo(logo: Image.Image, box: int) -> Image.Image:
         fitted.thumbnail((box, box), Image.LANCZOS)
         return fitted
 
-    return _per_logo(logo, ("fitted", box), fit)
+    return _shared_by_design(logo, ("fitted", box), fit)
 
 
 # Grounds larger than this many pixels are drawn for each picture, not kept (a web worker
@@ -525,7 +526,7 @@ def _ground(lay: Layout, size: int, height: int) -> Image.Image:
         return draw()
     what = ("ground", size, height, lay.width, lay.background, tuple(lay.frame_shapes),
             lay.text)
-    return _per_logo(None, what, draw).copy()
+    return _shared_by_design(None, what, draw).copy()
 
 
 def render_image(lay: Layout, size: int) -> Image.Image:
@@ -747,7 +748,7 @@ def _svg_drawing(lay: Layout) -> list[str]:
     out.append(f'<path d="{eyes}" fill="{lay.eye_color}" fill-rule="evenodd"/>')
     if lay.logo is not None:
         lx, ly, lsize, logo = lay.logo
-        data = _per_logo(logo, ("svg",), lambda: base64.b64encode(
+        data = _shared_by_design(logo, ("svg",), lambda: base64.b64encode(
             encode_png(logo.convert("RGBA"))).decode())
         out.append(f'<image x="{_num(lx)}" y="{_num(ly)}" width="{_num(lsize)}" '
                    f'height="{_num(lsize)}" preserveAspectRatio="xMidYMid meet" '

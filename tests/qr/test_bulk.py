@@ -356,7 +356,7 @@ def test_on_sqlite_a_bulk_of_many_chunks_reports_progress_and_finishes(make_app,
 
 @pytest.mark.parametrize("remote", [False, True], ids=["local folder", "S3"])
 def test_the_drawing_stores_every_file_uploading_to_s3_in_threads_and_writing_a_folder_at_once(
-        remote, tmp_path, s3_config):
+        remote, tmp_path, request):
     """A put to S3 is a round trip: files upload in threads while codes are drawn. A local
     write is cheaper done at once than handed to a thread."""
     import threading
@@ -364,8 +364,8 @@ def test_the_drawing_stores_every_file_uploading_to_s3_in_threads_and_writing_a_
     from qrp_qr import drawing
     from qrplatform.storage import make_backend
 
-    settings = s3_config if remote else {"QRP_STORAGE_DIR": str(tmp_path),
-                                         "PUBLIC_BASE_URL": "http://localhost"}
+    settings = request.getfixturevalue("s3_config") if remote else {
+        "QRP_STORAGE_DIR": str(tmp_path), "PUBLIC_BASE_URL": "http://localhost"}
     backend = make_backend(settings)
     assert backend.remote is remote
     items = [drawing.Item(i, f"https://qr.example/r/store{i}",

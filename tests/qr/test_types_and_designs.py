@@ -266,19 +266,22 @@ def test_codes_of_one_design_share_its_ground_and_no_other_design_does():
     """The background, frame and label are drawn once per design and size and copied for each
     code: a second code gets the same frame, a design with another frame colour or label gets
     its own, and a picture too large to keep is drawn afresh."""
-    render._PER_LOGO.clear()
+    def grounds() -> list[tuple]:
+        return [key for key in render._SHARED_BY_DESIGN if "ground" in key]
+
+    render._SHARED_BY_DESIGN.clear()
     design = {"module_style": "rounded", "frame": "box", "frame_text": "Menu",
               "frame_color": "#b71c1c"}
     first = render.render_image(render.layout("https://example.com/1", design), 512)
-    grounds = [key for key in render._PER_LOGO if "ground" in key]
+    kept = grounds()
     second = render.render_image(render.layout("https://example.com/2", design), 512)
-    assert [key for key in render._PER_LOGO if "ground" in key] == grounds and len(grounds) == 1
+    assert grounds() == kept and len(kept) == 1
     assert first.getpixel((2, 300)) == second.getpixel((2, 300)) == (0xb7, 0x1c, 0x1c)
     assert first.tobytes() != second.tobytes()      # the modules differ, on a copy each time
     blue = render.render_image(render.layout("https://example.com/1", {
         **design, "frame_color": "#0d47a1", "frame_text": "Order"}), 512)
     assert blue.getpixel((2, 300)) == (0x0d, 0x47, 0xa1)
-    assert len([key for key in render._PER_LOGO if "ground" in key]) == 2
+    assert len(grounds()) == 2
     big = render.render_image(render.layout("https://example.com/1", design), 2000)
     assert big.getpixel((8, 1000)) == (0xb7, 0x1c, 0x1c)
-    assert len([key for key in render._PER_LOGO if "ground" in key]) == 2
+    assert len(grounds()) == 2
