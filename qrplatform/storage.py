@@ -32,6 +32,7 @@ import hmac
 import json
 import mimetypes
 import os
+import stat
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
@@ -163,7 +164,12 @@ def _public_url(base_url: str, key: str) -> str:
 
 
 class LocalStorage:
-    """Files in a folder; each file's headers in a JSON twin under ``.meta/`` (never served)."""
+    """Files in a folder; each file's headers in a JSON twin under ``.meta/`` (never served).
+
+    An immutable file served with the type its name implies and no Content-Disposition (a
+    code's PNG, SVG or PDF) has no twin: it is written read-only, which says immutable, and
+    its ETag comes from the file itself. Writing a file is most of a put's cost, and a bulk
+    run writes three a code."""
 
     name = "local folder"
     remote = False
@@ -183,18 +189,23 @@ class LocalStorage:
             immutable: bool = False, disposition: str | None = None) -> str:
         if immutable and self.path(key).exists():
             return self.url(key)  # same key, same bytes
-        return self._store(key, [data], content_type, IMMUTABLE if immutable else PRIVATE,
-                           disposition)
+        return self._store(key, [data], content_type, immutable, disposition)
 
     def put_file(self, key: str, source: BinaryIO, content_type: str | None = None,
                  disposition: str | None = None) -> str:
         return self._store(key, iter(lambda: source.read(COPY_PIECE), b""), content_type,
-                           PRIVATE, disposition)
+                           False, disposition)
 
     def _store(self, key: str, pieces: Iterable[bytes], content_type: str | None,
-               cache_control: str, disposition: str | None) -> str:
+               immutable: bool, disposition: str | None) -> str:
         """The file written whole before it replaces the old one, then its headers."""
         path = self.path(key)
+        content_type = content_type or guess_type(key)
+        if immutable and content_type == guess_type(key) and not disposition:
+            with _atomic_file(path, read_only=True) as target:
+                target.writelines(pieces)
+                self._meta_path(key).unlink(missing_ok=True)   # an earlier version's headers
+            return self.url(key)
         digest = hashlib.sha256()
 
         def hashed() -> Iterator[bytes]:
@@ -204,9 +215,9 @@ class LocalStorage:
 
         with _atomic_file(path) as target:
             target.writelines(hashed())
-            meta = {"content_type": content_type or guess_type(key),
-                    "cache_control": cache_control, "etag": digest.hexdigest()[:32],
-                    "disposition": disposition}
+            meta = {"content_type": content_type,
+                    "cache_control": IMMUTABLE if immutable else PRIVATE,
+                    "etag": digest.hexdigest()[:32], "disposition": disposition}
             _write_atomically(self._meta_path(key), json.dumps(meta).encode())
         return self.url(key)
 
@@ -224,11 +235,14 @@ class LocalStorage:
         yield path
 
     def headers(self, key: str) -> dict:
-        """Content type, cache control and ETag recorded when the file was put."""
+        """Content type, cache control and ETag recorded when the file was put (ETag None: the
+        file server makes one from the file)."""
         try:
             return json.loads(self._meta_path(key).read_text())
-        except FileNotFoundError:  # a file copied in by hand
-            return {"content_type": guess_type(key), "cache_control": PRIVATE, "etag": None}
+        except FileNotFoundError:  # an immutable file (read-only), or one copied in by hand
+            read_only = not self.path(key).stat().st_mode & stat.S_IWUSR
+            return {"content_type": guess_type(key), "etag": None,
+                    "cache_control": IMMUTABLE if read_only else PRIVATE}
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
@@ -261,17 +275,23 @@ class LocalStorage:
 
 
 @contextmanager
-def _atomic_file(path: Path) -> Iterator[BinaryIO]:
+def _atomic_file(path: Path, read_only: bool = False) -> Iterator[BinaryIO]:
     """Readers never see half a file: a hidden temporary file, renamed over ``path`` when the
-    ``with`` block ends (and removed if it fails)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ``with`` block ends (and removed if it fails). The folder is made when it is missing."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    flags, mode = os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444 if read_only else 0o666
     try:
-        with tmp.open("wb") as target:
+        descriptor = os.open(tmp, flags, mode)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(tmp, flags, mode)
+    try:
+        with open(descriptor, "wb") as target:
             yield target
         os.replace(tmp, path)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

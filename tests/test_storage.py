@@ -94,6 +94,45 @@ def test_local_server_sends_cache_headers_etag_and_answers_304(app, client):
     assert again.headers["ETag"] == etag
 
 
+def test_an_immutable_file_is_read_only_without_a_twin_and_a_hand_copied_one_stays_private(
+        app, client):
+    """The local folder writes an immutable file with the headers its name implies as a
+    read-only file and no JSON twin (a put costs a third of two files' writing); a file
+    copied in by hand is writable, so it is served uncached, as before."""
+    with app.app_context():
+        store = storage()
+        store.put("docs/7/report.png", b"draft", disposition="attachment")  # mutable: a twin
+        store.path("docs/7/report.png").unlink()      # removed by hand, its twin left behind
+        store.put("docs/7/report.png", PNG, immutable=True)
+        store.path("docs/7/copied.png").write_bytes(PNG)
+        written = store.path("docs/7/report.png")
+        assert not written.stat().st_mode & 0o222
+        assert not store._meta_path("docs/7/report.png").exists()   # the old twin is gone
+        assert [p.name for p in written.parent.iterdir() if p.name.startswith(".")] == []
+    served = client.get("/files/docs/7/report.png")
+    assert served.data == PNG and served.headers["Cache-Control"] == IMMUTABLE
+    assert "attachment" not in served.headers.get("Content-Disposition", "")   # not the twin's
+    assert client.get("/files/docs/7/report.png", headers={
+        "If-None-Match": served.headers["ETag"]}).status_code == 304
+    assert client.get("/files/docs/7/copied.png").headers["Cache-Control"] == PRIVATE
+
+
+def test_a_put_that_fails_while_writing_keeps_the_old_file_and_leaves_no_temporary_one(app):
+    with app.app_context():
+        store = storage()
+        store.put("docs/8/data.bin", b"old")
+
+        def broken():
+            yield b"half of the new"
+            raise OSError("disk full")
+
+        with pytest.raises(OSError, match="disk full"):
+            store._store("docs/8/data.bin", broken(), None, False, None)
+        assert store.get("docs/8/data.bin") == b"old"
+        assert sorted(p.name for p in store.path("docs/8/data.bin").parent.iterdir()) == [
+            "data.bin"]
+
+
 def test_local_server_keeps_content_type_and_private_files_uncached(app, client):
     with app.app_context():
         url = storage().put("exports/9/report.bin", b"a,b\n1,2\n", content_type="text/csv")
