@@ -92,12 +92,15 @@ def jobs_worker(queues, burst):
     if unknown:
         raise click.ClickException(f"unknown queue(s) {', '.join(sorted(unknown))}; "
                                    f"the queues are {', '.join(QUEUES)}")
-    if not burst:
-        run_as_background_service()
-    set_worker_app(current_app._get_current_object())
-    worker = worker_class()([runner.queue(name) for name in queues], connection=runner.redis)
-    # The scheduler moves retries whose backoff has passed back onto their queue.
-    worker.work(burst=burst, with_scheduler=True)
+    stop = threading.Event()
+    with stop_on_sigterm(stop):  # until RQ's own handlers take over, in work()
+        if not burst:
+            run_as_background_service()
+        set_worker_app(current_app._get_current_object())
+        worker = worker_class(stop)([runner.queue(name) for name in queues],
+                                    connection=runner.redis)
+        # The scheduler moves retries whose backoff has passed back onto their queue.
+        worker.work(burst=burst, with_scheduler=True)
 
 
 @jobs_cli.command("scheduler")
@@ -112,11 +115,11 @@ def jobs_scheduler(once: bool):
     if once:
         click.echo(f"enqueued {', '.join(schedules.enqueue_due(app)) or 'nothing'}")
         return
-    run_as_background_service()
-    for name, schedule in sorted(schedules.registered(app).items()):
-        click.echo(f"{name} every {schedule.every_seconds} s on the {schedule.queue} queue")
     stop = threading.Event()
     with stop_on_sigterm(stop):
+        run_as_background_service()
+        for name, schedule in sorted(schedules.registered(app).items()):
+            click.echo(f"{name} every {schedule.every_seconds} s on the {schedule.queue} queue")
         schedules.run_forever(app, stop)
 
 
@@ -142,10 +145,10 @@ def events_relay(once: bool, interval: float):
         outbox, spooled = relay_pass()
         click.echo(f"relayed {outbox} events and {spooled} spooled stream events")
         return
-    run_as_background_service()
-    click.echo("relaying events; Ctrl-C to stop")
     stop = threading.Event()
     with stop_on_sigterm(stop):
+        run_as_background_service()
+        click.echo("relaying events; Ctrl-C to stop")
         while not stop.is_set():
             try:
                 sent = sum(relay_pass())
@@ -171,9 +174,11 @@ def events_consume(group: str, once: bool):
                                    "in-process by the relay, no consumer needed.")
     from qrplatform.events.kafka import run_consumer
 
-    if not once:
-        run_as_background_service()
-    stats = run_consumer(current_app._get_current_object(), group, once=once)
+    stop = threading.Event()
+    with stop_on_sigterm(stop):  # from here: a SIGTERM while it connects stops it as well
+        if not once:
+            run_as_background_service()
+        stats = run_consumer(current_app._get_current_object(), group, once=once, stop=stop)
     click.echo(f"{group}: {stats.delivered} delivered, {stats.duplicates} duplicates skipped, "
                f"{stats.batched} stream events, {stats.failures} receiver failures")
 

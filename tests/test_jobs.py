@@ -280,6 +280,28 @@ def test_flask_jobs_worker_command_builds_the_app_and_runs_core_jobs(rq_app, red
         assert (message.status, message.provider_id) == ("sent", "logged")
 
 
+def test_a_worker_asked_to_stop_while_it_starts_leaves_before_taking_a_job(rq_app, redis, owner):
+    """A SIGTERM that comes while `flask jobs worker` registers with Redis, before RQ listens
+    for it, sets the event the worker was made with (processes.stop_on_sigterm): the worker
+    stops at the top of its loop instead of working on until the next SIGTERM."""
+    [job_id] = enqueue_committed(rq_app, owner.personal_workspace_id, (count_to, (3,), {}))
+    stopping = threading.Event()
+    stopping.set()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with rq_app.app_context():
+            runner = rq_app.extensions["qrp.jobs.runner"]
+            jobs.set_worker_app(rq_app)
+            worker = jobs.worker_class(stopping)([runner.queue("default")],
+                                                 connection=runner.redis)
+            assert worker.work(burst=True) is False
+    finally:
+        for sig, handler in handlers.items():  # the worker installs its own
+            signal.signal(sig, handler)
+    assert rq.Queue("default", connection=redis).job_ids == [job_id]
+    assert rq.Worker.all(connection=redis) == []  # it said goodbye to Redis
+
+
 # -- the embedded runner ------------------------------------------------------------------------
 
 def test_worker_thread_runs_jobs_and_progress_shows_while_running(make_jobs_app, owner, api,

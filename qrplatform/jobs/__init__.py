@@ -441,12 +441,20 @@ class RQRunner:
         return {name: self.queue(name).count for name in QUEUES}
 
 
-def worker_class() -> type[rq.Worker]:
+def worker_class(stopping: threading.Event | None = None) -> type[rq.Worker]:
     """RQ's forking worker, with the database connections of each work horse its own; made
-    when a worker starts (importing RQ would cost every process that never runs one)."""
+    when a worker starts (importing RQ would cost every process that never runs one).
+    ``stopping`` is set by a SIGTERM that came while the worker was starting, before RQ's
+    own handlers were installed (``processes.stop_on_sigterm``): the worker then stops at the
+    top of its loop, as RQ stops on one that comes later."""
     import rq
 
     class Worker(rq.Worker):
+        def _install_signal_handlers(self):
+            super()._install_signal_handlers()
+            if stopping is not None and stopping.is_set():
+                self._stop_requested = True
+
         def main_work_horse(self, job: rq.job.Job, queue: rq.Queue):
             # A forked child must not talk over the parent's pooled connections: drop them
             # unclosed.
