@@ -96,7 +96,8 @@ def renders() -> None:
             renderer = "resvg" if fmt == "svg" else "PDFium"
 
             def check(i, fmt=fmt, painted=painted, design=design, lays=lays):
-                verify.check_export(url(i) + "x", painted[i], fmt, design, lays[i].width)
+                verify.check_export(url(i) + "x", painted[i], fmt, design, lays[i].width,
+                                    on_grid=render.is_plain(lays[i]))
 
             timed(f"export check: {name} {fmt.upper()} drawn ({renderer}), decoded", check)
     lay = render.layout(url(0), {})

@@ -128,8 +128,9 @@ def draw_chunk(items: list[Item], design: dict[str, Any], logo_png: bytes | None
             png = render.encode_png(image)
             svg = render.render_svg(lay, render.DEFAULT_SIZE)
             pdf = render.render_pdf(lay, render.DEFAULT_SIZE)
-            verify.check_export(item.text, svg, "svg", design, lay.width)
-            verify.check_export(item.text, pdf, "pdf", design, lay.width)
+            on_grid = render.is_plain(lay)
+            verify.check_export(item.text, svg, "svg", design, lay.width, on_grid=on_grid)
+            verify.check_export(item.text, pdf, "pdf", design, lay.width, on_grid=on_grid)
         except (verify.Unscannable, render.PayloadTooLong) as exc:
             out.append(Drawn(item.index, error=str(exc)))
             continue

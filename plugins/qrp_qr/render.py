@@ -453,7 +453,9 @@ def render_png(lay: Layout, size: int) -> bytes:
     return encode_png(render_image(lay, size))
 
 
-def _is_plain(lay: Layout) -> bool:
+def is_plain(lay: Layout) -> bool:
+    """Two flat colours and square modules and eyes, nothing else: every edge of the drawing
+    lies on the module grid."""
     return (lay.module_style == "square" and not lay.eyes and lay.logo is None
             and not lay.frame_shapes and lay.text is None)
 
@@ -531,7 +533,7 @@ def _ground(lay: Layout, size: int, height: int) -> Image.Image:
 
 def render_image(lay: Layout, size: int) -> Image.Image:
     """The picture, ``size`` pixels wide (the frame's label makes it taller)."""
-    if _is_plain(lay):
+    if is_plain(lay):
         return _plain_image(lay, size)
     px = size / lay.width
     image = _ground(lay, size, round(lay.height * px))

@@ -791,16 +791,16 @@ def ensure_image(code: QRCode, fmt: str, size: int = render.DEFAULT_SIZE,
     else:
         check_size(fmt, size, lay)
         data = render.render(lay, fmt, size)
-        check_export(text, data, fmt, code.design, lay.width)
+        check_export(text, data, fmt, code.design, lay.width, on_grid=render.is_plain(lay))
     backend.put(key, data, content_type=render.MIME_TYPES[fmt], immutable=True)
     return key, data
 
 
 def check_export(text: str, data: bytes, fmt: str, design: dict[str, Any],
-                 modules: float) -> None:
+                 modules: float, *, on_grid: bool = False) -> None:
     """An SVG or PDF is stored only when a standard renderer's drawing of it decodes."""
     try:
-        verify.check_export(text, data, fmt, design, modules)
+        verify.check_export(text, data, fmt, design, modules, on_grid=on_grid)
     except verify.Unscannable as exc:
         raise InvalidInput(exc.message, {"format": [exc.message]}) from exc
 

@@ -201,15 +201,24 @@ def rasterise(data: bytes, fmt: str, width: int) -> Image.Image:
             document.close()
 
 
-def check_export(payload: str, data: bytes, fmt: str, design: dict, modules: float) -> float:
+def check_export(payload: str, data: bytes, fmt: str, design: dict, modules: float, *,
+                 on_grid: bool = False) -> float:
     """An SVG or PDF must decode to exactly the payload too, drawn at the check's print size
     (``modules``: the page's width in modules, margins of a print export included). Returns
-    the milliseconds spent; raises Unscannable (field ``format``) saying what broke."""
+    the milliseconds spent; raises Unscannable (field ``format``) saying what broke.
+
+    ``on_grid``: every edge of the drawing lies on the module grid and the page is the code
+    (``render.is_plain``, no print margins). It is then drawn at a whole number of pixels a
+    module, two or more, which draws each module exactly: more pixels would show nothing more,
+    and resvg's time grows with them (half the SVG check's time at two instead of four)."""
     started = time.perf_counter()
     label = fmt.upper()
+    if on_grid and float(modules).is_integer():
+        width = int(modules) * max(2, -(-render.MIN_SIZE // int(modules)))
+    else:
+        width = max(render.MIN_SIZE, round(modules * CHECK_PIXELS_PER_MODULE))
     try:
-        image = rasterise(data, fmt, max(render.MIN_SIZE,
-                                         round(modules * CHECK_PIXELS_PER_MODULE)))
+        image = rasterise(data, fmt, width)
     except ValueError as exc:
         raise Unscannable(f"The {label} file is broken: {exc}. It was not saved; download "
                           "the PNG, or try again.", "format") from exc
