@@ -135,8 +135,12 @@ def check_decodes(payload: str, image: Image.Image, design: dict,
     if modules:
         width = max(render.MIN_SIZE, round(modules * CHECK_PIXELS_PER_MODULE))
         if image.width > width:
-            # BOX averages whole pixels: the soft look of a far print, at a tenth of LANCZOS's cost.
-            small = image.resize((width, round(image.height * width / image.width)), Image.BOX)
+            # BOX averages whole pixels: the soft look of a far print, at a tenth of LANCZOS's
+            # cost. ``reducing_gap``: whole blocks of pixels averaged first (Pillow's reduce),
+            # then the rest, in half the time; over 972 designs and sizes one borderline
+            # decode came out otherwise.
+            small = image.resize((width, round(image.height * width / image.width)), Image.BOX,
+                                 reducing_gap=1.0)
     for attempt in (image, small.filter(ImageFilter.GaussianBlur(radius=1))):
         # Our own sharp picture is read as a pure code first; a design that is more than the
         # code (a frame, a logo) goes to the full detector, as the blurred one always does.
