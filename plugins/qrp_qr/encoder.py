@@ -121,14 +121,17 @@ def _finder_like(grids: np.ndarray) -> np.ndarray:
 
 def _lost_points(grids: np.ndarray) -> np.ndarray:
     """``qrcode.util.lost_point`` of each grid: the four penalty rules of the standard."""
-    size = grids.shape[1]
-    columns = grids.transpose(0, 2, 1)
-    penalty = _runs_penalty(grids) + _runs_penalty(np.ascontiguousarray(columns))
+    count, size, _ = grids.shape
+    # Rows and columns scored in one pass (each grid's columns as one more grid's rows): the
+    # grids are small, and numpy's cost per call is most of it.
+    lines = np.concatenate([grids, grids.transpose(0, 2, 1)])
+    runs, finder_like = _runs_penalty(lines), _finder_like(lines)
+    penalty = runs[:count] + runs[count:]
     top_left = grids[:, :-1, :-1]
     blocks = ((top_left == grids[:, 1:, :-1]) & (top_left == grids[:, :-1, 1:])
               & (top_left == grids[:, 1:, 1:]))
     penalty += 3 * blocks.sum(axis=(1, 2))
-    penalty += 40 * (_finder_like(grids) + _finder_like(columns))
+    penalty += 40 * (finder_like[:count] + finder_like[count:])
     # The same arithmetic as qrcode's, floats included, so that ties break the same way.
     for index, dark in enumerate(grids.sum(axis=(1, 2)).tolist()):
         percent = float(dark) / (size ** 2)
