@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
@@ -92,8 +90,7 @@ def jobs_worker(queues, burst):
     if unknown:
         raise click.ClickException(f"unknown queue(s) {', '.join(sorted(unknown))}; "
                                    f"the queues are {', '.join(QUEUES)}")
-    stop = threading.Event()
-    with stop_on_sigterm(stop):  # until RQ's own handlers take over, in work()
+    with stop_on_sigterm() as stop:  # until RQ's own handlers take over, in work()
         if not burst:
             run_as_background_service()
         set_worker_app(current_app._get_current_object())
@@ -115,8 +112,7 @@ def jobs_scheduler(once: bool):
     if once:
         click.echo(f"enqueued {', '.join(schedules.enqueue_due(app)) or 'nothing'}")
         return
-    stop = threading.Event()
-    with stop_on_sigterm(stop):
+    with stop_on_sigterm() as stop:
         run_as_background_service()
         for name, schedule in sorted(schedules.registered(app).items()):
             click.echo(f"{name} every {schedule.every_seconds} s on the {schedule.queue} queue")
@@ -145,8 +141,7 @@ def events_relay(once: bool, interval: float):
         outbox, spooled = relay_pass()
         click.echo(f"relayed {outbox} events and {spooled} spooled stream events")
         return
-    stop = threading.Event()
-    with stop_on_sigterm(stop):
+    with stop_on_sigterm() as stop:
         run_as_background_service()
         click.echo("relaying events; Ctrl-C to stop")
         while not stop.is_set():
@@ -174,8 +169,7 @@ def events_consume(group: str, once: bool):
                                    "in-process by the relay, no consumer needed.")
     from qrplatform.events.kafka import run_consumer
 
-    stop = threading.Event()
-    with stop_on_sigterm(stop):  # from here: a SIGTERM while it connects stops it as well
+    with stop_on_sigterm() as stop:  # from here: a SIGTERM while it connects stops it too
         if not once:
             run_as_background_service()
         stats = run_consumer(current_app._get_current_object(), group, once=once, stop=stop)

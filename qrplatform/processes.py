@@ -77,16 +77,17 @@ def run_as_background_service() -> None:
 
 
 @contextlib.contextmanager
-def stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM sets ``stop``: a service's loop finishes the pass it is in and returns, and the
-    process exits normally (its atexit flushes run). Raising from the handler instead would
-    land anywhere, inside a library holding a lock its exit then waits for (main thread only:
-    only it receives signals)."""
+def stop_on_sigterm(stop: threading.Event | None = None) -> Iterator[threading.Event]:
+    """SIGTERM sets ``stop`` (a new event if None; yielded): a service's loop finishes the
+    pass it is in and returns, and the process exits normally (its atexit flushes run).
+    Raising from the handler instead would land anywhere, inside a library holding a lock its
+    exit then waits for (main thread only: only it receives signals)."""
+    stop = stop or threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop
         return
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
-        yield
+        yield stop
     finally:
         signal.signal(signal.SIGTERM, previous)

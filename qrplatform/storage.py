@@ -200,8 +200,9 @@ class LocalStorage:
                immutable: bool, disposition: str | None) -> str:
         """The file written whole before it replaces the old one, then its headers."""
         path = self.path(key)
-        content_type = content_type or guess_type(key)
-        if immutable and content_type == guess_type(key) and not disposition:
+        implied_type = guess_type(key)
+        content_type = content_type or implied_type
+        if immutable and content_type == implied_type and not disposition:
             with _atomic_file(path, read_only=True) as target:
                 target.writelines(pieces)
                 self._meta_path(key).unlink(missing_ok=True)   # an earlier version's headers
