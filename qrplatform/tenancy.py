@@ -143,11 +143,13 @@ def _scope_tenant_statements(state) -> None:
     )
 
 
-@event.listens_for(Session, "before_flush")
-def _stamp_workspace(session, flush_context, instances) -> None:
+def stamp_new(objects) -> None:
+    """Give new tenant rows the workspace in scope, and refuse one that names another
+    workspace or that has none to get: the check every insert passes, through the ORM's flush
+    or ``bulkinsert.insert_new``."""
     scope = _scope.get()
     scoped_to = None if scope is UNSCOPED else scope
-    for obj in session.new:
+    for obj in objects:
         if not isinstance(obj, TenantMixin):
             continue
         if obj.workspace_id is None:
@@ -163,6 +165,11 @@ def _stamp_workspace(session, flush_context, instances) -> None:
                 f"refusing to write {type(obj).__name__} into workspace {obj.workspace_id} "
                 f"while scoped to workspace {scoped_to}"
             )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_workspace(session, flush_context, instances) -> None:
+    stamp_new(session.new)
     for obj in session.dirty:
         if isinstance(obj, TenantMixin):
             history = inspect(obj).attrs.workspace_id.history

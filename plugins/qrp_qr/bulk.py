@@ -14,7 +14,7 @@ from typing import Any
 from qrp_qr import logos, payloads, rules, services
 from qrp_qr.models import QRCode
 from qrp_qr.rules import InvalidInput
-from qrplatform import events, jobs
+from qrplatform import bulkinsert, events, jobs
 from qrplatform.errors import QuotaExceeded
 from qrplatform.extensions import db
 from qrplatform.storage import PRIVATE_PREFIX, storage
@@ -213,10 +213,10 @@ def link_rows(rows: list[dict[str, Any]], base_url: str) -> None:
 def save_codes(rows: list[dict[str, Any]], design: dict[str, Any], upload_id: str,
                design_template_id: int | None, actor: dict[str, Any] | None = None
                ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Add the rows as codes to the session, flushed, not committed: one ``qr.created`` event
-    each, marked as part of the upload's batch. Returns each row with what the ZIP's index
-    shows of its code. The job saves each chunk as it is drawn and commits once, after
-    ``announce_bulk``: a file that fails half-way creates nothing."""
+    """Store the rows as codes in the session's transaction (``bulkinsert``), not committed:
+    one ``qr.created`` event each, marked as part of the upload's batch. Returns each row with
+    what the ZIP's index shows of its code. The job saves each chunk as it is drawn and
+    commits once, after ``announce_bulk``: a file that fails half-way creates nothing."""
     codes: list[tuple[dict[str, Any], QRCode]] = [
         (row, services.new_code(kind=row["kind"], qr_type=row["type"], content=row["content"],
                                 design=design, name=row["name"],
@@ -228,8 +228,8 @@ def save_codes(rows: list[dict[str, Any]], design: dict[str, Any], upload_id: st
     for _, code in codes:
         code.batch = upload_id
         code.created_by_id = creator
-    db.session.add_all([code for _, code in codes])
-    db.session.flush()
+    bulkinsert.insert_new([code for _, code in codes])
+    bulkinsert.insert_new([tag for _, code in codes for tag in code.tag_rows])
     # Read what the index needs now: after the commit each access would reload the row.
     manifest = [(row, {"id": code.id, "name": code.name, "kind": code.kind, "type": code.type,
                        "short_url": services.short_url(code) or "",
@@ -237,8 +237,8 @@ def save_codes(rows: list[dict[str, Any]], design: dict[str, Any], upload_id: st
                        "workspace_id": code.workspace_id})
                 for row, code in codes]
     logos.record_usage((code for _, code in codes), new=True)
-    for _, code in codes:
-        events.publish("qr.created", services.event_data(code, batch=upload_id), actor=actor)
+    events.publish_many("qr.created", [services.event_data(code, batch=upload_id)
+                                       for _, code in codes], actor=actor)
     return manifest
 
 

@@ -36,7 +36,7 @@ from qrplatform.events.envelope import (
 )
 
 __all__ = ["BATCH", "SCHEMA_VERSION", "TOPIC_PREFIX", "Event", "current_actor", "emit_stream",
-           "in_batch", "make_event", "publish", "topic_for"]
+           "in_batch", "make_event", "publish", "publish_many", "topic_for"]
 
 # One change made to many things at once (a bulk upload, an action on 300 selected codes) is
 # published as one event per thing, each with ``data[BATCH]`` set to the batch's id, plus one
@@ -57,8 +57,19 @@ def publish(event_type: str, data: dict[str, Any], *, workspace_id: int | None =
     from qrplatform.events.outbox import add_to_outbox
 
     event = make_event(event_type, data, workspace_id=workspace_id, actor=actor)
-    add_to_outbox(event)
+    add_to_outbox([event])
     return event
+
+
+def publish_many(event_type: str, items: list[dict[str, Any]], *,
+                 actor: dict[str, Any] | None = None) -> list[Event]:
+    """``publish`` for many things at once, in the workspace in scope: one event per item,
+    written together (see ``bulkinsert``)."""
+    from qrplatform.events.outbox import add_to_outbox
+
+    events = [make_event(event_type, data, actor=actor) for data in items]
+    add_to_outbox(events)
+    return events
 
 
 def emit_stream(event_type: str, data: dict[str, Any], *, workspace_id: int | None,

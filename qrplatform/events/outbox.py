@@ -24,6 +24,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from qrplatform import bulkinsert
 from qrplatform.events.envelope import Event, topic_for
 from qrplatform.events.models import OutboxEvent
 from qrplatform.extensions import db
@@ -31,16 +32,15 @@ from qrplatform.extensions import db
 log = logging.getLogger(__name__)
 
 
-def add_to_outbox(event: Event) -> None:
-    db.session.add(
-        OutboxEvent(
-            id=event.id,
-            type=event.type,
-            topic=topic_for(event.type),
-            key=event.key.decode(),
-            payload=event.to_json(),
-        )
-    )
+def add_to_outbox(events: list[Event]) -> None:
+    """The events into the session's transaction: one row each through the ORM, or many at
+    once through ``bulkinsert`` (a bulk upload's thousands)."""
+    rows = [OutboxEvent(id=event.id, type=event.type, topic=topic_for(event.type),
+                        key=event.key.decode(), payload=event.to_json()) for event in events]
+    if len(rows) == 1:
+        db.session.add(rows[0])
+    else:
+        bulkinsert.insert_new(rows)
     db.session.info["qrp_outbox_dirty"] = True
 
 
