@@ -34,6 +34,8 @@ def insert_new(objects: Sequence[Any]) -> None:
         db.session.add_all(objects)
         db.session.flush()
         return
+    from psycopg import sql  # PostgreSQL's driver: an app on SQLite does not import it
+
     mapper = inspect(type(objects[0]))
     if any(type(obj) is not mapper.class_ for obj in objects):
         raise TypeError("insert_new takes objects of one class")
@@ -58,9 +60,10 @@ def insert_new(objects: Sequence[Any]) -> None:
         columns.append(column.name)
         converters.append(column.type.dialect_impl(dialect).bind_processor(dialect))
         keys.append(key)
-    cursor = connection.connection.driver_connection.cursor()
-    names = ", ".join(f'"{name}"' for name in columns)
-    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns)))
+    with connection.connection.driver_connection.cursor() as cursor, \
+            cursor.copy(statement) as copy:
         for obj in objects:
             state = obj.__dict__
             copy.write_row([None if (value := state.get(key)) is None
