@@ -685,7 +685,11 @@ def _runs(modules: np.ndarray) -> list[tuple[int, int, int]]:
 def _module_paths(lay: Layout) -> str:
     o = lay.code_origin
     if lay.module_style == "square":
-        return "".join(f"M{o + x:g} {o + y:g}h{run}v1h-{run}z" for x, y, run in _runs(lay.modules))
+        runs = _runs(lay.modules)
+        if float(o).is_integer():   # no frame: whole numbers, written in half the time
+            o = int(o)
+            return "".join([f"M{o + x} {o + y}h{run}v1h-{run}z" for x, y, run in runs])
+        return "".join([f"M{o + x:g} {o + y:g}h{run}v1h-{run}z" for x, y, run in runs])
     # Every module is the same shape: the path after its first point is relative, so it is
     # written once and repeated (a third of the cost of writing each one out).
     if lay.module_style == "dots":
