@@ -83,8 +83,11 @@ def _set_foreign_keys(mapper, objects: Sequence[Any]) -> None:
                 continue
             parent_mapper = inspect(type(parent))
             for local, remote in relationship.local_remote_pairs:
-                setattr(obj, mapper.get_property_by_column(local).key,
-                        getattr(parent, parent_mapper.get_property_by_column(remote).key))
+                value = getattr(parent, parent_mapper.get_property_by_column(remote).key)
+                if value is None:
+                    raise ValueError(f"{type(obj).__name__}.{relationship.key} is not stored "
+                                     "yet: insert it first")
+                setattr(obj, mapper.get_property_by_column(local).key, value)
 
 
 def _assign_ids(connection, mapper, objects: Sequence[Any]) -> None:

@@ -95,3 +95,13 @@ def test_a_server_default_is_left_to_the_server_for_every_row_or_for_none(db, cr
     mixed[0].created_at = REVOKED
     with tenant_scope(user.personal_workspace_id), pytest.raises(ValueError, match="created_at"):
         bulkinsert.insert_new(mixed)
+
+
+def test_a_row_whose_parent_is_not_stored_yet_is_refused(db, create_user):
+    from qrplatform.auth.models import User
+
+    user = create_user()
+    orphan = ApiToken(user=User(email="new@example.com", name="New"), name="t", prefix="o",
+                      token_hash="o1")
+    with tenant_scope(user.personal_workspace_id), pytest.raises(ValueError, match="user is not"):
+        bulkinsert.insert_new([orphan])

@@ -636,26 +636,17 @@ def _num(value: float) -> str:
     return "0" if text in ("", "-0") else text   # resvg refuses a viewBox of "-0 -0 …"
 
 
-KAPPA = 0.5523   # a quarter circle as one Bézier curve: control points this far along
-
-
 def _rounded_rect_path(x: float, y: float, w: float, h: float, r: float) -> str:
-    """Corners as the PDF draws them (``_pdf_rounded``): one Bézier curve each, not an arc.
-    resvg turns each arc into curves itself: a tenth of the check's time on a styled code's
-    hundreds of rounded modules. Drawn at ten times the check's size, the two differ by at
-    most a tenth of a grey step on edge pixels (tests/qr/test_types_and_designs.py)."""
     if r <= 0:
         return f"M{_num(x)} {_num(y)}h{_num(w)}v{_num(h)}h{_num(-w)}z"
     r = min(r, w / 2, h / 2)
-    n, k, rest = _num, r * KAPPA, r * (1 - KAPPA)
-    return (f"M{n(x + r)} {n(y)}h{n(w - 2 * r)}c{n(k)} 0 {n(r)} {n(rest)} {n(r)} {n(r)}"
-            f"v{n(h - 2 * r)}c0 {n(k)} {n(-rest)} {n(r)} {n(-r)} {n(r)}"
-            f"h{n(-(w - 2 * r))}c{n(-k)} 0 {n(-r)} {n(-rest)} {n(-r)} {n(-r)}"
-            f"v{n(-(h - 2 * r))}c0 {n(-k)} {n(rest)} {n(-r)} {n(r)} {n(-r)}z")
+    return (f"M{_num(x + r)} {_num(y)}h{_num(w - 2 * r)}a{_num(r)} {_num(r)} 0 0 1 "
+            f"{_num(r)} {_num(r)}v{_num(h - 2 * r)}a{_num(r)} {_num(r)} 0 0 1 {_num(-r)} "
+            f"{_num(r)}h{_num(-(w - 2 * r))}a{_num(r)} {_num(r)} 0 0 1 {_num(-r)} {_num(-r)}"
+            f"v{_num(-(h - 2 * r))}a{_num(r)} {_num(r)} 0 0 1 {_num(r)} {_num(-r)}z")
 
 
 def _circle_path(cx: float, cy: float, r: float) -> str:
-    # Two arcs: four curves made resvg no faster here, and the file twice the size.
     return (f"M{_num(cx - r)} {_num(cy)}a{_num(r)} {_num(r)} 0 1 0 {_num(2 * r)} 0"
             f"a{_num(r)} {_num(r)} 0 1 0 {_num(-2 * r)} 0z")
 
@@ -805,6 +796,9 @@ class _PdfPen:
 
 def _pdf_color(color: str) -> str:
     return " ".join(_num(channel / 255) for channel in _rgb(color))
+
+
+KAPPA = 0.5523   # a quarter circle as one Bézier curve: control points this far along
 
 
 def _pdf_rounded(x: float, y: float, w: float, h: float, r: float) -> str:

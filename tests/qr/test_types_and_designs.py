@@ -262,30 +262,6 @@ def test_the_svg_check_draws_the_file_with_hard_edges():
     assert sorted(grey for _, grey in drawn.getcolors()) == [0, 255]
 
 
-def test_rounded_corners_are_the_quarter_circles_arcs_would_draw():
-    """The SVG writes a rounded corner as one curve (as the PDF does), not an arc: drawn ten
-    times larger than a check would, it covers the same pixels as the arc, up to edge greys."""
-    import resvg_py
-
-    def drawn(path: str):
-        svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="400" height="400" '
-               f'viewBox="0 0 10 10"><path d="{path}" fill="#000"/></svg>')
-        png = resvg_py.svg_to_bytes(svg_string=svg, width=400, background="#ffffff")
-        return Image.open(io.BytesIO(bytes(png))).convert("L")
-
-    arcs = ("M4 1h3a3 3 0 0 1 3 3v3a3 3 0 0 1 -3 3h-3a3 3 0 0 1 -3 -3v-3"
-            "a3 3 0 0 1 3 -3z")
-    curves, expected = drawn(render._rounded_rect_path(1, 1, 9, 9, 3)), drawn(arcs)
-    differences = [abs(a - b) for a, b in zip(curves.getdata(), expected.getdata(), strict=True)]
-    assert max(differences) <= 40
-    assert sum(d > 0 for d in differences) < 0.01 * len(differences)
-    def dark(image) -> int:
-        return sum(grey < 128 for grey in image.getdata())
-
-    square = dark(drawn("M1 1h9v9h-9z"))       # the corners cut off: 4 (9 - 9π/4) = 7.7 of 81
-    assert 0.89 * square < dark(curves) < 0.93 * square
-
-
 @pytest.mark.parametrize("colors", [("#000000", "#ffffff"), ("#1a237e", "#fff8e1"),
                                     ("#7b1fa2", "#c8e6c9")])
 def test_the_check_sees_a_plain_code_in_the_greys_pillow_would_give(colors):
