@@ -39,6 +39,9 @@ def insert_new(objects: Sequence[Any]) -> None:
     mapper = inspect(type(objects[0]))
     if any(type(obj) is not mapper.class_ for obj in objects):
         raise TypeError("insert_new takes objects of one class")
+    if not all(inspect(obj).transient for obj in objects):
+        raise ValueError("insert_new takes new objects that no session holds: the session "
+                         "would insert them a second time")
     stamp_new(objects)
     _set_foreign_keys(mapper, objects)
     table = mapper.local_table

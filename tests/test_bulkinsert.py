@@ -105,3 +105,12 @@ def test_a_row_whose_parent_is_not_stored_yet_is_refused(db, create_user):
                       token_hash="o1")
     with tenant_scope(user.personal_workspace_id), pytest.raises(ValueError, match="user is not"):
         bulkinsert.insert_new([orphan])
+
+
+def test_an_object_the_session_already_holds_is_refused(db, create_user):
+    user = create_user()
+    held = tokens(user, "h")
+    with tenant_scope(user.personal_workspace_id):
+        db.session.add(held[0])
+        with pytest.raises(ValueError, match="no session holds"):
+            bulkinsert.insert_new(held)
