@@ -10,8 +10,9 @@ with COPY (most of the rest is making the objects).
 On PostgreSQL the objects stay out of the session: their ids come from the table's sequence
 in one query, their defaults are filled in as the ORM would fill them, a many-to-one
 relationship sets its foreign key, and columns left to a server default are not read back.
-Read them afterwards; do not change them expecting a write. Elsewhere (SQLite) this is the
-ORM's add and flush.
+Read them afterwards; do not change them expecting a write. No mapper event (``before_insert``,
+``after_insert``) fires for them, so a model that has one is refused. Elsewhere (SQLite)
+this is the ORM's add and flush.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def insert_new(objects: Sequence[Any]) -> None:
     mapper = inspect(type(objects[0]))
     if any(type(obj) is not mapper.class_ for obj in objects):
         raise TypeError("insert_new takes objects of one class")
+    if mapper.dispatch.before_insert or mapper.dispatch.after_insert:
+        raise TypeError(f"{mapper.class_.__name__} has insert events, which COPY would skip")
     if not all(inspect(obj).transient for obj in objects):
         raise ValueError("insert_new takes new objects that no session holds: the session "
                          "would insert them a second time")

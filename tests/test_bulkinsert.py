@@ -114,3 +114,18 @@ def test_an_object_the_session_already_holds_is_refused(db, create_user):
         db.session.add(held[0])
         with pytest.raises(ValueError, match="no session holds"):
             bulkinsert.insert_new(held)
+
+
+def test_a_model_with_insert_events_is_refused(db, create_user):
+    from sqlalchemy import event
+
+    def audit(mapper, connection, target):
+        pass
+
+    user = create_user()
+    event.listen(ApiToken, "after_insert", audit)
+    try:
+        with tenant_scope(user.personal_workspace_id), pytest.raises(TypeError, match="events"):
+            bulkinsert.insert_new(tokens(user, "e"))
+    finally:
+        event.remove(ApiToken, "after_insert", audit)
