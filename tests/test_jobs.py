@@ -302,6 +302,47 @@ def test_a_worker_asked_to_stop_while_it_starts_leaves_before_taking_a_job(rq_ap
     assert rq.Worker.all(connection=redis) == []  # it said goodbye to Redis
 
 
+def test_a_scheduler_forked_while_the_worker_starts_dies_on_sigterm():
+    """RQ forks its scheduler before RQ's handlers are installed in it. Forked inside
+    ``jobs.forking_scheduler`` (as the worker does) the child dies on SIGTERM, which the
+    worker's stop sends it and then waits for; forked outside, it would keep the parent's
+    handler, which only notes a stop, and live on."""
+    import multiprocessing
+
+    from qrplatform import processes
+
+    context = multiprocessing.get_context("fork")
+
+    def start(ready) -> None:
+        ready.set()
+        time.sleep(4)
+
+    children = []
+    with processes.stop_on_sigterm():
+        for inside in (True, False):
+            ready = context.Event()
+            child = context.Process(target=start, args=(ready,))
+            if inside:
+                with jobs.forking_scheduler():
+                    child.start()
+            else:
+                child.start()
+            assert ready.wait(10)
+            children.append(child)
+    try:
+        for child in children:
+            os.kill(child.pid, signal.SIGTERM)
+        scheduler, inheriting = children
+        scheduler.join(10)
+        assert scheduler.exitcode == -signal.SIGTERM
+        inheriting.join(10)
+        assert inheriting.exitcode == 0    # woke, noted the stop, slept on
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.kill()
+
+
 # -- the embedded runner ------------------------------------------------------------------------
 
 def test_worker_thread_runs_jobs_and_progress_shows_while_running(make_jobs_app, owner, api,
