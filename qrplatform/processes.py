@@ -86,7 +86,19 @@ def stop_on_sigterm(stop: threading.Event | None = None) -> Iterator[threading.E
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    owner = os.getpid()
+
+    def on_sigterm(signum, frame) -> None:
+        if os.getpid() != owner:
+            # A child forked inside the block (RQ's scheduler, before it installs handlers of
+            # its own) has no loop reading ``stop``: it dies, as SIGTERM's default would make
+            # it, instead of living on while its parent waits for it to end.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         yield stop
     finally:

@@ -303,10 +303,9 @@ def test_a_worker_asked_to_stop_while_it_starts_leaves_before_taking_a_job(rq_ap
 
 
 def test_a_scheduler_forked_while_the_worker_starts_dies_on_sigterm():
-    """RQ forks its scheduler before RQ's handlers are installed in it. Forked inside
-    ``jobs.forking_scheduler`` (as the worker does) the child dies on SIGTERM, which the
-    worker's stop sends it and then waits for; forked outside, it would keep the parent's
-    handler, which only notes a stop, and live on."""
+    """RQ forks its scheduler before RQ's handlers are installed in it, so the child inherits
+    processes.stop_on_sigterm's handler. In the child it dies on SIGTERM, which the worker's
+    stop sends it and then waits for; in the worker itself it only notes the stop."""
     import multiprocessing
 
     from qrplatform import processes
@@ -317,30 +316,21 @@ def test_a_scheduler_forked_while_the_worker_starts_dies_on_sigterm():
         ready.set()
         time.sleep(4)
 
-    children = []
-    with processes.stop_on_sigterm():
-        for inside in (True, False):
-            ready = context.Event()
-            child = context.Process(target=start, args=(ready,))
-            if inside:
-                with jobs.forking_scheduler():
-                    child.start()
-            else:
-                child.start()
+    with processes.stop_on_sigterm() as stop:
+        ready = context.Event()
+        scheduler = context.Process(target=start, args=(ready,))
+        scheduler.start()
+        try:
             assert ready.wait(10)
-            children.append(child)
-    try:
-        for child in children:
-            os.kill(child.pid, signal.SIGTERM)
-        scheduler, inheriting = children
-        scheduler.join(10)
-        assert scheduler.exitcode == -signal.SIGTERM
-        inheriting.join(10)
-        assert inheriting.exitcode == 0    # woke, noted the stop, slept on
-    finally:
-        for child in children:
-            if child.is_alive():
-                child.kill()
+            os.kill(scheduler.pid, signal.SIGTERM)
+            scheduler.join(10)
+            assert scheduler.exitcode == -signal.SIGTERM
+            assert not stop.is_set()
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert stop.wait(5)
+        finally:
+            if scheduler.is_alive():
+                scheduler.kill()
 
 
 # -- the embedded runner ------------------------------------------------------------------------

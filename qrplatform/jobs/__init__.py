@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
-import signal
 import threading
 import time
 import uuid
@@ -443,46 +441,15 @@ class RQRunner:
         return {name: self.queue(name).count for name in QUEUES}
 
 
-# Set while RQ forks its scheduler's process (``Worker._start_scheduler``): the child then
-# answers SIGTERM by dying until RQ installs its handlers in it, instead of keeping this
-# process's handler (``processes.stop_on_sigterm``, which only notes a stop). A worker told to
-# stop while it starts sends its new scheduler a SIGTERM and waits for it: with the inherited
-# handler that wait never ended.
-_forking_scheduler = threading.Event()
-
-
-def _default_sigterm_in_the_scheduler() -> None:
-    if _forking_scheduler.is_set():
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-os.register_at_fork(after_in_child=_default_sigterm_in_the_scheduler)
-
-
-@contextmanager
-def forking_scheduler() -> Iterator[None]:
-    """Processes forked inside the block die on SIGTERM until they install their own handler."""
-    _forking_scheduler.set()
-    try:
-        yield
-    finally:
-        _forking_scheduler.clear()
-
-
 def worker_class(stopping: threading.Event | None = None) -> type[rq.Worker]:
     """RQ's forking worker, with the database connections of each work horse its own; made
     when a worker starts (importing RQ would cost every process that never runs one).
     ``stopping`` is set by a SIGTERM that came while the worker was starting, before RQ's
     own handlers were installed (``processes.stop_on_sigterm``): the worker then stops at the
-    top of its loop, as RQ stops on one that comes later, and its scheduler's process, forked
-    just before, dies on the SIGTERM RQ sends it (``forking_scheduler``)."""
+    top of its loop, as RQ stops on one that comes later."""
     import rq
 
     class Worker(rq.Worker):
-        def _start_scheduler(self, *args, **kwargs):
-            with forking_scheduler():
-                super()._start_scheduler(*args, **kwargs)
-
         def _install_signal_handlers(self):
             super()._install_signal_handlers()
             if stopping is not None and stopping.is_set():
