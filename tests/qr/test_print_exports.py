@@ -222,3 +222,41 @@ def test_the_bulk_drawing_refuses_a_broken_export(monkeypatch):
         backend.files.clear()
         bad = drawing.draw_chunk(items, {}, None, backend, uploads)
     assert all("PDF file is broken" in d.error for d in bad) and backend.files == {}
+
+
+@pytest.mark.parametrize("module_style", render.MODULE_STYLES)
+def test_the_export_check_passes_every_file_of_a_design_whose_png_passes(module_style):
+    """A styled SVG or PDF is drawn for its check at three pixels a module
+    (``verify.EXPORT_PIXELS_PER_MODULE``), which must never refuse the file of a design the
+    PNG check lets through: every eye style, frame, logo, quiet zone and error correction,
+    short and long content. (At two pixels, dots and circle eyes beside a logo failed.)"""
+    import itertools
+    import random
+
+    from qrp_qr import verify
+
+    logo = Image.new("RGBA", (300, 120), (0, 0, 0, 0))   # a wide logo, transparent at its ends
+    logo.paste((200, 30, 30, 255), (20, 0, 280, 120))
+    texts = random.Random(module_style)
+    checked = 0
+    for eye, frame, logo_size, quiet, correction, length in itertools.product(
+            render.EYE_STYLES, render.FRAMES, (0, 0.25), (1, 4), ("M", "H"), (6, 60)):
+        design = {"module_style": module_style, "eye_style": eye, "frame": frame,
+                  "frame_text": "Scan me" if frame == "box" else "", "quiet_zone": quiet,
+                  "error_correction": correction, "foreground": "#1a237e",
+                  **({"logo": "x", "logo_size": logo_size} if logo_size else {})}
+        payload = "https://qr.example/r/" + "".join(texts.choices("abcdefghjk0123456789",
+                                                                  k=length))
+        lay = render.layout(payload, design, logo)
+        try:
+            verify.check_decodes(payload, render.render_image(lay, render.DEFAULT_SIZE),
+                                 design, lay.width)
+        except verify.Unscannable:
+            continue
+        for fmt in render.PRINT_FORMATS:
+            data = render.render(lay, fmt, render.DEFAULT_SIZE)
+            verify.check_export(payload, data, fmt, design, lay.width,
+                                on_grid=render.is_plain(lay))
+        checked += 1
+    assert checked >= 90    # of 96: a design the PNG check refuses is not this test's
+
