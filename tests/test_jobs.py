@@ -2,6 +2,8 @@
 horses), the embedded worker thread, and what a user sees through the API and the HTMX partial."""
 
 import contextvars
+import io
+import logging
 import os
 import signal
 import subprocess
@@ -299,6 +301,48 @@ def test_a_worker_asked_to_stop_while_it_starts_leaves_before_taking_a_job(rq_ap
         for sig, handler in handlers.items():  # the worker installs its own
             signal.signal(sig, handler)
     assert rq.Queue("default", connection=redis).job_ids == [job_id]
+    assert rq.Worker.all(connection=redis) == []  # it said goodbye to Redis
+
+
+def test_a_stop_that_comes_while_the_worker_writes_a_log_line_is_not_lost(rq_app, redis):
+    """RQ stops an idle worker by raising from its SIGTERM handler. Raised while a log line was
+    being written (its first registry cleaning, as it starts), logging swallowed it and the
+    worker waited on Redis for jobs until a second signal killed it."""
+    signalled = threading.Event()
+
+    class Stream(io.StringIO):
+        def write(self, text: str) -> int:
+            if "cleaning registries" in text and not signalled.is_set():
+                signalled.set()
+                os.kill(os.getpid(), signal.SIGTERM)   # handled here, inside the write
+            return super().write(text)
+
+    def second_signal() -> None:   # only if the first was lost: cold shutdown
+        time.sleep(15)
+        if not finished.is_set():
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    finished = threading.Event()
+    watchdog = threading.Thread(target=second_signal, daemon=True)
+    lines = logging.StreamHandler(Stream())
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    rq_log = logging.getLogger("rq.worker")
+    rq_log.addHandler(lines)
+    started = time.monotonic()
+    try:
+        with rq_app.app_context():
+            runner = rq_app.extensions["qrp.jobs.runner"]
+            jobs.set_worker_app(rq_app)
+            worker = jobs.worker_class()([runner.queue("default")], connection=runner.redis)
+            watchdog.start()
+            worker.work(burst=False)
+        finished.set()
+    finally:
+        rq_log.removeHandler(lines)
+        for sig, handler in handlers.items():  # the worker installs its own
+            signal.signal(sig, handler)
+    assert signalled.is_set()
+    assert time.monotonic() - started < 10
     assert rq.Worker.all(connection=redis) == []  # it said goodbye to Redis
 
 

@@ -455,6 +455,20 @@ def worker_class(stopping: threading.Event | None = None) -> type[rq.Worker]:
             if stopping is not None and stopping.is_set():
                 self._stop_requested = True
 
+        # RQ stops an idle worker by raising StopRequested from its SIGTERM handler, and a
+        # raise from a handler lands anywhere: inside a log line being written (the registry
+        # cleaning's), logging swallowed it and the worker went on to wait on Redis for jobs
+        # until it was killed. The request is kept, and looked at after each cleaning, the
+        # one place an idle worker writes log lines before it waits (at the INFO level).
+        def _shutdown(self):
+            self._stop_requested = True
+            super()._shutdown()
+
+        def run_maintenance_tasks(self):
+            super().run_maintenance_tasks()
+            if self._stop_requested and self.get_state() != rq.worker.WorkerStatus.BUSY:
+                raise rq.exceptions.StopRequested()
+
         def main_work_horse(self, job: rq.job.Job, queue: rq.Queue):
             # A forked child must not talk over the parent's pooled connections: drop them
             # unclosed.
