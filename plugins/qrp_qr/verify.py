@@ -103,23 +103,6 @@ def decode(image: Image.Image, *, pure: bool = False) -> list[str]:
     return [result.text for result in results]
 
 
-def _grey(image: Image.Image) -> Image.Image:
-    """The picture in grey. A palette picture (a plain code's) has its few palette entries
-    turned grey once and each pixel's index looked up among them: Pillow's own conversion
-    goes through the palette's colours for every pixel, twice the time."""
-    if image.mode == "L":
-        return image
-    if image.mode != "P" or image.palette.mode != "RGB" or "transparency" in image.info:
-        return image.convert("L")
-    palette = image.getpalette()
-    entries = len(palette) // 3
-    swatch = Image.frombytes("P", (entries, 1), bytes(range(entries)))
-    swatch.putpalette(palette)
-    greys = list(swatch.convert("L").tobytes())
-    indices = Image.frombytes("L", image.size, image.tobytes())
-    return indices.point(greys + [0] * (256 - entries))
-
-
 def _code_alone(design: dict) -> bool:
     """The picture is the code and its quiet zone, nothing around them: a pure read can find
     it (around a frame it never does, and trying cost a styled code a tenth of its check)."""
@@ -142,7 +125,7 @@ def check_decodes(payload: str, image: Image.Image, design: dict,
     design = render.normalise_design(design)
     # Grey is what a decoder reads: blurring and reading one channel, not three, made the
     # check of a styled (full-colour) code 5.2 ms instead of 2.1.
-    image = _grey(image)
+    image = image if image.mode == "L" else image.convert("L")
     small = image
     if modules:
         width = max(render.MIN_SIZE, round(modules * CHECK_PIXELS_PER_MODULE))

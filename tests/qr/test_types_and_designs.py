@@ -262,22 +262,6 @@ def test_the_svg_check_draws_the_file_with_hard_edges():
     assert sorted(grey for _, grey in drawn.getcolors()) == [0, 255]
 
 
-@pytest.mark.parametrize("colors", [("#000000", "#ffffff"), ("#1a237e", "#fff8e1"),
-                                    ("#7b1fa2", "#c8e6c9")])
-def test_the_check_sees_a_plain_code_in_the_greys_pillow_would_give(colors):
-    """The check turns a plain code's two-colour palette picture grey by looking each pixel's
-    index up among its palette's greys: the same greys as Pillow's conversion, in half the
-    time."""
-    from qrp_qr import verify
-
-    foreground, background = colors
-    picture = render.render_image(render.layout("https://example.com/grey", {
-        "foreground": foreground, "background": background}), render.DEFAULT_SIZE)
-    assert picture.mode == "P"
-    grey = verify._grey(picture)
-    assert grey.mode == "L" and grey.tobytes() == picture.convert("L").tobytes()
-
-
 def test_codes_of_one_design_share_its_ground_and_no_other_design_does():
     """The background, frame and label are drawn once per design and size and copied for each
     code: a second code gets the same frame, a design with another frame colour or label gets
