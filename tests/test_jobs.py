@@ -336,8 +336,8 @@ def test_a_stop_that_comes_while_the_worker_writes_a_log_line_is_not_lost(rq_app
             worker = jobs.worker_class()([runner.queue("default")], connection=runner.redis)
             watchdog.start()
             worker.work(burst=False)
-        finished.set()
     finally:
+        finished.set()
         rq_log.removeHandler(lines)
         for sig, handler in handlers.items():  # the worker installs its own
             signal.signal(sig, handler)
