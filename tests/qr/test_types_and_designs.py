@@ -262,6 +262,34 @@ def test_the_svg_check_draws_the_file_with_hard_edges():
     assert sorted(grey for _, grey in drawn.getcolors()) == [0, 255]
 
 
+@pytest.mark.parametrize("dark_first", [True, False])
+def test_a_two_colour_picture_is_read_split_between_its_own_colours(dark_first):
+    """A plain picture is read from its palette indexes, split between its two colours with no
+    threshold guessed, in whichever order the palette holds them; the blurred read sees the
+    picture's own grey levels, exactly what converting each pixel gives; and light modules on
+    a dark ground are refused as a camera without inverted reading would."""
+    from qrp_qr import verify
+
+    payload = "https://example.com/two-tone"
+    lay = render.layout(payload, {"foreground": "#1a237e", "background": "#fff8e1"})
+    picture = render.render_image(lay, render.DEFAULT_SIZE)
+    assert picture.mode == "P" and len(picture.getpalette()) == 6
+    if not dark_first:    # the same picture, its palette entries swapped
+        swapped = picture.point([1, 0] + [0] * 254)
+        swapped.putpalette(picture.getpalette()[3:] + picture.getpalette()[:3])
+        assert swapped.convert("RGB").tobytes() == picture.convert("RGB").tobytes()
+        picture = swapped
+    split, levels = verify._two_tone(picture)
+    assert set(split.flatten().tolist()) == {0, 255}
+    assert Image.fromarray(split).point(levels).tobytes() == picture.convert("L").tobytes()
+    assert verify.check_decodes(payload, picture, {}, lay.width).decoded == payload
+
+    inverted = picture.copy()
+    inverted.putpalette(picture.getpalette()[3:] + picture.getpalette()[:3])
+    with pytest.raises(verify.Unscannable, match="cannot read"):
+        verify.check_decodes(payload, inverted, {}, lay.width)
+
+
 def test_codes_of_one_design_share_its_ground_and_no_other_design_does():
     """The background, frame and label are drawn once per design and size and copied for each
     code: a second code gets the same frame, a design with another frame colour or label gets
