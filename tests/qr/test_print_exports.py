@@ -173,31 +173,35 @@ def test_a_broken_vector_export_is_refused_and_not_stored(code, monkeypatch, fmt
     assert image(caller, body["id"], format=fmt, size=700).status_code == 200
 
 
-@pytest.mark.parametrize("payload", ["https://qr.example/r/a", "https://example.com/" + "x" * 300])
+@pytest.mark.parametrize(("payload", "design"), [
+    ("https://qr.example/r/a", {}),
+    ("https://example.com/" + "x" * 300, {}),
+    ("https://example.com/" + "y" * 1200, {"quiet_zone": 0, "error_correction": "H"}),
+])
 @pytest.mark.parametrize("fmt", ["svg", "pdf"])
-def test_a_plain_export_is_checked_at_whole_pixels_a_module_each_drawn_exactly(
-        monkeypatch, fmt, payload):
-    """A plain code's file is drawn for its check at two or three pixels a module, not four
-    (resvg's time grows with the pixels): every module is then drawn exactly, so the check sees
-    all the file holds."""
+def test_a_plain_export_is_checked_at_one_pixel_a_module_each_drawn_exactly(
+        monkeypatch, fmt, payload, design):
+    """A plain code's file is drawn for its check at one pixel a module (the renderers' time
+    grows with the pixels): every module is then drawn exactly, so the check sees all the file
+    holds."""
     from qrp_qr import render, verify
 
-    lay = render.layout(payload, {})
+    lay = render.layout(payload, design)
     data = render.render(lay, fmt, render.DEFAULT_SIZE)
     widths = []
     rasterise = verify.rasterise
     monkeypatch.setattr(verify, "rasterise", lambda data, fmt, width: (
         widths.append(width) or rasterise(data, fmt, width)))
-    verify.check_export(payload, data, fmt, {}, lay.width, on_grid=render.is_plain(lay))
+    verify.check_export(payload, data, fmt, design, lay.width, on_grid=render.is_plain(lay))
     [width] = widths
     modules = int(lay.width)
-    assert width % modules == 0 and 2 <= width // modules < verify.CHECK_PIXELS_PER_MODULE
+    assert width == modules
     grid = Image.new("L", (modules, modules), 255)
     origin = int(lay.code_origin)
     for x, y in lay.dark:
         grid.putpixel((origin + x, origin + y), 0)
     drawn = rasterise(data, fmt, width).point(lambda grey: 255 if grey > 127 else 0)
-    assert drawn.tobytes() == grid.resize((width, width), Image.NEAREST).tobytes()
+    assert drawn.tobytes() == grid.tobytes()
 
 
 def test_the_bulk_drawing_refuses_a_broken_export(monkeypatch):
