@@ -184,9 +184,12 @@ class _CodesZip:
     def pack(self, stem: str, png: bytes, svg: bytes) -> dict[str, str]:
         """The two files into the ZIP; returns their names (``png``, ``svg``) for the index."""
         files = {"png": f"png/{stem}.png", "svg": f"svg/{stem}.svg"}
-        # PNGs are compressed already; storing them is as small and much faster.
+        # PNGs are compressed already; storing them is as small and much faster. zlib's first
+        # level packs an SVG in half the time of its default, a tenth larger (a plain code's
+        # 1.0 KB, not 0.9), on the cores the drawing needs.
         self._archive.writestr(files["png"], png, compress_type=zipfile.ZIP_STORED)
-        self._archive.writestr(files["svg"], svg, compress_type=zipfile.ZIP_DEFLATED)
+        self._archive.writestr(files["svg"], svg, compress_type=zipfile.ZIP_DEFLATED,
+                               compresslevel=1)
         return files
 
     def index(self, **line: Any) -> None:
