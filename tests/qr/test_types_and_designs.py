@@ -290,6 +290,23 @@ def test_a_two_colour_picture_is_read_split_between_its_own_colours(palette):
         verify.check_decodes(payload, inverted, {}, lay.width)
 
 
+def test_a_picture_found_only_in_a_smaller_copy_still_passes():
+    """zxing-cpp is asked first for the picture at its own size (searching its smaller copies
+    too is two fifths of a framed code's read); a picture it finds only in a smaller copy is
+    read again with them, so no design a full search reads is refused."""
+    from qrp_qr import verify
+
+    payload = "https://example.com/fhafb"
+    design = {"module_style": "dots", "eye_style": "rounded", "frame": "box", "quiet_zone": 2,
+              "error_correction": "H", "foreground": "#1a237e", "logo": "c/x/l.png",
+              "logo_size": 0.3, "frame_text": "Scan me"}
+    lay = render.layout(payload, design, Image.new("RGBA", (256, 256), (20, 120, 60, 255)))
+    picture = render.render_image(lay, render.DEFAULT_SIZE)
+    assert payload not in verify.decode(picture.convert("L"), downscale=False)
+    assert payload in verify.decode(picture.convert("L"))
+    assert verify.check_decodes(payload, picture, design, lay.width).decoded == payload
+
+
 def test_codes_of_one_design_share_its_ground_and_no_other_design_does():
     """The background, frame and label are drawn once per design and size and copied for each
     code: a second code gets the same frame, a design with another frame colour or label gets
