@@ -138,6 +138,18 @@ def _code_alone(design: dict) -> bool:
     return design["frame"] != "box"
 
 
+def _read(payload: str, image: Image.Image, first: list[str]) -> list[str]:
+    """What a decoder reads in ``image``: ``first`` (a pure read's texts) when it holds the
+    payload, else what the full detector finds. The picture at its own size first: zxing-cpp
+    searches its smaller copies even after it has found the code there (two fifths of a framed
+    code's read), and few pictures need them (1 of 600 styled designs: dots beside a big
+    logo)."""
+    if payload in first:
+        return first
+    texts = decode(image, downscale=False)
+    return texts if payload in texts else decode(image)
+
+
 @dataclass
 class Verdict:
     decoded: str
@@ -181,15 +193,9 @@ def check_decodes(payload: str, image: Image.Image, design: dict,
         first = decode(split, pure=True, two_tone=True)   # an array: zxing-cpp copies no Image
     else:
         first = decode(image, pure=True)
-    for attempt, texts in ((image, first),
-                           (small.filter(ImageFilter.GaussianBlur(radius=1)), [])):
-        if payload not in texts:
-            # The picture at its own size first: zxing-cpp searches its smaller copies even
-            # after it has found the code there (two fifths of a framed code's read), and few
-            # pictures need them (1 of 600 styled designs: dots beside a big logo).
-            texts = decode(attempt, downscale=False)
-        if payload not in texts:
-            texts = decode(attempt)
+    for attempt, pure_texts in ((image, first),
+                                (small.filter(ImageFilter.GaussianBlur(radius=1)), [])):
+        texts = _read(payload, attempt, pure_texts)
         if payload not in texts:
             if texts:
                 raise Unscannable("The code decodes to something else than its content; "
@@ -271,9 +277,7 @@ def check_export(payload: str, data: bytes, fmt: str, design: dict, modules: flo
     except ValueError as exc:
         raise Unscannable(f"The {label} file is broken: {exc}. It was not saved; download "
                           "the PNG, or try again.", "format") from exc
-    texts = decode(image, pure=True) if _code_alone(design) else []
-    if payload not in texts:
-        texts = decode(image)
+    texts = _read(payload, image, decode(image, pure=True) if _code_alone(design) else [])
     if payload not in texts:
         what = "decodes to something else" if texts else "does not decode"
         advice = _advice(design)
