@@ -250,6 +250,30 @@ def test_neighbouring_rounded_modules_join_without_a_seam(extra_pixels):
         assert min(across) >= 250, (row, col, across)
 
 
+@pytest.mark.parametrize("frame", ["none", "box"])
+def test_touching_rounded_modules_show_no_seam_in_the_pdf(frame):
+    """The PDF fills its rounded modules one by one; where two touch, a viewer smoothing each
+    one's edge of their shared side showed a light line between them. Drawn by PDFium (Chrome's
+    viewer) at two zooms, the ink runs on across every shared side, as in the PNG."""
+    from qrp_qr import verify
+
+    lay = render.layout("https://example.com/seam", {"module_style": "rounded",
+                                                     "frame": frame})
+    pdf = render.render_pdf(lay, render.DEFAULT_SIZE)
+    for width in (render.DEFAULT_SIZE, 2 * render.DEFAULT_SIZE):
+        drawn = verify.rasterise(pdf, "pdf", width)
+        px, o, dark = width / lay.width, lay.code_origin, lay.modules
+        sides = [(o + x + 1, o + y + 0.5, 1, 0) for y, x in itertools.product(
+            range(lay.n), range(lay.n - 1)) if dark[y][x] and dark[y][x + 1]]
+        sides += [(o + x + 0.5, o + y + 1, 0, 1) for y, x in itertools.product(
+            range(lay.n - 1), range(lay.n)) if dark[y][x] and dark[y + 1][x]]
+        assert len(sides) > 50
+        for x, y, across_x, across_y in sides:     # the pixels either side of the shared side
+            greys = [drawn.getpixel((round(x * px) - step * across_x,
+                                     round(y * px) - step * across_y)) for step in (1, 0)]
+            assert max(greys) <= 8, (width, x, y, greys)
+
+
 def test_the_svg_check_draws_the_file_with_hard_edges():
     """The check reads the file as it is, asking resvg for hard edges (smoothing hundreds of
     curved modules was two fifths of its time): a diagonal comes out in two greys only, even
