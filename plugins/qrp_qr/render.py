@@ -51,6 +51,10 @@ MIN_SIZE, MAX_SIZE = 64, 4096
 MIN_LOGO, MAX_LOGO, DEFAULT_LOGO = 0.10, 0.30, 0.22
 FRAME_BORDER = 1.0   # modules
 ROUNDED_RADIUS = 0.35   # a rounded module's corners, in modules (a module is one wide)
+# A frame's label is set at most this share of the code's width wide in Helvetica Bold (a
+# longer one smaller): a viewer with neither Helvetica nor Arial draws the SVG's label in a
+# sans such as DejaVu, about a fifth wider, which then still fits inside the frame.
+LABEL_WIDTH = 0.8
 MIN_PIXELS_PER_MODULE = 2
 RENDER_VERSION = 1   # bump when a change to the drawing changes pixels: new image keys
 
@@ -219,8 +223,12 @@ def layout(payload: str, design: dict[str, Any], logo_image: Image.Image | None 
             (border, border, side, side, design["background"], 0.0),
         ]
         if design["frame_text"]:
-            out.text = (out.width / 2, side + border + label * 0.68, label * 0.5,
-                        design["background"], design["frame_text"])
+            text = design["frame_text"]
+            size = min(label * 0.5, LABEL_WIDTH * side / _label_ems(text))
+            # Centred in the band: a capital's middle is about 0.36 of the size above the
+            # baseline.
+            out.text = (out.width / 2, side + border + label / 2 + 0.36 * size, size,
+                        design["background"], text)
     out.code_origin = border + quiet
     out.n = n
     out.module_style = design["module_style"]
@@ -246,6 +254,15 @@ def layout(payload: str, design: dict[str, Any], logo_image: Image.Image | None 
         out.logo = (out.code_origin + start, out.code_origin + start, box, logo_image)
     out.modules = modules
     return out
+
+
+@lru_cache(maxsize=256)
+def _label_ems(text: str) -> float:
+    """A frame label's width at a size of 1, in the wider of the two fonts that draw it:
+    Helvetica Bold (the SVG and PDF; Arial has its widths) and the PNG's font."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    return max(stringWidth(text, "Helvetica-Bold", 1), _font(100).getlength(text) / 100, 1e-6)
 
 
 # -- a physical size (print exports) -------------------------------------------------------------

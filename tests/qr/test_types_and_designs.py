@@ -3,6 +3,7 @@ decodes; bad designs are refused with a reason."""
 
 import io
 import itertools
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -272,6 +273,50 @@ def test_touching_rounded_modules_show_no_seam_in_the_pdf(frame):
             greys = [drawn.getpixel((round(x * px) - step * across_x,
                                      round(y * px) - step * across_y)) for step in (1, 0)]
             assert max(greys) <= 8, (width, x, y, greys)
+
+
+def _drawn(lay: render.Layout, fmt: str, width: int) -> Image.Image:
+    """The picture, or the SVG or PDF as a viewer draws it, in grey. The SVG's label is drawn
+    in Bitstream Vera Sans Bold (shipped with ReportLab), as wide as DejaVu, the sans a viewer
+    with neither Helvetica nor Arial falls back to."""
+    import pypdfium2
+    import reportlab
+    import resvg_py
+
+    if fmt == "png":
+        return render.render_image(lay, width).convert("L")
+    if fmt == "svg":
+        vera = str(Path(reportlab.__file__).parent / "fonts" / "VeraBd.ttf")
+        png = resvg_py.svg_to_bytes(svg_string=render.render_svg(lay, width).decode(),
+                                    width=width, background="#ffffff", skip_system_fonts=True,
+                                    font_files=[vera], sans_serif_family="Bitstream Vera Sans")
+        return Image.open(io.BytesIO(bytes(png))).convert("L")
+    page = pypdfium2.PdfDocument(render.render_pdf(lay, width))[0]
+    return page.render(scale=width / page.get_size()[0], grayscale=True).to_pil().convert("L")
+
+
+@pytest.mark.parametrize("text", ["Scan me", "Scan for 10% off your next ord", "W" * 30])
+@pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
+def test_a_frame_label_of_any_allowed_length_stays_inside_the_frame(text, fmt):
+    """A label up to the 30 characters allowed is set smaller when it would not fit (it ran
+    off both sides of the frame): in every format its letters stay clear of the frame's sides,
+    and a short one keeps its size."""
+    lay = render.layout("https://qr.example/r/abc1234", {"frame": "box", "frame_text": text,
+                                                         "foreground": "#1a237e"})
+    side = lay.width - 2 * render.FRAME_BORDER
+    label_band = lay.height - lay.width
+    _cx, baseline, size, _color, _text = lay.text
+    assert size == pytest.approx(label_band / 2 if text == "Scan me"
+                                 else render.LABEL_WIDTH * side / render._label_ems(text))
+    width = 600
+    px = width / lay.width
+    drawn = _drawn(lay, fmt, width)
+    # The letters' middle rows: white letters on the dark frame.
+    rows = range(round((baseline - 0.6 * size) * px), round((baseline - 0.1 * size) * px))
+    letters = [x for y in rows for x in range(width) if drawn.getpixel((x, y)) > 128]
+    assert letters, "the label is drawn"
+    edge = round(render.FRAME_BORDER * px)
+    assert edge < min(letters) and max(letters) < width - edge, (min(letters), max(letters))
 
 
 def test_the_svg_check_draws_the_file_with_hard_edges():
