@@ -77,6 +77,24 @@ HEX_COLOR = validate.Regexp(r"^#[0-9a-fA-F]{6}$",
                             error="Use a colour like #1a2b3c (six hex digits).")
 
 
+def _drawable_label(text: str) -> None:
+    """A frame's label holds only what every format can set: the PDF's Helvetica Bold and the
+    PNG's face (``_font``) both have Windows-1252, the letters and signs of Western European
+    languages. Beyond it the PNG and the PDF would show empty boxes instead of letters."""
+    others = []
+    for character in text:
+        try:
+            drawable = character.isprintable() and bool(character.encode("cp1252"))
+        except UnicodeEncodeError:
+            drawable = False
+        if not drawable and character not in others:
+            others.append(character)
+    if others:
+        shown = " ".join(repr(c) if c.isprintable() else f"U+{ord(c):04X}" for c in others[:5])
+        raise ValidationError(f"The label's font has no {shown}: use the letters, digits and "
+                              "signs of Western European languages (accents, €, quotes).")
+
+
 class LogoField(fields.Field):
     """An asset id (an integer, or digits) or a storage key (a string)."""
 
@@ -116,7 +134,7 @@ class DesignSchema(Schema):
     logo_size = fields.Float(validate=validate.Range(MIN_LOGO, MAX_LOGO),
                              metadata={"description": "share of the code's width"})
     frame = fields.String(validate=validate.OneOf(FRAMES))
-    frame_text = fields.String(validate=validate.Length(max=30))
+    frame_text = fields.String(validate=[validate.Length(max=30), _drawable_label])
     frame_color = fields.String(validate=HEX_COLOR, allow_none=True)
 
     @validates_schema
@@ -397,7 +415,13 @@ def _rgb(color: str) -> tuple[int, int, int]:
 
 @lru_cache(maxsize=32)
 def _font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)
+    """The PNG's label face: Bitstream Vera Sans Bold, which ReportLab ships. It is bold like
+    the SVG's and PDF's Helvetica Bold and has all of Windows-1252 (``_drawable_label``);
+    Pillow's own face has no accented letter."""
+    import importlib.util
+
+    package = importlib.util.find_spec("reportlab").submodule_search_locations[0]
+    return ImageFont.truetype(f"{package}/fonts/VeraBd.ttf", size)
 
 
 @lru_cache(maxsize=64)

@@ -6,7 +6,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from qrp_qr import render
 from tests.qr.conftest import decode_image, rasterize
@@ -317,6 +317,48 @@ def test_a_frame_label_of_any_allowed_length_stays_inside_the_frame(text, fmt):
     assert letters, "the label is drawn"
     edge = round(render.FRAME_BORDER * px)
     assert edge < min(letters) and max(letters) < width - edge, (min(letters), max(letters))
+
+
+def test_the_png_label_face_has_every_character_a_label_may_hold():
+    """Every printable character of Windows-1252 (what the PDF's Helvetica Bold sets, and what
+    a label may hold) is a letter of the PNG's face, not its empty box: Pillow's own face, used
+    before, had not even "ü"."""
+    face = render._font(48)
+
+    def drawn(character: str) -> bytes:
+        picture = Image.new("L", (64, 64))
+        ImageDraw.Draw(picture).text((8, 8), character, font=face, fill=255)
+        return picture.tobytes()
+
+    missing_box = drawn("\u4e00")                    # a character no Western face has
+    allowed = [character for character in map(chr, range(0x20, 0x2200))
+               if character.isprintable() and _in_cp1252(character)]
+    assert len(allowed) > 200
+    assert [c for c in allowed if c != " " and drawn(c) == missing_box] == []
+    render._drawable_label("".join(allowed))            # and the rule accepts them all
+
+
+def _in_cp1252(character: str) -> bool:
+    try:
+        character.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("\u0421\u043a\u0430\u043d \u043c\u0435\u043d\u044e",        # Russian: five named
+     "'\u0421' '\u043a' '\u0430' '\u043d' '\u043c'"),
+    ("扫码点餐", "'扫' '码' '点' '餐'"), ("Menu 🙂", "'🙂'"), ("Menu\tlist", "U+0009")])
+def test_a_label_with_characters_the_files_cannot_set_is_refused(api, text, named):
+    """Refused beside the field, naming the characters (the first five), rather than drawn as
+    empty boxes in the PNG and the PDF."""
+    response = api().post("/api/v1/qr-codes", json={
+        "type": "url", "content": {"url": "https://example.com"},
+        "design": {"frame": "box", "frame_text": text}})
+    assert response.status_code == 422, response.json
+    message = response.json["error"]["fields"]["design"]["frame_text"][0]
+    assert f"has no {named}:" in message and "Western European" in message
 
 
 def test_the_svg_check_draws_the_file_with_hard_edges():
