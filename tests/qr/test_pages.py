@@ -35,6 +35,12 @@ def test_create_edit_list_duplicate_archive_through_the_pages(client, create_use
                                                    "save_template": ""})
     assert bad.status_code == 422
     assert 'id="content-url-url-error"' in bad.get_data(as_text=True)
+    # A label the files' faces cannot set: refused beside its field, the letters named.
+    bad = client.post(f"/qr/{code_id}/edit", data={**form, "frame_text": "Menu \u0436",
+                                                   "save_template": ""})
+    assert bad.status_code == 422
+    refused = bad.get_data(as_text=True)
+    assert 'id="frame_text-error"' in refused and "has no &#39;\u0436&#39;" in refused
     good = client.post(f"/qr/{code_id}/edit", data={**form, "content-url-url":
                                                     "https://example.com/new",
                                                     "save_template": ""})
