@@ -134,7 +134,10 @@ class DesignSchema(Schema):
     logo_size = fields.Float(validate=validate.Range(MIN_LOGO, MAX_LOGO),
                              metadata={"description": "share of the code's width"})
     frame = fields.String(validate=validate.OneOf(FRAMES))
-    frame_text = fields.String(validate=[validate.Length(max=30), _drawable_label])
+    frame_text = fields.String(validate=[validate.Length(max=30), _drawable_label], metadata={
+        "description": "the frame's label: up to 30 characters of Western European languages "
+                       "(Windows-1252: accented letters, €, quotes); a long one is set smaller "
+                       "to fit"})
     frame_color = fields.String(validate=HEX_COLOR, allow_none=True)
 
     @validates_schema
