@@ -77,18 +77,19 @@ HEX_COLOR = validate.Regexp(r"^#[0-9a-fA-F]{6}$",
                             error="Use a colour like #1a2b3c (six hex digits).")
 
 
+def _settable(character: str) -> bool:
+    """Whether every format can set ``character`` in a frame's label: the PDF's Helvetica Bold
+    and the PNG's face (``_font``) both have Windows-1252, the letters and signs of Western
+    European languages; beyond it the PNG and the PDF would show empty boxes."""
+    try:
+        character.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return character.isprintable()
+
+
 def _drawable_label(text: str) -> None:
-    """A frame's label holds only what every format can set: the PDF's Helvetica Bold and the
-    PNG's face (``_font``) both have Windows-1252, the letters and signs of Western European
-    languages. Beyond it the PNG and the PDF would show empty boxes instead of letters."""
-    others = []
-    for character in text:
-        try:
-            drawable = character.isprintable() and bool(character.encode("cp1252"))
-        except UnicodeEncodeError:
-            drawable = False
-        if not drawable and character not in others:
-            others.append(character)
+    others = list(dict.fromkeys(c for c in text if not _settable(c)))
     if others:
         shown = " ".join(repr(c) if c.isprintable() else f"U+{ord(c):04X}" for c in others[:5])
         raise ValidationError(f"The label's font has no {shown}: use the letters, digits and "
@@ -419,7 +420,7 @@ def _rgb(color: str) -> tuple[int, int, int]:
 @lru_cache(maxsize=32)
 def _font(size: int) -> ImageFont.FreeTypeFont:
     """The PNG's label face: Bitstream Vera Sans Bold, which ReportLab ships. It is bold like
-    the SVG's and PDF's Helvetica Bold and has all of Windows-1252 (``_drawable_label``);
+    the SVG's and PDF's Helvetica Bold and has all of Windows-1252 (``_settable``);
     Pillow's own face has no accented letter."""
     import importlib.util
 
