@@ -1031,14 +1031,10 @@ def render_pdf(lay: Layout, size: int, paper: PrintSize | None = None) -> bytes:
     direct = _direct_pdf(lay, size)
     if direct is not None:
         return direct
-    from reportlab.pdfgen import canvas
-
     unit = size * 0.75 / lay.width      # points per module
     page_w, page_h = lay.width * unit, lay.height * unit
     buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=(page_w, page_h), pageCompression=1,
-                        invariant=1)
-    pdf.setTitle("QR code")
+    pdf = _canvas(buffer, page_w, page_h)
     pen = _PdfPen(pdf, unit, page_h)
     pen.fill(lay.background)
     pdf.rect(0, 0, page_w, page_h, stroke=0, fill=1)
@@ -1051,18 +1047,14 @@ def render_pdf(lay: Layout, size: int, paper: PrintSize | None = None) -> bytes:
 def _print_pdf(lay: Layout, paper: PrintSize) -> bytes:
     """The print page: MediaBox = trim + bleed + crop marks, with TrimBox and BleedBox set
     (what imposition software reads) and the size in the document's subject and keywords."""
-    from reportlab.pdfgen import canvas
-
     mm = 72 / MM_PER_INCH
     page_w, page_h = (side * mm for side in paper.page_mm(lay))
     margin, bleed = paper.margin_mm * mm, paper.bleed_mm * mm
     trim_w, trim_h = paper.width_mm * mm, paper.height_mm(lay) * mm
     buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=(page_w, page_h), pageCompression=1, invariant=1)
-    pdf.setTitle("QR code")
+    pdf = _canvas(buffer, page_w, page_h)
     pdf.setSubject(paper.describe(lay))
     pdf.setKeywords(paper.keywords(lay))
-    pdf.setCreator("QR Platform")
     pdf.setTrimBox((margin, margin, margin + trim_w, margin + trim_h))
     pdf.setBleedBox((margin - bleed, margin - bleed, margin + trim_w + bleed,
                      margin + trim_h + bleed))
@@ -1083,6 +1075,21 @@ def _print_pdf(lay: Layout, paper: PrintSize) -> bytes:
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
+
+
+def _canvas(buffer: io.BytesIO, page_w: float, page_h: float):
+    """A ReportLab page (points) that always writes the same bytes for the same drawing (its
+    dates fixed: images are cached by what they show), titled as the direct PDF is, and with
+    none of ReportLab's placeholders ("anonymous" author and creator, "unspecified"
+    subject)."""
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(buffer, pagesize=(page_w, page_h), pageCompression=1, invariant=1)
+    pdf.setTitle("QR code")
+    pdf.setAuthor("")
+    pdf.setSubject("")
+    pdf.setCreator("QR Platform")
+    return pdf
 
 
 def _pdf_drawing(pen: _PdfPen, lay: Layout) -> None:

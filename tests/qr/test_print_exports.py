@@ -53,6 +53,8 @@ def test_pdf_at_a_physical_size_carries_it_in_its_boxes_and_metadata(code, clien
     assert float(keywords["trim_width_mm"]) == pytest.approx(50.8)
     assert float(keywords["bleed_mm"]) == pytest.approx(3.175)
     assert "50.8 x" in document.metadata["subject"]
+    assert (document.metadata["title"], document.metadata["creator"],
+            document.metadata["author"]) == ("QR code", "QR Platform", "")  # no "anonymous"
     # Crop marks: strokes outside the bleed box, on the trim's lines.
     strokes = [d for d in page.get_drawings() if d["type"] == "s"]
     assert len(strokes) == 8
