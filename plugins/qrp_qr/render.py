@@ -566,7 +566,10 @@ def _ground(lay: Layout, size: int, height: int) -> Image.Image:
             pen.rounded_rectangle(box, radius=round(radius * px), fill=_rgb(color))
         if lay.text is not None:
             cx, baseline, font_size, color, text = lay.text
+            # At least 8 pixels, to stay legible in a small picture, where that still fits.
             font = _font(max(8, round(font_size * px)))
+            if font.getlength(text) > LABEL_WIDTH * size:
+                font = _font(max(1, round(font_size * px)))
             pen.text((cx * px, baseline * px), text, font=font, fill=_rgb(color), anchor="ms")
         return image
 

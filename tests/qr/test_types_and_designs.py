@@ -299,8 +299,9 @@ def _drawn(lay: render.Layout, fmt: str, width: int) -> Image.Image:
 @pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
 def test_a_frame_label_of_any_allowed_length_stays_inside_the_frame(text, fmt):
     """A label up to the 30 characters allowed is set smaller when it would not fit (it ran
-    off both sides of the frame): in every format its letters stay clear of the frame's sides,
-    and a short one keeps its size."""
+    off both sides of the frame): in every format, in a large picture and in the smallest one
+    allowed (where the PNG's 8-pixel minimum ran it off too), its letters stay clear of the
+    frame's sides, and a short one keeps its size."""
     lay = render.layout("https://qr.example/r/abc1234", {"frame": "box", "frame_text": text,
                                                          "foreground": "#1a237e"})
     side = lay.width - 2 * render.FRAME_BORDER
@@ -308,15 +309,17 @@ def test_a_frame_label_of_any_allowed_length_stays_inside_the_frame(text, fmt):
     _cx, baseline, size, _color, _text = lay.text
     assert size == pytest.approx(label_band / 2 if text == "Scan me"
                                  else render.LABEL_WIDTH * side / render._label_ems(text))
-    width = 600
-    px = width / lay.width
-    drawn = _drawn(lay, fmt, width)
-    # The letters' middle rows: white letters on the dark frame.
-    rows = range(round((baseline - 0.6 * size) * px), round((baseline - 0.1 * size) * px))
-    letters = [x for y in rows for x in range(width) if drawn.getpixel((x, y)) > 128]
-    assert letters, "the label is drawn"
-    edge = round(render.FRAME_BORDER * px)
-    assert edge < min(letters) and max(letters) < width - edge, (min(letters), max(letters))
+    for width in (600, render.min_size(lay)):
+        px = width / lay.width
+        drawn = _drawn(lay, fmt, width)
+        # The band from a border below the code's white square down to the baseline: white
+        # letters on the dark frame, clear of the band's rounded bottom corners.
+        rows = range(round(lay.width * px), round(baseline * px))
+        letters = [x for y in rows for x in range(width) if drawn.getpixel((x, y)) > 128]
+        assert letters or width < 600, "the label is drawn"
+        edge = max(1, round(render.FRAME_BORDER * px))
+        assert all(edge <= x < width - edge for x in letters), (width, min(letters),
+                                                                 max(letters))
 
 
 def test_the_png_label_face_has_every_character_a_label_may_hold():
