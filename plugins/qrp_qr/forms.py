@@ -51,7 +51,9 @@ class DesignFields(FlaskForm):
                            render_kw={"type": "range", "min": render.MIN_LOGO,
                                       "max": render.MAX_LOGO, "step": 0.01})
     frame = SelectField("Frame", choices=[("none", "None"), ("box", "Frame with text")])
-    frame_text = StringField("Frame text", default="Scan me", validators=[Length(max=30)])
+    frame_text = StringField("Frame text", default="Scan me", validators=[Length(max=30)],
+                             description="Up to 30 characters of Western European languages; "
+                                         "a long one is set smaller to fit the frame.")
     frame_color = StringField("Frame colour", default="#000000", render_kw={"type": "color"})
 
     def design(self) -> dict:
