@@ -11,7 +11,7 @@ import re
 import secrets
 from typing import Any
 
-from qrp_qr import logos, payloads, rules, services
+from qrp_qr import logos, payloads, rules, services, verify
 from qrp_qr.models import QRCode
 from qrp_qr.rules import InvalidInput
 from qrplatform import bulkinsert, events, jobs
@@ -178,6 +178,26 @@ def _sample_rows(qr_type: str) -> list[dict[str, str]]:
     return []
 
 
+def usable_design(template_id: int | None) -> dict[str, Any]:
+    """The template's design, as every code of the file will have it, checked again: it may
+    have been saved under an older rule (a label's characters), its colours must scan, its
+    logo must still be there. Raises InvalidInput on ``design_template_id`` saying why."""
+    try:
+        design = rules.clean_design(services.template_design(template_id))
+        verify.check_colors(design)
+        services.logo_image(design)
+    except verify.Unscannable as exc:
+        reasons = [exc.message]
+    except InvalidInput as exc:
+        reasons = [m for messages in (exc.fields or {}).values() for m in messages]
+        if not reasons or exc.fields.get("design_template_id"):
+            raise
+    else:
+        return design
+    raise InvalidInput("The design template cannot be used.", {"design_template_id": [
+        f"Its design cannot be used: {' '.join(reasons)} Edit the template, or pick another."]})
+
+
 def start_bulk(data: bytes, *, kind: str, qr_type: str, skip_invalid: bool,
                design_template_id: int | None = None, filename: str = ""):
     """Check the whole file now (so bad rows are reported at once), then hand it to a job."""
@@ -187,7 +207,7 @@ def start_bulk(data: bytes, *, kind: str, qr_type: str, skip_invalid: bool,
     if not rows:
         raise InvalidInput("No valid rows.", {"file": ["None of the rows is valid."]})
     services.check_code_quotas([row["kind"] for row in rows])
-    services.template_design(design_template_id)
+    usable_design(design_template_id)
     upload_id = secrets.token_hex(12)
     key = f"{PRIVATE_PREFIX}bulk/{current_workspace_id()}/{upload_id}.csv"
     storage().put(key, data, content_type="text/csv")

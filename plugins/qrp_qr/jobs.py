@@ -15,8 +15,9 @@ from typing import Any
 
 from flask import current_app
 
-from qrp_qr import bulk, drawing, logos, render, rules, services, verify
+from qrp_qr import bulk, drawing, logos, render, rules, services
 from qrp_qr.models import QRCode
+from qrp_qr.rules import InvalidInput
 from qrplatform import csvfiles
 from qrplatform.extensions import db
 from qrplatform.jobs import JobError, current, produced_file, progress
@@ -136,14 +137,13 @@ def _grades(made: list[tuple[dict[str, Any], dict[str, Any], drawing.Drawn]]
 
 
 def _usable_design(template_id: int | None) -> dict[str, Any]:
-    """The template's design, if its colours and logo can still be used."""
-    design = rules.clean_design(services.template_design(template_id))
+    """``bulk.usable_design``, checked again when the job runs: the template may have changed
+    since the upload, and a refusal is final (another attempt would be refused the same)."""
     try:
-        verify.check_colors(design)
-    except verify.Unscannable as exc:
-        raise JobError(f"The design cannot be used: {exc.message}") from exc
-    services.logo_image(design)  # refuses a logo that is gone
-    return design
+        return bulk.usable_design(template_id)
+    except InvalidInput as exc:
+        raise JobError(" ".join(m for messages in (exc.fields or {}).values()
+                                for m in messages) or exc.message) from exc
 
 
 def _draw_and_store(rows: list[dict[str, Any]], design: dict[str, Any]

@@ -177,6 +177,8 @@ def _show_error(form, error: ServiceError, content_errors: dict) -> None:
         form.form_errors.append(error.for_page)
     for name, messages in fields.items():
         base = name.split(".", 1)[-1]
+        if name == "design_template_id":
+            base = "design_template"      # the form's select of templates
         if name.startswith("app_link."):
             base = base.replace(".", "_")  # app_link.ios.app -> the field ios_app
         if name.startswith(("rules.", "variants.")) and name.split(".")[1].isdigit():

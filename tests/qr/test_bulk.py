@@ -378,3 +378,24 @@ def test_the_drawing_stores_every_file_uploading_to_s3_in_threads_and_writing_a_
     assert [code.error for code in drawn] == [None] * 6
     assert all(backend.exists(key) for item in items for key in item.keys)
     assert (uploaders > 0) is remote
+
+
+def test_a_template_saved_under_an_older_rule_is_refused_at_upload_saying_why(api, db):
+    """A template whose label today's rule refuses (saved before labels were held to what the
+    files can set) is refused with the file, naming what to change, before any job starts."""
+    from qrp_qr.models import QRDesignTemplate
+
+    caller = api()
+    template = caller.post("/api/v1/qr-design-templates", json={
+        "name": "Old", "design": {"frame": "box", "frame_text": "Menu"}})
+    assert template.status_code == 201, template.json
+    with unscoped():
+        saved = db.session.get(QRDesignTemplate, template.json["id"])
+        saved.design = {**saved.design, "frame_text": "\u041c\u0435\u043d\u044e"}   # Russian
+        db.session.commit()
+    response = upload(caller, csv_bytes(HALF_VALID[:2]), design_template_id=template.json["id"])
+    assert response.status_code == 422, response.json
+    message = response.json["error"]["fields"]["design_template_id"][0]
+    assert "Its design cannot be used: The label's font has no" in message
+    assert "Edit the template" in message
+    assert count_codes(db) == 0

@@ -109,3 +109,35 @@ def test_a_code_page_links_to_its_insights_only_when_analytics_fills_the_slot(
     page = qr_only.get(f"/qr/{code.id}")
     assert page.status_code == 200 and code.name in page.get_data(as_text=True)
     assert "/analytics/" not in page.get_data(as_text=True)
+
+
+def test_the_bulk_page_shows_an_unusable_template_beside_its_select(client, create_user, login,
+                                                                     db):
+    """A template saved under an older rule (a label the files cannot set) is refused with the
+    file, the reason beside the Design select."""
+    from qrp_qr.models import QRDesignTemplate
+    from qrplatform.tenancy import unscoped
+
+    user = create_user()
+    login(user)
+    form = {"csrf_token": csrf_token(client, "/qr/new"), "name": "Menu", "kind": "dynamic",
+            "type": "url", "content-url-url": "https://example.com/menu",
+            "foreground": "#000000", "background": "#ffffff", "module_style": "square",
+            "eye_style": "square", "error_correction": "M", "quiet_zone": "4",
+            "logo_size": "0.22", "frame": "box", "frame_text": "Menu", "frame_color": "#000000",
+            "redirect_status": "302", "design_template": "0", "tags": "",
+            "save_template": "Old"}
+    assert client.post("/qr/new", data=form).status_code == 302
+    with unscoped():
+        template = db.session.query(QRDesignTemplate).filter_by(name="Old").one()
+        template.design = {**template.design, "frame_text": "\u041c\u0435\u043d\u044e"}
+        db.session.commit()
+        template_id = template.id
+    response = client.post("/qr/bulk", data={
+        "csrf_token": csrf_token(client, "/qr/bulk"), "kind": "dynamic", "type": "url",
+        "design_template": str(template_id),
+        "file": (io.BytesIO(b"name,url,tags\nA,https://example.com/a,\n"), "codes.csv")},
+        content_type="multipart/form-data")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="design_template-error"' in page and "Its design cannot be used" in page
