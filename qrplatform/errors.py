@@ -70,6 +70,11 @@ class ServiceError(Exception):
         return {self.field: [self.message]} if self.field else {}
 
     @property
+    def messages(self) -> list[str]:
+        """Every field's messages, in order: the refusal where no field is there to show it."""
+        return [message for messages in self.fields.values() for message in messages]
+
+    @property
     def for_page(self) -> str | Markup:
         """The message as a page shows it (beside a field, in a flash)."""
         return self.message

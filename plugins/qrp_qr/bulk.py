@@ -189,8 +189,8 @@ def usable_design(template_id: int | None) -> dict[str, Any]:
     except verify.Unscannable as exc:
         reasons = [exc.message]
     except InvalidInput as exc:
-        reasons = [m for messages in (exc.fields or {}).values() for m in messages]
-        if not reasons or exc.fields.get("design_template_id"):
+        reasons = exc.messages
+        if not reasons or "design_template_id" in exc.fields:   # no such template
             raise
     else:
         return design

@@ -142,8 +142,7 @@ def _usable_design(template_id: int | None) -> dict[str, Any]:
     try:
         return bulk.usable_design(template_id)
     except InvalidInput as exc:
-        raise JobError(" ".join(m for messages in (exc.fields or {}).values()
-                                for m in messages) or exc.message) from exc
+        raise JobError(" ".join(exc.messages) or exc.message) from exc
 
 
 def _draw_and_store(rows: list[dict[str, Any]], design: dict[str, Any]

@@ -518,13 +518,11 @@ def preview():
                                               {"url": "https://example.com"}, form.design())
             except ServiceError as design_error:
                 error = design_error
-                fields = error.fields or {}
             else:
                 error = None
         if error is not None:
-            problems = [m for messages in fields.values() for m in messages]
             return render_template("qr/_preview.html", image=None,
-                                   problems=problems or [error.message])
+                                   problems=error.messages or [error.message])
     grade = grade.as_dict()
     return render_template("qr/_preview.html", problems=[], note=note, grade=grade,
                            guidance=services.print_guidance(grade, **_print_question()),
@@ -710,7 +708,7 @@ def _bulk_check(data: bytes | None, kind: str, qr_type: str) -> dict | None:
         return bulk_codes.check_bulk(data, kind=kind, qr_type=qr_type)
     except ServiceError as error:
         return {"unreadable": error.message,
-                "fields": [m for messages in (error.fields or {}).values() for m in messages]}
+                "fields": error.messages}
 
 
 def _bulk_context(qr_type: str, check: dict | None = None) -> dict:
