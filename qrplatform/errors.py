@@ -70,7 +70,7 @@ class ServiceError(Exception):
         return {self.field: [self.message]} if self.field else {}
 
     @property
-    def messages(self) -> list[str]:
+    def field_messages(self) -> list[str]:
         """Every field's messages, in order: the refusal where no field is there to show it."""
         return [message for messages in self.fields.values() for message in messages]
 

@@ -189,7 +189,7 @@ def usable_design(template_id: int | None) -> dict[str, Any]:
     except verify.Unscannable as exc:
         reasons = [exc.message]
     except InvalidInput as exc:
-        reasons = exc.messages
+        reasons = exc.field_messages
         if not reasons or "design_template_id" in exc.fields:   # no such template
             raise
     else:

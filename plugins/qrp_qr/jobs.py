@@ -142,7 +142,7 @@ def _usable_design(template_id: int | None) -> dict[str, Any]:
     try:
         return bulk.usable_design(template_id)
     except InvalidInput as exc:
-        raise JobError(" ".join(exc.messages) or exc.message) from exc
+        raise JobError(" ".join(exc.field_messages) or exc.message) from exc
 
 
 def _draw_and_store(rows: list[dict[str, Any]], design: dict[str, Any]

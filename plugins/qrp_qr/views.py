@@ -522,7 +522,7 @@ def preview():
                 error = None
         if error is not None:
             return render_template("qr/_preview.html", image=None,
-                                   problems=error.messages or [error.message])
+                                   problems=error.field_messages or [error.message])
     grade = grade.as_dict()
     return render_template("qr/_preview.html", problems=[], note=note, grade=grade,
                            guidance=services.print_guidance(grade, **_print_question()),
@@ -708,7 +708,7 @@ def _bulk_check(data: bytes | None, kind: str, qr_type: str) -> dict | None:
         return bulk_codes.check_bulk(data, kind=kind, qr_type=qr_type)
     except ServiceError as error:
         return {"unreadable": error.message,
-                "fields": error.messages}
+                "fields": error.field_messages}
 
 
 def _bulk_context(qr_type: str, check: dict | None = None) -> dict:
