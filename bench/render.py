@@ -93,7 +93,7 @@ def renders() -> None:
         files = {fmt: [render.render(lay, fmt, render.DEFAULT_SIZE) for lay in lays]
                  for fmt in ("svg", "pdf")}
         for fmt, painted in files.items():
-            renderer = "resvg" if fmt == "svg" else "PDFium"
+            renderer = "ThorVG" if fmt == "svg" else "PDFium"
 
             def check(i, fmt=fmt, painted=painted, design=design, lays=lays):
                 verify.check_export(url(i) + "x", painted[i], fmt, design, lays[i].width,

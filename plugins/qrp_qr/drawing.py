@@ -2,7 +2,7 @@
 
 ``DrawingPool`` hands chunks of codes that share one design to processes of its own; each
 process lays a code out once, paints the PNG, reads it back with zxing-cpp (``verify``),
-paints the SVG and PDF from the same layout and reads them back too (drawn by resvg and
+paints the SVG and PDF from the same layout and reads them back too (drawn by ThorVG and
 PDFium: ``verify.check_export``), and stores the three files itself, sending back
 only what the caller packs into its ZIP and each code's scan grade (``grading``; once per
 design and code size in each process). Processes are spawned, not forked (the job's process

@@ -3,13 +3,12 @@
 ``check_colors`` refuses low contrast and inverted codes (light modules on a dark ground: many
 phone cameras do not read them). ``check_decodes`` reads the rendered picture with zxing-cpp,
 the decoder inside many scanner apps, with inverted reading switched off, and demands the exact
-payload back; ``check_export`` does the same for an SVG or PDF drawn by resvg or PDFium. A
+payload back; ``check_export`` does the same for an SVG or PDF drawn by ThorVG or PDFium. A
 refusal says why and what to change.
 """
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from dataclasses import dataclass
@@ -24,13 +23,14 @@ from qrp_qr import render
 MIN_CONTRAST = 3.0
 # Checked at this many pixels per module: a small print seen from a phone's distance.
 CHECK_PIXELS_PER_MODULE = 4
-# An SVG or PDF is drawn for its check at this many: that check is of the file (does a standard
-# renderer draw the layout whose far, blurred print ``check_decodes`` has read), and three show
-# every module. Over 858 designs and payloads (every module and eye style, frame, logo, quiet
-# zone and error correction) none failed at three or four, 109 at two; resvg draws a styled
-# code at three in four fifths of the time it takes at four.
-EXPORT_PIXELS_PER_MODULE = 3
-
+# An SVG or PDF is drawn for its check at these many pixels a module, in turn, until one
+# decodes: the check is of the file (does a standard renderer draw the layout whose far,
+# blurred print ``check_decodes`` has read), and a file that draws the layout decodes at one
+# of them. A decoder's verdict on a borderline code can hang on the scale alone: of 516
+# random designs whose PNG passes, 6 PDFs (large codes beside a big logo) failed at three
+# pixels a module and decoded at two and four; 8 % fail at two, which is tried first for
+# being the quickest (a styled code's SVG in four fifths of the time three take).
+EXPORT_PIXELS_PER_MODULE = (2, 3, 4)
 
 class Unscannable(ValueError):
     """A design or content that would not scan; ``field`` is the design field to change."""
@@ -210,30 +210,52 @@ def check_decodes(payload: str, image: Image.Image, design: dict,
 _pdfium_lock = threading.Lock()
 
 
-# Drawn for the check with hard edges and a logo scaled by its nearest pixels: smoothing the
-# edges of a styled code's hundreds of rounded modules was two fifths of resvg's time, and
-# filtering the logo a fifth; a decoder thresholds both away. The file is read as it is; the
-# sheet only sets how resvg paints it.
-_CHECK_PAINT = "* { shape-rendering: crispEdges; image-rendering: optimizeSpeed }"
+_thorvg_lock = threading.Lock()   # ThorVG's loaders share caches between canvases
+
+
+@lru_cache(maxsize=1)
+def _thorvg():
+    """ThorVG's engine, started once in each process (its threads: none, the caller's only)."""
+    import thorvg_python
+
+    return thorvg_python, thorvg_python.Engine(threads=0)
+
+
+def _draw_svg(data: bytes, width: int) -> Image.Image:
+    """ThorVG (the SVG engine of Godot, LVGL and Tizen) draws the file on white, ``width``
+    pixels wide. resvg, used before, took 3.7 ms for a styled code at three pixels a module,
+    ThorVG 1.6: the binding on PyPI builds resvg for size, not speed."""
+    tvg, engine = _thorvg()
+    with _thorvg_lock:
+        picture = tvg.Picture(engine)
+        if picture.load_data(data, "svg", None, True) != tvg.Result.SUCCESS:
+            raise ValueError("ThorVG cannot read it")
+        _, page_width, page_height = picture.get_size()
+        if not page_width or not page_height:
+            raise ValueError("it has no size")
+        height = max(1, round(page_height * width / page_width))
+        picture.set_size(width, height)
+        canvas = tvg.SwCanvas(engine)
+        try:
+            canvas.set_target(width, height)
+            ground = tvg.Shape(engine)
+            ground.append_rect(0, 0, width, height, 0, 0, True)
+            ground.set_fill_color(255, 255, 255, 255)
+            canvas.add(ground)
+            canvas.add(picture)
+            if canvas.draw(True) != tvg.Result.SUCCESS or canvas.sync() != tvg.Result.SUCCESS:
+                raise ValueError("ThorVG cannot draw it")
+            return Image.frombuffer("RGBA", (width, height), bytes(canvas.buffer_arr), "raw",
+                                    "RGBA", 0, 1).convert("L")
+        finally:
+            canvas.destroy()
 
 
 def rasterise(data: bytes, fmt: str, width: int) -> Image.Image:
     """An SVG or PDF drawn ``width`` pixels wide, grey, on white, by a maintained renderer that
-    is not ours: resvg for SVG, PDFium (Chrome's) for PDF. Raises ValueError when it cannot."""
+    is not ours: ThorVG for SVG, PDFium (Chrome's) for PDF. Raises ValueError when it cannot."""
     if fmt == "svg":
-        import resvg_py
-
-        try:
-            # No system fonts: loading them costs more than drawing the code, and a label's
-            # letters are not what a scanner reads.
-            png = resvg_py.svg_to_bytes(svg_string=data.decode("utf-8"), width=width,
-                                        background="#ffffff", skip_system_fonts=True,
-                                        dpi=96,   # 0 (its default) makes "40mm" zero wide
-                                        style_sheet=_CHECK_PAINT)
-            image = Image.open(io.BytesIO(bytes(png)), formats=["PNG"])
-            return image.convert("L")
-        except Exception as exc:   # resvg raises plain exceptions for broken files
-            raise ValueError(f"resvg cannot draw it ({exc})") from exc
+        return _draw_svg(data, width)
     import pypdfium2
 
     with _pdfium_lock:
@@ -256,29 +278,34 @@ def rasterise(data: bytes, fmt: str, width: int) -> Image.Image:
 
 def check_export(payload: str, data: bytes, fmt: str, design: dict, modules: float, *,
                  on_grid: bool = False) -> float:
-    """An SVG or PDF must decode to exactly the payload too, drawn at EXPORT_PIXELS_PER_MODULE
-    (``modules``: the page's width in modules, margins of a print export included). Returns
-    the milliseconds spent; raises Unscannable (field ``format``) saying what broke.
+    """An SVG or PDF must decode to exactly the payload too, drawn at each scale of
+    EXPORT_PIXELS_PER_MODULE in turn until one does (``modules``: the page's width in modules,
+    margins of a print export included). Returns the milliseconds spent; raises Unscannable
+    (field ``format``) saying what broke.
 
     ``on_grid``: every edge of the drawing lies on the module grid and the page is the code
     (``render.is_plain``, no print margins). It is then drawn at one pixel a module, which
     draws each module exactly: more pixels would show nothing more, and the renderers' time
-    grows with them (resvg takes a third longer at two, twice as long at three). Codes of
+    grows with them (ThorVG takes half as long again at two, twice as long at three). Codes of
     every version, error correction and quiet zone (144 of them) all decoded so."""
     started = time.perf_counter()
     label = fmt.upper()
     design = render.normalise_design(design)
     if on_grid and float(modules).is_integer():
-        width = int(modules)
+        widths = [int(modules)]
     else:
-        width = max(render.MIN_SIZE, round(modules * EXPORT_PIXELS_PER_MODULE))
-    try:
-        image = rasterise(data, fmt, width)
-    except ValueError as exc:
-        raise Unscannable(f"The {label} file is broken: {exc}. It was not saved; download "
-                          "the PNG, or try again.", "format") from exc
-    texts = _read(payload, image, decode(image, pure=True) if _code_alone(design) else [])
-    if payload not in texts:
+        widths = sorted({max(render.MIN_SIZE, round(modules * pixels))
+                         for pixels in EXPORT_PIXELS_PER_MODULE})
+    for width in widths:
+        try:
+            image = rasterise(data, fmt, width)
+        except ValueError as exc:
+            raise Unscannable(f"The {label} file is broken: {exc}. It was not saved; download "
+                              "the PNG, or try again.", "format") from exc
+        texts = _read(payload, image, decode(image, pure=True) if _code_alone(design) else [])
+        if payload in texts:
+            break
+    else:
         what = "decodes to something else" if texts else "does not decode"
         advice = _advice(design)
         raise Unscannable(f"The {label} file {what} when drawn by a standard renderer, so it "

@@ -152,7 +152,7 @@ def test_the_download_menu_prints_at_a_size(client, create_user, login, api):
     assert "10 to 5000 mm" in client.get(detail).get_data(as_text=True)
 
 
-# -- every SVG and PDF is decoded before it is stored (resvg, PDFium) -----------------------------
+# -- every SVG and PDF is decoded before it is stored (ThorVG, PDFium) ----------------------------
 
 @pytest.mark.parametrize("fmt", ["svg", "pdf"])
 def test_a_broken_vector_export_is_refused_and_not_stored(code, monkeypatch, fmt):
@@ -232,10 +232,11 @@ def test_the_bulk_drawing_refuses_a_broken_export(monkeypatch):
 
 @pytest.mark.parametrize("module_style", render.MODULE_STYLES)
 def test_the_export_check_passes_every_file_of_a_design_whose_png_passes(module_style):
-    """A styled SVG or PDF is drawn for its check at three pixels a module
-    (``verify.EXPORT_PIXELS_PER_MODULE``), which must never refuse the file of a design the
-    PNG check lets through: every eye style, frame, logo, quiet zone and error correction,
-    short and long content. (At two pixels, dots and circle eyes beside a logo failed.)"""
+    """A styled SVG or PDF is drawn for its check at two, three or four pixels a module
+    (``verify.EXPORT_PIXELS_PER_MODULE``, until one decodes), which must never refuse the file
+    of a design the PNG check lets through: every eye style, frame, logo, quiet zone and error
+    correction, short and long content. (At two pixels alone, dots and circle eyes beside a
+    logo failed.)"""
     import itertools
     import random
 

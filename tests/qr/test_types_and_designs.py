@@ -354,16 +354,53 @@ def test_a_label_with_characters_the_files_cannot_set_is_refused(api, text, name
     assert f"has no {named}:" in message and "Western European" in message
 
 
-def test_the_svg_check_draws_the_file_with_hard_edges():
-    """The check reads the file as it is, asking resvg for hard edges (smoothing hundreds of
-    curved modules was two fifths of its time): a diagonal comes out in two greys only, even
-    in a file that asks for smooth ones."""
+def test_the_svg_check_draws_the_embedded_logo():
+    """ThorVG draws the file as a viewer would, its embedded logo included: an opaque picture
+    laid over the modules hides them from the check, as it would from a phone."""
+    import base64
+
     from qrp_qr import verify
 
-    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40" viewBox="0 0 40 40" '
-           'shape-rendering="geometricPrecision"><path d="M0 0L40 0L0 40z" fill="#000"/></svg>')
-    drawn = verify.rasterise(svg.encode(), "svg", 40)
-    assert sorted(grey for _, grey in drawn.getcolors()) == [0, 255]
+    payload = "https://example.com/covered"
+    lay = render.layout(payload, {"module_style": "rounded"})
+    svg = render.render_svg(lay, render.DEFAULT_SIZE)
+    verify.check_export(payload, svg, "svg", {}, lay.width)
+    white = io.BytesIO()
+    Image.new("RGB", (8, 8), "#ffffff").save(white, "PNG")
+    cover = (f'<image x="0" y="0" width="{lay.width:g}" height="{lay.width:g}" '
+             f'xlink:href="data:image/png;base64,{base64.b64encode(white.getvalue()).decode()}"/>')
+    covered = svg.replace(b"</svg>", cover.encode() + b"</svg>")
+    with pytest.raises(verify.Unscannable, match="SVG file does not decode"):
+        verify.check_export(payload, covered, "svg", {}, lay.width)
+
+
+@pytest.mark.parametrize("fmt", ["svg", "pdf"])
+def test_an_export_is_drawn_at_each_scale_until_one_decodes(monkeypatch, fmt):
+    """The check draws the file at two pixels a module, and at three and four only when that
+    does not decode: a good file costs one drawing, a file that never decodes is refused
+    after all three. A large code beside a big logo whose PDF a decoder missed at three
+    pixels a module alone (and read at two and four) now passes."""
+    from qrp_qr import verify
+
+    payload = ("https://qr.example/r/0jh0gag0e5f6db6d2h154e53eb62c4ck02gfb145346ah61khb3kh8d3f0fc"
+               "63kb1910b94fgggf566g542h8682eff2k9f2g0b3dfkjk66gfcg0a72gj6a0j374h93g778d97064a71"
+               "chg7ch9d40")
+    design = {"module_style": "dots", "eye_style": "circle", "frame": "box",
+              "frame_text": "Scan me", "quiet_zone": 1, "error_correction": "M",
+              "foreground": "#1a237e", "logo": "x", "logo_size": 0.3}
+    logo = Image.new("RGBA", (200, 200), (20, 120, 200, 255))
+    lay = render.layout(payload, design, logo)
+    data = render.render(lay, fmt, render.DEFAULT_SIZE)
+    widths = []
+    rasterise = verify.rasterise
+    monkeypatch.setattr(verify, "rasterise", lambda data, fmt, width: (
+        widths.append(width) or rasterise(data, fmt, width)))
+    verify.check_export(payload, data, fmt, design, lay.width)
+    assert widths[0] == round(lay.width * 2)
+    widths.clear()
+    with pytest.raises(verify.Unscannable, match=r"does not decode|something else"):
+        verify.check_export(payload + "x", data, fmt, design, lay.width)
+    assert widths == [round(lay.width * pixels) for pixels in (2, 3, 4)]
 
 
 @pytest.mark.parametrize("palette", ["as drawn", "swapped"])
