@@ -95,6 +95,13 @@ class Storage(Protocol):
         """``put`` from a file read in pieces, never whole: what a job writes that may be
         large (a ZIP of ten thousand codes is over a gigabyte)."""
 
+    def new_file(self, key: str, content_type: str | None = None,
+                 disposition: str | None = None) -> AbstractContextManager[BinaryIO]:
+        """A file to write (and seek in) that is stored under ``key`` when the ``with`` block
+        ends, and not at all when it ends with an exception: what a job builds piece by piece.
+        A local folder's is written where it stays (copying a ZIP of ten thousand codes into
+        place took 3 s)."""
+
     def get(self, key: str) -> bytes:
         """The bytes under ``key``; KeyError when there are none."""
 
@@ -196,6 +203,21 @@ class LocalStorage:
         return self._store(key, iter(lambda: source.read(COPY_PIECE), b""), content_type,
                            False, disposition)
 
+    @contextmanager
+    def new_file(self, key: str, content_type: str | None = None,
+                 disposition: str | None = None) -> Iterator[BinaryIO]:
+        with _atomic_file(self.path(key)) as target:
+            yield target
+            # Not read back to hash it: the ETag names this write (a new file, a new tag).
+            self._write_meta(key, content_type or guess_type(key), False, uuid.uuid4().hex,
+                             disposition)
+
+    def _write_meta(self, key: str, content_type: str, immutable: bool, etag: str,
+                    disposition: str | None) -> None:
+        meta = {"content_type": content_type, "cache_control": IMMUTABLE if immutable else PRIVATE,
+                "etag": etag, "disposition": disposition}
+        _write_atomically(self._meta_path(key), json.dumps(meta).encode())
+
     def _store(self, key: str, pieces: Iterable[bytes], content_type: str | None,
                immutable: bool, disposition: str | None) -> str:
         """The file written whole before it replaces the old one, then its headers."""
@@ -216,10 +238,7 @@ class LocalStorage:
 
         with _atomic_file(path) as target:
             target.writelines(hashed())
-            meta = {"content_type": content_type,
-                    "cache_control": IMMUTABLE if immutable else PRIVATE,
-                    "etag": digest.hexdigest()[:32], "disposition": disposition}
-            _write_atomically(self._meta_path(key), json.dumps(meta).encode())
+            self._write_meta(key, content_type, immutable, digest.hexdigest()[:32], disposition)
         return self.url(key)
 
     def get(self, key: str) -> bytes:
@@ -345,6 +364,14 @@ class S3Storage:
         self.client.upload_fileobj(source, self.bucket, check_key(key), ExtraArgs={
             "ContentType": content_type or guess_type(key), "CacheControl": PRIVATE, **extra})
         return self.url(key)
+
+    @contextmanager
+    def new_file(self, key: str, content_type: str | None = None,
+                 disposition: str | None = None) -> Iterator[BinaryIO]:
+        with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
+            yield buffer
+            buffer.seek(0)
+            self.put_file(key, buffer, content_type, disposition)
 
     def size(self, key: str) -> int | None:
         head = self._head(key)

@@ -286,3 +286,41 @@ def test_the_embedded_folder_stores_a_large_file_in_pieces_and_streams_it_back(a
             assert response.headers["Cache-Control"] == "private, no-store"
             assert "attachment" in response.headers["Content-Disposition"]
             response.close()
+
+
+def _check_new_file(store) -> None:
+    """Written (and sought in, as a ZIP is) piece by piece, stored when the block ends; a block
+    that fails stores nothing, and keeps the file that was there."""
+    with store.new_file("private/bulk/8/codes.zip", content_type="application/zip") as file:
+        file.write(b"head" + b"x" * 1024)
+        file.seek(0)
+        file.write(b"HEAD")
+        file.seek(0, os.SEEK_END)
+        file.write(b"tail")
+        assert not store.exists("private/bulk/8/codes.zip"), "not stored before the end"
+    assert store.get("private/bulk/8/codes.zip") == b"HEAD" + b"x" * 1024 + b"tail"
+    with pytest.raises(RuntimeError), store.new_file("private/bulk/8/codes.zip") as file:
+        file.write(b"half a ZIP")
+        raise RuntimeError("the job failed")
+    assert store.get("private/bulk/8/codes.zip") == b"HEAD" + b"x" * 1024 + b"tail"
+    with pytest.raises(RuntimeError), store.new_file("private/bulk/8/other.zip") as file:
+        raise RuntimeError("the job failed")
+    assert not store.exists("private/bulk/8/other.zip")
+
+
+def test_s3_stores_a_new_file_when_it_is_written(make_s3_app, moto_server, s3_bucket):
+    with make_s3_app().app_context():
+        _check_new_file(storage())
+    head = moto_server.client("s3").head_object(Bucket=s3_bucket, Key="private/bulk/8/codes.zip")
+    assert (head["ContentType"], head["CacheControl"]) == ("application/zip", PRIVATE)
+
+
+def test_the_embedded_folder_writes_a_new_file_where_it_stays(app):
+    with app.app_context():
+        _check_new_file(storage())
+        meta = json.loads(storage()._meta_path("private/bulk/8/codes.zip").read_bytes())
+        assert (meta["content_type"], meta["cache_control"]) == ("application/zip", PRIVATE)
+        assert meta["etag"]
+        leftovers = [p.name for p in storage().path("private/bulk/8").iterdir()
+                     if p.name.startswith(".")]
+        assert leftovers == [], "no temporary file left behind"

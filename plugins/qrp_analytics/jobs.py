@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import logging
 import secrets
-import tempfile
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Date, delete, func, select, text
@@ -53,7 +52,7 @@ def _export_csv(name: str, header, rows, total: int, noun: str) -> dict:
     disk past 64 MB while it is written: ten million scans make gigabytes)."""
     # Private: downloaded through the job's files, by the workspace only.
     key = f"{PRIVATE_PREFIX}exports/analytics/{secrets.token_urlsafe(24)}/{name}"
-    with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
+    with storage().new_file(key, "text/csv; charset=utf-8") as buffer:
         text = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
         writer = csvfiles.writer(text)
         writer.writerow(header)
@@ -64,8 +63,6 @@ def _export_csv(name: str, header, rows, total: int, noun: str) -> dict:
             if done % EXPORT_CHUNK == 0:
                 jobs.progress(done, total, f"{done:,} of {total:,} {noun}")
         text.flush()
-        buffer.seek(0)
-        storage().put_file(key, buffer, "text/csv; charset=utf-8")
         text.detach()
     jobs.progress(done, total, f"{done:,} {noun} exported")
     return {**jobs.produced_file("csv", key), "rows": done}

@@ -7,7 +7,6 @@ import dataclasses
 import io
 import logging
 import re
-import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from qrplatform import csvfiles
 from qrplatform.extensions import db
 from qrplatform.jobs import JobError, current, produced_file, progress
 from qrplatform.storage import backend_settings, storage
+from qrplatform.tenancy import current_workspace_id
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dic
     # codes.csv: each row's code, files and scan grade, with the row whose code was graded
     # (the first of its size in its drawing process, see ``drawing._grade``).
     with _CodesZip(["row", "id", "name", "kind", "type", "short_url", "destination", "png",
-                    "svg", "scan_grade", "scan_grade_failing", "scan_grade_of_row"]) as archive:
+                    "svg", "scan_grade", "scan_grade_failing", "scan_grade_of_row"],
+                   bulk.zip_key(current_workspace_id(), upload_id)) as archive:
         for chunk in _draw_and_store(rows, design):
             for code in chunk:
                 row = rows[code.index]
@@ -106,7 +107,7 @@ def bulk_create(upload_key: str, upload_id: str, options: dict[str, Any]) -> dic
                                filename=options.get("filename", ""), actor=options.get("actor"))
             db.session.commit()
             progress(total, total, "Packing the ZIP")
-            key = archive.store(bulk.zip_key(made[0][1]["workspace_id"], upload_id))
+            key = archive.store()
     log.info("bulk %s: %d codes in %.1f s (%.1f s of it saving and packing, beside the "
              "drawing)", upload_id, len(made), time.perf_counter() - started, saving)
     progress(total, total, f"{len(made):,} codes created"
@@ -159,23 +160,27 @@ def _draw_and_store(rows: list[dict[str, Any]], design: dict[str, Any]
 
 
 class _CodesZip:
-    """A ZIP of codes' images, written as the codes come: png/ and svg/ folders and codes.csv,
-    a line a code under ``columns`` (``png`` and ``svg`` name its two files)."""
+    """A ZIP of codes' images, written as the codes come straight into the file stored under
+    ``key``: png/ and svg/ folders and codes.csv, a line a code under ``columns`` (``png`` and
+    ``svg`` name its two files). Stored by ``store``; left without it, nothing is."""
 
-    def __init__(self, columns: list[str]):
-        self.columns = columns
+    def __init__(self, columns: list[str], key: str):
+        self.columns, self.key = columns, key
 
     def __enter__(self) -> _CodesZip:
-        self._buffer = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)
-        self._archive = zipfile.ZipFile(self._buffer, "w")
+        self._file = storage().new_file(self.key, content_type="application/zip")
+        self._archive = zipfile.ZipFile(self._file.__enter__(), "w")
+        self._stored = False
         self._listing = io.StringIO()
         self._index = csvfiles.writer(self._listing)
         self._index.writerow(self.columns)
         return self
 
     def __exit__(self, *exc) -> None:
-        self._archive.close()
-        self._buffer.close()
+        if not self._stored:
+            self._archive.close()
+            abandoned = exc[1] or _NotStored()
+            self._file.__exit__(type(abandoned), abandoned, abandoned.__traceback__)
 
     def add(self, stem: str, png: bytes, svg: bytes, **line: Any) -> None:
         self.index(**line, **self.pack(stem, png, svg))
@@ -195,14 +200,18 @@ class _CodesZip:
         """A code's line in codes.csv."""
         self._index.writerow([line[name] for name in self.columns])
 
-    def store(self, key: str) -> str:
-        """The finished ZIP, stored under ``key``."""
+    def store(self) -> str:
+        """The finished ZIP, stored; returns its key."""
         self._archive.writestr("codes.csv", self._listing.getvalue(),
                                compress_type=zipfile.ZIP_DEFLATED)
         self._archive.close()
-        self._buffer.seek(0)
-        storage().put_file(key, self._buffer, content_type="application/zip")
-        return key
+        self._stored = True
+        self._file.__exit__(None, None, None)
+        return self.key
+
+
+class _NotStored(Exception):
+    """Ends a ZIP's file unstored (nothing went wrong: there was nothing to keep)."""
 
 
 def zip_codes(code_ids: list[int]) -> dict[str, Any]:
@@ -212,8 +221,11 @@ def zip_codes(code_ids: list[int]) -> dict[str, Any]:
              if code is not None]
     total = len(codes)
     progress(0, total, "Drawing the images")
+    running = current()
+    key = bulk.zip_key(codes[0].workspace_id if codes else 0,
+                       f"selection-{running.id if running else 'now'}")
     with _CodesZip(["id", "name", "kind", "type", "short_url", "destination", "png",
-                    "svg"]) as archive:
+                    "svg"], key) as archive:
         for done, code in enumerate(codes, start=1):
             archive.add(f"{code.id:06d}-{_slug(code.name)}",
                         services.image_bytes(code, "png", render.DEFAULT_SIZE),
@@ -223,9 +235,7 @@ def zip_codes(code_ids: list[int]) -> dict[str, Any]:
                         destination=code.destination or "")
             if done % 10 == 0 or done == total:
                 progress(done, total, f"Packed {done:,} of {total:,} codes")
-        running = current()
-        key = archive.store(bulk.zip_key(codes[0].workspace_id if codes else 0,
-                                         f"selection-{running.id if running else 'now'}"))
+        archive.store()
     progress(total, total, f"{total:,} codes packed")
     return {"codes": total, **produced_file("zip", key)}
 
