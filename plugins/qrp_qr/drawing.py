@@ -103,6 +103,58 @@ def _uploaders(backend: Any) -> ThreadPoolExecutor | None:
     return ThreadPoolExecutor(max_workers=UPLOADS) if backend.remote else None
 
 
+# Codes taken through each step together: the painters' and decoders' code and tables stay in
+# the CPU's caches from one code to the next (a styled code 10.5 ms of CPU instead of 11.1,
+# each step done for eight codes in turn rather than every step for one code at a time).
+GROUP = 8
+
+
+@dataclass
+class _Code:
+    """One code on its way through ``draw_chunk``'s steps."""
+
+    item: Item
+    lay: render.Layout | None = None
+    grade: grading.Grade | None = None
+    graded: int | None = None
+    image: Any = None
+    png: bytes | None = None
+    svg: bytes | None = None
+    pdf: bytes | None = None
+    error: str | None = None
+
+
+def _steps(design: dict[str, Any], logo, run_key: tuple[str, str, str]) -> list:
+    """What becomes of each code, in order; a step raises when the code cannot be made."""
+
+    def lay_out(code: _Code) -> None:
+        code.lay = render.layout(code.item.text, design, logo)
+        code.grade, code.graded = _grade(code.item, code.lay, design, run_key, logo)
+        if code.grade.refused:
+            raise verify.Unscannable(code.grade.refusal)
+
+    def paint(code: _Code) -> None:
+        code.image = render.render_image(code.lay, render.DEFAULT_SIZE)
+
+    def read(code: _Code) -> None:
+        verify.check_decodes(code.item.text, code.image, design, code.lay.width)
+
+    def encode(code: _Code) -> None:
+        code.png, code.image = render.encode_png(code.image), None
+
+    def vectors(code: _Code) -> None:
+        code.svg = render.render_svg(code.lay, render.DEFAULT_SIZE)
+        code.pdf = render.render_pdf(code.lay, render.DEFAULT_SIZE)
+
+    def check(fmt: str):
+        def check_file(code: _Code) -> None:
+            verify.check_export(code.item.text, getattr(code, fmt), fmt, design, code.lay.width,
+                                on_grid=render.is_plain(code.lay))
+        return check_file
+
+    return [lay_out, paint, read, encode, vectors, check("svg"), check("pdf")]
+
+
 def draw_chunk(items: list[Item], design: dict[str, Any], logo_png: bytes | None,
                backend: Any = None, uploads: ThreadPoolExecutor | None = None,
                run: str = "") -> list[Drawn]:
@@ -115,34 +167,33 @@ def draw_chunk(items: list[Item], design: dict[str, Any], logo_png: bytes | None
     logo = render.load_logo(logo_png) if logo_png else None
     run_key = (run, json.dumps(render.normalise_design(design), sort_keys=True),
                hashlib.sha256(logo_png).hexdigest() if logo_png else "")
+    steps = _steps(design, logo, run_key)
     out: list[Drawn] = []
     stored: list[Future] = []
-    for item in items:
-        try:
-            lay = render.layout(item.text, design, logo)
-            grade, graded = _grade(item, lay, design, run_key, logo)
-            if grade.refused:
-                raise verify.Unscannable(grade.refusal)
-            image = render.render_image(lay, render.DEFAULT_SIZE)
-            verify.check_decodes(item.text, image, design, lay.width)
-            png = render.encode_png(image)
-            svg = render.render_svg(lay, render.DEFAULT_SIZE)
-            pdf = render.render_pdf(lay, render.DEFAULT_SIZE)
-            on_grid = render.is_plain(lay)
-            verify.check_export(item.text, svg, "svg", design, lay.width, on_grid=on_grid)
-            verify.check_export(item.text, pdf, "pdf", design, lay.width, on_grid=on_grid)
-        except (verify.Unscannable, render.PayloadTooLong) as exc:
-            out.append(Drawn(item.index, error=str(exc)))
-            continue
-        for fmt, key, data in zip(render.FORMATS, item.keys, (png, svg, pdf), strict=True):
-            if uploads is None:
-                backend.put(key, data, render.MIME_TYPES[fmt], True)
-            else:
-                stored.append(uploads.submit(backend.put, key, data, render.MIME_TYPES[fmt],
-                                             True))
-        out.append(Drawn(item.index, png, svg, grade=grade.grade,
-                         grade_failing="; ".join(f["label"] for f in grade.failing),
-                         grade_warning=grade.warning, grade_of=graded))
+    for start in range(0, len(items), GROUP):
+        codes = [_Code(item) for item in items[start:start + GROUP]]
+        for step in steps:
+            for code in codes:
+                if code.error is None:
+                    try:
+                        step(code)
+                    except (verify.Unscannable, render.PayloadTooLong) as exc:
+                        code.error = str(exc)
+        for code in codes:
+            if code.error is not None:
+                out.append(Drawn(code.item.index, error=code.error))
+                continue
+            files = (code.png, code.svg, code.pdf)
+            for fmt, key, data in zip(render.FORMATS, code.item.keys, files, strict=True):
+                if uploads is None:
+                    backend.put(key, data, render.MIME_TYPES[fmt], True)
+                else:
+                    stored.append(uploads.submit(backend.put, key, data,
+                                                 render.MIME_TYPES[fmt], True))
+            grade = code.grade
+            out.append(Drawn(code.item.index, code.png, code.svg, grade=grade.grade,
+                             grade_failing="; ".join(f["label"] for f in grade.failing),
+                             grade_warning=grade.warning, grade_of=code.graded))
     for future in stored:
         future.result()
     return out

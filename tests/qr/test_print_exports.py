@@ -1,6 +1,7 @@
 """SVG and PDF at a physical size: the page, trim and bleed boxes and the metadata a print shop
 reads, crop marks, ranges refused with the one error shape, and the download menu's form."""
 
+import io
 import re
 
 import pymupdf
@@ -228,6 +229,33 @@ def test_the_bulk_drawing_refuses_a_broken_export(monkeypatch):
         backend.files.clear()
         bad = drawing.draw_chunk(items, {}, None, backend, uploads)
     assert all("PDF file is broken" in d.error for d in bad) and backend.files == {}
+
+
+def test_the_bulk_drawing_keeps_each_code_in_its_place_when_some_cannot_be_made():
+    """Codes go through each step in groups (``drawing.GROUP``): one that cannot be made drops
+    out of its group's later steps, the others are made, and every result is in its place."""
+    from qrp_qr import drawing
+
+    class Memory:
+        def __init__(self):
+            self.files = {}
+
+        def put(self, key, data, content_type, immutable):
+            self.files[key] = data
+
+    texts = [f"https://qr.example/r/group{i}" for i in range(drawing.GROUP + 3)]
+    texts[2] = texts[drawing.GROUP + 1] = "https://example.com/" + "x" * 5000   # too long
+    items = [drawing.Item(i, text, (f"{i}.png", f"{i}.svg", f"{i}.pdf"))
+             for i, text in enumerate(texts)]
+    backend = Memory()
+    drawn = drawing.draw_chunk(items, {"module_style": "rounded"}, None, backend, None)
+    assert [d.index for d in drawn] == list(range(len(texts)))
+    assert [i for i, d in enumerate(drawn) if d.error] == [2, drawing.GROUP + 1]
+    made = [i for i, d in enumerate(drawn) if not d.error]
+    assert sorted(backend.files) == sorted(f"{i}.{fmt}" for i in made for fmt in render.FORMATS)
+    for i in made:
+        assert decode_image(Image.open(io.BytesIO(drawn[i].png))) == [texts[i]]
+        assert drawn[i].grade
 
 
 @pytest.mark.parametrize("module_style", render.MODULE_STYLES)
