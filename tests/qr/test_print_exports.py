@@ -176,6 +176,20 @@ def test_a_broken_vector_export_is_refused_and_not_stored(code, monkeypatch, fmt
     assert image(caller, body["id"], format=fmt, size=700).status_code == 200
 
 
+@pytest.mark.parametrize(("broken", "reason"), [
+    (lambda svg: svg[:len(svg) // 2], "not well-formed XML"),      # ThorVG itself crashed on it
+    (lambda svg: b"<svg xmlns='http://www.w3.org/2000/svg'></svg>", "no usable size"),
+    (lambda svg: b"%PDF-1.4 not an SVG", "not well-formed XML"),
+])
+def test_a_broken_svg_is_refused_saying_why(broken, reason):
+    from qrp_qr import render, verify
+
+    lay = render.layout("https://qr.example/r/broken", {"module_style": "rounded"})
+    svg = broken(render.render_svg(lay, render.DEFAULT_SIZE))
+    with pytest.raises(verify.Unscannable, match=f"The SVG file is broken: it .*{reason}"):
+        verify.check_export("https://qr.example/r/broken", svg, "svg", {}, lay.width)
+
+
 @pytest.mark.parametrize(("payload", "design"), [
     ("https://qr.example/r/a", {}),
     ("https://example.com/" + "x" * 300, {}),
