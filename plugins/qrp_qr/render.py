@@ -680,10 +680,18 @@ def _full_colour_png(image: Image.Image) -> bytes:
 
 # -- SVG ----------------------------------------------------------------------------------------
 
+# No number in a drawing comes near this (pages are at most 5,000 mm or 4,096 pixels wide);
+# one that does is a bug, and ThorVG, which draws each SVG for its check, crashed on
+# coordinates of 1e30, infinity or NaN.
+MAX_COORDINATE = 1e6
+
+
 @lru_cache(maxsize=8192)
 def _num(value: float) -> str:
     # Cached: a styled SVG writes ~2,300 numbers, nearly all grid positions every code shares
     # (formatting them was a tenth of a styled bulk code's CPU).
+    if not -MAX_COORDINATE <= value <= MAX_COORDINATE:     # NaN too
+        raise ValueError(f"a coordinate out of any page: {value!r}")
     text = f"{value:.3f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text   # resvg refuses a viewBox of "-0 -0 …"
 

@@ -471,3 +471,11 @@ def test_codes_of_one_design_share_its_ground_and_no_other_design_does():
     big = render.render_image(render.layout("https://example.com/1", design), 2000)
     assert big.getpixel((8, 1000)) == (0xb7, 0x1c, 0x1c)
     assert len(grounds()) == 2
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1e30])
+def test_a_drawing_never_writes_a_number_off_any_page(value):
+    """A painter bug fails loudly rather than writing such a number: the SVG check's ThorVG
+    crashed the process on one."""
+    with pytest.raises(ValueError, match="out of any page"):
+        render._num(value)
