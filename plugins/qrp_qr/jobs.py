@@ -178,9 +178,11 @@ class _CodesZip:
 
     def __exit__(self, *exc) -> None:
         if not self._stored:
-            self._archive.close()
             abandoned = exc[1] or _NotStored()
-            self._file.__exit__(type(abandoned), abandoned, abandoned.__traceback__)
+            try:
+                self._archive.close()
+            finally:
+                self._file.__exit__(type(abandoned), abandoned, abandoned.__traceback__)
 
     def add(self, stem: str, png: bytes, svg: bytes, **line: Any) -> None:
         self.index(**line, **self.pack(stem, png, svg))

@@ -33,6 +33,7 @@ CHECK_PIXELS_PER_MODULE = 4
 # being the quickest (a styled code's SVG in four fifths of the time three take).
 EXPORT_PIXELS_PER_MODULE = (2, 3, 4)
 
+
 class Unscannable(ValueError):
     """A design or content that would not scan; ``field`` is the design field to change."""
 

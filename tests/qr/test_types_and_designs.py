@@ -253,9 +253,10 @@ def test_neighbouring_rounded_modules_join_without_a_seam(extra_pixels):
 
 @pytest.mark.parametrize("frame", ["none", "box"])
 def test_touching_rounded_modules_show_no_seam_in_the_pdf(frame):
-    """The PDF fills its rounded modules one by one; where two touch, a viewer smoothing each
-    one's edge of their shared side showed a light line between them. Drawn by PDFium (Chrome's
-    viewer) at two zooms, the ink runs on across every shared side, as in the PNG."""
+    """The PDF fills its rounded modules a row at a time (one fill a module before); where two
+    touch across rows, a viewer smoothing each fill's edge of their shared side showed a light
+    line between them. Drawn by PDFium (Chrome's viewer) at two zooms, the ink runs on across
+    every shared side, in a row and across rows, as in the PNG."""
     from qrp_qr import verify
 
     lay = render.layout("https://example.com/seam", {"module_style": "rounded",
