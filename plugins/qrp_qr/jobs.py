@@ -10,6 +10,7 @@ import re
 import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 from flask import current_app
@@ -168,21 +169,19 @@ class _CodesZip:
         self.columns, self.key = columns, key
 
     def __enter__(self) -> _CodesZip:
-        self._file = storage().new_file(self.key, content_type="application/zip")
-        self._archive = zipfile.ZipFile(self._file.__enter__(), "w")
-        self._stored = False
+        self._closing = ExitStack()      # the archive, then its file: stored, or not at all
+        self._archive = zipfile.ZipFile(self._closing.enter_context(
+            storage().new_file(self.key, content_type="application/zip")), "w")
+        self._closing.callback(self._archive.close)
         self._listing = io.StringIO()
         self._index = csvfiles.writer(self._listing)
         self._index.writerow(self.columns)
         return self
 
     def __exit__(self, *exc) -> None:
-        if not self._stored:
-            abandoned = exc[1] or _NotStored()
-            try:
-                self._archive.close()
-            finally:
-                self._file.__exit__(type(abandoned), abandoned, abandoned.__traceback__)
+        # After ``store`` there is nothing left to close; before it, the file is left unstored.
+        abandoned = exc[1] or _NotStored()
+        self._closing.__exit__(type(abandoned), abandoned, abandoned.__traceback__)
 
     def add(self, stem: str, png: bytes, svg: bytes, **line: Any) -> None:
         self.index(**line, **self.pack(stem, png, svg))
@@ -206,9 +205,7 @@ class _CodesZip:
         """The finished ZIP, stored; returns its key."""
         self._archive.writestr("codes.csv", self._listing.getvalue(),
                                compress_type=zipfile.ZIP_DEFLATED)
-        self._archive.close()
-        self._stored = True
-        self._file.__exit__(None, None, None)
+        self._closing.close()
         return self.key
 
 
