@@ -247,6 +247,26 @@ def test_a_full_colour_png_decodes_to_the_very_pixels_written(mode, size):
     assert stored.tobytes() == noise.tobytes()
 
 
+@pytest.mark.parametrize("colours", [2, 200])
+@pytest.mark.parametrize("size", [(1, 1), (7, 3), (513, 590)])
+def test_a_palette_png_decodes_to_the_very_pixels_written(colours, size):
+    """Noise of two colours (one bit a pixel, rows not a whole number of bytes wide) or of
+    two hundred (a byte a pixel) becomes a palette PNG holding exactly the picture."""
+    chance = random.Random(f"{colours}{size}")
+    palette = [bytes(chance.randbytes(3)) for _ in range(colours)]
+    if colours == 2:
+        palette[1] = bytes(255 - channel for channel in palette[0])  # two distinct greys
+    picture = Image.frombytes("RGB", size, b"".join(
+        chance.choice(palette) for _ in range(size[0] * size[1])))
+    data = render.encode_png(picture)
+    stored = Image.open(io.BytesIO(data))
+    stored.load()
+    assert (stored.format, stored.mode, stored.size) == ("PNG", "P", size)
+    assert stored.convert("RGB").tobytes() == picture.tobytes()
+    bit_depth = data[24]   # the header chunk's, after the signature, length, type and size
+    assert bit_depth == (1 if len(picture.getcolors()) == 2 else 8)
+
+
 @pytest.mark.parametrize("extra_pixels", [0, 5])
 def test_neighbouring_rounded_modules_join_without_a_seam(extra_pixels):
     """Each module is stamped from one smooth drawing; where two dark modules meet, the ink
