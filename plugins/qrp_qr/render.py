@@ -608,8 +608,9 @@ def render_image(lay: Layout, size: int) -> Image.Image:
 
 def encode_png(image: Image.Image) -> bytes:
     """A palette PNG when the picture allows it: three to ten times smaller than RGB."""
-    if image.mode == "P" and len(image.getpalette()) == 6:   # a plain picture: two colours
-        return _two_colour_png(image, bytes(image.getpalette()))
+    palette = two_colour_palette(image)
+    if palette is not None:
+        return _two_colour_png(image, palette)
     colors = image.getcolors(256) if image.mode == "RGB" else None
     if colors is not None and len(colors) == 2:
         # The common case (flat square modules): map the two colours straight to a 1-bit
@@ -627,6 +628,13 @@ def encode_png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG", compress_level=2)
     return buffer.getvalue()
+
+
+def two_colour_palette(image: Image.Image) -> bytes | None:
+    """A plain picture's two colours (``_plain_image``: palette indexes 0 and 1) as six RGB
+    bytes; None for any other picture."""
+    palette = image.getpalette() if image.mode == "P" else None
+    return bytes(palette) if palette is not None and len(palette) == 6 else None
 
 
 def _two_colour_png(indexes: Image.Image, palette: bytes) -> bytes:
